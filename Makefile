@@ -1,0 +1,56 @@
+# tenant_rag developer commands. Every target creates or reuses .venv, so a
+# fresh machine needs nothing installed by hand.
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: venv demo test lint typecheck unit notebooks browser-deps bench audit serve clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv==0.13.9 || $(BIN)/python -m pip install -q uv
+	$(BIN)/uv pip install --python $(BIN)/python -q -e ".[dev]"
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+venv: $(STAMP)
+
+## The main job on the embedded default: two tenants, ingest, ask, offboard.
+demo: venv
+	$(BIN)/tenant-rag demo
+
+## Lint, type-check, then every test (unit, integration, notebooks, browser, reliability).
+test: venv lint typecheck browser-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check tenant_rag tests benchmarks examples
+	$(BIN)/ruff format --check tenant_rag tests benchmarks examples
+
+typecheck: venv
+	$(BIN)/mypy tenant_rag
+
+format: venv
+	$(BIN)/ruff check --fix tenant_rag tests benchmarks examples
+	$(BIN)/ruff format tenant_rag tests benchmarks examples
+
+## Headless Chromium for the chatbot page's end-to-end test (Debian package).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "browser-deps: could not install chromium; the browser test will be skipped"; \
+	  else echo "browser-deps: chromium missing and not root; the browser test will be skipped"; fi; }
+
+audit: venv
+	$(BIN)/pip-audit --skip-editable --progress-spinner off
+
+bench: venv
+	$(BIN)/python benchmarks/run_all.py
+
+serve: venv
+	$(BIN)/tenant-rag serve
+
+clean:
+	rm -rf $(VENV) .tenant_rag .pytest_cache .mypy_cache .ruff_cache
