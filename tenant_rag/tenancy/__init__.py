@@ -1,4 +1,4 @@
-"""Tenant ids: checked once, at one place, before anything touches Pinecone."""
+"""Tenancy core: tenant ids, the scope a pinned object may touch, and usage hooks."""
 
 from tenant_rag.tenancy.ids import (
     DEFAULT_NAMESPACE_NAMES,
@@ -6,5 +6,17 @@ from tenant_rag.tenancy.ids import (
     tenant_id_for,
     validate_tenant,
 )
+from tenant_rag.tenancy.pinned import PinnedIndex, Record
+from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, TENANT_FIELD, TenantScope
 
-__all__ = ["DEFAULT_NAMESPACE_NAMES", "MAX_TENANT_ID_LENGTH", "tenant_id_for", "validate_tenant"]
+__all__ = [
+    "DEFAULT_NAMESPACE_NAMES",
+    "DEFAULT_SHARED_NAMESPACE",
+    "MAX_TENANT_ID_LENGTH",
+    "TENANT_FIELD",
+    "PinnedIndex",
+    "Record",
+    "TenantScope",
+    "tenant_id_for",
+    "validate_tenant",
+]

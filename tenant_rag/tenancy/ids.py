@@ -17,7 +17,7 @@ from tenant_rag.errors import InvalidTenantError
 
 MAX_TENANT_ID_LENGTH = 512
 DEFAULT_NAMESPACE_NAMES = frozenset({"", "__default__"})
-_PRINTABLE_ASCII = re.compile(r"^[\x20-\x7e]+$")
+_PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]+")
 _SAFE = re.compile(r"[^A-Za-z0-9._@+=-]")
 
 
@@ -56,7 +56,7 @@ def validate_tenant(tenant: Any) -> str:
         )
     if "\x00" in tenant:
         raise InvalidTenantError("tenant must not contain NUL characters.")
-    if not _PRINTABLE_ASCII.match(tenant):
+    if not _PRINTABLE_ASCII.fullmatch(tenant):
         raise InvalidTenantError(
             f"tenant must be printable ASCII, got {tenant!r}. "
             "Map unicode or binary keys with tenant_id_for(...)."

@@ -1,0 +1,96 @@
+"""tenant_rag: per-tenant RAG on Pinecone that fails closed.
+
+One serverless index per workload, one namespace per tenant, and every
+upsert, query, update and delete pinned to exactly one tenant. With
+``PINECONE_API_KEY`` unset everything runs on the embedded Pinecone-compatible
+server (`tenant_rag.local`); with it set, on Pinecone serverless.
+
+The public API is re-exported here lazily, so ``import tenant_rag`` stays
+cheap (the CLI's ``serve`` and the embedded server never import LangChain or
+LlamaIndex) while ``from tenant_rag import tenant_retriever`` still works.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    # errors
+    "TenantRagError": "tenant_rag.errors",
+    "InvalidTenantError": "tenant_rag.errors",
+    "TenantIsolationError": "tenant_rag.errors",
+    "IndexMismatchError": "tenant_rag.errors",
+    "ConfigurationError": "tenant_rag.errors",
+    "QuotaExceededError": "tenant_rag.errors",
+    "IngestError": "tenant_rag.errors",
+    # tenant ids and scope
+    "validate_tenant": "tenant_rag.tenancy.ids",
+    "tenant_id_for": "tenant_rag.tenancy.ids",
+    "TenantScope": "tenant_rag.tenancy.scope",
+    "PinnedIndex": "tenant_rag.tenancy.pinned",
+    # connection
+    "connect": "tenant_rag.connection",
+    "ensure_index": "tenant_rag.connection",
+    # default models
+    "default_embeddings": "tenant_rag.models.embeddings",
+    "default_llm": "tenant_rag.models.llm",
+    "LocalMiniLMEmbeddings": "tenant_rag.models.embeddings",
+    "HashingTestEmbeddings": "tenant_rag.models.embeddings",
+    "ExtractiveAnswerer": "tenant_rag.models.llm",
+    # LangChain stores and retrievers
+    "TenantPineconeVectorStore": "tenant_rag.stores.langchain",
+    "tenant_vector_store": "tenant_rag.stores.langchain",
+    "tenant_retriever": "tenant_rag.stores.langchain",
+    "PerRequestTenantRetriever": "tenant_rag.stores.per_request",
+    "per_request_retriever": "tenant_rag.stores.per_request",
+    "admin_cross_tenant_retriever": "tenant_rag.stores.admin",
+    # chains
+    "rag_chain": "tenant_rag.chains.rag",
+    "per_request_rag_chain": "tenant_rag.chains.rag",
+    # ingestion
+    "ingest": "tenant_rag.ingestion.pipeline",
+    "IngestReport": "tenant_rag.ingestion.report",
+    "delete_document": "tenant_rag.ingestion.pipeline",
+    # lifecycle and operations
+    "onboard": "tenant_rag.lifecycle.tenants",
+    "offboard": "tenant_rag.lifecycle.tenants",
+    "list_tenants": "tenant_rag.lifecycle.tenants",
+    "tenant_stats": "tenant_rag.lifecycle.tenants",
+    "update_record": "tenant_rag.lifecycle.tenants",
+    "UsageMeter": "tenant_rag.lifecycle.metering",
+    "Quotas": "tenant_rag.lifecycle.metering",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tenant_rag' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from tenant_rag.errors import (
+        ConfigurationError,
+        IndexMismatchError,
+        IngestError,
+        InvalidTenantError,
+        QuotaExceededError,
+        TenantIsolationError,
+        TenantRagError,
+    )
+    from tenant_rag.tenancy.ids import tenant_id_for, validate_tenant
+    from tenant_rag.tenancy.pinned import PinnedIndex
+    from tenant_rag.tenancy.scope import TenantScope

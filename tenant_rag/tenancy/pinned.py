@@ -1,0 +1,338 @@
+"""`PinnedIndex`: a raw Pinecone data-plane handle that can reach one tenant only.
+
+Ingestion, lifecycle operations and the LlamaIndex store all talk to Pinecone
+through this class rather than through the SDK's `Index`, so that the
+namespace, the id prefix and the tenant filter are applied by one piece of
+code. It accepts the SDK's REST `Index` and gRPC `GRPCIndex` alike (they share
+method names), and reports usage to `tenant_rag.tenancy.usage`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tenant_rag.errors import TenantIsolationError
+from tenant_rag.tenancy import usage
+from tenant_rag.tenancy.scope import Isolation, TenantScope
+
+#: Pinecone's per-request ceilings for fetch and delete by id.
+MAX_IDS_PER_REQUEST = 1000
+_LOCAL_HOST = re.compile(r"/_index/([^/]+)/?$")
+_CLOUD_HOST = re.compile(r"^(?:https?://)?([a-z0-9-]+?)-[a-z0-9]+\.svc\.")
+
+
+@dataclass
+class Record:
+    """A record as the tenant sees it: its own id and metadata, no prefix."""
+
+    id: str
+    values: list[float]
+    metadata: dict[str, Any]
+    sparse_values: dict[str, Any] | None = None
+    score: float | None = None
+
+
+def index_name_of(index: Any) -> str:
+    """Best-effort index name for a data-plane handle (for metering labels)."""
+    name = getattr(index, "_tenant_rag_index_name", None)
+    if name:
+        return str(name)
+    host = ""
+    config = getattr(index, "config", None) or getattr(index, "_config", None)
+    if config is not None:
+        host = str(getattr(config, "host", "") or "")
+    for pattern in (_LOCAL_HOST, _CLOUD_HOST):
+        m = pattern.search(host)
+        if m:
+            return m.group(1)
+    return host or "index"
+
+
+def as_floats(values: Iterable[Any]) -> list[float]:
+    """Coerce numpy or int values to Python floats (the SDK rejects anything else)."""
+    return [float(v) for v in values]
+
+
+class PinnedIndex:
+    """A Pinecone `Index` restricted to one tenant.
+
+    Every method sends the tenant's namespace and maps ids and filters
+    through the tenant's :class:`TenantScope`; none of them takes a
+    ``namespace`` argument, so there is nothing to get wrong.
+    """
+
+    def __init__(
+        self,
+        index: Any,
+        tenant: str | TenantScope,
+        *,
+        isolation: Isolation = "namespace",
+        index_name: str | None = None,
+    ) -> None:
+        self.index = index
+        self.scope = tenant if isinstance(tenant, TenantScope) else TenantScope(tenant, isolation)
+        self.index_name = index_name or index_name_of(index)
+
+    @property
+    def tenant(self) -> str:
+        return self.scope.tenant
+
+    @property
+    def namespace(self) -> str:
+        return self.scope.namespace
+
+    # -- writes ------------------------------------------------------------------
+
+    def upsert(self, records: Sequence[Any], *, batch_size: int | None = None) -> int:
+        """Upsert records given as dicts, ``(id, values[, metadata])`` tuples or `Record`s."""
+        vectors = [self._stored_vector(r) for r in records]
+        if not vectors:
+            return 0
+        usage.guard(self.tenant, self.index_name, "upsert", len(vectors))
+        resp = self.index.upsert(vectors=vectors, namespace=self.namespace, batch_size=batch_size)
+        count = int(getattr(resp, "upserted_count", None) or len(vectors))
+        payload = sum(len(json.dumps(v, default=str)) for v in vectors)
+        usage.emit(
+            usage.UsageEvent(
+                self.tenant,
+                self.index_name,
+                "upsert",
+                write_units=usage.write_units_for(payload),
+                records=count,
+            )
+        )
+        return count
+
+    def update(
+        self,
+        record_id: str,
+        *,
+        values: Sequence[float] | None = None,
+        set_metadata: Mapping[str, Any] | None = None,
+        sparse_values: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Update one record's values and/or merge metadata, within the tenant."""
+        usage.guard(self.tenant, self.index_name, "update", 1)
+        kwargs: dict[str, Any] = {}
+        if values is not None:
+            kwargs["values"] = as_floats(values)
+        if set_metadata is not None:
+            md = dict(set_metadata)
+            if self.scope.isolation == "metadata" and self.scope.tenant_field in md:
+                raise TenantIsolationError(
+                    f"metadata field {self.scope.tenant_field!r} is reserved for the tenant id."
+                )
+            kwargs["set_metadata"] = md
+        if sparse_values is not None:
+            kwargs["sparse_values"] = dict(sparse_values)
+        self.index.update(id=self.scope.stored_id(record_id), namespace=self.namespace, **kwargs)
+        usage.emit(usage.UsageEvent(self.tenant, self.index_name, "update", write_units=5.0))
+
+    def delete(self, ids: Sequence[str]) -> int:
+        """Delete the tenant's records with these ids (chunked to Pinecone's limit)."""
+        stored = [self.scope.stored_id(i) for i in ids]
+        usage.guard(self.tenant, self.index_name, "delete", len(stored))
+        for start in range(0, len(stored), MAX_IDS_PER_REQUEST):
+            chunk = stored[start : start + MAX_IDS_PER_REQUEST]
+            self.index.delete(ids=chunk, namespace=self.namespace)
+            usage.emit(
+                usage.UsageEvent(
+                    self.tenant, self.index_name, "delete", write_units=5.0, records=len(chunk)
+                )
+            )
+        return len(stored)
+
+    def delete_by_filter(self, user_filter: Mapping[str, Any]) -> None:
+        """Delete the tenant's records matching a metadata filter (pin applied)."""
+        if not user_filter:
+            raise ValueError("delete_by_filter needs a non-empty filter; use delete_all().")
+        usage.guard(self.tenant, self.index_name, "delete", 0)
+        self.index.delete(filter=self.scope.pinned_filter(user_filter), namespace=self.namespace)
+
+    def delete_all(self) -> int:
+        """Delete every record of this tenant and nothing else.
+
+        Namespace isolation deletes the tenant's namespace; metadata isolation
+        deletes the tenant's prefixed ids, since the namespace is shared.
+        Returns how many records were deleted (as counted beforehand).
+        """
+        if self.scope.isolation == "namespace":
+            count = self.count()
+            if count or self._namespace_exists():
+                try:
+                    self.index.delete_namespace(namespace=self.namespace)
+                except Exception as exc:  # noqa: BLE001 - fall back on older servers
+                    if _status(exc) == 404:
+                        return 0
+                    self.index.delete(delete_all=True, namespace=self.namespace)
+            usage.emit(usage.UsageEvent(self.tenant, self.index_name, "delete", records=count))
+            return count
+        ids = list(self.list_ids())
+        return self.delete(ids) if ids else 0
+
+    # -- reads -------------------------------------------------------------------
+
+    def query(
+        self,
+        *,
+        vector: Sequence[float] | None = None,
+        id: str | None = None,
+        top_k: int = 4,
+        filter: Mapping[str, Any] | None = None,
+        include_values: bool = False,
+        include_metadata: bool = True,
+        sparse_vector: Mapping[str, Any] | None = None,
+    ) -> list[Record]:
+        """Nearest records of this tenant, by vector or by one of its record ids."""
+        if (vector is None) == (id is None):
+            raise ValueError("query needs exactly one of vector= or id=.")
+        usage.guard(self.tenant, self.index_name, "query", 0)
+        kwargs: dict[str, Any] = {
+            "top_k": int(top_k),
+            "namespace": self.namespace,
+            "include_values": include_values,
+            "include_metadata": True,
+        }
+        pinned = self.scope.pinned_filter(filter)
+        if pinned:
+            kwargs["filter"] = pinned
+        if vector is not None:
+            kwargs["vector"] = as_floats(vector)
+        else:
+            kwargs["id"] = self.scope.stored_id(str(id))
+        if sparse_vector is not None:
+            kwargs["sparse_vector"] = dict(sparse_vector)
+        resp = self.index.query(**kwargs)
+        usage.emit(
+            usage.UsageEvent(
+                self.tenant, self.index_name, "query", read_units=usage.read_units_of(resp)
+            )
+        )
+        out = []
+        for m in resp.matches or []:
+            out.append(self._record(m, include_metadata=include_metadata, score=m.score))
+        return out
+
+    def fetch(self, ids: Sequence[str]) -> dict[str, Record]:
+        """The tenant's records with these ids (missing ids are absent)."""
+        usage.guard(self.tenant, self.index_name, "fetch", len(ids))
+        out: dict[str, Record] = {}
+        for start in range(0, len(ids), MAX_IDS_PER_REQUEST):
+            chunk = [self.scope.stored_id(i) for i in ids[start : start + MAX_IDS_PER_REQUEST]]
+            resp = self.index.fetch(ids=chunk, namespace=self.namespace)
+            usage.emit(
+                usage.UsageEvent(
+                    self.tenant,
+                    self.index_name,
+                    "fetch",
+                    read_units=usage.read_units_of(resp),
+                    records=len(chunk),
+                )
+            )
+            for vec in (resp.vectors or {}).values():
+                rec = self._record(vec, include_metadata=True)
+                out[rec.id] = rec
+        return out
+
+    def list_ids(self, prefix: str = "", *, limit: int | None = None) -> Iterator[str]:
+        """The tenant's record ids that start with ``prefix``, in id order."""
+        kwargs: dict[str, Any] = {"namespace": self.namespace}
+        full_prefix = self.scope.id_prefix + prefix
+        if full_prefix:
+            kwargs["prefix"] = full_prefix
+        if limit is not None:
+            kwargs["limit"] = limit
+        try:
+            pages = self.index.list(**kwargs)
+            for page in pages:
+                for stored in page:
+                    if self.scope.owns_stored_id(stored):
+                        yield self.scope.public_id(stored)
+        except Exception as exc:
+            if _status(exc) == 404:
+                return
+            raise
+
+    def count(self) -> int:
+        """How many records the tenant has (exact under namespace isolation)."""
+        if self.scope.isolation == "metadata":
+            return sum(1 for _ in self.list_ids())
+        stats = self.index.describe_index_stats()
+        namespaces = getattr(stats, "namespaces", None) or {}
+        summary = namespaces.get(self.namespace)
+        if summary is None:
+            return 0
+        return int(getattr(summary, "vector_count", None) or summary.get("vector_count", 0))
+
+    def _namespace_exists(self) -> bool:
+        try:
+            self.index.describe_namespace(namespace=self.namespace)
+            return True
+        except Exception as exc:
+            if _status(exc) == 404:
+                return False
+            raise
+
+    # -- mapping -----------------------------------------------------------------
+
+    def _stored_vector(self, rec: Any) -> dict[str, Any]:
+        md: Mapping[str, Any] | None
+        sparse: Mapping[str, Any] | None
+        if isinstance(rec, Record):
+            rid, values, md, sparse = rec.id, rec.values, rec.metadata, rec.sparse_values
+        elif isinstance(rec, Mapping):
+            rid, values = rec["id"], rec.get("values", [])
+            md, sparse = rec.get("metadata"), rec.get("sparse_values")
+        elif isinstance(rec, tuple | list) and len(rec) in (2, 3):
+            rid, values = rec[0], rec[1]
+            md, sparse = (rec[2] if len(rec) == 3 else None), None
+        else:
+            raise TypeError(
+                "records must be dicts with 'id' and 'values', (id, values[, metadata]) "
+                f"tuples or Record objects; got {type(rec).__name__}."
+            )
+        out: dict[str, Any] = {
+            "id": self.scope.stored_id(str(rid)),
+            "values": as_floats(values),
+        }
+        metadata = self.scope.stored_metadata(md)
+        if metadata:
+            out["metadata"] = metadata
+        if sparse:
+            out["sparse_values"] = {
+                "indices": [int(i) for i in sparse["indices"]],
+                "values": as_floats(sparse["values"]),
+            }
+        return out
+
+    def _record(self, vec: Any, *, include_metadata: bool, score: float | None = None) -> Record:
+        stored_id = vec.id
+        md = dict(getattr(vec, "metadata", None) or {})
+        if not self.scope.owns_stored_id(stored_id) or not self.scope.owns_metadata(md):
+            raise TenantIsolationError(
+                f"the index returned record {stored_id!r}, which is not tenant "
+                f"{self.tenant!r}'s; refusing to return it."
+            )
+        sparse = getattr(vec, "sparse_values", None)
+        return Record(
+            id=self.scope.public_id(stored_id),
+            values=list(getattr(vec, "values", None) or []),
+            metadata=self.scope.public_metadata(md) if include_metadata else {},
+            sparse_values=(
+                {"indices": list(sparse.indices), "values": list(sparse.values)} if sparse else None
+            ),
+            score=score,
+        )
+
+
+def _status(exc: BaseException) -> int | None:
+    """HTTP status of an SDK exception, if it carries one."""
+    status = getattr(exc, "status", None) or getattr(exc, "status_code", None)
+    try:
+        return int(status) if status is not None else None
+    except (TypeError, ValueError):
+        return None
