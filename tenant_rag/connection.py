@@ -1,0 +1,215 @@
+"""Where Pinecone is: the cloud when ``PINECONE_API_KEY`` is set, else the embedded server.
+
+The same application code runs in both places. `connect()` hands out one
+client per process (and so one connection pool, shared by every tenant), and
+`ensure_index()` hands out one data-plane handle per index, so building the
+store for tenant number 10,000 costs no connection and no request.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from tenant_rag.errors import ConfigurationError, IndexMismatchError
+
+_INDEX_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,43}[a-z0-9])?$")
+_lock = threading.Lock()
+_clients: dict[tuple[Any, ...], Any] = {}
+_indexes: dict[tuple[int, str], Any] = {}
+#: gRPC target of the embedded server, per gRPC client built by `connect(grpc=True)`.
+_local_grpc_targets: dict[int, str] = {}
+
+
+def is_local() -> bool:
+    """True when tenant_rag runs on the embedded server (no ``PINECONE_API_KEY``)."""
+    return not os.environ.get("PINECONE_API_KEY")
+
+
+def data_dir() -> Path:
+    """The embedded server's data directory: ``TENANT_RAG_HOME`` or ``./.tenant_rag``."""
+    return Path(os.environ.get("TENANT_RAG_HOME") or ".tenant_rag").resolve()
+
+
+def connect(*, grpc: bool = False) -> Any:
+    """Return the process-wide Pinecone client for the current environment.
+
+    * ``PINECONE_API_KEY`` set: Pinecone serverless (``PINECONE_CONTROLLER_HOST``
+      is honoured by the SDK itself).
+    * Otherwise: the embedded server over ``TENANT_RAG_HOME``, started
+      in-process on a free loopback port the first time it is needed.
+
+    ``grpc=True`` returns a ``PineconeGRPC`` for the same target; its
+    ``Index(name=...)`` is wired to the embedded server's gRPC port when local.
+    The same call with the same environment returns the same object.
+    """
+    api_key = os.environ.get("PINECONE_API_KEY")
+    if api_key:
+        key: tuple[Any, ...] = ("cloud", grpc, api_key, os.environ.get("PINECONE_CONTROLLER_HOST"))
+    else:
+        key = ("local", grpc, str(data_dir()))
+    with _lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _cloud_client(api_key, grpc) if api_key else _local_client(grpc)
+            _clients[key] = client
+        return client
+
+
+def _cloud_client(api_key: str, grpc: bool) -> Any:
+    if grpc:
+        from pinecone.grpc import PineconeGRPC
+
+        return PineconeGRPC(api_key=api_key, source_tag="tenant_rag")
+    from pinecone import Pinecone
+
+    return Pinecone(api_key=api_key, source_tag="tenant_rag")
+
+
+def _local_client(grpc: bool) -> Any:
+    from tenant_rag.local import shared_server
+
+    server = shared_server(data_dir(), grpc=grpc)
+    if not grpc:
+        return server.client()
+    client = server.grpc_client()
+    _local_grpc_targets[id(client)] = server.grpc_target
+    return client
+
+
+def ensure_index(
+    pc: Any,
+    name: str,
+    *,
+    dimension: int,
+    metric: str = "cosine",
+    cloud: str = "aws",
+    region: str = "us-east-1",
+    deletion_protection: str = "disabled",
+    tags: dict[str, str] | None = None,
+    ready_timeout: float = 300.0,
+) -> Any:
+    """Create the serverless index ``name`` if it is missing; return its data-plane handle.
+
+    Idempotent: calling it again (from any process) returns a handle to the
+    same index. An existing index with another dimension or metric raises
+    :class:`IndexMismatchError` rather than silently storing vectors that can
+    never match. One handle per index per client is cached, so every tenant
+    shares one connection pool.
+
+    One call per workload: ``rag = ensure_index(pc, "rag", dimension=384)``
+    and ``search = ensure_index(pc, "search", dimension=384)``, each holding
+    one namespace per tenant.
+    """
+    if not isinstance(name, str) or not _INDEX_NAME.match(name):
+        raise ConfigurationError(
+            f"index name {name!r} is invalid: use 1-45 lowercase letters, digits or '-', "
+            "starting and ending with a letter or digit."
+        )
+    if not isinstance(dimension, int) or isinstance(dimension, bool) or dimension < 1:
+        raise ConfigurationError(f"dimension must be a positive int, got {dimension!r}.")
+    if metric not in ("cosine", "euclidean", "dotproduct"):
+        raise ConfigurationError(
+            f"metric must be 'cosine', 'euclidean' or 'dotproduct', got {metric!r}."
+        )
+    cache_key = (id(pc), name)
+    with _lock:
+        handle = _indexes.get(cache_key)
+    if handle is not None and getattr(handle, "_tenant_rag_dimension", None) == dimension:
+        return handle
+
+    desc = _describe_or_none(pc, name)
+    if desc is None:
+        from pinecone import ServerlessSpec
+
+        try:
+            pc.create_index(
+                name=name,
+                dimension=dimension,
+                metric=metric,
+                spec=ServerlessSpec(cloud=cloud, region=region),
+                deletion_protection=deletion_protection,
+                tags=tags,
+                timeout=-1,  # we poll ourselves, faster than the SDK's 5 s steps
+            )
+        except Exception as exc:
+            if getattr(exc, "status", None) != 409:  # 409: created concurrently, fine
+                raise
+        desc = _wait_ready(pc, name, ready_timeout)
+    _check_matches(desc, name, dimension, metric)
+
+    handle = _data_plane_handle(pc, name, desc)
+    handle._tenant_rag_index_name = name
+    handle._tenant_rag_dimension = dimension
+    with _lock:
+        _indexes[cache_key] = handle
+    return handle
+
+
+def _describe_or_none(pc: Any, name: str) -> Any:
+    try:
+        return pc.describe_index(name)
+    except Exception as exc:
+        if getattr(exc, "status", None) == 404 or type(exc).__name__ == "NotFoundException":
+            return None
+        raise
+
+
+def _wait_ready(pc: Any, name: str, timeout: float) -> Any:
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while True:
+        desc = pc.describe_index(name)
+        status = getattr(desc, "status", None)
+        ready = status.get("ready") if isinstance(status, dict) else getattr(status, "ready", None)
+        if ready:
+            return desc
+        if time.monotonic() > deadline:
+            raise ConfigurationError(
+                f"index {name!r} was not ready after {timeout:.0f} s; check its status in the "
+                "Pinecone console."
+            )
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
+
+
+def _check_matches(desc: Any, name: str, dimension: int, metric: str) -> None:
+    have_dim = getattr(desc, "dimension", None)
+    have_metric = getattr(desc, "metric", None)
+    if have_dim is not None and int(have_dim) != dimension:
+        raise IndexMismatchError(
+            f"index {name!r} exists with dimension {have_dim}, but {dimension} was asked for. "
+            "Use an embedding model of that dimension, or another index name."
+        )
+    if have_metric is not None and str(have_metric) != metric:
+        raise IndexMismatchError(
+            f"index {name!r} exists with metric {have_metric!r}, but {metric!r} was asked for. "
+            "Use the existing metric, or another index name."
+        )
+
+
+def _data_plane_handle(pc: Any, name: str, desc: Any) -> Any:
+    """One data-plane handle.
+
+    The embedded server serves gRPC on its own port, routed by the index name
+    the SDK sends, so a local gRPC handle names the index and that port; the
+    REST host in ``desc.host`` is for HTTP clients only.
+    """
+    grpc_target = _local_grpc_targets.get(id(pc))
+    if grpc_target:
+        from pinecone.grpc import GRPCClientConfig
+
+        return pc.Index(name=name, host=grpc_target, grpc_config=GRPCClientConfig(secure=False))
+    return pc.Index(host=desc.host)
+
+
+def reset_for_tests() -> None:
+    """Forget cached clients and handles (tests that change the environment)."""
+    with _lock:
+        _clients.clear()
+        _indexes.clear()
+        _local_grpc_targets.clear()
