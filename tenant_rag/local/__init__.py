@@ -1,0 +1,73 @@
+"""tenant_rag.local: an embedded, durable, Pinecone-compatible server.
+
+>>> from tenant_rag.local import start
+>>> with start(tmp_dir) as srv:          # doctest: +SKIP
+...     pc = srv.client()                # pinecone.Pinecone(api_key=..., host=srv.url)
+
+See ``tenant_rag/local/README.md`` for how it works and how to connect.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+
+from tenant_rag.local.server import LocalServer, resolve_data_dir
+
+__all__ = ["LocalServer", "resolve_data_dir", "shared_server", "start"]
+
+_shared: dict[str, LocalServer] = {}
+_shared_lock = threading.Lock()
+
+
+def start(
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    api_key: str | None = None,
+    grpc: bool = False,
+    grpc_port: int = 0,
+) -> LocalServer:
+    """Run a server on a background thread and return it once it accepts requests.
+
+    Args:
+        data_dir: where indexes live; else ``$TENANT_RAG_HOME``, else ``./.tenant_rag``.
+        host: interface to bind; loopback unless you really mean otherwise.
+        port: 0 picks a free port (see ``LocalServer.port``).
+        api_key: when set, requests with any other key get 401; when None, any key works
+            and ``LocalServer.api_key`` is ``"local"``.
+        grpc: also serve the gRPC data plane on ``grpc_port`` (0 = free port).
+    """
+    srv = LocalServer(
+        resolve_data_dir(data_dir),
+        host=host,
+        port=port,
+        api_key=api_key,
+        grpc=grpc,
+        grpc_port=grpc_port,
+    )
+    return srv.start()
+
+
+def shared_server(data_dir: str | os.PathLike[str] | None = None) -> LocalServer:
+    """One server per resolved data dir per process, started on first use, stopped at exit.
+
+    It also serves gRPC, so ``connect(grpc=True)`` works on the same server.
+    """
+    key = str(resolve_data_dir(data_dir))
+    with _shared_lock:
+        srv = _shared.get(key)
+        if srv is None or not srv.running:
+            srv = start(key, grpc=True)
+            _shared[key] = srv
+        return srv
+
+
+@atexit.register
+def _stop_shared() -> None:
+    with _shared_lock:
+        for srv in _shared.values():
+            srv.stop()
+        _shared.clear()

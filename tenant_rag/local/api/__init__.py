@@ -1,0 +1,1 @@
+"""API layers (REST, gRPC) over the engine; thin translations only."""

@@ -1,0 +1,168 @@
+"""Pinecone's metadata filter language, compiled once per request into a predicate.
+
+Grammar (as Pinecone documents it)::
+
+    filter   := {clause, ...}                      # clauses are ANDed
+    clause   := "$and": [filter, ...] | "$or": [filter, ...]
+              | field: scalar                      # implicit $eq
+              | field: {op: operand, ...}          # ops are ANDed
+    op       := $eq $ne $gt $gte $lt $lte $in $nin $exists
+
+Semantics, matching Pinecone:
+* A list-of-strings field matches ``$eq``/``$in`` when any element matches, and
+  ``$ne``/``$nin`` when no element matches.
+* ``$gt``/``$gte``/``$lt``/``$lte`` compare numbers only.
+* A record without the field fails every operator except ``$ne``, ``$nin`` and
+  ``$exists: false``.
+* Booleans never equal numbers (``True`` is not ``1``).
+
+Anything else is a 400 that names the offending operator or operand.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from tenant_rag.local.engine.errors import bad_request
+from tenant_rag.local.engine.limits import MAX_IN_VALUES
+
+Predicate = Callable[[dict[str, Any]], bool]
+_MISSING = object()
+_COMPARISONS = {"$gt", "$gte", "$lt", "$lte"}
+_OPERATORS = {"$eq", "$ne", "$in", "$nin", "$exists", *_COMPARISONS}
+
+
+def compile_filter(flt: Any) -> Predicate | None:
+    """Compile a filter; ``None`` or ``{}`` means "no filter" and returns ``None``."""
+    if flt is None:
+        return None
+    if not isinstance(flt, dict):
+        raise bad_request(f"filter must be an object, got {type(flt).__name__}")
+    if not flt:
+        return None
+    return _compile_object(flt)
+
+
+def _compile_object(flt: Any) -> Predicate:
+    if not isinstance(flt, dict) or not flt:
+        raise bad_request(f"each filter in $and/$or must be a non-empty object, got {flt!r}")
+    parts = [_compile_clause(key, value) for key, value in flt.items()]
+    if len(parts) == 1:
+        return parts[0]
+    return lambda md: all(p(md) for p in parts)
+
+
+def _compile_clause(key: str, value: Any) -> Predicate:
+    if key in ("$and", "$or"):
+        if not isinstance(value, list) or not value:
+            raise bad_request(f"{key} takes a non-empty list of filters, got {value!r}")
+        subs = [_compile_object(v) for v in value]
+        if key == "$and":
+            return lambda md: all(s(md) for s in subs)
+        return lambda md: any(s(md) for s in subs)
+    if key.startswith("$"):
+        raise bad_request(
+            f"unsupported filter operator {key!r} at the top level; use $and, $or or a field name"
+        )
+    if isinstance(value, dict):
+        if not value:
+            raise bad_request(f"filter for field {key!r} is an empty object")
+        preds = [_compile_operator(key, op, operand) for op, operand in value.items()]
+        if len(preds) == 1:
+            return preds[0]
+        return lambda md: all(p(md) for p in preds)
+    return _compile_operator(key, "$eq", value)
+
+
+def _scalar(field: str, op: str, operand: Any) -> Any:
+    if isinstance(operand, bool | str):
+        return operand
+    if isinstance(operand, int | float) and math.isfinite(operand):
+        return operand
+    raise bad_request(f"{op} on field {field!r} needs a string, number or boolean, got {operand!r}")
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality that keeps booleans and numbers apart."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    return bool(a == b)
+
+
+def _any_equal(value: Any, operand: Any) -> bool:
+    if isinstance(value, list):
+        return any(_same(v, operand) for v in value)
+    return _same(value, operand)
+
+
+def _any_in(value: Any, operands: list[Any]) -> bool:
+    items = value if isinstance(value, list) else [value]
+    return any(_same(v, o) for v in items for o in operands)
+
+
+def _compile_operator(field: str, op: str, operand: Any) -> Predicate:
+    if op not in _OPERATORS:
+        raise bad_request(
+            f"unsupported filter operator {op!r} on field {field!r}; supported: "
+            + ", ".join(sorted(_OPERATORS))
+        )
+    if op == "$exists":
+        if not isinstance(operand, bool):
+            raise bad_request(f"$exists on field {field!r} needs true or false, got {operand!r}")
+        want = operand
+        return lambda md: (field in md) is want
+    if op == "$eq":
+        v = _scalar(field, op, operand)
+        return lambda md: _any_equal(md.get(field, _MISSING), v)
+    if op == "$ne":
+        v = _scalar(field, op, operand)
+        return lambda md: not _any_equal(md.get(field, _MISSING), v)
+    if op in ("$in", "$nin"):
+        if not isinstance(operand, list):
+            raise bad_request(f"{op} on field {field!r} needs a list, got {operand!r}")
+        if len(operand) > MAX_IN_VALUES:
+            raise bad_request(f"{op} on field {field!r} has more than {MAX_IN_VALUES} values")
+        vals = [_scalar(field, op, o) for o in operand]
+        if op == "$in":
+            return lambda md: _any_in(md.get(field, _MISSING), vals)
+        return lambda md: not _any_in(md.get(field, _MISSING), vals)
+    # numeric comparisons
+    if (
+        isinstance(operand, bool)
+        or not isinstance(operand, int | float)
+        or not math.isfinite(operand)
+    ):
+        raise bad_request(f"{op} on field {field!r} needs a number, got {operand!r}")
+    bound = float(operand)
+    cmp: Callable[[float], bool]
+    if op == "$gt":
+        cmp = lambda x: x > bound  # noqa: E731
+    elif op == "$gte":
+        cmp = lambda x: x >= bound  # noqa: E731
+    elif op == "$lt":
+        cmp = lambda x: x < bound  # noqa: E731
+    else:
+        cmp = lambda x: x <= bound  # noqa: E731
+
+    def numeric(md: dict[str, Any]) -> bool:
+        value = md.get(field)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        return cmp(value)
+
+    return numeric
+
+
+def filter_fields(flt: Any) -> set[str]:
+    """Every field name a (valid) filter mentions, at any depth."""
+    out: set[str] = set()
+    if isinstance(flt, dict):
+        for key, value in flt.items():
+            if key in ("$and", "$or") and isinstance(value, list):
+                for sub in value:
+                    out |= filter_fields(sub)
+            elif not key.startswith("$"):
+                out.add(key)
+    return out

@@ -1,0 +1,459 @@
+"""One index's engine: durable writes through ``IndexStore``, reads from in-memory namespaces.
+
+Consistency across processes: every write appends the touched ids to the
+store's change log in the same transaction. Before any read or write the
+engine checks ``PRAGMA data_version`` (a few microseconds); if another
+connection committed, it replays the log entries it has not seen, reloading
+just those ids in namespaces it holds in memory. Namespaces are loaded lazily,
+on first use, from their own range of the ``(namespace, id)`` index.
+
+Thread safety: one re-entrant lock per index serialises its reads and writes.
+Search is a BLAS matmul that already uses every core, so finer locks would buy
+little, and a single lock keeps the replay logic simple and obviously correct.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tenant_rag.local.engine import validation as v
+from tenant_rag.local.engine.errors import bad_request, not_found
+from tenant_rag.local.engine.filters import compile_filter
+from tenant_rag.local.engine.limits import (
+    DEFAULT_LIST_LIMIT,
+    MAX_LIST_LIMIT,
+    MAX_TOP_K,
+    MAX_UPSERT_RECORDS,
+)
+from tenant_rag.local.engine.matrix import NamespaceMatrix, Sparse, top_k
+from tenant_rag.local.storage import IndexDef, IndexStore
+from tenant_rag.local.storage.index_store import Row
+
+_GB = 1024**3
+_RELOAD_WHOLE_NAMESPACE_AT = 1000  # past this many replayed ids, reload the namespace instead
+
+
+class IndexEngine:
+    """Data-plane operations of one index. Arguments follow the wire's camelCase JSON."""
+
+    def __init__(self, definition: IndexDef, path: Path) -> None:
+        self.d = definition
+        self.dim = definition.dimension or 0
+        self.metric = definition.metric
+        self.sparse_only = definition.vector_type == "sparse"
+        self.store = IndexStore(path)
+        self.lock = threading.RLock()
+        self._ns: dict[str, NamespaceMatrix] = {}
+        self._seen_seq = self.store.max_seq()
+        self._dv = self.store.data_version()
+
+    def close(self) -> None:
+        with self.lock:
+            self._ns.clear()
+            self.store.close()
+
+    # -- keeping in step with other processes -------------------------------
+    def _catch_up(self) -> None:
+        """Apply commits made by other connections since we last looked (lock held)."""
+        dv = self.store.data_version()
+        if dv == self._dv:
+            return
+        self._dv = dv
+        if not self._ns:
+            self._seen_seq = self.store.max_seq()
+            return
+        if self._seen_seq < self.store.trimmed_upto():
+            self._ns.clear()
+            self._seen_seq = self.store.max_seq()
+            return
+        changes = self.store.changes_since(self._seen_seq)
+        if not changes:
+            return
+        touched: dict[str, set[str] | None] = {}
+        for _seq, ns, rid in changes:
+            if ns not in self._ns:
+                continue
+            ids = touched.setdefault(ns, set())
+            if rid is None or ids is None:
+                touched[ns] = None
+            else:
+                ids.add(rid)
+        for ns, maybe_ids in touched.items():
+            if maybe_ids is None or len(maybe_ids) > _RELOAD_WHOLE_NAMESPACE_AT:
+                del self._ns[ns]
+                continue
+            mat = self._ns[ns]
+            id_list = sorted(maybe_ids)
+            present = {r[0]: r for r in self.store.get(ns, id_list)}
+            for rid in id_list:
+                row = present.get(rid)
+                if row is None:
+                    mat.remove(rid)
+                else:
+                    mat.set(rid, *self._decode(row))
+        self._seen_seq = changes[-1][0]
+
+    def _namespace(self, ns: str) -> NamespaceMatrix:
+        """The in-memory namespace, loaded from storage on first use (lock held)."""
+        mat = self._ns.get(ns)
+        if mat is None:
+            ids: list[str] = []
+            blobs: list[bytes | None] = []
+            sparse: list[Sparse | None] = []
+            meta: list[str | None] = []
+            for rid, blob, sp, md in self.store.scan(ns):
+                ids.append(rid)
+                blobs.append(blob)
+                sparse.append(_decode_sparse(sp))
+                meta.append(md)
+            mat = NamespaceMatrix.from_rows(self.dim, ids, blobs, sparse, meta)
+            self._ns[ns] = mat
+        return mat
+
+    def _decode(self, row: Row) -> tuple[np.ndarray, Sparse | None, str | None]:
+        _rid, blob, sp, md = row
+        vec = (
+            np.frombuffer(blob, dtype="<f4")
+            if blob and self.dim
+            else np.zeros(self.dim, dtype=np.float32)
+        )
+        return vec, _decode_sparse(sp), md
+
+    # -- writes ------------------------------------------------------------
+    def upsert(self, namespace: Any, vectors: Any) -> int:
+        ns = v.namespace_name(namespace)
+        if not isinstance(vectors, list):
+            raise bad_request("vectors must be a list of records")
+        if len(vectors) > MAX_UPSERT_RECORDS:
+            raise bad_request(
+                f"upsert has {len(vectors)} records; at most {MAX_UPSERT_RECORDS} per request. "
+                "Use upsert(batch_size=...) or split the batch."
+            )
+        records: dict[str, tuple[np.ndarray, Sparse | None, str | None]] = {}
+        for rec in vectors:
+            if not isinstance(rec, dict):
+                raise bad_request("each vector must be an object with id and values")
+            rid = v.record_id(rec.get("id"))
+            records[rid] = self._prepare(
+                rid, rec.get("values"), rec.get("sparseValues"), rec.get("metadata")
+            )
+        if not records:
+            return 0
+        rows: list[Row] = [
+            (rid, vec.astype("<f4").tobytes() if self.dim else None, _encode_sparse(sp), md)
+            for rid, (vec, sp, md) in records.items()
+        ]
+        ids = list(records)
+        with self.lock:
+            with self.store.write():
+                self._catch_up()
+                existing = self.store.existing_ids(ns, ids)
+                self.store.put(ns, rows)
+                self.store.log_ids(ns, ids)
+                self.store.add_count(ns, len(ids) - len(existing))
+                self.store.maybe_trim()
+                seq = self.store.max_seq()
+            self._seen_seq = seq
+            mat = self._ns.get(ns)
+            if mat is not None:
+                for rid, (vec, sp, md) in records.items():
+                    mat.set(rid, vec, sp, md)
+        return len(vectors)
+
+    def _prepare(
+        self, rid: str, values: Any, sparse: Any, metadata: Any
+    ) -> tuple[np.ndarray, Sparse | None, str | None]:
+        sp = v.sparse_values(sparse, rid)
+        if self.sparse_only:
+            if values:
+                raise bad_request(
+                    f"index {self.d.name!r} is sparse: vector {rid!r} has dense values"
+                )
+            if sp is None:
+                raise bad_request(
+                    f"index {self.d.name!r} is sparse: vector {rid!r} needs sparseValues"
+                )
+            vec = np.zeros(0, dtype=np.float32)
+        else:
+            if values is None:
+                raise bad_request(
+                    f"vector {rid!r} has no values; this index has dimension {self.dim}"
+                )
+            vec = v.dense_values(values, self.dim, rid)
+            if self.metric == "cosine" and not vec.any():
+                raise bad_request(
+                    f"vector {rid!r} is all zeros; a cosine index needs at least one non-zero value"
+                )
+            if sp is not None and self.metric != "dotproduct":
+                raise bad_request(
+                    "sparse values are supported only on indexes with metric 'dotproduct'; "
+                    f"index {self.d.name!r} uses {self.metric!r}"
+                )
+        md = v.metadata(metadata, rid)
+        md_json = json.dumps(md, separators=(",", ":"), ensure_ascii=False) if md else None
+        return vec, _as_arrays(sp), md_json
+
+    def update(self, namespace: Any, rid: Any, values: Any, sparse: Any, set_metadata: Any) -> None:
+        ns = v.namespace_name(namespace)
+        rid = v.record_id(rid)
+        if set_metadata is not None and not isinstance(set_metadata, dict):
+            raise bad_request("setMetadata must be an object")
+        with self.lock:
+            with self.store.write():
+                self._catch_up()
+                found = self.store.get(ns, [rid])
+                if not found:
+                    return  # Pinecone treats an update of a missing id as a no-op
+                old_vec, old_sp, old_md = self._decode(found[0])
+                md = json.loads(old_md) if old_md else {}
+                if set_metadata:
+                    md.update(set_metadata)
+                new_values = values if values else (old_vec.tolist() if self.dim else None)
+                new_sparse = sparse if sparse is not None else _sparse_dict(old_sp)
+                vec, sp, md_json = self._prepare(rid, new_values, new_sparse, md)
+                blob = vec.astype("<f4").tobytes() if self.dim else None
+                self.store.put(ns, [(rid, blob, _encode_sparse(sp), md_json)])
+                self.store.log_ids(ns, [rid])
+                seq = self.store.max_seq()
+            self._seen_seq = seq
+            mat = self._ns.get(ns)
+            if mat is not None:
+                mat.set(rid, vec, sp, md_json)
+
+    def delete(self, namespace: Any, ids: Any, delete_all: Any, flt: Any) -> None:
+        ns = v.namespace_name(namespace)
+        given = sum(x is not None and x is not False for x in (ids, flt)) + bool(delete_all)
+        if given != 1:
+            raise bad_request("delete needs exactly one of ids, deleteAll=true or filter")
+        if delete_all:
+            self.drop_namespace(ns, missing_ok=True)
+            return
+        predicate = compile_filter(flt) if flt is not None else None
+        if flt is not None and predicate is None:
+            raise bad_request("delete by filter needs a non-empty filter")
+        id_list = v.id_list(ids) if ids is not None else None
+        with self.lock:
+            with self.store.write():
+                self._catch_up()
+                if id_list is None:
+                    assert predicate is not None
+                    mat = self._namespace(ns)
+                    id_list = [mat.ids[int(r)] for r in mat.matching_rows(predicate)]
+                if not id_list:
+                    return
+                removed = self.store.delete(ns, id_list)
+                self.store.log_ids(ns, id_list)
+                self.store.add_count(ns, -removed)
+                seq = self.store.max_seq()
+            self._seen_seq = seq
+            held = self._ns.get(ns)
+            if held is not None:
+                for rid in id_list:
+                    held.remove(rid)
+
+    def drop_namespace(self, namespace: Any, *, missing_ok: bool = False) -> None:
+        ns = v.namespace_name(namespace)
+        with self.lock:
+            with self.store.write():
+                self._catch_up()
+                if not missing_ok and self.store.count(ns) == 0:
+                    raise not_found(f"Namespace {ns!r} not found in index {self.d.name!r}")
+                self.store.drop_namespace(ns)
+                self.store.log_drop(ns)
+                seq = self.store.max_seq()
+            self._seen_seq = seq
+            self._ns.pop(ns, None)
+
+    # -- reads -------------------------------------------------------------
+    def query(
+        self,
+        namespace: Any,
+        top_k_: Any,
+        vector: Any = None,
+        sparse_vector: Any = None,
+        rid: Any = None,
+        flt: Any = None,
+        include_values: bool = False,
+        include_metadata: bool = False,
+    ) -> dict[str, Any]:
+        ns = v.namespace_name(namespace)
+        if isinstance(top_k_, bool) or not isinstance(top_k_, int) or not 1 <= top_k_ <= MAX_TOP_K:
+            raise bad_request(f"topK must be an integer between 1 and {MAX_TOP_K}, got {top_k_!r}")
+        if vector is not None and len(vector) == 0:
+            vector = None
+        if rid is not None and (vector is not None or sparse_vector is not None):
+            raise bad_request("query takes either id or vector/sparseVector, not both")
+        q_sparse = _as_arrays(v.sparse_values(sparse_vector))
+        q = None
+        if vector is not None:
+            q = v.dense_values(vector, self.dim or None)
+        predicate = compile_filter(flt)
+        with self.lock:
+            self._catch_up()
+            mat = self._namespace(ns)
+            if rid is not None:
+                row = mat.row_of.get(v.record_id(rid))
+                if row is None:
+                    return _query_result([], ns, mat)
+                q = mat.values(row).copy() if self.dim else None
+                q_sparse = mat.sparse[row]
+            if q is None and q_sparse is None:
+                raise bad_request("query needs a vector, a sparseVector or an id")
+            if q is None and not self.sparse_only and self.metric != "dotproduct":
+                raise bad_request(f"a query on this {self.metric} index needs a dense vector")
+            rows = mat.matching_rows(predicate) if predicate is not None else None
+            scores = mat.scores(q, q_sparse, self.metric, rows)
+            best = top_k(scores, top_k_, ascending=self.metric == "euclidean")
+            matches = []
+            for pos in best.tolist():
+                row = pos if rows is None else int(rows[pos])
+                match: dict[str, Any] = {
+                    "id": mat.ids[row],
+                    "score": float(scores[pos]),
+                    "values": mat.values(row).tolist() if include_values and self.dim else [],
+                    "metadata": mat.metadata(row) if include_metadata else {},
+                }
+                sp = mat.sparse[row]
+                if include_values and sp is not None:
+                    match["sparseValues"] = {
+                        "indices": sp[0].tolist(),
+                        "values": sp[1].tolist(),
+                    }
+                matches.append(match)
+            return _query_result(matches, ns, mat)
+
+    def fetch(self, namespace: Any, ids: Any) -> dict[str, Any]:
+        ns = v.namespace_name(namespace)
+        id_list = v.id_list(ids)
+        if not id_list:
+            raise bad_request("fetch needs at least one id")
+        with self.lock:
+            self._catch_up()
+            rows = self.store.get(ns, id_list)
+        out: dict[str, Any] = {}
+        for row in rows:
+            vec, sp, md = self._decode(row)
+            rec: dict[str, Any] = {"id": row[0], "values": vec.tolist()}
+            if sp is not None:
+                rec["sparseValues"] = {"indices": sp[0].tolist(), "values": sp[1].tolist()}
+            if md:
+                rec["metadata"] = json.loads(md)
+            out[row[0]] = rec
+        return {
+            "vectors": out,
+            "namespace": ns,
+            "usage": {"readUnits": max(1, math.ceil(len(id_list) / 10))},
+        }
+
+    def list_ids(
+        self, namespace: Any, prefix: Any, limit: Any, token: Any
+    ) -> tuple[list[str], str | None]:
+        """One page of ids in C order, and the token of the next page (None on the last)."""
+        ns = v.namespace_name(namespace)
+        prefix = prefix or ""
+        if not isinstance(prefix, str):
+            raise bad_request("prefix must be a string")
+        limit = DEFAULT_LIST_LIMIT if limit is None else limit
+        if (
+            isinstance(limit, bool)
+            or not isinstance(limit, int)
+            or not 1 <= limit <= MAX_LIST_LIMIT
+        ):
+            raise bad_request(f"limit must be between 1 and {MAX_LIST_LIMIT}, got {limit!r}")
+        after = _decode_token(token) if token else None
+        with self.lock:
+            self._catch_up()
+            ids = self.store.list_ids(ns, prefix, after, limit + 1)
+        more = len(ids) > limit
+        ids = ids[:limit]
+        return ids, (_encode_token(ids[-1]) if more else None)
+
+    def namespace_counts(self, flt: Any = None) -> dict[str, int]:
+        predicate = compile_filter(flt)
+        with self.lock:
+            self._catch_up()
+            counts = self.store.counts()
+            if predicate is None:
+                return counts
+            out = {}
+            for ns in counts:
+                n = len(self._namespace(ns).matching_rows(predicate))
+                if n:
+                    out[ns] = n
+            return out
+
+    def describe_stats(self, flt: Any = None) -> dict[str, Any]:
+        counts = self.namespace_counts(flt)
+        return {
+            "namespaces": {ns: {"vectorCount": n} for ns, n in counts.items()},
+            "dimension": self.d.dimension,
+            "indexFullness": 0.0,
+            "totalVectorCount": sum(counts.values()),
+            "metric": self.metric,
+            "vectorType": self.d.vector_type,
+        }
+
+    def namespace_count(self, namespace: Any) -> int:
+        ns = v.namespace_name(namespace)
+        with self.lock:
+            self._catch_up()
+            n = self.store.count(ns)
+        if n == 0:
+            raise not_found(f"Namespace {ns!r} not found in index {self.d.name!r}")
+        return n
+
+    def loaded_namespaces(self) -> list[str]:
+        with self.lock:
+            return list(self._ns)
+
+
+def _query_result(matches: list[dict[str, Any]], ns: str, mat: NamespaceMatrix) -> dict[str, Any]:
+    return {
+        "results": [],
+        "matches": matches,
+        "namespace": ns,
+        "usage": {"readUnits": max(1, math.ceil(mat.nbytes() / _GB))},
+    }
+
+
+def _as_arrays(sp: tuple[list[int], list[float]] | None) -> Sparse | None:
+    if sp is None:
+        return None
+    return np.asarray(sp[0], dtype=np.uint32), np.asarray(sp[1], dtype=np.float32)
+
+
+def _encode_sparse(sp: Sparse | None) -> str | None:
+    if sp is None:
+        return None
+    return json.dumps([sp[0].tolist(), sp[1].tolist()], separators=(",", ":"))
+
+
+def _decode_sparse(text: str | None) -> Sparse | None:
+    if not text:
+        return None
+    idx, vals = json.loads(text)
+    return np.asarray(idx, dtype=np.uint32), np.asarray(vals, dtype=np.float32)
+
+
+def _sparse_dict(sp: Sparse | None) -> dict[str, list[Any]] | None:
+    if sp is None:
+        return None
+    return {"indices": sp[0].tolist(), "values": sp[1].tolist()}
+
+
+def _encode_token(last_id: str) -> str:
+    return base64.urlsafe_b64encode(last_id.encode()).decode()
+
+
+def _decode_token(token: Any) -> str:
+    try:
+        return base64.urlsafe_b64decode(str(token).encode()).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise bad_request(f"paginationToken {token!r} is not one this server issued") from None

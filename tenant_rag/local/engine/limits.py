@@ -1,0 +1,20 @@
+"""Pinecone's documented per-request limits, enforced here as Pinecone enforces them.
+
+They live in one place so the REST layer, the gRPC layer and the engine agree,
+and so a test can import the numbers instead of repeating them.
+"""
+
+from __future__ import annotations
+
+MAX_UPSERT_RECORDS = 1000
+MAX_REQUEST_BYTES = 2 * 1024 * 1024
+MAX_METADATA_BYTES = 40 * 1024
+MAX_TOP_K = 10_000
+MAX_ID_LENGTH = 512
+MAX_IDS_PER_REQUEST = 1000
+MAX_INDEX_NAME_LENGTH = 45
+MAX_DIMENSION = 20_000
+MAX_IN_VALUES = 10_000
+MAX_LIST_LIMIT = 1000
+DEFAULT_LIST_LIMIT = 100
+DEFAULT_NAMESPACE = "__default__"

@@ -1,0 +1,194 @@
+"""One namespace held in memory: a float32 matrix, an id->row map and per-row extras.
+
+Kept in step with writes (append, overwrite in place, swap-remove), so a query
+never rebuilds anything: it is one ``matrix @ q`` plus ``argpartition``.
+Metadata stays as the compact JSON text it was stored as, and is parsed into
+dicts only the first time a filter needs it (most namespaces never are).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from tenant_rag.local.engine.filters import Predicate
+
+Sparse = tuple[np.ndarray, np.ndarray]  # (uint32 indices, float32 values), indices sorted
+
+
+class NamespaceMatrix:
+    """In-memory rows of one namespace. The owning index's lock guards every call."""
+
+    def __init__(self, dimension: int) -> None:
+        self.dimension = dimension
+        self.ids: list[str] = []
+        self.row_of: dict[str, int] = {}
+        self._mat = np.empty((0, dimension), dtype=np.float32)
+        self._sq = np.empty(0, dtype=np.float32)  # squared norms, for cosine and euclidean
+        self.meta: list[str | None] = []
+        self._parsed: list[dict[str, Any]] | None = None
+        self.sparse: list[Sparse | None] = []
+        self.n_sparse = 0
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def from_rows(
+        cls,
+        dimension: int,
+        ids: list[str],
+        blobs: list[bytes | None],
+        sparse: list[Sparse | None],
+        meta: list[str | None],
+    ) -> NamespaceMatrix:
+        """Bulk build from storage rows, sized exactly (no growth slack)."""
+        self = cls(dimension)
+        self.ids = ids
+        self.row_of = {rid: i for i, rid in enumerate(ids)}
+        if dimension and ids:
+            buf = b"".join(b or bytes(4 * dimension) for b in blobs)
+            self._mat = np.frombuffer(buf, dtype="<f4").reshape(len(ids), dimension).copy()
+        else:
+            self._mat = np.empty((len(ids), dimension), dtype=np.float32)
+        self._sq = np.einsum("ij,ij->i", self._mat, self._mat) if ids else self._sq
+        self.sparse = sparse
+        self.n_sparse = sum(s is not None for s in sparse)
+        self.meta = meta
+        return self
+
+    # -- writes ------------------------------------------------------------
+    def set(self, rid: str, vec: np.ndarray, sp: Sparse | None, meta: str | None) -> None:
+        """Insert or overwrite one record."""
+        row = self.row_of.get(rid)
+        if row is None:
+            row = self.n
+            self._grow(row + 1)
+            self.ids.append(rid)
+            self.row_of[rid] = row
+            self.meta.append(meta)
+            self.sparse.append(sp)
+            if self._parsed is not None:
+                self._parsed.append(_parse(meta))
+            self.n_sparse += sp is not None
+        else:
+            self.meta[row] = meta
+            self.n_sparse += (sp is not None) - (self.sparse[row] is not None)
+            self.sparse[row] = sp
+            if self._parsed is not None:
+                self._parsed[row] = _parse(meta)
+        if self.dimension:
+            self._mat[row] = vec
+            self._sq[row] = float(np.dot(vec, vec))
+
+    def remove(self, rid: str) -> bool:
+        """Swap-remove one record; False if it was not here."""
+        row = self.row_of.pop(rid, None)
+        if row is None:
+            return False
+        last = self.n - 1
+        self.n_sparse -= self.sparse[row] is not None
+        if row != last:
+            moved = self.ids[last]
+            self.ids[row] = moved
+            self.row_of[moved] = row
+            self.meta[row] = self.meta[last]
+            self.sparse[row] = self.sparse[last]
+            if self._parsed is not None:
+                self._parsed[row] = self._parsed[last]
+            self._mat[row] = self._mat[last]
+            self._sq[row] = self._sq[last]
+        self.ids.pop()
+        self.meta.pop()
+        self.sparse.pop()
+        if self._parsed is not None:
+            self._parsed.pop()
+        if self._mat.shape[0] > 64 and self.n < self._mat.shape[0] // 4:
+            self._resize(max(self.n * 2, 16))
+        return True
+
+    def _grow(self, need: int) -> None:
+        cap = self._mat.shape[0]
+        if need > cap:
+            self._resize(max(need, int(cap * 1.25) + 16))
+
+    def _resize(self, cap: int) -> None:
+        mat = np.empty((cap, self.dimension), dtype=np.float32)
+        sq = np.zeros(cap, dtype=np.float32)
+        keep = min(self.n, cap)
+        mat[:keep] = self._mat[:keep]
+        sq[:keep] = self._sq[:keep]
+        self._mat, self._sq = mat, sq
+
+    # -- reads -------------------------------------------------------------
+    def values(self, row: int) -> np.ndarray:
+        return self._mat[row]
+
+    def metadata(self, row: int) -> dict[str, Any]:
+        if self._parsed is not None:
+            return self._parsed[row]
+        return _parse(self.meta[row])
+
+    def nbytes(self) -> int:
+        """Approximate stored size, for read-unit accounting."""
+        return self.n * (4 * self.dimension + 64) + sum(len(m) for m in self.meta if m)
+
+    def matching_rows(self, predicate: Predicate) -> np.ndarray:
+        """Rows whose metadata satisfies ``predicate`` (parses metadata once, then caches)."""
+        if self._parsed is None:
+            self._parsed = [_parse(m) for m in self.meta]
+        parsed = self._parsed
+        return np.fromiter((i for i in range(self.n) if predicate(parsed[i])), dtype=np.int64)
+
+    def scores(
+        self, q: np.ndarray | None, q_sparse: Sparse | None, metric: str, rows: np.ndarray | None
+    ) -> np.ndarray:
+        """Pinecone-convention scores for ``rows`` (all rows when None).
+
+        cosine: similarity in [-1, 1]; dotproduct: inner product (+ sparse inner
+        product for hybrid); euclidean: squared L2 distance (lower is closer).
+        """
+        n = self.n
+        count = n if rows is None else len(rows)
+        out = np.zeros(count, dtype=np.float32)
+        if q is not None and self.dimension and count:
+            mat = self._mat[:n] if rows is None else self._mat[rows]
+            sq = self._sq[:n] if rows is None else self._sq[rows]
+            dots = mat @ q
+            if metric == "cosine":
+                qn = float(np.sqrt(np.dot(q, q)))
+                denom = np.sqrt(sq) * qn
+                np.divide(dots, denom, out=out, where=denom > 0)
+            elif metric == "euclidean":
+                out = np.maximum(sq - 2.0 * dots + float(np.dot(q, q)), 0.0).astype(np.float32)
+            else:
+                out = dots
+        if q_sparse is not None and self.n_sparse and count:
+            qmap = dict(zip(q_sparse[0].tolist(), q_sparse[1].tolist(), strict=True))
+            row_iter = range(n) if rows is None else rows.tolist()
+            extra = np.zeros(count, dtype=np.float32)
+            for pos, row in enumerate(row_iter):
+                sp = self.sparse[row]
+                if sp is not None:
+                    extra[pos] = sum(qmap.get(i, 0.0) * v for i, v in zip(*sp, strict=True))
+            out = out + extra
+        return out
+
+
+def top_k(scores: np.ndarray, k: int, ascending: bool) -> np.ndarray:
+    """Positions of the best ``k`` scores, best first (argpartition, then sort the few)."""
+    n = scores.shape[0]
+    if n == 0 or k <= 0:
+        return np.empty(0, dtype=np.int64)
+    key = scores if ascending else -scores
+    if k < n:
+        part = np.argpartition(key, k - 1)[:k]
+        return part[np.argsort(key[part], kind="stable")]
+    return np.argsort(key, kind="stable")
+
+
+def _parse(meta: str | None) -> dict[str, Any]:
+    return json.loads(meta) if meta else {}

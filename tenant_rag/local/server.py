@@ -1,0 +1,194 @@
+"""``LocalServer``: the embedded server running on a background thread of this process.
+
+uvicorn serves the REST app on a socket we bind ourselves (so port 0 gives a
+free port we know before the first request); the optional gRPC server runs on
+its own loopback port. ``start()`` returns only when both accept connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import uvicorn
+
+from tenant_rag.local.api.rest import create_app
+from tenant_rag.local.engine import Engine
+
+if TYPE_CHECKING:
+    import grpc as grpc_mod
+
+log = logging.getLogger("tenant_rag.local")
+DEFAULT_DATA_DIR = ".tenant_rag"
+ANY_KEY = "local"
+
+
+def resolve_data_dir(data_dir: str | os.PathLike[str] | None) -> Path:
+    """The argument, else ``$TENANT_RAG_HOME``, else ``./.tenant_rag``; made absolute."""
+    chosen = data_dir or os.environ.get("TENANT_RAG_HOME") or DEFAULT_DATA_DIR
+    return Path(chosen).expanduser().resolve()
+
+
+class LocalServer:
+    """A running embedded server. Use ``start()`` to make one; ``stop()`` or ``with`` ends it."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str | None = None,
+        grpc: bool = False,
+        grpc_port: int = 0,
+        log_level: str = "warning",
+        access_log: bool = False,
+    ) -> None:
+        self.data_dir = data_dir
+        self.host = host
+        self._configured_key = api_key
+        self.api_key = api_key if api_key is not None else ANY_KEY
+        self.engine = Engine(data_dir)
+        self._sock = socket.socket(
+            socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM
+        )
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, port))
+        self._sock.listen(2048)
+        self.port: int = self._sock.getsockname()[1]
+        config = uvicorn.Config(
+            create_app(self.engine, api_key=api_key),
+            log_level=log_level,
+            access_log=access_log,
+            lifespan="off",
+            timeout_keep_alive=30,
+        )
+        self._uvicorn = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+        self._grpc_server: grpc_mod.Server | None = None
+        self.grpc_port: int | None = None
+        self._want_grpc = grpc
+        self._grpc_port_arg = grpc_port
+        self._stopped = False
+
+    # -- lifecycle -------------------------------------------------------------
+    def _serve(self) -> None:
+        asyncio.run(self._uvicorn.serve(sockets=[self._sock]))
+
+    def start(self, timeout: float = 30.0) -> LocalServer:
+        """Start serving and wait until ready."""
+        self._thread = threading.Thread(target=self._serve, name="tenant-rag-local", daemon=True)
+        self._thread.start()
+        ready = threading.Event()
+
+        def wait_started() -> None:
+            while not self._uvicorn.started and self._thread and self._thread.is_alive():
+                ready.wait(0.005)
+            ready.set()
+
+        wait_started()
+        if not self._uvicorn.started:
+            self.stop()
+            raise RuntimeError("tenant_rag.local: the REST server did not start")
+        if self._want_grpc:
+            from tenant_rag.local.api.grpc_service import serve_grpc
+
+            self._grpc_server, self.grpc_port = serve_grpc(
+                self.engine, self.host, self._grpc_port_arg, self._configured_key
+            )
+        log.info("tenant_rag.local serving %s (data dir %s)", self.url, self.data_dir)
+        return self
+
+    def serve_forever(self) -> None:
+        """Block until ``stop()`` (or Ctrl-C from the CLI's signal handler)."""
+        if self._thread is not None:
+            while self._thread.is_alive():
+                self._thread.join(0.5)
+
+    def stop(self) -> None:
+        """Stop accepting requests, finish in-flight ones, close the stores. Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._grpc_server is not None:
+            self._grpc_server.stop(grace=1.0).wait(5)
+        self._uvicorn.should_exit = True
+        if self._thread is not None:
+            self._thread.join(10)
+        with contextlib.suppress(OSError):
+            self._sock.close()
+        self.engine.close()
+
+    def __enter__(self) -> LocalServer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- addresses and clients ---------------------------------------------------
+    @property
+    def url(self) -> str:
+        """``http://HOST:PORT``: the control-plane host for ``Pinecone(host=...)``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        if self.host in ("0.0.0.0", "::"):
+            host = "127.0.0.1"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def grpc_target(self) -> str | None:
+        """``HOST:GPORT`` (no scheme, as PineconeGRPC wants it), or None without gRPC."""
+        if self.grpc_port is None:
+            return None
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"{host}:{self.grpc_port}"
+
+    @property
+    def running(self) -> bool:
+        return not self._stopped and self._thread is not None and self._thread.is_alive()
+
+    def client(self, **kwargs: Any) -> Any:
+        """A ``pinecone.Pinecone`` for this server (control and REST data plane)."""
+        from pinecone import Pinecone
+
+        return Pinecone(api_key=self.api_key, host=self.url, **kwargs)
+
+    def async_client(self, **kwargs: Any) -> Any:
+        """A ``pinecone.PineconeAsyncio`` for this server; use it inside ``async with``."""
+        from pinecone import PineconeAsyncio
+
+        return PineconeAsyncio(api_key=self.api_key, host=self.url, **kwargs)
+
+    def grpc_client(self, **kwargs: Any) -> Any:
+        """A ``PineconeGRPC`` for this server; its data plane needs ``grpc_index(name)``.
+
+        Connect an index with ``pc.Index(name=..., host=srv.grpc_target,
+        grpc_config=GRPCClientConfig(secure=False))``, or use ``grpc_index``.
+        """
+        from pinecone.grpc import PineconeGRPC
+
+        return PineconeGRPC(api_key=self.api_key, host=self.url, **kwargs)
+
+    def grpc_index(self, name: str) -> Any:
+        """A ready ``GRPCIndex`` for index ``name`` (requires ``start(grpc=True)``)."""
+        if self.grpc_target is None:
+            raise RuntimeError("start the server with grpc=True to use the gRPC data plane")
+        from pinecone.grpc import GRPCClientConfig
+
+        return self.grpc_client().Index(
+            name=name, host=self.grpc_target, grpc_config=GRPCClientConfig(secure=False)
+        )
+
+    def __repr__(self) -> str:
+        return f"LocalServer(url={self.url!r}, grpc_target={self.grpc_target!r}, data_dir={str(self.data_dir)!r})"
