@@ -1,0 +1,83 @@
+"""``tenant-rag serve``: run the embedded Pinecone-compatible server in the foreground.
+
+Binds 127.0.0.1 unless ``--host`` says otherwise; Ctrl-C (or SIGTERM) stops it
+cleanly: in-flight requests finish, SQLite files are closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Interface to bind. Keep the loopback default unless you mean it.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(help="REST port (control and data plane); 0 picks a free one.")
+    ] = 5080,
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Data dir. Default: $TENANT_RAG_HOME, else ./.tenant_rag"),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            envvar="TENANT_RAG_API_KEY",
+            help="Require this key (Api-Key header / gRPC api-key); others get 401. Env: TENANT_RAG_API_KEY.",
+            show_default=False,
+        ),
+    ] = None,
+    grpc_port: Annotated[
+        int | None,
+        typer.Option("--grpc-port", help="Also serve the gRPC data plane on this port (0 = free)."),
+    ] = None,
+    log_level: Annotated[
+        str, typer.Option(help="debug, info (logs each request), warning, error.")
+    ] = "info",
+) -> None:
+    """Serve Pinecone's REST API (and optionally gRPC) from a local, durable data dir."""
+    from tenant_rag.local.server import LocalServer, resolve_data_dir
+
+    level = log_level.lower()
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    srv = LocalServer(
+        resolve_data_dir(data),
+        host=host,
+        port=port,
+        api_key=api_key,
+        grpc=grpc_port is not None,
+        grpc_port=grpc_port or 0,
+        log_level=level,
+        access_log=level in ("debug", "info"),
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    srv.start()
+    typer.echo(f"tenant_rag local Pinecone serving {srv.url}  (data dir {srv.data_dir})")
+    if srv.grpc_target:
+        typer.echo(f"gRPC data plane on {srv.grpc_target} (insecure; route by index name)")
+    typer.echo("API key: " + ("required" if api_key else "not required (any key accepted)"))
+    typer.echo(
+        f"Connect: Pinecone(api_key=..., host={srv.url!r})  or  PINECONE_CONTROLLER_HOST={srv.url}"
+    )
+    try:
+        while not stop.is_set() and srv.running:
+            stop.wait(0.5)
+    finally:
+        typer.echo("shutting down")
+        srv.stop()
