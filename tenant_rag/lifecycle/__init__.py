@@ -1,0 +1,33 @@
+"""Tenant lifecycle and operations: onboard, offboard, list, stats, update, metering, quotas."""
+
+from tenant_rag.lifecycle.metering import Limits, Quotas, UsageMeter, UsageTotals, active_meter
+from tenant_rag.lifecycle.tenants import (
+    IndexOffboard,
+    OffboardReport,
+    OffboardVerificationError,
+    TenantInfo,
+    TenantStats,
+    list_tenants,
+    offboard,
+    onboard,
+    tenant_stats,
+    update_record,
+)
+
+__all__ = [
+    "IndexOffboard",
+    "Limits",
+    "OffboardReport",
+    "OffboardVerificationError",
+    "Quotas",
+    "TenantInfo",
+    "TenantStats",
+    "UsageMeter",
+    "UsageTotals",
+    "active_meter",
+    "list_tenants",
+    "offboard",
+    "onboard",
+    "tenant_stats",
+    "update_record",
+]
