@@ -1,0 +1,212 @@
+"""One retriever for every tenant, the tenant chosen per call from the config.
+
+A chatbot backend serves all tenants through one chain object. LangChain's
+own how-to does this with a ``ConfigurableField`` over ``search_kwargs``; if a
+request forgets its config, that retriever silently queries the default
+namespace. :class:`PerRequestTenantRetriever` reads the tenant from
+``config={"configurable": {"tenant_id": "acme"}}`` on every call and raises
+:class:`TenantIsolationError` when it is missing: there is no default tenant.
+
+Each call is served by a tenant-pinned retriever (:func:`tenant_retriever`),
+looked up in a bounded LRU cache. Building one is pure bookkeeping (no
+request, no connection), so the cache only saves microseconds; its bound
+keeps memory flat with any number of tenants. Calls carry no shared mutable
+state beyond that cache, so concurrent calls for different tenants, from
+threads or ``asyncio.gather``, cannot mix.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForRetrieverRun,
+    CallbackManagerForRetrieverRun,
+)
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables import RunnableConfig, ensure_config
+from pydantic import ConfigDict, PrivateAttr, model_validator
+
+from tenant_rag.errors import TenantIsolationError
+from tenant_rag.stores.langchain import (
+    SEARCH_TYPES,
+    TenantVectorStoreRetriever,
+    tenant_retriever,
+)
+from tenant_rag.tenancy.ids import validate_tenant
+from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation, TenantScope
+
+#: The configurable key that names the tenant of a call.
+TENANT_CONFIG_KEY = "tenant_id"
+
+
+class PerRequestTenantRetriever(BaseRetriever):
+    """A retriever whose tenant comes from each call's config, never from a default.
+
+    ``retriever.invoke("q", config={"configurable": {"tenant_id": "acme"}})``
+    searches acme's data only; without ``tenant_id`` it raises
+    :class:`TenantIsolationError`. Works inside any chain (the chain passes
+    its config down), with ``.batch`` (one config per input) and with
+    ``.with_config(configurable={...})``.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    index: Any
+    embedding: Embeddings
+    k: int = 4
+    search_type: str = "similarity"
+    search_kwargs: dict[str, Any] = {}
+    isolation: Isolation = "namespace"
+    text_key: str = "text"
+    shared_namespace: str = DEFAULT_SHARED_NAMESPACE
+    config_key: str = TENANT_CONFIG_KEY
+    cache_size: int = 1024
+
+    _cache: OrderedDict[str, TenantVectorStoreRetriever] = PrivateAttr(default_factory=OrderedDict)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @model_validator(mode="after")
+    def _validate(self) -> PerRequestTenantRetriever:
+        if self.search_type not in SEARCH_TYPES:
+            raise ValueError(
+                f"search_type must be one of {SEARCH_TYPES}, got {self.search_type!r}."
+            )
+        if "namespace" in self.search_kwargs:
+            raise TenantIsolationError(
+                "a per-request retriever takes its namespace from the tenant of each call; "
+                "remove 'namespace' from search_kwargs."
+            )
+        if self.cache_size < 1:
+            raise ValueError("cache_size must be at least 1.")
+        if self.search_kwargs.get("filter") and self.isolation == "metadata":
+            # refuse a widening filter now; any valid tenant id would do for the check
+            TenantScope("x", "metadata", shared_namespace=self.shared_namespace).pinned_filter(
+                self.search_kwargs["filter"]
+            )
+        return self
+
+    # -- tenant resolution --------------------------------------------------------------
+
+    def tenant_of(self, config: RunnableConfig | None) -> str:
+        """The tenant a call's config names; raises if it names none."""
+        cfg = ensure_config(config)
+        configurable: Mapping[str, Any] = cfg.get("configurable") or {}
+        tenant = configurable.get(self.config_key)
+        if tenant is None:
+            raise TenantIsolationError(
+                f"no tenant for this call: pass config={{'configurable': "
+                f"{{'{self.config_key}': '<tenant>'}}}}. A per-request retriever never falls "
+                "back to a default tenant or namespace."
+            )
+        tenant = validate_tenant(tenant)
+        if "namespace" in configurable:
+            scope = self.retriever_for(tenant).vectorstore.scope
+            scope.check_namespace_kwarg(
+                {"namespace": configurable["namespace"]}, where="config['configurable']"
+            )
+        return tenant
+
+    def retriever_for(self, tenant: str) -> TenantVectorStoreRetriever:
+        """The pinned retriever for ``tenant`` (cached, least recently used dropped)."""
+        with self._lock:
+            found = self._cache.get(tenant)
+            if found is not None:
+                self._cache.move_to_end(tenant)
+                return found
+        built = tenant_retriever(
+            self.index,
+            tenant,
+            self.embedding,
+            k=self.k,
+            search_type=self.search_type,
+            isolation=self.isolation,
+            text_key=self.text_key,
+            shared_namespace=self.shared_namespace,
+            **self.search_kwargs,
+        )
+        with self._lock:
+            self._cache[tenant] = built
+            self._cache.move_to_end(tenant)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return built
+
+    # -- runnable entry points ------------------------------------------------------------
+
+    def invoke(
+        self, input: str, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> list[Document]:
+        cfg = ensure_config(config)
+        return self.retriever_for(self.tenant_of(cfg)).invoke(input, cfg, **kwargs)
+
+    async def ainvoke(
+        self, input: str, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> list[Document]:
+        cfg = ensure_config(config)
+        return await self.retriever_for(self.tenant_of(cfg)).ainvoke(input, cfg, **kwargs)
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        # Reached only by paths that bypass invoke(); the config then comes from
+        # the surrounding runnable context, and its absence still raises.
+        retriever = self.retriever_for(self.tenant_of(None))
+        return retriever._get_relevant_documents(query, run_manager=run_manager)
+
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        retriever = self.retriever_for(self.tenant_of(None))
+        return await retriever._aget_relevant_documents(query, run_manager=run_manager)
+
+
+def per_request_retriever(
+    index: Any,
+    embedding: Embeddings,
+    *,
+    k: int = 4,
+    search_type: str = "similarity",
+    isolation: Isolation = "namespace",
+    filter: Mapping[str, Any] | None = None,
+    text_key: str = "text",
+    shared_namespace: str = DEFAULT_SHARED_NAMESPACE,
+    config_key: str = TENANT_CONFIG_KEY,
+    cache_size: int = 1024,
+    **search_kwargs: Any,
+) -> PerRequestTenantRetriever:
+    """One retriever for all tenants; each call names its tenant in the config.
+
+    ``retriever.invoke(q, config={"configurable": {"tenant_id": "acme"}})``.
+    A call without a tenant raises :class:`TenantIsolationError`. Search
+    options are those of :func:`tenant_retriever`; a ``namespace`` among them
+    raises.
+    """
+    if "namespace" in search_kwargs:
+        raise TenantIsolationError(
+            "a per-request retriever takes its namespace from the tenant of each call; "
+            "do not pass namespace=."
+        )
+    kwargs = dict(search_kwargs)
+    if filter:
+        kwargs["filter"] = dict(filter)
+    return PerRequestTenantRetriever(
+        index=index,
+        embedding=embedding,
+        k=k,
+        search_type=search_type,
+        search_kwargs=kwargs,
+        isolation=isolation,
+        text_key=text_key,
+        shared_namespace=shared_namespace,
+        config_key=config_key,
+        cache_size=cache_size,
+    )
+
+
+__all__ = ["TENANT_CONFIG_KEY", "PerRequestTenantRetriever", "per_request_retriever"]
