@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from tenant_rag.cli.chat_server import chat_server
 from tenant_rag.cli.serve import serve
 
 app = typer.Typer(
@@ -20,6 +21,7 @@ def _root() -> None:
 
 
 app.command("serve")(serve)
+app.command("chat-server")(chat_server)
 
 
 def main() -> None:

@@ -1,0 +1,6 @@
+"""``python -m tenant_rag.server``: same options as ``tenant-rag chat-server``."""
+
+from tenant_rag.cli.chat_server import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Every failure becomes a JSON error with a status that says whose fault it is.
+
+Bad input is the caller's fault and gets a 4xx naming what to fix; the
+library's own refusals (`TenantRagError`) are mapped here once, so no route
+can turn a bad tenant id or a quota into a 500. Error bodies have one shape,
+``{"detail": "<message>", "code": "<machine code>"}``, and never echo a key.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tenant_rag.errors import (
+    ConfigurationError,
+    IngestError,
+    InvalidTenantError,
+    QuotaExceededError,
+    TenantIsolationError,
+    TenantRagError,
+)
+
+log = logging.getLogger("tenant_rag.server")
+
+
+class ApiError(Exception):
+    """An error response: HTTP status, a stable machine code and a human message."""
+
+    def __init__(
+        self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"detail": message, "code": code, **extra}
+
+
+def status_for(exc: BaseException) -> tuple[int, str]:
+    """The HTTP status and code for one of tenant_rag's own errors."""
+    if isinstance(exc, InvalidTenantError):
+        return 400, "invalid_tenant"
+    if isinstance(exc, TenantIsolationError):
+        return 403, "isolation_violation"
+    if isinstance(exc, QuotaExceededError):
+        return 429, "quota_exceeded"
+    if isinstance(exc, IngestError):
+        return 422, "ingest_failed"
+    if isinstance(exc, ConfigurationError):
+        return 503, "server_misconfigured"
+    if type(exc).__name__ == "OffboardVerificationError":  # eventual consistency: retry later
+        return 503, "offboard_unverified"
+    return 400, "rejected"
+
+
+def _sdk_status(exc: BaseException) -> int | None:
+    status = getattr(exc, "status", None)
+    try:
+        return int(status) if status is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that give every failure the JSON error shape."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(
+            error_body(exc.code, exc.message), status_code=exc.status, headers=exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+            msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+            problems.append(f"{where}: {msg}")
+        message = "invalid request: " + "; ".join(problems)
+        return JSONResponse(error_body("invalid_request", message), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+            exc.status_code, "http_error"
+        )
+        return JSONResponse(
+            error_body(code, str(exc.detail)),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(TenantRagError)
+    async def _tenant_rag(request: Request, exc: TenantRagError) -> JSONResponse:
+        status, code = status_for(exc)
+        if isinstance(exc, TenantIsolationError):
+            log.warning("isolation refusal on %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(error_body(code, str(exc)), status_code=status)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        status = _sdk_status(exc)
+        if status == 429:
+            return JSONResponse(
+                error_body("rate_limited", "the vector store is rate limiting; retry shortly."),
+                status_code=429,
+            )
+        log.error(
+            "unhandled error on %s %s: %s",
+            request.method,
+            request.url.path,
+            type(exc).__name__,
+            exc_info=exc,
+        )
+        return JSONResponse(
+            error_body("internal_error", "internal error; the server log has the details."),
+            status_code=500,
+        )

@@ -1,0 +1,138 @@
+"""``/documents``: upload and ingest, list, delete, always in the caller's tenant.
+
+Uploads are written to a private temporary directory under a sanitised
+name (the name becomes the document id) and handed to
+`tenant_rag.ingestion.ingest`, pinned to the tenant the key maps to. The
+body is checked as it arrives (`BodyLimitMiddleware`) and per file here.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections import Counter
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from tenant_rag.server.auth import Tenant
+from tenant_rag.server.errors import ApiError
+from tenant_rag.server.limits import too_large
+from tenant_rag.server.serialize import jsonable, report_json
+from tenant_rag.server.service import ChatService, service_of
+
+router = APIRouter()
+Service = Annotated[ChatService, Depends(service_of)]
+_UNSAFE = re.compile(r"[^A-Za-z0-9._ ()+-]")
+_MAX_NAME = 200
+_COPY_CHUNK = 1024 * 1024
+
+
+def safe_name(filename: str | None) -> str:
+    """The document id for an uploaded file name: its base name, made safe.
+
+    Directory parts (either slash) are dropped, so an upload can never name
+    a path outside the temporary directory; unusual characters become ``_``.
+    """
+    raw = PureWindowsPath(PurePosixPath(filename or "").name).name.strip()
+    name = _UNSAFE.sub("_", raw)[:_MAX_NAME].strip(" .")
+    if not name or set(name) <= {"_", "."}:
+        raise ApiError(
+            400,
+            "bad_filename",
+            f"uploaded file name {filename!r} is empty or unusable; give the file a name "
+            "like handbook.md.",
+        )
+    return name
+
+
+def _check_type(name: str, allowed: tuple[str, ...]) -> None:
+    suffix = Path(name).suffix.lower()
+    if suffix not in allowed:
+        raise ApiError(
+            415,
+            "unsupported_file_type",
+            f"unsupported file type {suffix or '(none)'!r} for {name!r}; "
+            f"supported: {', '.join(allowed)}.",
+        )
+
+
+def _save(upload: UploadFile, target: Path, limit: int) -> None:
+    """Copy an upload to ``target``, refusing it as soon as it passes ``limit``."""
+    written = 0
+    upload.file.seek(0)
+    with target.open("wb") as out:
+        while chunk := upload.file.read(_COPY_CHUNK):
+            written += len(chunk)
+            if written > limit:
+                raise too_large(limit)
+            out.write(chunk)
+
+
+@router.post("/documents")
+async def upload_documents(request: Request, tenant: Tenant, service: Service) -> dict[str, Any]:
+    """Ingest one or more uploaded files (multipart, any field name) into the tenant."""
+    limits = service.limits
+    ctype = request.headers.get("content-type", "")
+    if not ctype.lower().startswith("multipart/form-data"):
+        raise ApiError(
+            415,
+            "multipart_required",
+            "upload documents as multipart/form-data with one or more file parts "
+            "(curl -F files=@handbook.md ...).",
+        )
+    form = await request.form(max_files=limits.max_files, max_fields=limits.max_files)
+    try:
+        uploads = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
+        if not uploads:
+            raise ApiError(
+                422,
+                "no_files",
+                "no files in the upload; send one or more file parts (curl -F files=@a.md).",
+            )
+        names = [safe_name(u.filename) for u in uploads]
+        duplicates = sorted(n for n, c in Counter(names).items() if c > 1)
+        if duplicates:
+            raise ApiError(
+                400, "duplicate_filename", f"the upload names {duplicates} more than once."
+            )
+        for upload, name in zip(uploads, names, strict=True):
+            _check_type(name, limits.allowed_suffixes)
+            if upload.size is not None and upload.size > limits.max_upload_bytes:
+                raise too_large(limits.max_upload_bytes)
+        with tempfile.TemporaryDirectory(prefix="tenant-rag-upload-") as tmp:
+            root = Path(tmp)
+            paths = []
+            for upload, name in zip(uploads, names, strict=True):
+                _save(upload, root / name, limits.max_upload_bytes)
+                paths.append(root / name)
+            report = await run_in_threadpool(service.ingest, tenant, root, paths)
+    finally:
+        await form.close()
+    return {"tenant": tenant, "documents": names, "report": report_json(report)}
+
+
+@router.get("/documents")
+def list_documents(tenant: Tenant, service: Service) -> dict[str, Any]:
+    """The tenant's document ids with their chunk counts."""
+    counts: Counter[str] = Counter()
+    for record_id in service.pinned(tenant).list_ids():
+        doc_id, sep, _ = record_id.rpartition("#")
+        counts[doc_id if sep else record_id] += 1
+    documents = [{"doc_id": d, "chunks": counts[d]} for d in sorted(counts)]
+    return {"tenant": tenant, "documents": documents}
+
+
+@router.delete("/documents/{doc_id:path}")
+def delete_document(doc_id: str, tenant: Tenant, service: Service) -> dict[str, Any]:
+    """Delete exactly one of the tenant's documents; 404 if the tenant has no such document."""
+    pinned = service.pinned(tenant)
+    if next(iter(pinned.list_ids(f"{doc_id}#", limit=1)), None) is None:
+        raise ApiError(404, "unknown_document", f"no document {doc_id!r} in this tenant.")
+    from tenant_rag.ingestion import delete_document as delete_doc
+
+    deleted = delete_doc(service.index, tenant, doc_id)
+    return {"tenant": tenant, "doc_id": doc_id, "deleted": jsonable(deleted)}
