@@ -125,6 +125,7 @@ class LocalServer:
         with contextlib.suppress(OSError):
             self._sock.close()
         self.engine.close()
+        _forget_cached_hosts(self.url)
 
     def __enter__(self) -> LocalServer:
         return self
@@ -158,17 +159,31 @@ class LocalServer:
     def running(self) -> bool:
         return not self._stopped and self._thread is not None and self._thread.is_alive()
 
+    @property
+    def client_key(self) -> str:
+        """The key ``client()`` sends: ``api_key`` if configured, else ``"local-<port>"``.
+
+        Why not plain ``"local"``: the SDK caches index hosts process-wide under
+        ``"<api_key>:<index name>"``, so two servers in one process (a test
+        fixture per test, say) would otherwise share cached hosts, and
+        ``pc.Index(name=...)`` could reach a server that has stopped. Any key is
+        accepted when none is configured, so a per-server key is harmless.
+        """
+        return (
+            self._configured_key if self._configured_key is not None else f"{ANY_KEY}-{self.port}"
+        )
+
     def client(self, **kwargs: Any) -> Any:
         """A ``pinecone.Pinecone`` for this server (control and REST data plane)."""
         from pinecone import Pinecone
 
-        return Pinecone(api_key=self.api_key, host=self.url, **kwargs)
+        return Pinecone(api_key=self.client_key, host=self.url, **kwargs)
 
     def async_client(self, **kwargs: Any) -> Any:
         """A ``pinecone.PineconeAsyncio`` for this server; use it inside ``async with``."""
         from pinecone import PineconeAsyncio
 
-        return PineconeAsyncio(api_key=self.api_key, host=self.url, **kwargs)
+        return PineconeAsyncio(api_key=self.client_key, host=self.url, **kwargs)
 
     def grpc_client(self, **kwargs: Any) -> Any:
         """A ``PineconeGRPC`` for this server; its data plane needs ``grpc_index(name)``.
@@ -178,7 +193,7 @@ class LocalServer:
         """
         from pinecone.grpc import PineconeGRPC
 
-        return PineconeGRPC(api_key=self.api_key, host=self.url, **kwargs)
+        return PineconeGRPC(api_key=self.client_key, host=self.url, **kwargs)
 
     def grpc_index(self, name: str) -> Any:
         """A ready ``GRPCIndex`` for index ``name`` (requires ``start(grpc=True)``)."""
@@ -192,3 +207,19 @@ class LocalServer:
 
     def __repr__(self) -> str:
         return f"LocalServer(url={self.url!r}, grpc_target={self.grpc_target!r}, data_dir={str(self.data_dir)!r})"
+
+
+def _forget_cached_hosts(url: str) -> None:
+    """Drop the SDK's cached index hosts that point at this (now stopped) server.
+
+    The SDK keys its process-wide host cache by ``api_key:index_name`` only; a
+    later server reusing a key and an index name must not inherit our host.
+    """
+    try:
+        from pinecone.db_control.index_host_store import IndexHostStore
+    except ImportError:  # SDK layout changed or SDK absent: nothing cached to drop
+        return
+    store = IndexHostStore()
+    hosts: dict[str, str] = getattr(store, "_indexHosts", {})
+    for key in [k for k, host in hosts.items() if host.startswith(url + "/")]:
+        hosts.pop(key, None)
