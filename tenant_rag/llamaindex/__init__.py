@@ -1,0 +1,36 @@
+"""LlamaIndex integration: a pinned Pinecone store, ingestion pipeline, index and engines.
+
+Everything here is pinned to one tenant when it is built, with the same
+fail-closed rules as the LangChain side (see docs/design.md), and is built
+with explicit models, never LlamaIndex's global OpenAI defaults.
+"""
+
+from tenant_rag.llamaindex.engines import (
+    index_over,
+    tenant_chat_engine,
+    tenant_index,
+    tenant_query_engine,
+)
+from tenant_rag.llamaindex.models import resolve_embed_model, resolve_llm
+from tenant_rag.llamaindex.pipeline import (
+    TenantIngestionPipeline,
+    stable_chunk_id,
+    tenant_dirname,
+    tenant_ingestion_pipeline,
+)
+from tenant_rag.llamaindex.store import TenantPineconeVectorStore, tenant_vector_store
+
+__all__ = [
+    "TenantIngestionPipeline",
+    "TenantPineconeVectorStore",
+    "index_over",
+    "resolve_embed_model",
+    "resolve_llm",
+    "stable_chunk_id",
+    "tenant_chat_engine",
+    "tenant_dirname",
+    "tenant_index",
+    "tenant_ingestion_pipeline",
+    "tenant_query_engine",
+    "tenant_vector_store",
+]
