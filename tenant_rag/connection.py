@@ -73,7 +73,7 @@ def _cloud_client(api_key: str, grpc: bool) -> Any:
 def _local_client(grpc: bool) -> Any:
     from tenant_rag.local import shared_server
 
-    server = shared_server(data_dir(), grpc=grpc)
+    server = shared_server(data_dir())
     if not grpc:
         return server.client()
     client = server.grpc_client()
@@ -119,7 +119,7 @@ def ensure_index(
     cache_key = (id(pc), name)
     with _lock:
         handle = _indexes.get(cache_key)
-    if handle is not None and getattr(handle, "_tenant_rag_dimension", None) == dimension:
+    if handle is not None and getattr(handle, "_tenant_rag_shape", None) == (dimension, metric):
         return handle
 
     desc = _describe_or_none(pc, name)
@@ -144,7 +144,7 @@ def ensure_index(
 
     handle = _data_plane_handle(pc, name, desc)
     handle._tenant_rag_index_name = name
-    handle._tenant_rag_dimension = dimension
+    handle._tenant_rag_shape = (dimension, metric)
     with _lock:
         _indexes[cache_key] = handle
     return handle
