@@ -14,18 +14,20 @@ from tenant_rag.llamaindex.engines import (
 from tenant_rag.llamaindex.models import resolve_embed_model, resolve_llm
 from tenant_rag.llamaindex.pipeline import (
     TenantIngestionPipeline,
-    stable_chunk_id,
     tenant_dirname,
     tenant_ingestion_pipeline,
 )
+from tenant_rag.llamaindex.splitting import default_splitter, split_sentences, stable_chunk_id
 from tenant_rag.llamaindex.store import TenantPineconeVectorStore, tenant_vector_store
 
 __all__ = [
     "TenantIngestionPipeline",
     "TenantPineconeVectorStore",
+    "default_splitter",
     "index_over",
     "resolve_embed_model",
     "resolve_llm",
+    "split_sentences",
     "stable_chunk_id",
     "tenant_chat_engine",
     "tenant_dirname",

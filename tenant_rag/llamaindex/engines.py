@@ -14,10 +14,9 @@ from typing import Any
 from llama_index.core import VectorStoreIndex
 from llama_index.core.base.base_query_engine import BaseQueryEngine
 from llama_index.core.chat_engine.types import BaseChatEngine, ChatMode
-from llama_index.core.node_parser import SentenceSplitter
 
 from tenant_rag.llamaindex.models import resolve_embed_model, resolve_llm
-from tenant_rag.llamaindex.pipeline import stable_chunk_id
+from tenant_rag.llamaindex.splitting import default_splitter
 from tenant_rag.llamaindex.store import TenantPineconeVectorStore, tenant_vector_store
 from tenant_rag.tenancy.scope import Isolation, TenantScope
 
@@ -48,7 +47,7 @@ def index_over(store: TenantPineconeVectorStore, *, embed_model: Any = None) -> 
     return VectorStoreIndex.from_vector_store(
         store,
         embed_model=resolve_embed_model(embed_model),
-        transformations=[SentenceSplitter(id_func=stable_chunk_id)],
+        transformations=[default_splitter()],
     )
 
 

@@ -32,13 +32,13 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.bridge.pydantic import PrivateAttr
 from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
 from llama_index.core.ingestion.cache import DEFAULT_CACHE_NAME, IngestionCache
-from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import BaseNode, TransformComponent
 from llama_index.core.storage.docstore import BaseDocumentStore, SimpleDocumentStore
 from llama_index.core.storage.storage_context import DOCSTORE_FNAME
 
 from tenant_rag.errors import ConfigurationError, TenantIsolationError
 from tenant_rag.llamaindex.models import resolve_embed_model
+from tenant_rag.llamaindex.splitting import default_splitter
 from tenant_rag.llamaindex.store import TenantPineconeVectorStore, tenant_vector_store
 from tenant_rag.tenancy.scope import Isolation, TenantScope
 
@@ -50,15 +50,6 @@ _MAX_DIRNAME = 200
 _CLAIM_ATTR = "_tenant_rag_tenant"
 
 DocstoreArg = BaseDocumentStore | Callable[[str], BaseDocumentStore] | None
-
-
-def stable_chunk_id(i: int, doc: BaseNode) -> str:
-    """Chunk ``i`` of document ``doc`` is ``"{doc_id}#{i}"``, the same scheme as `ingest`.
-
-    Deterministic ids mean a retried run overwrites instead of duplicating,
-    and a document's chunks are exactly the ids with prefix ``"{doc_id}#"``.
-    """
-    return f"{doc.node_id}#{i}"
 
 
 def tenant_dirname(tenant: str) -> str:
@@ -204,8 +195,8 @@ def tenant_ingestion_pipeline(
         embed_model: LlamaIndex or LangChain embedding model; default
             ``tenant_rag.models.llamaindex.default_embed_model()``. Never
             LlamaIndex's global ``Settings``.
-        transformations: default ``[SentenceSplitter(id_func=stable_chunk_id),
-            embed_model]``. If none of the given transformations embeds, the
+        transformations: default ``[default_splitter(), embed_model]`` (a
+            ``SentenceSplitter`` with ``{doc_id}#{n}`` chunk ids and no NLTK). If none of the given transformations embeds, the
             embed model is appended (nodes without embeddings would otherwise
             be dropped silently and still be recorded as ingested).
         docstore: ``None`` (a fresh ``SimpleDocumentStore`` for this tenant,
@@ -235,7 +226,7 @@ def tenant_ingestion_pipeline(
     store = tenant_vector_store(index, tenant, isolation=isolation, **store_kwargs)
     embedder = resolve_embed_model(embed_model)
     if transformations is None:
-        steps: list[TransformComponent] = [SentenceSplitter(id_func=stable_chunk_id), embedder]
+        steps: list[TransformComponent] = [default_splitter(), embedder]
     else:
         steps = list(transformations)
         if not any(isinstance(t, BaseEmbedding) for t in steps):

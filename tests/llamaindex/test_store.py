@@ -1,0 +1,342 @@
+"""TenantPineconeVectorStore against the embedded server with the real SDK."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import pytest
+from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+from llama_index.core.vector_stores.types import (
+    FilterCondition,
+    FilterOperator,
+    MetadataFilter,
+    MetadataFilters,
+    VectorStoreQuery,
+)
+
+from tenant_rag.errors import IngestError, InvalidTenantError, TenantIsolationError
+from tenant_rag.llamaindex import TenantPineconeVectorStore, tenant_vector_store
+from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE
+
+from .conftest import stored_ids
+
+
+def make_node(embed_model: Any, doc_id: str, n: int, text: str, **metadata: Any) -> TextNode:
+    node = TextNode(
+        id_=f"{doc_id}#{n}",
+        text=text,
+        metadata=metadata,
+        relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=doc_id)},
+    )
+    node.embedding = embed_model.get_text_embedding(text)
+    return node
+
+
+def ask(store: TenantPineconeVectorStore, embed_model: Any, text: str, k: int = 10, **kw: Any):
+    query = VectorStoreQuery(
+        query_embedding=embed_model.get_query_embedding(text), similarity_top_k=k, **kw
+    )
+    return store.query(query)
+
+
+def texts(result: Any) -> list[str]:
+    return [n.get_content() for n in result.nodes]
+
+
+def test_add_query_delete_stay_in_the_tenant_namespace(index, embed_model, tenants) -> None:
+    acme, globex = tenants
+    a = tenant_vector_store(index, acme)
+    g = tenant_vector_store(index, globex)
+    assert isinstance(a, TenantPineconeVectorStore) and a.namespace == acme
+    ids = a.add([make_node(embed_model, "refunds", 0, "Refunds take five days at Acme.")])
+    g.add([make_node(embed_model, "refunds", 0, "Globex never refunds anything.")])
+    assert ids == ["refunds#0"]
+    assert stored_ids(index, acme) == ["refunds#0"]
+    assert stored_ids(index, globex) == ["refunds#0"]
+
+    result = ask(a, embed_model, "how long do refunds take")
+    assert texts(result) == ["Refunds take five days at Acme."]
+    assert result.ids == ["refunds#0"] and result.similarities[0] > 0.3
+    assert result.nodes[0].ref_doc_id == "refunds"
+    assert result.nodes[0].embedding is None, "vectors are not fetched unless asked for"
+
+    a.delete("refunds")
+    assert stored_ids(index, acme) == []
+    assert stored_ids(index, globex) == ["refunds#0"], "the other tenant is untouched"
+    assert texts(ask(a, embed_model, "refunds")) == []
+
+
+def test_upstream_node_ids_get_the_ref_doc_prefix(index, embed_model, tenants) -> None:
+    store = tenant_vector_store(index, tenants[0])
+    node = make_node(embed_model, "guide", 0, "text")
+    node.id_ = "3f1c-random-uuid"
+    assert store.add([node]) == ["guide#3f1c-random-uuid"]
+    store.delete("guide")
+    assert stored_ids(index, tenants[0]) == []
+
+
+def test_delete_doc1_leaves_doc10(index, embed_model, tenants) -> None:
+    store = tenant_vector_store(index, tenants[0])
+    store.add(
+        [
+            make_node(embed_model, "doc1", 0, "one a"),
+            make_node(embed_model, "doc1", 1, "one b"),
+            make_node(embed_model, "doc10", 0, "ten a"),
+            make_node(embed_model, "doc1x", 0, "one x"),
+        ]
+    )
+    store.delete("doc1")
+    assert stored_ids(index, tenants[0]) == ["doc10#0", "doc1x#0"]
+
+
+@pytest.mark.parametrize("bad", [None, "", "__default__", " acme", "acmé"])
+def test_invalid_tenants_are_refused(index, bad) -> None:
+    with pytest.raises(InvalidTenantError):
+        tenant_vector_store(index, bad)
+
+
+@pytest.mark.parametrize("other", ["globex", None, "", "__default__"])
+def test_a_namespace_other_than_the_tenants_is_refused(index, embed_model, other) -> None:
+    with pytest.raises(TenantIsolationError, match="pinned to tenant 'acme'"):
+        tenant_vector_store(index, "acme", namespace=other)
+    with pytest.raises(TenantIsolationError):
+        tenant_vector_store(index, "acme", insert_kwargs={"namespace": other})
+    store = tenant_vector_store(index, "acme", namespace="acme")  # its own: a no-op
+    query = VectorStoreQuery(query_embedding=embed_model.get_query_embedding("x"))
+    with pytest.raises(TenantIsolationError):
+        store.query(query, namespace=other)
+    with pytest.raises(TenantIsolationError):
+        store.delete("doc", namespace=other)
+    with pytest.raises(TenantIsolationError):
+        store.namespace = other
+    assert store.namespace == "acme"
+
+
+def test_client_is_the_pinned_handle_and_no_unpinned_client_can_be_built(index) -> None:
+    store = tenant_vector_store(index, "acme")
+    assert store.client is store.pinned and store.client.namespace == "acme"
+    with pytest.raises(TypeError, match="ensure_index"):
+        tenant_vector_store(None, "acme")
+    with pytest.raises(TypeError, match="api_key"):
+        tenant_vector_store(index, "acme", api_key="k")
+
+
+def test_metadata_filters_narrow_within_the_tenant(index, embed_model, tenants) -> None:
+    acme, globex = tenants
+    a = tenant_vector_store(index, acme)
+    g = tenant_vector_store(index, globex)
+    a.add(
+        [
+            make_node(embed_model, "faq", 0, "shipping policy one", topic="shipping", year=2023),
+            make_node(embed_model, "faq", 1, "shipping policy two", topic="shipping", year=2025),
+            make_node(embed_model, "faq", 2, "billing policy", topic="billing", year=2025),
+        ]
+    )
+    g.add([make_node(embed_model, "faq", 0, "shipping policy globex", topic="shipping")])
+    shipping = MetadataFilters(filters=[MetadataFilter(key="topic", value="shipping")])
+    assert sorted(texts(ask(a, embed_model, "policy", filters=shipping))) == [
+        "shipping policy one",
+        "shipping policy two",
+    ]
+    either = MetadataFilters(
+        filters=[
+            MetadataFilter(key="year", value=2023, operator=FilterOperator.EQ),
+            MetadataFilter(key="topic", value="billing"),
+        ],
+        condition=FilterCondition.OR,
+    )
+    assert sorted(texts(ask(a, embed_model, "policy", filters=either))) == [
+        "billing policy",
+        "shipping policy one",
+    ]
+    # a raw Pinecone filter through kwargs is pinned the same way
+    raw = a.query(
+        VectorStoreQuery(query_embedding=embed_model.get_query_embedding("x"), similarity_top_k=9),
+        filter={"topic": {"$eq": "billing"}},
+    )
+    assert texts(raw) == ["billing policy"]
+    assert texts(ask(a, embed_model, "policy", doc_ids=["other"])) == []
+
+
+def test_metadata_isolation_pins_ids_metadata_and_filters(index, embed_model, tenants) -> None:
+    acme, globex = tenants
+    a = tenant_vector_store(index, acme, isolation="metadata")
+    g = tenant_vector_store(index, globex, isolation="metadata")
+    assert a.namespace == DEFAULT_SHARED_NAMESPACE
+    a.add([make_node(embed_model, "doc1", 0, "acme secret plan", topic="plans")])
+    g.add([make_node(embed_model, "doc1", 0, "globex secret plan", topic="plans")])
+    g.add([make_node(embed_model, "doc10", 0, "globex other plan", topic="plans")])
+    assert stored_ids(index, DEFAULT_SHARED_NAMESPACE) == sorted(
+        [f"{acme}::doc1#0", f"{globex}::doc1#0", f"{globex}::doc10#0"]
+    )
+    raw = index.fetch(ids=[f"{acme}::doc1#0"], namespace=DEFAULT_SHARED_NAMESPACE)
+    assert raw.vectors[f"{acme}::doc1#0"].metadata["tenant_id"] == acme
+
+    plans = MetadataFilters(filters=[MetadataFilter(key="topic", value="plans")])
+    result = ask(a, embed_model, "secret plan", filters=plans)
+    assert texts(result) == ["acme secret plan"] and result.ids == ["doc1#0"]
+    assert "tenant_id" not in result.nodes[0].metadata
+
+    naming = MetadataFilters(filters=[MetadataFilter(key="tenant_id", value=globex)])
+    hidden = MetadataFilters(
+        filters=[plans, MetadataFilters(filters=[MetadataFilter(key="tenant_id", value=globex)])],
+        condition=FilterCondition.OR,
+    )
+    for filters in (naming, hidden):
+        with pytest.raises(TenantIsolationError, match="tenant_id"):
+            ask(a, embed_model, "plan", filters=filters)
+        with pytest.raises(TenantIsolationError, match="tenant_id"):
+            a.delete_nodes(filters=filters)
+    with pytest.raises(TenantIsolationError):
+        a.query(
+            VectorStoreQuery(query_embedding=embed_model.get_query_embedding("x")),
+            filter={"tenant_id": {"$eq": globex}},
+        )
+    with pytest.raises(TenantIsolationError):
+        a.add([make_node(embed_model, "doc2", 0, "forged", tenant_id=globex)])
+
+    g.delete("doc1")
+    assert stored_ids(index, DEFAULT_SHARED_NAMESPACE) == sorted(
+        [f"{acme}::doc1#0", f"{globex}::doc10#0"]
+    )
+    a.clear()
+    assert stored_ids(index, DEFAULT_SHARED_NAMESPACE) == [f"{globex}::doc10#0"]
+
+
+def test_results_of_another_tenant_are_refused(index, embed_model, tenants) -> None:
+    """Defence in depth: a record carrying another tenant's mark never comes back."""
+    acme, globex = tenants
+    a = tenant_vector_store(index, acme, isolation="metadata")
+    index.upsert(
+        vectors=[
+            {
+                "id": f"{acme}::doc#0",
+                "values": embed_model.get_text_embedding("planted"),
+                "metadata": {"tenant_id": globex, "_node_content": "{}"},
+            }
+        ],
+        namespace=DEFAULT_SHARED_NAMESPACE,
+    )
+    # the pin filters on tenant_id, so the server never returns it ...
+    assert texts(ask(a, embed_model, "planted")) == []
+    # ... and if a server ignored the filter, the post-check would refuse the match
+    ignoring = _Proxy(index, query=lambda **kw: index.query(**{**kw, "filter": None}))
+    a.pinned.index = ignoring
+    with pytest.raises(TenantIsolationError, match="refusing"):
+        ask(a, embed_model, "planted")
+
+
+def test_delete_nodes_and_get_nodes_are_pinned(index, embed_model, tenants) -> None:
+    acme, globex = tenants
+    a = tenant_vector_store(index, acme)
+    g = tenant_vector_store(index, globex)
+    for store in (a, g):
+        store.add(
+            [
+                make_node(embed_model, "d", 0, "red", color="red"),
+                make_node(embed_model, "d", 1, "blue", color="blue"),
+            ]
+        )
+    red = MetadataFilters(filters=[MetadataFilter(key="color", value="red")])
+    assert [n.get_content() for n in a.get_nodes(filters=red)] == ["red"]
+    a.delete_nodes(filters=red)
+    assert stored_ids(index, acme) == ["d#1"]
+    a.delete_nodes(node_ids=["d#1"])
+    assert stored_ids(index, acme) == []
+    assert stored_ids(index, globex) == ["d#0", "d#1"]
+    with pytest.raises(ValueError, match="clear"):
+        a.delete_nodes(filters=MetadataFilters(filters=[]))
+
+
+def test_metadata_over_the_limit_writes_nothing(index, embed_model, tenants) -> None:
+    store = tenant_vector_store(index, tenants[0])
+    fine = make_node(embed_model, "big", 0, "small")
+    huge = make_node(embed_model, "big", 1, "x" * 45_000)
+    with pytest.raises(IngestError, match="'big'"):
+        store.add([fine, huge])
+    assert stored_ids(index, tenants[0]) == []
+
+
+def test_a_failed_batch_leaves_none_of_the_call_behind(index, embed_model, tenants) -> None:
+    store = tenant_vector_store(index, tenants[0], batch_size=1)
+    real_upsert = index.upsert
+    calls = []
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs["vectors"][0]["id"])
+        if len(calls) == 2:
+            raise RuntimeError("injected failure")
+        return real_upsert(*args, **kwargs)
+
+    store.pinned.index = _Proxy(index, upsert=flaky)
+    nodes = [make_node(embed_model, "doc", i, f"part {i}") for i in range(3)]
+    with pytest.raises(RuntimeError, match="injected"):
+        store.add(nodes)
+    assert calls == ["doc#0", "doc#1"]
+    assert stored_ids(index, tenants[0]) == []
+
+
+def test_query_without_an_embedding_is_a_clear_error(index) -> None:
+    store = tenant_vector_store(index, "acme")
+    with pytest.raises(ValueError, match="query_embedding"):
+        store.query(VectorStoreQuery(query_str="hello"))
+
+
+def test_usage_is_reported_per_tenant(index, embed_model, tenants, events) -> None:
+    store = tenant_vector_store(index, tenants[0])
+    store.add([make_node(embed_model, "d", 0, "metered")])
+    ask(store, embed_model, "metered")
+    ops = [(e.tenant, e.operation) for e in events]
+    assert (tenants[0], "upsert") in ops and (tenants[0], "query") in ops
+    query_event = next(e for e in events if e.operation == "query")
+    assert query_event.read_units > 0
+    assert all(e.tenant == tenants[0] for e in events)
+
+
+async def test_async_methods_run_off_the_event_loop(index, embed_model, tenants) -> None:
+    acme, globex = tenants
+    store = tenant_vector_store(index, acme)
+    loop_thread = threading.get_ident()
+    threads: list[int] = []
+    real_query = index.query
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.get_ident())
+        return real_query(*args, **kwargs)
+
+    store.pinned.index = _Proxy(index, query=spy)
+    ids = await store.async_add([make_node(embed_model, "a", 0, "async alpha")])
+    assert ids == ["a#0"]
+    await tenant_vector_store(index, globex).async_add(
+        [make_node(embed_model, "a", 0, "async beta")]
+    )
+    q = VectorStoreQuery(
+        query_embedding=embed_model.get_query_embedding("alpha"), similarity_top_k=5
+    )
+    results = await asyncio.gather(store.aquery(q), store.aquery(q))
+    assert [texts(r) for r in results] == [["async alpha"], ["async alpha"]]
+    assert threads and loop_thread not in threads, "the SDK call ran on the event loop thread"
+    red = MetadataFilters(filters=[MetadataFilter(key="doc_id", value="a")])
+    assert [n.get_content() for n in await store.aget_nodes(filters=red)] == ["async alpha"]
+    await store.adelete("a")
+    assert stored_ids(index, acme) == []
+    await store.async_add([make_node(embed_model, "b", 0, "again")])
+    await store.adelete_nodes(node_ids=["b#0"])
+    assert stored_ids(index, acme) == []
+    await store.async_add([make_node(embed_model, "c", 0, "again")])
+    await store.aclear()
+    assert stored_ids(index, acme) == []
+    assert stored_ids(index, globex) == ["a#0"]
+
+
+class _Proxy:
+    """The SDK index with some methods replaced (to inject faults or observe calls)."""
+
+    def __init__(self, inner: Any, **overrides: Any) -> None:
+        self._inner = inner
+        self.__dict__.update(overrides)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
