@@ -41,6 +41,10 @@ def index_name_of(index: Any) -> str:
     name = getattr(index, "_tenant_rag_index_name", None)
     if name:
         return str(name)
+    runner = getattr(index, "runner", None)  # GRPCIndex: the name it sends as service-name
+    name = (getattr(runner, "fixed_metadata", None) or {}).get("service-name")
+    if isinstance(name, str) and name:
+        return name
     host = ""
     config = getattr(index, "config", None) or getattr(index, "_config", None)
     if config is not None:
@@ -329,10 +333,34 @@ class PinnedIndex:
         )
 
 
+#: gRPC status code names -> the HTTP status the REST API answers with.
+_GRPC_TO_HTTP = {
+    "INVALID_ARGUMENT": 400,
+    "UNAUTHENTICATED": 401,
+    "PERMISSION_DENIED": 403,
+    "NOT_FOUND": 404,
+    "ALREADY_EXISTS": 409,
+    "RESOURCE_EXHAUSTED": 429,
+    "UNAVAILABLE": 503,
+}
+
+
 def _status(exc: BaseException) -> int | None:
-    """HTTP status of an SDK exception, if it carries one."""
+    """HTTP status of an SDK exception, if it carries one (REST or gRPC)."""
     status = getattr(exc, "status", None) or getattr(exc, "status_code", None)
+    if status is None:
+        # GRPCIndex raises a bare PineconeException whose cause is the grpc error
+        for err in (exc, exc.__cause__):
+            code = getattr(err, "code", None)
+            if callable(code):
+                try:
+                    name = getattr(code(), "name", None)
+                except Exception:  # noqa: BLE001 - not a grpc error after all
+                    name = None
+                if name in _GRPC_TO_HTTP:
+                    return _GRPC_TO_HTTP[name]
+        return None
     try:
-        return int(status) if status is not None else None
+        return int(status)
     except (TypeError, ValueError):
         return None
