@@ -42,11 +42,6 @@ def chat_server(
     from tenant_rag.server.config import load_keys
     from tenant_rag.server.logs import REDACTOR
 
-    level = log_level.upper()
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(REDACTOR)
-    logging.basicConfig(level=level, handlers=[handler], force=True)
     if max_upload_mb <= 0:
         typer.echo("error: --max-upload-mb must be positive.", err=True)
         raise typer.Exit(2)
@@ -57,6 +52,11 @@ def chat_server(
         raise typer.Exit(2) from None
 
     import uvicorn
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(REDACTOR)
+    logging.basicConfig(level=log_level.upper(), handlers=[handler], force=True)
 
     from tenant_rag.server.app import create_app
     from tenant_rag.server.service import Limits

@@ -1,0 +1,54 @@
+"""Admin-only ``DELETE /tenants/{id}``: offboards, verifies, is idempotent."""
+
+from __future__ import annotations
+
+from .conftest import ACME_KEY, ADMIN_KEY, GLOBEX_KEY, Backend, parse_sse, sources_of
+
+
+def test_offboard_deletes_the_tenant_and_verifies(seeded: Backend) -> None:
+    resp = seeded.client.delete("/tenants/globex", headers=seeded.as_(ADMIN_KEY))
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["tenant"] == "globex"
+    assert body["result"]["verified"] is True
+    assert body["result"]["deleted"] == 2
+    assert seeded.docs(GLOBEX_KEY) == {}
+    assert sources_of(parse_sse(seeded.chat(GLOBEX_KEY, "launch code?").text)) == []
+    assert seeded.docs(ACME_KEY) == {"handbook.md": 1}
+
+
+def test_offboard_is_idempotent(seeded: Backend) -> None:
+    first = seeded.client.delete("/tenants/globex", headers=seeded.as_(ADMIN_KEY))
+    second = seeded.client.delete("/tenants/globex", headers=seeded.as_(ADMIN_KEY))
+    assert first.status_code == second.status_code == 200
+    assert second.json()["result"]["deleted"] == 0
+    assert second.json()["result"]["verified"] is True
+
+
+def test_offboard_of_unknown_tenant_succeeds_with_nothing_deleted(backend: Backend) -> None:
+    resp = backend.client.delete("/tenants/never-existed", headers=backend.as_(ADMIN_KEY))
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["result"]["deleted"] == 0
+
+
+def test_offboarded_tenant_can_upload_again(seeded: Backend) -> None:
+    """The key still maps to the tenant; offboarding removes data, not the key."""
+    seeded.client.delete("/tenants/acme", headers=seeded.as_(ADMIN_KEY))
+    assert seeded.upload(ACME_KEY, ("new.md", "fresh start")).status_code == 200
+    assert seeded.docs(ACME_KEY) == {"new.md": 1}
+
+
+def test_healthz_needs_no_key(backend: Backend) -> None:
+    resp = backend.client.get("/healthz")
+    assert resp.status_code == 200
+    assert resp.json() == {"status": "ok", "index": backend.index_name}
+
+
+def test_page_is_served_with_a_strict_csp(backend: Backend) -> None:
+    resp = backend.client.get("/")
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].startswith("text/html")
+    assert "<title>tenant_rag chat</title>" in resp.text
+    csp = resp.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "script-src 'sha256-" in csp
+    assert "unsafe-inline" not in csp
