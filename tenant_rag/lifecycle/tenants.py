@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from tenant_rag.errors import InvalidTenantError, TenantRagError
@@ -115,7 +115,6 @@ class TenantStats:
     index_record_count: int | None = None
     vector_type: str | None = None
     usage: dict[str, Any] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
