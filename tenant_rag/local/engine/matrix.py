@@ -9,6 +9,7 @@ dicts only the first time a filter needs it (most namespaces never are).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -31,33 +32,30 @@ class NamespaceMatrix:
         self._parsed: list[dict[str, Any]] | None = None
         self.sparse: list[Sparse | None] = []
         self.n_sparse = 0
+        self.meta_bytes = 0  # running total, so read-unit accounting never scans
 
     @property
     def n(self) -> int:
         return len(self.ids)
 
     @classmethod
-    def from_rows(
+    def load(
         cls,
         dimension: int,
-        ids: list[str],
-        blobs: list[bytes | None],
-        sparse: list[Sparse | None],
-        meta: list[str | None],
+        expected: int,
+        rows: Iterable[tuple[str, bytes | None, Sparse | None, str | None]],
     ) -> NamespaceMatrix:
-        """Bulk build from storage rows, sized exactly (no growth slack)."""
+        """Build from storage rows, streaming each vector into a preallocated matrix.
+
+        Peak memory stays at about one copy of the float32 data: no list of blobs,
+        no joined buffer. ``expected`` sizes the matrix; extra rows grow it.
+        """
         self = cls(dimension)
-        self.ids = ids
-        self.row_of = {rid: i for i, rid in enumerate(ids)}
-        if dimension and ids:
-            buf = b"".join(b or bytes(4 * dimension) for b in blobs)
-            self._mat = np.frombuffer(buf, dtype="<f4").reshape(len(ids), dimension).copy()
-        else:
-            self._mat = np.empty((len(ids), dimension), dtype=np.float32)
-        self._sq = np.einsum("ij,ij->i", self._mat, self._mat) if ids else self._sq
-        self.sparse = sparse
-        self.n_sparse = sum(s is not None for s in sparse)
-        self.meta = meta
+        self._resize(max(expected, 0))
+        zero = np.zeros(dimension, dtype=np.float32)
+        for rid, blob, sp, meta in rows:
+            vec = np.frombuffer(blob, dtype="<f4") if blob and dimension else zero
+            self.set(rid, vec, sp, meta)
         return self
 
     # -- writes ------------------------------------------------------------
@@ -70,11 +68,14 @@ class NamespaceMatrix:
             self.ids.append(rid)
             self.row_of[rid] = row
             self.meta.append(meta)
+            self.meta_bytes += len(meta) if meta else 0
             self.sparse.append(sp)
             if self._parsed is not None:
                 self._parsed.append(_parse(meta))
             self.n_sparse += sp is not None
         else:
+            old = self.meta[row]
+            self.meta_bytes += (len(meta) if meta else 0) - (len(old) if old else 0)
             self.meta[row] = meta
             self.n_sparse += (sp is not None) - (self.sparse[row] is not None)
             self.sparse[row] = sp
@@ -91,6 +92,8 @@ class NamespaceMatrix:
             return False
         last = self.n - 1
         self.n_sparse -= self.sparse[row] is not None
+        gone = self.meta[row]
+        self.meta_bytes -= len(gone) if gone else 0
         if row != last:
             moved = self.ids[last]
             self.ids[row] = moved
@@ -134,7 +137,7 @@ class NamespaceMatrix:
 
     def nbytes(self) -> int:
         """Approximate stored size, for read-unit accounting."""
-        return self.n * (4 * self.dimension + 64) + sum(len(m) for m in self.meta if m)
+        return self.n * (4 * self.dimension + 64) + self.meta_bytes
 
     def matching_rows(self, predicate: Predicate) -> np.ndarray:
         """Rows whose metadata satisfies ``predicate`` (parses metadata once, then caches)."""

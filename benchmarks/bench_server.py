@@ -1,0 +1,385 @@
+"""Benchmark of the embedded Pinecone-compatible server (tenant_rag.local).
+
+Measures, in one run on this machine:
+
+1. Query latency (p50/p99) over REST through the real SDK on one namespace of
+   100,000 x 384 float32 vectors (cosine, top_k=10), beside in-process numpy
+   exact search on the same matrix (the limit), and the ratio.
+2. The same query on a 1,000-vector namespace when the index holds 1 tenant
+   and when it holds 1,000 tenants x 1,000 vectors; the ratio.
+3. Upsert throughput through the SDK: gRPC at batch 1,000 (a 1,000 x 384
+   batch is ~1.5 MB of protobuf, under Pinecone's 2 MB limit) and REST at the
+   largest batch whose JSON fits in 2 MB (200: JSON floats are ~19 bytes each).
+4. The server's resident memory: it runs as a separate process (``tenant-rag
+   serve``) and we read its VmRSS/VmHWM (peak resident set, includes the
+   Python interpreter, numpy, FastAPI and SQLite's page cache) after the
+   100k namespace is loaded and queried, against the raw float32 bytes.
+
+Data is loaded into the data dir through the engine in-process first (setup,
+not measured), then the server process is started over it.
+
+Usage: ``python benchmarks/bench_server.py [--quick]``; prints a table and
+writes ``benchmarks/results/server.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DIM = 384
+TOP_K = 10
+RESULTS = Path(__file__).resolve().parent / "results" / "server.json"
+
+
+def percentile(samples: list[float], p: float) -> float:
+    return float(np.percentile(np.asarray(samples), p))
+
+
+def populate(data_dir: Path, name: str, namespaces: dict[str, np.ndarray]) -> None:
+    """Create ``name`` and write every namespace through the engine (setup only)."""
+    from tenant_rag.local.engine import Engine
+
+    engine = Engine(data_dir)
+    try:
+        engine.create_index(
+            {
+                "name": name,
+                "dimension": DIM,
+                "metric": "cosine",
+                "spec": {"serverless": {"cloud": "aws", "region": "us-east-1"}},
+            }
+        )
+        index = engine.index(name)
+        for ns, mat in namespaces.items():
+            for start in range(0, len(mat), 1000):
+                chunk = mat[start : start + 1000]
+                index.upsert(
+                    ns, [{"id": f"{ns}-{start + i}", "values": row} for i, row in enumerate(chunk)]
+                )
+    finally:
+        engine.close()
+
+
+@contextlib.contextmanager
+def server_process(data_dir: Path, grpc: bool = False) -> Iterator[tuple[int, str, str | None]]:
+    """``tenant-rag serve`` over ``data_dir``; yields (pid, rest url, grpc target or None)."""
+    exe = Path(sys.executable).with_name("tenant-rag")
+    extra = ["--grpc-port", "0"] if grpc else []
+    proc = subprocess.Popen(
+        [
+            str(exe),
+            "serve",
+            "--port",
+            "0",
+            "--data",
+            str(data_dir),
+            "--log-level",
+            "warning",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        url = grpc_target = None
+        assert proc.stdout is not None
+        while url is None or (grpc and grpc_target is None):
+            line = proc.stdout.readline()
+            if not line:
+                raise RuntimeError("tenant-rag serve exited before reporting its address")
+            if m := re.search(r"serving (http://[\d.]+:\d+)", line):
+                url = m.group(1)
+            if m := re.search(r"gRPC data plane on ([\d.]+:\d+)", line):
+                grpc_target = m.group(1)
+        yield proc.pid, url, grpc_target
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def memory_kb(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (peak RSS) of ``pid`` from /proc, in kB."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0])
+    return out
+
+
+def time_queries(fn: Any, queries: np.ndarray) -> list[float]:
+    out = []
+    for q in queries:
+        t0 = time.perf_counter()
+        fn(q)
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def numpy_limit(mat: np.ndarray, queries: np.ndarray) -> list[float]:
+    """In-process exact cosine search: normalised matrix @ q, argpartition, sort the top k."""
+    normed = mat / np.linalg.norm(mat, axis=1, keepdims=True)
+
+    def search(q: np.ndarray) -> np.ndarray:
+        scores = normed @ (q / np.linalg.norm(q))
+        top = np.argpartition(-scores, TOP_K - 1)[:TOP_K]
+        return top[np.argsort(-scores[top])]
+
+    return time_queries(search, queries)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    from pinecone import Pinecone
+    from pinecone.grpc import GRPCClientConfig, PineconeGRPC
+
+    big_n = 20_000 if args.quick else 100_000
+    tenants = 100 if args.quick else 1_000
+    per_tenant = 1_000
+    n_queries = 60 if args.quick else 300
+    rng = np.random.default_rng(0)
+    work = Path(tempfile.mkdtemp(prefix="bench-server-"))
+    result: dict[str, Any] = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "note": "2 shared cores; client, server and numpy run on the same machine",
+        },
+        "params": {
+            "dim": DIM,
+            "top_k": TOP_K,
+            "big_n": big_n,
+            "tenants": tenants,
+            "per_tenant": per_tenant,
+            "queries": n_queries,
+            "quick": args.quick,
+        },
+    }
+    try:
+        t0 = time.perf_counter()
+        big = rng.standard_normal((big_n, DIM), dtype=np.float32)
+        populate(work, "big", {"big": big})
+        populate(
+            work, "one-tenant", {"t0": rng.standard_normal((per_tenant, DIM), dtype=np.float32)}
+        )
+        many = {
+            f"t{i}": rng.standard_normal((per_tenant, DIM), dtype=np.float32)
+            for i in range(tenants)
+        }
+        populate(work, "many-tenants", many)
+        del many
+        result["setup_seconds"] = round(time.perf_counter() - t0, 1)
+        queries = rng.standard_normal((n_queries, DIM), dtype=np.float32)
+        q_lists = [q.tolist() for q in queries]
+
+        with server_process(work) as (pid, url, grpc_target):
+            idle = memory_kb(pid)
+            pc = Pinecone(api_key="bench", host=url)
+            index = pc.Index(name="big")
+            index.query(vector=q_lists[0], top_k=TOP_K, namespace="big")  # loads the namespace
+            for q in q_lists[:10]:
+                index.query(vector=q, top_k=TOP_K, namespace="big")
+            rest_ms = []
+            for q in q_lists:
+                t = time.perf_counter()
+                index.query(vector=q, top_k=TOP_K, namespace="big")
+                rest_ms.append((time.perf_counter() - t) * 1000)
+            mem = memory_kb(pid)
+            np_ms = numpy_limit(big, queries)
+            raw = big.nbytes
+            result["query_100k"] = {
+                "rest_p50_ms": percentile(rest_ms, 50),
+                "rest_p99_ms": percentile(rest_ms, 99),
+                "numpy_p50_ms": percentile(np_ms, 50),
+                "numpy_p99_ms": percentile(np_ms, 99),
+                "ratio_p50": percentile(rest_ms, 50) / percentile(np_ms, 50),
+            }
+            result["memory"] = {
+                "raw_float32_mb": raw / 2**20,
+                "server_idle_rss_mb": idle["VmRSS"] / 1024,
+                "server_rss_mb": mem["VmRSS"] / 1024,
+                "server_peak_rss_mb": mem["VmHWM"] / 1024,
+                "peak_rss_over_raw": mem["VmHWM"] * 1024 / raw,
+                "peak_minus_idle_over_raw": (mem["VmHWM"] - idle["VmRSS"]) * 1024 / raw,
+            }
+            del big
+
+            one = pc.Index(name="one-tenant")
+            multi = pc.Index(name="many-tenants")
+            picked = [f"t{i}" for i in rng.choice(tenants, size=20, replace=False)]
+            for ns in picked:
+                multi.query(vector=q_lists[0], top_k=TOP_K, namespace=ns)
+            for q in q_lists[:10]:
+                one.query(vector=q, top_k=TOP_K, namespace="t0")
+            one_ms, many_ms = [], []
+            for i, q in enumerate(q_lists):  # interleaved, so drift hits both alike
+                t = time.perf_counter()
+                one.query(vector=q, top_k=TOP_K, namespace="t0")
+                one_ms.append((time.perf_counter() - t) * 1000)
+                t = time.perf_counter()
+                multi.query(vector=q, top_k=TOP_K, namespace=picked[i % len(picked)])
+                many_ms.append((time.perf_counter() - t) * 1000)
+            result["tenants"] = {
+                "one_tenant_p50_ms": percentile(one_ms, 50),
+                "one_tenant_p99_ms": percentile(one_ms, 99),
+                "many_tenants_p50_ms": percentile(many_ms, 50),
+                "many_tenants_p99_ms": percentile(many_ms, 99),
+                "ratio_p50": percentile(many_ms, 50) / percentile(one_ms, 50),
+            }
+
+        with server_process(work, grpc=True) as (pid, url, grpc_target):
+            pc = Pinecone(api_key="bench", host=url)
+            pc.create_index(
+                name="ingest",
+                dimension=DIM,
+                metric="cosine",
+                spec={"serverless": {"cloud": "aws", "region": "us-east-1"}},
+                timeout=-1,
+            )
+            batches = 10 if args.quick else 30
+            vecs = rng.standard_normal((batches * 1000, DIM), dtype=np.float32)
+            grpc_index = PineconeGRPC(api_key="bench").Index(
+                name="ingest", host=grpc_target, grpc_config=GRPCClientConfig(secure=False)
+            )
+            payloads = [
+                [
+                    (f"g{b}-{i}", row)
+                    for i, row in enumerate(vecs[b * 1000 : (b + 1) * 1000].tolist())
+                ]
+                for b in range(batches)
+            ]
+            t = time.perf_counter()
+            for p in payloads:
+                grpc_index.upsert(vectors=p, namespace="grpc")
+            grpc_rate = batches * 1000 / (time.perf_counter() - t)
+            # REST through the SDK is bound by the SDK's per-float model checks, so keep it short
+            rest_index = pc.Index(name="ingest")
+            rest_batches = 5
+            rest_payloads = [
+                [(f"r{b}-{i}", row) for i, row in enumerate(vecs[b * 200 : (b + 1) * 200].tolist())]
+                for b in range(rest_batches)
+            ]
+            t = time.perf_counter()
+            for p in rest_payloads:
+                rest_index.upsert(vectors=p, namespace="rest")
+            rest_rate = rest_batches * 200 / (time.perf_counter() - t)
+            # the server's side of REST ingest: the same JSON, pre-encoded, posted directly
+            host = pc.describe_index("ingest").host
+            bodies = [
+                json.dumps(
+                    {
+                        "namespace": "raw",
+                        "vectors": [
+                            {"id": f"x{b}-{i}", "values": row}
+                            for i, row in enumerate(vecs[b * 200 : (b + 1) * 200].tolist())
+                        ],
+                    }
+                ).encode()
+                for b in range(batches * 5)
+            ]
+            t = time.perf_counter()
+            for body in bodies:
+                req = urllib.request.Request(
+                    f"{host}/vectors/upsert",
+                    data=body,
+                    headers={"Content-Type": "application/json", "Api-Key": "bench"},
+                )
+                urllib.request.urlopen(req).read()
+            raw_rate = batches * 1000 / (time.perf_counter() - t)
+            result["upsert"] = {
+                "grpc_sdk_batch_1000_vectors_per_s": grpc_rate,
+                "rest_sdk_batch_200_vectors_per_s": rest_rate,
+                "rest_raw_json_batch_200_vectors_per_s": raw_rate,
+                "vectors": batches * 1000,
+            }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    q = result["query_100k"]
+    tn = result["tenants"]
+    m = result["memory"]
+    u = result["upsert"]
+    rows = [
+        (
+            "query REST 100k x 384, p50 / p99 (ms)",
+            f"{q['rest_p50_ms']:.2f} / {q['rest_p99_ms']:.2f}",
+            "",
+        ),
+        (
+            "numpy in-process, p50 / p99 (ms)",
+            f"{q['numpy_p50_ms']:.2f} / {q['numpy_p99_ms']:.2f}",
+            "",
+        ),
+        ("ratio REST / numpy (p50)", f"{q['ratio_p50']:.2f}", "<= 1.5"),
+        (
+            "1 tenant, p50 / p99 (ms)",
+            f"{tn['one_tenant_p50_ms']:.2f} / {tn['one_tenant_p99_ms']:.2f}",
+            "",
+        ),
+        (
+            f"{tenants} tenants, p50 / p99 (ms)",
+            f"{tn['many_tenants_p50_ms']:.2f} / {tn['many_tenants_p99_ms']:.2f}",
+            "",
+        ),
+        (f"ratio {tenants} tenants / 1 (p50)", f"{tn['ratio_p50']:.2f}", "<= 1.2"),
+        (
+            "upsert SDK gRPC batch 1000 (vectors/s)",
+            f"{u['grpc_sdk_batch_1000_vectors_per_s']:,.0f}",
+            "",
+        ),
+        (
+            "upsert SDK REST batch 200 (vectors/s)",
+            f"{u['rest_sdk_batch_200_vectors_per_s']:,.0f}",
+            "",
+        ),
+        (
+            "upsert raw JSON batch 200 (vectors/s)",
+            f"{u['rest_raw_json_batch_200_vectors_per_s']:,.0f}",
+            "",
+        ),
+        ("raw float32 (MB)", f"{m['raw_float32_mb']:.1f}", ""),
+        (
+            "server RSS idle / peak (MB)",
+            f"{m['server_idle_rss_mb']:.1f} / {m['server_peak_rss_mb']:.1f}",
+            "",
+        ),
+        ("peak RSS / raw float32", f"{m['peak_rss_over_raw']:.2f}", "<= 1.5"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"{'metric':<{width}}  {'value':>17}  target")
+    for name, value, target in rows:
+        print(f"{name:<{width}}  {value:>17}  {target}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
