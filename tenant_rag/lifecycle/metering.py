@@ -343,7 +343,7 @@ class Quotas:
             if count + adding <= limit:
                 return
         raise QuotaExceededError(
-            tenant, f"records in index {index!r} (after adding {adding})", limit, count + adding
+            tenant, f"max_records (index {index!r}, upsert of {adding})", limit, count + adding
         )
 
     def observe(self, event: usage.UsageEvent) -> None:
