@@ -26,6 +26,7 @@ from tenant_rag.local.api.auth import UNAUTHENTICATED_MESSAGE, key_ok
 from tenant_rag.local.engine import ApiError, Engine, IndexEngine
 from tenant_rag.local.engine.errors import bad_request
 from tenant_rag.local.engine.limits import MAX_REQUEST_BYTES
+from tenant_rag.local.engine.validation import namespace_name
 
 log = logging.getLogger("tenant_rag.local")
 T = TypeVar("T")
@@ -197,7 +198,7 @@ class VectorService(VectorServiceServicer):
         )
         out = pb.ListResponse(
             vectors=[pb.ListItem(id=i) for i in ids],
-            namespace=request.namespace or "__default__",
+            namespace=namespace_name(request.namespace),
             usage=pb.Usage(read_units=1),
         )
         if nxt is not None:
@@ -234,7 +235,7 @@ class VectorService(VectorServiceServicer):
 
     def DescribeNamespace(self, request: Any, context: Any) -> Any:
         n = self._call(request, context, lambda ix: ix.namespace_count(request.namespace))
-        return pb.NamespaceDescription(name=request.namespace, record_count=n)
+        return pb.NamespaceDescription(name=namespace_name(request.namespace), record_count=n)
 
     def DeleteNamespace(self, request: Any, context: Any) -> Any:
         self._call(request, context, lambda ix: ix.drop_namespace(request.namespace))

@@ -105,6 +105,12 @@ class ApiKeyMiddleware:
 
 
 async def _body(request: Request) -> Any:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_REQUEST_BYTES:  # refuse before reading it
+        raise bad_request(
+            f"request body is {declared} bytes; the limit is {MAX_REQUEST_BYTES} bytes (2 MB). "
+            "Send fewer records per upsert."
+        )
     raw = await request.body()
     if len(raw) > MAX_REQUEST_BYTES:
         raise bad_request(
