@@ -267,3 +267,29 @@ def _doc_filter(doc_id: str) -> Any:
     from llama_index.core.vector_stores.types import MetadataFilter, MetadataFilters
 
     return MetadataFilters(filters=[MetadataFilter(key="doc_id", value=doc_id)])
+
+
+def test_the_pipeline_and_store_work_over_grpc(
+    shared_local_server, index, embed_model, tenants
+) -> None:
+    from pinecone.grpc import GRPCClientConfig
+
+    name = index._tenant_rag_index_name
+    grpc_index = shared_local_server.grpc_client().Index(
+        name=name,
+        host=shared_local_server.grpc_target,
+        grpc_config=GRPCClientConfig(secure=False),
+    )
+    for isolation in ("namespace", "metadata"):
+        pipeline = tenant_ingestion_pipeline(
+            grpc_index, tenants[0], embed_model=embed_model, isolation=isolation, dimension=DIM
+        )
+        assert len(pipeline.run(documents=corpus())) == 3
+        assert pipeline.run(documents=corpus()) == []
+        store = pipeline.vector_store
+        store.delete("doc1")
+        assert sorted(store.pinned.list_ids()) == ["doc10#0", "handbook.md#0"]
+        (node,) = store.get_nodes(filters=_doc_filter("doc10"))
+        assert node.get_content().startswith("Support is open")
+        store.clear()
+        assert list(store.pinned.list_ids()) == []
