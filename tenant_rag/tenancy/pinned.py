@@ -97,7 +97,12 @@ class PinnedIndex:
         if not vectors:
             return 0
         usage.guard(self.tenant, self.index_name, "upsert", len(vectors))
-        resp = self.index.upsert(vectors=vectors, namespace=self.namespace, batch_size=batch_size)
+        resp = self.index.upsert(
+            vectors=vectors,
+            namespace=self.namespace,
+            batch_size=batch_size,
+            show_progress=False,  # callers own progress reporting (ingest has its own bar)
+        )
         count = int(getattr(resp, "upserted_count", None) or len(vectors))
         payload = sum(len(json.dumps(v, default=str)) for v in vectors)
         usage.emit(
