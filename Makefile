@@ -22,7 +22,7 @@ demo: venv
 
 ## Lint, type-check, then every test (unit, integration, notebooks, browser, reliability).
 test: venv lint typecheck browser-deps
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --nbmake tests notebooks $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check tenant_rag tests benchmarks examples
