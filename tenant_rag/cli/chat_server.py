@@ -71,12 +71,22 @@ def chat_server(
     except TenantRagError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+    where = f"http://{host}:{port}/" if port else "the port uvicorn reports below"
     typer.echo(
-        f"tenant_rag chat backend on http://{host}:{port}/  "
+        f"tenant_rag chat backend: open {where}  "
         f"(tenants: {', '.join(ring.tenants)}; admin keys: {ring.admin_count})"
     )
-    # log_config=None keeps our handler (and its redaction filter) for uvicorn's loggers too.
-    uvicorn.run(app, host=host, port=port, log_config=None, log_level=log_level.lower())
+    # log_config=None keeps our handler (and its redaction filter) for uvicorn's loggers;
+    # uvicorn's access log is off because RequestLogMiddleware logs each request without
+    # its query string.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        log_level=log_level.lower(),
+        access_log=False,
+    )
 
 
 def main() -> None:

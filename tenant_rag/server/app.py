@@ -88,9 +88,10 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(
         BodyLimitMiddleware,
-        path="/documents",
-        limit=limits.max_request_bytes,
+        upload_path="/documents",
+        upload_limit=limits.max_request_bytes,
         per_file_limit=limits.max_upload_bytes,
+        limit=limits.max_body_bytes,
     )
     app.add_middleware(RequestLogMiddleware)
     for router in ROUTERS:

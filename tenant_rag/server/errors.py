@@ -26,6 +26,10 @@ from tenant_rag.errors import (
 )
 
 log = logging.getLogger("tenant_rag.server")
+#: Exceptions meaning "the vector store could not be reached" (SDK and transport).
+_UNAVAILABLE = frozenset(
+    {"MaxRetryError", "ServiceException", "ConnectionError", "NewConnectionError", "ProtocolError"}
+)
 
 
 class ApiError(Exception):
@@ -105,14 +109,37 @@ def install_error_handlers(app: FastAPI) -> None:
             log.warning("isolation refusal on %s %s: %s", request.method, request.url.path, exc)
         return JSONResponse(error_body(code, str(exc)), status_code=status)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _store_error(request: Request, exc: Exception) -> JSONResponse:
+        """The vector store failed (SDK or transport error): 429/503, never a bare 500."""
         status = _sdk_status(exc)
         if status == 429:
             return JSONResponse(
                 error_body("rate_limited", "the vector store is rate limiting; retry shortly."),
                 status_code=429,
             )
+        if (status is not None and status >= 500) or type(exc).__name__ in _UNAVAILABLE:
+            log.error(
+                "vector store unavailable on %s %s: %s",
+                request.method,
+                request.url.path,
+                type(exc).__name__,
+            )
+            return JSONResponse(
+                error_body("store_unavailable", "the vector store is unavailable; retry shortly."),
+                status_code=503,
+            )
+        return await _unexpected(request, exc)
+
+    # Registered per class so they are handled inside the app; the catch-all below
+    # also re-raises to the ASGI server, which logs a traceback.
+    from pinecone.exceptions import PineconeException
+    from urllib3.exceptions import HTTPError as Urllib3Error
+
+    for cls in (PineconeException, Urllib3Error, ConnectionError):
+        app.add_exception_handler(cls, _store_error)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error(
             "unhandled error on %s %s: %s",
             request.method,

@@ -30,6 +30,8 @@ class Limits:
     max_question_chars: int = 4000
     max_history_turns: int = 50
     top_k: int = 4
+    #: Every non-upload request body (chat JSON with its history).
+    max_body_bytes: int = 1024 * 1024
 
     @property
     def max_request_bytes(self) -> int:

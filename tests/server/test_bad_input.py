@@ -193,3 +193,30 @@ def test_unknown_route_is_json_404(backend: Backend) -> None:
 def test_wrong_method_is_405(backend: Backend) -> None:
     resp = backend.client.put("/chat", headers=backend.as_(ACME_KEY))
     assert_error(resp, 405, "method_not_allowed")
+
+
+def test_oversized_json_body_is_413(backend: Backend) -> None:
+    resp = backend.client.post(
+        "/chat",
+        json={"question": "hi", "chat_history": [{"role": "user", "content": "x" * 19_000}] * 60},
+        headers=backend.as_(ACME_KEY),
+    )
+    assert_error(resp, 413, "body_too_large", "1,048,576 bytes")
+
+
+def test_store_outage_is_503_not_500(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every data-plane call fails as an unreachable Pinecone would: 503, retry advice."""
+    from pinecone.exceptions import ServiceException
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise ServiceException(status=503, reason="Service Unavailable")
+
+    for method in ("query", "list", "list_paginated", "fetch", "delete", "upsert"):
+        monkeypatch.setattr(backend.index, method, fail)
+    auth = backend.as_(ACME_KEY)
+    for resp in (
+        backend.client.get("/documents", headers=auth),
+        backend.client.post("/chat", json={"question": "hi?"}, headers=auth),
+        backend.client.delete("/documents/a.md", headers=auth),
+    ):
+        assert_error(resp, 503, "store_unavailable", "retry")

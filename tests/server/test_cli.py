@@ -48,3 +48,68 @@ def test_python_dash_m_entry_point() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "--keys" in proc.stdout
+
+
+def test_chat_server_command_serves_the_app(tmp_path: Path) -> None:
+    """The documented command, as a process: defaults (embedded server, local models)."""
+    import json
+    import os
+    import queue
+    import re
+    import signal
+    import threading
+
+    import httpx
+
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({"keys": {"acme-key-123456": "acme"}, "admin_keys": []}))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PINECONE_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL")
+    }
+    env["TENANT_RAG_HOME"] = str(tmp_path / "data")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tenant_rag.server", "--port", "0", "--keys", str(keys)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout or ()], daemon=True).start()
+    output: list[str] = []
+    try:
+        url = None
+        while url is None:
+            try:
+                line = lines.get(timeout=120)
+            except queue.Empty:
+                pytest.fail("chat-server printed nothing for 120 s:\n" + "".join(output))
+            output.append(line)
+            m = re.search(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", line)
+            url = m.group(1) if m else None
+            assert proc.poll() is None, "".join(output)
+        auth = {"Authorization": "Bearer acme-key-123456"}
+        with httpx.Client(base_url=url, timeout=60) as client:
+            assert client.get("/healthz").json()["status"] == "ok"
+            assert client.get("/me", headers=auth).json() == {"tenant": "acme"}
+            up = client.post(
+                "/documents",
+                headers=auth,
+                files={"files": ("notes.md", b"The cafeteria serves soup on Fridays.")},
+            )
+            assert up.status_code == 200, up.text
+            chat = client.post("/chat", headers=auth, json={"question": "When is soup served?"})
+            assert "event: done" in chat.text
+            assert "notes.md" in chat.text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    log = "".join(output) + "".join(lines.queue)
+    assert "acme-key-123456" not in log
