@@ -51,8 +51,8 @@ from langchain_core.callbacks import (
 )
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
-from langchain_core.runnables import RunnableConfig, ensure_config
-from langchain_core.runnables.config import run_in_executor
+from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import run_in_executor, var_child_runnable_config
 from langchain_core.vectorstores import VectorStoreRetriever
 from langchain_pinecone import PineconeVectorStore
 from langchain_pinecone._utilities import DistanceStrategy, maximal_marginal_relevance
@@ -595,7 +595,7 @@ class TenantPineconeVectorStore(PineconeVectorStore):
         )
 
     def _document(self, rec: Record) -> Document | None:
-        metadata = dict(rec.metadata)
+        metadata = rec.metadata  # a fresh dict per record (PinnedIndex copies it)
         if self._text_key not in metadata:
             logger.warning("Found document with no `%s` key. Skipping.", self._text_key)
             return None
@@ -733,7 +733,8 @@ class TenantVectorStoreRetriever(VectorStoreRetriever):
         return self.vectorstore.tenant
 
     def _check_config(self, config: RunnableConfig | None) -> None:
-        cfg = config if config is not None else ensure_config()
+        # No config: the surrounding runnable's, if any (what ensure_config() reads).
+        cfg = config if config is not None else (var_child_runnable_config.get() or {})
         configurable = cfg.get("configurable") or {}
         if not configurable:
             return

@@ -1,0 +1,293 @@
+"""Overhead of the tenant-pinned retriever over a raw ``Index.query`` (same vector, same run).
+
+What is measured, against ``tenant-rag serve`` in a separate process (so the
+server does not share the client's GIL), through the real SDK over REST:
+
+* **raw**: ``index.query(vector=v, top_k=4, namespace=tenant, include_metadata=True)``;
+* **retriever**: ``tenant_retriever(index, tenant, emb, k=4).invoke(q)``, the
+  whole LangChain runnable (callbacks, config checks, PinnedIndex, guard
+  proxy, usage events, Documents with scores);
+* **store**: ``store.similarity_search_by_vector_with_score(v, k=4)``, the
+  pinned store without LangChain's runnable machinery, to show where the
+  overhead lives.
+
+Embedding time is excluded: the retriever's embedding is a lookup table of
+precomputed vectors (:class:`PrecomputedEmbeddings`), so it queries exactly
+the vector the raw call sends. The two are interleaved (ABBA order, per
+query) so drift on the machine hits both alike. The same is done for
+metadata isolation (the raw call then sends the same tenant filter).
+
+Async, measured to decide how the store's async methods should work:
+``retriever.ainvoke`` (pinned sync path in a worker thread) against a raw
+``PineconeAsyncio`` ``IndexAsyncio.query`` on one long-lived session, one at
+a time and 32 at once with ``asyncio.gather``.
+
+Usage: ``python benchmarks/bench_retriever.py [--quick]``; prints a table and
+writes ``benchmarks/results/retriever.json``. Target: median overhead <= 5%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import platform
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+DIM = 384
+TOP_K = 4
+RECORDS_PER_TENANT = 2000
+TENANTS = ["acme", "globex", "initech", "umbrella"]
+RESULTS = Path(__file__).resolve().parent / "results" / "retriever.json"
+
+
+class PrecomputedEmbeddings(Embeddings):
+    """Looks texts up in a table of ready vectors: embedding time is ~0 by construction."""
+
+    def __init__(self, table: dict[str, list[float]]) -> None:
+        self.table = table
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self.table[t] for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.table[text]
+
+
+@contextlib.contextmanager
+def server_process(data_dir: Path) -> Iterator[str]:
+    """``tenant-rag serve`` over ``data_dir``; yields its REST url."""
+    exe = Path(sys.executable).with_name("tenant-rag")
+    proc = subprocess.Popen(
+        [str(exe), "serve", "--port", "0", "--data", str(data_dir), "--log-level", "warning"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = None
+        while url is None:
+            line = proc.stdout.readline()
+            if not line:
+                raise RuntimeError("tenant-rag serve exited before reporting its address")
+            if m := re.search(r"serving (http://[\d.]+:\d+)", line):
+                url = m.group(1)
+        yield url
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def unit_rows(rng: np.random.Generator, n: int) -> np.ndarray:
+    m = rng.standard_normal((n, DIM)).astype(np.float32)
+    return m / np.linalg.norm(m, axis=1, keepdims=True)
+
+
+def summary(ms: list[float]) -> dict[str, float]:
+    arr = np.asarray(ms)
+    return {
+        "p50_ms": round(float(np.median(arr)), 4),
+        "p90_ms": round(float(np.percentile(arr, 90)), 4),
+        "p99_ms": round(float(np.percentile(arr, 99)), 4),
+        "mean_ms": round(float(arr.mean()), 4),
+        "n": len(ms),
+    }
+
+
+def interleaved(
+    fns: dict[str, Callable[[int], Any]], n_queries: int, rounds: int
+) -> dict[str, list[float]]:
+    """Time each fn on query i, in an order that alternates per round (ABBA...)."""
+    names = list(fns)
+    out: dict[str, list[float]] = {k: [] for k in names}
+    clock = time.perf_counter
+    for r in range(rounds):
+        order = names if r % 2 == 0 else names[::-1]
+        i = r % n_queries
+        for name in order:
+            fn = fns[name]
+            t0 = clock()
+            fn(i)
+            out[name].append((clock() - t0) * 1000.0)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds (smoke run)")
+    args = parser.parse_args()
+    rounds = 400 if args.quick else 3000
+    warmup = 50 if args.quick else 300
+
+    from pinecone import Pinecone
+
+    from tenant_rag import tenant_retriever, tenant_vector_store
+    from tenant_rag.connection import ensure_index
+
+    rng = np.random.default_rng(7)
+    queries = unit_rows(rng, 200)
+    table = {f"q{i}": [float(x) for x in row] for i, row in enumerate(queries)}
+    qvecs = [table[f"q{i}"] for i in range(len(queries))]
+
+    with tempfile.TemporaryDirectory() as tmp, server_process(Path(tmp)) as url:
+        pc = Pinecone(api_key="local", host=url)
+        index = ensure_index(pc, "bench", dimension=DIM)
+        # load: every tenant in its own namespace and in the shared namespace
+        for mode in ("namespace", "metadata"):
+            for t in TENANTS:
+                rows = unit_rows(rng, RECORDS_PER_TENANT)
+                texts = [f"{t} passage {i} " + "lorem ipsum " * 15 for i in range(len(rows))]
+                emb = PrecomputedEmbeddings(
+                    {tx: [float(x) for x in r] for tx, r in zip(texts, rows, strict=True)}
+                )
+                store = tenant_vector_store(index, t, emb, isolation=mode)
+                store.add_texts(texts, ids=[f"doc-{i}#0" for i in range(len(rows))], batch_size=100)
+
+        emb = PrecomputedEmbeddings(table)
+        results: dict[str, Any] = {}
+        for mode in ("namespace", "metadata"):
+            retriever = tenant_retriever(index, "acme", emb, k=TOP_K, isolation=mode)
+            store = retriever.vectorstore
+            scope = store.scope
+            raw_kwargs: dict[str, Any] = {
+                "top_k": TOP_K,
+                "namespace": scope.namespace,
+                "include_metadata": True,
+            }
+            pinned = scope.pinned_filter(None)
+            if pinned:
+                raw_kwargs["filter"] = pinned
+
+            def raw(i: int, kw: dict[str, Any] = raw_kwargs) -> Any:
+                return index.query(vector=qvecs[i], **kw)
+
+            def via_retriever(i: int, r: Any = retriever) -> Any:
+                return r.invoke(f"q{i}")
+
+            def via_store(i: int, s: Any = store) -> Any:
+                return s.similarity_search_by_vector_with_score(qvecs[i], k=TOP_K)
+
+            fns = {"raw_query": raw, "tenant_retriever": via_retriever, "pinned_store": via_store}
+            # same answers: the retriever returns exactly what the raw query returns
+            for i in range(5):
+                raw_ids = [scope.public_id(m.id) for m in raw(i).matches]
+                assert [d.id for d in via_retriever(i)] == raw_ids
+            interleaved(fns, len(qvecs), warmup)
+            samples = interleaved(fns, len(qvecs), rounds)
+            stats = {k: summary(v) for k, v in samples.items()}
+            base = stats["raw_query"]["p50_ms"]
+            for k in ("tenant_retriever", "pinned_store"):
+                stats[k]["overhead_vs_raw_p50_pct"] = round(
+                    100.0 * (stats[k]["p50_ms"] - base) / base, 2
+                )
+            # paired per-round differences are less noisy than a difference of medians
+            diffs = [
+                a - b
+                for a, b in zip(samples["tenant_retriever"], samples["raw_query"], strict=True)
+            ]
+            stats["tenant_retriever"]["paired_median_diff_ms"] = round(statistics.median(diffs), 4)
+            results[mode] = stats
+
+        results["async"] = asyncio.run(bench_async(url, index, emb, qvecs, rounds // 3))
+
+    results["meta"] = {
+        "what": "median latency of tenant_retriever(...).invoke vs raw index.query, same vector",
+        "target_overhead_pct": 5.0,
+        "dimension": DIM,
+        "top_k": TOP_K,
+        "records_per_tenant": RECORDS_PER_TENANT,
+        "tenants": len(TENANTS),
+        "rounds": rounds,
+        "transport": "REST (pinecone 7.3.0, urllib3) to tenant-rag serve in a separate process",
+        "embedding": "excluded (precomputed-vector lookup)",
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": __import__("os").cpu_count(),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print_table(results)
+
+
+async def bench_async(url: str, index: Any, emb: Any, qvecs: list, rounds: int) -> dict[str, Any]:
+    from pinecone import PineconeAsyncio
+
+    from tenant_rag import tenant_retriever
+
+    retriever = tenant_retriever(index, "acme", emb, k=TOP_K)
+    host = index.config.host
+    out: dict[str, Any] = {}
+    async with PineconeAsyncio(api_key="local", host=url) as apc:  # noqa: SIM117 - aidx needs apc
+        async with apc.IndexAsyncio(host=host) as aidx:
+
+            async def raw_async(i: int) -> Any:
+                return await aidx.query(
+                    vector=qvecs[i], top_k=TOP_K, namespace="acme", include_metadata=True
+                )
+
+            async def ret_async(i: int) -> Any:
+                return await retriever.ainvoke(f"q{i}")
+
+            for _ in range(30):
+                await raw_async(0)
+                await ret_async(0)
+            seq: dict[str, list[float]] = {"raw_asyncio_query": [], "retriever_ainvoke": []}
+            for r in range(rounds):
+                i = r % len(qvecs)
+                pairs = [("raw_asyncio_query", raw_async), ("retriever_ainvoke", ret_async)]
+                for name, fn in pairs if r % 2 == 0 else pairs[::-1]:
+                    t0 = time.perf_counter()
+                    await fn(i)
+                    seq[name].append((time.perf_counter() - t0) * 1000.0)
+            out["sequential"] = {k: summary(v) for k, v in seq.items()}
+
+            batches = max(10, rounds // 32)
+            conc: dict[str, float] = {}
+            for name, fn in (("raw_asyncio_query", raw_async), ("retriever_ainvoke", ret_async)):
+                t0 = time.perf_counter()
+                for b in range(batches):
+                    await asyncio.gather(*(fn((b * 32 + j) % len(qvecs)) for j in range(32)))
+                conc[name] = round(batches * 32 / (time.perf_counter() - t0), 1)
+            out["gather_32_queries_per_s"] = conc
+    return out
+
+
+def print_table(results: dict[str, Any]) -> None:
+    print(f"{'mode':<10} {'path':<18} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'overhead':>9}")
+    for mode in ("namespace", "metadata"):
+        for path, s in results[mode].items():
+            over = s.get("overhead_vs_raw_p50_pct")
+            over_s = f"{over:+.1f}%" if over is not None else ""
+            print(
+                f"{mode:<10} {path:<18} {s['p50_ms']:>8.3f} {s['p90_ms']:>8.3f} "
+                f"{s['p99_ms']:>8.3f} {over_s:>9}"
+            )
+    a = results["async"]
+    for path, s in a["sequential"].items():
+        print(
+            f"{'async':<10} {path:<18} {s['p50_ms']:>8.3f} {s['p90_ms']:>8.3f} {s['p99_ms']:>8.3f}"
+        )
+    print("async gather(32) throughput, queries/s:", a["gather_32_queries_per_s"])
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
