@@ -239,3 +239,31 @@ def test_admin_offboard_of_acme_leaves_globex(seeded: Backend) -> None:
     assert resp.status_code == 200, resp.text
     assert snapshot(seeded, "acme") == {}
     assert snapshot(seeded, "globex") == before
+
+
+async def test_concurrent_chats_never_mix(seeded: Backend) -> None:
+    """Many interleaved chats for both tenants: each answer cites its own tenant only."""
+    import asyncio
+
+    import httpx
+
+    transport = httpx.ASGITransport(app=seeded.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://chat") as client:
+
+        async def ask(key: str) -> tuple[str, str]:
+            resp = await client.post(
+                "/chat",
+                json={"question": "How many vacation days? Where is the office?"},
+                headers=seeded.as_(key),
+            )
+            assert resp.status_code == 200
+            return key, resp.text
+
+        results = await asyncio.gather(*(ask(k) for k in [ACME_KEY, GLOBEX_KEY] * 10))
+    for key, text in results:
+        events = parse_sse(text)
+        texts = " ".join(s["text"] for s in sources_of(events))
+        if key == ACME_KEY:
+            assert "Acme" in texts and "Globex" not in texts
+        else:
+            assert "Globex" in texts and "Acme" not in texts
