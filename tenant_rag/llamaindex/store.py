@@ -62,6 +62,8 @@ MAX_METADATA_BYTES = 40 * 1024
 MAX_REQUEST_BYTES = 1_800_000
 #: Records per upsert request (upstream's default; Pinecone allows 1,000).
 DEFAULT_BATCH_SIZE = 100
+#: Pinecone's record id limit (ASCII characters).
+MAX_ID_LENGTH = 512
 #: Pinecone's top_k ceiling.
 MAX_TOP_K = 10_000
 
@@ -201,6 +203,13 @@ class TenantPineconeVectorStore(PineconeVectorStore):
         node_id = node.node_id
         if ref is not None and not node_id.startswith(f"{ref}#"):
             node_id = f"{ref}#{node_id}"
+        stored_id = self.scope.stored_id(node_id)
+        if not stored_id.isascii() or len(stored_id) > MAX_ID_LENGTH or "\x00" in stored_id:
+            raise IngestError(
+                f"node {node_id!r} of document {ref!r} cannot be stored: Pinecone record ids "
+                f"are ASCII without NUL, at most {MAX_ID_LENGTH} characters (here "
+                f"{len(stored_id)}). Give the document an ASCII id, e.g. a quoted path."
+            )
         size = len(json.dumps(self.scope.stored_metadata(metadata), ensure_ascii=False).encode())
         if size > MAX_METADATA_BYTES:
             raise IngestError(
@@ -271,17 +280,27 @@ class TenantPineconeVectorStore(PineconeVectorStore):
         if kwargs:
             raise TypeError(f"unexpected query() arguments: {sorted(kwargs)}.")
 
+        if query.node_ids:
+            # Pinecone cannot filter on record ids; ignoring the restriction
+            # would silently return more than the caller asked for.
+            raise ValueError(
+                "VectorStoreQuery.node_ids is not supported by the Pinecone store; restrict "
+                "by doc_ids or metadata filters instead."
+            )
         sparse_vector = self._sparse_query(query)
         vector: list[float]
-        if query.query_embedding is not None and query.mode in (
-            VectorStoreQueryMode.DEFAULT,
-            VectorStoreQueryMode.HYBRID,
-        ):
-            vector = list(query.query_embedding)
-            if query.alpha is not None:
-                vector = [v * query.alpha for v in vector]
-        elif sparse_vector is not None:
+        if query.mode == VectorStoreQueryMode.SPARSE and sparse_vector is not None:
             vector = [0.0] * self._index_dimension()
+        elif query.query_embedding is not None:
+            # Any dense mode (default, hybrid, and modes Pinecone does not
+            # implement such as MMR) searches by the embedding; upstream sent
+            # a zero vector for the latter.
+            vector = list(query.query_embedding)
+            if query.alpha is not None and query.mode in (
+                VectorStoreQueryMode.DEFAULT,
+                VectorStoreQueryMode.HYBRID,
+            ):
+                vector = [v * query.alpha for v in vector]
         else:
             raise ValueError(
                 "query needs a query_embedding (or a sparse query in SPARSE/HYBRID mode); "

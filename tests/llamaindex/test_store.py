@@ -14,6 +14,7 @@ from llama_index.core.vector_stores.types import (
     MetadataFilter,
     MetadataFilters,
     VectorStoreQuery,
+    VectorStoreQueryMode,
 )
 
 from tenant_rag.errors import IngestError, InvalidTenantError, TenantIsolationError
@@ -259,6 +260,17 @@ def test_metadata_over_the_limit_writes_nothing(index, embed_model, tenants) -> 
     assert stored_ids(index, tenants[0]) == []
 
 
+def test_ids_pinecone_would_reject_are_named_before_writing(index, embed_model, tenants) -> None:
+    store = tenant_vector_store(index, tenants[0])
+    with pytest.raises(IngestError, match="résumé.md"):
+        store.add(
+            [make_node(embed_model, "ok", 0, "fine"), make_node(embed_model, "résumé.md", 0, "x")]
+        )
+    with pytest.raises(IngestError, match="at most 512"):
+        store.add([make_node(embed_model, "d" * 600, 0, "long id")])
+    assert stored_ids(index, tenants[0]) == []
+
+
 def test_a_failed_batch_leaves_none_of_the_call_behind(index, embed_model, tenants) -> None:
     store = tenant_vector_store(index, tenants[0], batch_size=1)
     real_upsert = index.upsert
@@ -278,10 +290,24 @@ def test_a_failed_batch_leaves_none_of_the_call_behind(index, embed_model, tenan
     assert stored_ids(index, tenants[0]) == []
 
 
-def test_query_without_an_embedding_is_a_clear_error(index) -> None:
+def test_query_without_an_embedding_is_a_clear_error(index, embed_model) -> None:
     store = tenant_vector_store(index, "acme")
     with pytest.raises(ValueError, match="query_embedding"):
         store.query(VectorStoreQuery(query_str="hello"))
+    with pytest.raises(ValueError, match="node_ids"):
+        ask(store, embed_model, "x", node_ids=["a"])
+
+
+def test_unsupported_dense_modes_still_search_by_the_embedding(index, embed_model, tenants) -> None:
+    store = tenant_vector_store(index, tenants[0])
+    store.add(
+        [
+            make_node(embed_model, "a", 0, "apples and pears"),
+            make_node(embed_model, "b", 0, "rockets and fuel"),
+        ]
+    )
+    result = ask(store, embed_model, "rockets fuel", k=1, mode=VectorStoreQueryMode.MMR)
+    assert texts(result) == ["rockets and fuel"]
 
 
 def test_usage_is_reported_per_tenant(index, embed_model, tenants, events) -> None:
