@@ -409,3 +409,56 @@ def test_building_ten_thousand_stores_makes_no_request(index32, emb32, monkeypat
     assert [d.id for d in stores[-1].similarity_search("hello")] == ["h"]
     assert calls
     stores[-1].delete(delete_all=True)
+
+
+async def test_construction_classmethods_are_pinned(index32, emb32, tenants, mode) -> None:
+    a, b = tenants
+    docs = [
+        Document(id=i, page_content=t, metadata={"owner": a})
+        for i, t in zip(IDS, TEXTS, strict=True)
+    ]
+    sa = TenantPineconeVectorStore.from_documents(
+        docs, emb32, index=index32, tenant=a, isolation=mode
+    )
+    sb = await TenantPineconeVectorStore.afrom_texts(
+        TEXTS, emb32, metadatas=[{"owner": b}] * 4, ids=IDS, index=index32, tenant=b, isolation=mode
+    )
+    try:
+        assert_own(sa.similarity_search("vacation", k=10), sa, 4)
+        assert_own(await sb.asimilarity_search("vacation", k=10), sb, 4)
+        for ns in BAD_NAMESPACES:
+            with pytest.raises(TenantIsolationError):
+                TenantPineconeVectorStore.from_texts(
+                    ["x"], emb32, index=index32, tenant=a, isolation=mode, namespace=ns
+                )
+        with pytest.raises(TypeError):
+            TenantPineconeVectorStore.from_texts(["x"], emb32)  # no index, no tenant
+        with pytest.raises(TypeError):
+            TenantPineconeVectorStore.from_existing_index("ix", emb32)
+        with pytest.raises(TypeError):
+            TenantPineconeVectorStore.get_pinecone_index("ix")
+        with pytest.raises(TypeError):
+            await sa.async_index
+        async with sa as same:  # upstream's async context manager is a harmless no-op
+            assert same is sa
+        assert len(sa.get_by_ids(IDS)) == 4 and len(sb.get_by_ids(IDS)) == 4
+    finally:
+        sa.delete(delete_all=True)
+        sb.delete(delete_all=True)
+
+
+def test_store_is_a_real_pinecone_vector_store(index32, emb32, tenants) -> None:
+    from langchain_core.vectorstores import VectorStoreRetriever
+    from langchain_pinecone import PineconeVectorStore
+
+    store = tenant_vector_store(index32, tenants[0], emb32)
+    assert isinstance(store, PineconeVectorStore)
+    assert isinstance(store.as_retriever(), VectorStoreRetriever)
+    assert store.namespace == tenants[0] and store.tenant == tenants[0]
+    assert store.delete(ids=[]) is True
+    with pytest.raises(ValueError):
+        store.as_retriever(search_type="similarity_score_threshold")  # needs score_threshold
+    with pytest.raises(ValueError):
+        tenant_retriever(index32, tenants[0], emb32, search_type="bogus")
+    with pytest.raises(ValueError):
+        store.add_texts(["a", "b"], ids=["only-one"])
