@@ -114,11 +114,19 @@ class TenantIngestionPipeline(IngestionPipeline):
         return store
 
     def run(self, *args: Any, **kwargs: Any) -> Sequence[BaseNode]:
+        """`IngestionPipeline.run`, with ``store_doc_text=False`` unless asked otherwise.
+
+        Deduplication needs only ids and hashes; a second copy of every
+        document's text in a local file would outlive offboarding.
+        """
+        kwargs.setdefault("store_doc_text", False)
         nodes = super().run(*args, **kwargs)
         self._autosave()
         return nodes
 
     async def arun(self, *args: Any, **kwargs: Any) -> Sequence[BaseNode]:
+        """`IngestionPipeline.arun`; the store's writes run in worker threads."""
+        kwargs.setdefault("store_doc_text", False)
         nodes = await super().arun(*args, **kwargs)
         self._autosave()
         return nodes

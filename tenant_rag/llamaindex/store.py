@@ -229,7 +229,13 @@ class TenantPineconeVectorStore(PineconeVectorStore):
         """Delete the tenant's records of one document: exactly the ids ``"{ref_doc_id}#..."``.
 
         Listing by the prefix with its ``#`` is exact and works on every
-        serverless index; ``doc1`` never matches ``doc10#0``.
+        serverless index; ``doc1`` never matches ``doc10#0``. Every writer in
+        this project (this store, upstream's id scheme, `tenant_rag.ingestion`)
+        names chunks ``{doc_id}#...``, so the prefix finds them all. Upstream's
+        first attempt, a delete by ``doc_id`` filter, is not used: in a shared
+        namespace it matches every tenant's document of that id, and any error
+        from it (a server without filtered deletes, say) fell through to the
+        over-deleting prefix.
         """
         self.scope.check_namespace_kwarg(delete_kwargs, where="delete")
         if delete_kwargs:

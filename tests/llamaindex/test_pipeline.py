@@ -129,6 +129,7 @@ def test_persisted_docstore_survives_reload(index, embed_model, tenants, events,
     )
     saved = tmp_path / tenant_dirname(acme) / "docstore.json"
     assert saved.exists()
+    assert "five business days" not in saved.read_text(), "hashes only, not the tenant's text"
     assert json.loads((saved.parent / "tenant.json").read_text())["tenant"] == acme
 
     events.clear()
