@@ -1,0 +1,103 @@
+"""``tenant-rag offboard``: delete a tenant's data everywhere and show that nothing is left.
+
+Asks for confirmation (``--yes`` skips it; the prompt goes to stderr so
+``--json`` output stays clean). Exit code 0 only when every index verified
+that the tenant has no record left; 1 when the deletion could not be
+verified within ``--wait`` seconds (running it again is safe).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from tenant_rag.cli._common import (
+    EXIT_REFUSED,
+    IsolationOption,
+    JsonOption,
+    Output,
+    check_tenant,
+    client,
+    isolation_of,
+    open_index,
+)
+
+
+def offboard(
+    ctx: typer.Context,
+    tenant: Annotated[str, typer.Argument(help="Tenant id to delete.", show_default=False)],
+    index: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--index",
+            "-i",
+            help="Index to delete the tenant from; repeat for each workload index. Default: rag.",
+            show_default=False,
+        ),
+    ] = None,
+    all_indexes: Annotated[
+        bool, typer.Option("--all-indexes", help="Delete the tenant from every index.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    wait: Annotated[
+        float, typer.Option(min=0, help="Seconds to wait for the deletion to be visible.")
+    ] = 30.0,
+    isolation: IsolationOption = "namespace",
+    json_output: JsonOption = False,
+) -> None:
+    """Delete every record of TENANT, then verify that nothing is left."""
+    out = Output(ctx, json_output)
+    check_tenant(tenant)
+    mode = isolation_of(isolation)
+    if all_indexes and index:
+        raise typer.BadParameter("use either --index or --all-indexes", param_hint="--index")
+    pc = client()
+    names = _all_index_names(pc) if all_indexes else (index or ["rag"])
+    if not names:
+        out.note("No index exists; nothing to offboard.")
+        if out.json_mode:
+            out.json({"tenant": tenant, "deleted": 0, "verified": True, "indexes": []})
+        return
+    handles = [open_index(pc, n) for n in names]
+    if not yes:
+        typer.confirm(
+            f"Delete every record of tenant {tenant!r} from {', '.join(names)}? "
+            "This cannot be undone",
+            abort=True,
+            err=True,
+        )
+    from tenant_rag.lifecycle.tenants import offboard as do_offboard
+
+    report = do_offboard(tenant, *handles, isolation=mode, wait=wait, raise_if_unverified=False)
+    if out.json_mode:
+        out.json(report.to_dict())
+    else:
+        out.console.print(report_table(report))
+    if not report.verified:
+        out.note(
+            f"[bold red]error:[/] tenant {tenant!r} still has records after {wait:g} s; "
+            "run offboard again (it is idempotent) or raise --wait."
+        )
+        raise typer.Exit(EXIT_REFUSED)
+
+
+def report_table(report: Any) -> Table:
+    """The per-index verification table, shared with ``demo``."""
+    table = Table(title=f"offboarded tenant {report.tenant}", title_justify="left")
+    table.add_column("index")
+    table.add_column("namespace")
+    table.add_column("deleted", justify="right")
+    table.add_column("left", justify="right")
+    table.add_column("verified")
+    for row in report.indexes:
+        mark = "[green]yes[/]" if row.verified else "[red]NO[/]"
+        table.add_row(row.index, row.namespace, f"{row.deleted:,}", str(row.remaining), mark)
+    return table
+
+
+def _all_index_names(pc: Any) -> list[str]:
+    listing = pc.list_indexes()
+    names = listing.names() if hasattr(listing, "names") else [i["name"] for i in listing]
+    return sorted(str(n) for n in names)
