@@ -131,6 +131,31 @@ class TenantIngestionPipeline(IngestionPipeline):
         self._autosave()
         return nodes
 
+    def delete_document(self, doc_id: str) -> None:
+        """Delete one document's chunks (exactly ``{doc_id}#...``) and forget it.
+
+        The next run that includes the document ingests it again.
+        """
+        self._store().delete(doc_id)
+        if self.docstore is not None:
+            self.docstore.delete_ref_doc(doc_id, raise_error=False)
+            self.docstore.delete_document(doc_id, raise_error=False)
+        self._autosave()
+
+    def reset(self) -> None:
+        """Delete every record of the tenant and forget every document.
+
+        For a changed splitter or embedding model: the docstore knows
+        documents, not settings, so without a reset unchanged documents would
+        keep their old chunks and vectors.
+        """
+        self._store().clear()
+        if self.docstore is not None:
+            for doc_id in set(self.docstore.get_all_document_hashes().values()):
+                self.docstore.delete_ref_doc(doc_id, raise_error=False)
+                self.docstore.delete_document(doc_id, raise_error=False)
+        self._autosave()
+
     def _autosave(self) -> None:
         # Only our own file-backed docstore; a KV-backed one (Redis, ...) persists itself.
         if self.tenant_dir is not None and isinstance(self.docstore, SimpleDocumentStore):
@@ -204,9 +229,10 @@ def tenant_ingestion_pipeline(
             ``tenant_rag.models.llamaindex.default_embed_model()``. Never
             LlamaIndex's global ``Settings``.
         transformations: default ``[default_splitter(), embed_model]`` (a
-            ``SentenceSplitter`` with ``{doc_id}#{n}`` chunk ids and no NLTK). If none of the given transformations embeds, the
-            embed model is appended (nodes without embeddings would otherwise
-            be dropped silently and still be recorded as ingested).
+            ``SentenceSplitter`` with ``{doc_id}#{n}`` chunk ids and no NLTK).
+            If none of the given transformations embeds, the embed model is
+            appended (nodes without embeddings would otherwise be dropped
+            silently and still be recorded as ingested).
         docstore: ``None`` (a fresh ``SimpleDocumentStore`` for this tenant,
             loaded from ``persist_dir`` when one was saved there), a docstore
             dedicated to this tenant, or a factory ``f(tenant) ->
@@ -221,6 +247,10 @@ def tenant_ingestion_pipeline(
             (also deletes documents missing from a run's input).
         **store_kwargs: passed to :func:`tenant_vector_store`.
 
+    The docstore knows documents, not settings: after changing the splitter or
+    the embedding model, call ``pipeline.reset()`` (deletes the tenant's
+    records and forgets its documents), or unchanged documents are skipped.
+
     The transformation cache is off: LlamaIndex keys it by content alone, so a
     document whose text equals an earlier one's would get that document's
     chunks (ids included). Unchanged documents are skipped by the docstore
@@ -232,13 +262,12 @@ def tenant_ingestion_pipeline(
             "DocstoreStrategy.UPSERTS or UPSERTS_AND_DELETE."
         )
     store = tenant_vector_store(index, tenant, isolation=isolation, **store_kwargs)
-    embedder = resolve_embed_model(embed_model)
     if transformations is None:
-        steps: list[TransformComponent] = [default_splitter(), embedder]
+        steps: list[TransformComponent] = [default_splitter(), resolve_embed_model(embed_model)]
     else:
         steps = list(transformations)
         if not any(isinstance(t, BaseEmbedding) for t in steps):
-            steps.append(embedder)
+            steps.append(resolve_embed_model(embed_model))
 
     tenant_dir = _prepare_tenant_dir(Path(persist_dir), store) if persist_dir is not None else None
     store_for_tenant = _docstore_for(docstore, store, tenant_dir)

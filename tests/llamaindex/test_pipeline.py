@@ -175,6 +175,30 @@ def test_a_persist_dir_of_another_index_is_refused(li_pc, embed_model, tenants, 
         )
 
 
+def test_delete_document_and_reset_forget_what_they_delete(
+    index, embed_model, tenants, events, tmp_path
+) -> None:
+    acme, globex = tenants
+    pipeline = tenant_ingestion_pipeline(index, acme, embed_model=embed_model, persist_dir=tmp_path)
+    other = tenant_ingestion_pipeline(index, globex, embed_model=embed_model)
+    pipeline.run(documents=corpus())
+    other.run(documents=corpus())
+    pipeline.delete_document("doc1")
+    assert stored_ids(index, acme) == ["doc10#0", "handbook.md#0"]
+    events.clear()
+    reloaded = tenant_ingestion_pipeline(index, acme, embed_model=embed_model, persist_dir=tmp_path)
+    reloaded.run(documents=corpus())
+    assert upserted(events, acme) == 1, "only the deleted document comes back"
+
+    events.clear()
+    reloaded.reset()
+    assert stored_ids(index, acme) == []
+    assert reloaded.docstore.get_all_document_hashes() == {}
+    reloaded.run(documents=corpus())
+    assert upserted(events, acme) == 3
+    assert stored_ids(index, globex) == ["doc1#0", "doc10#0", "handbook.md#0"]
+
+
 def test_a_stale_docstore_is_dropped_when_the_tenant_has_no_records(
     index, embed_model, tenants, events, tmp_path
 ) -> None:
