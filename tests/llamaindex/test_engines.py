@@ -196,3 +196,17 @@ def test_default_models_are_local_and_answer_from_the_tenant(
     assert "Globex" not in str(response)
     reply = tenant_chat_engine(index, globex).chat("Are refunds paid?")
     assert "never paid" in str(reply) and "Acme" not in str(reply)
+
+
+def test_streaming_query_and_chat(loaded, embed_model, no_llamaindex_defaults) -> None:
+    index, acme, _ = loaded
+    engine = tenant_query_engine(
+        index, acme, llm=MockLLM(), embed_model=embed_model, streaming=True
+    )
+    streamed = engine.query("rockets launch")
+    text = "".join(streamed.response_gen)
+    assert "Acme rockets launch" in text and "Globex" not in text
+    chat = tenant_chat_engine(index, acme, llm=MockLLM(), embed_model=embed_model)
+    reply = chat.stream_chat("refunds?")
+    assert "Acme refunds" in "".join(reply.response_gen)
+    assert sources(reply)[0].startswith("Acme refunds")
