@@ -18,7 +18,6 @@ from tenant_rag.cli._common import (
     IsolationOption,
     JsonOption,
     Output,
-    check_tenant,
     client,
     isolation_of,
     open_index,
@@ -49,8 +48,11 @@ def offboard(
 ) -> None:
     """Delete every record of TENANT, then verify that nothing is left."""
     out = Output(ctx, json_output)
-    check_tenant(tenant)
     mode = isolation_of(isolation)
+    from tenant_rag.lifecycle.tenants import offboard as do_offboard
+    from tenant_rag.lifecycle.tenants import tenant_scope
+
+    tenant_scope(tenant, mode)  # refuse a bad tenant before asking anything
     if all_indexes and index:
         raise typer.BadParameter("use either --index or --all-indexes", param_hint="--index")
     pc = client()
@@ -68,8 +70,6 @@ def offboard(
             abort=True,
             err=True,
         )
-    from tenant_rag.lifecycle.tenants import offboard as do_offboard
-
     report = do_offboard(tenant, *handles, isolation=mode, wait=wait, raise_if_unverified=False)
     if out.json_mode:
         out.json(report.to_dict())

@@ -138,7 +138,7 @@ def onboard(
     (empty, ``__default__``, non-ASCII, too long) and a namespace-mode tenant
     named like the metadata-isolation shared namespace.
     """
-    scope = _scope(tenant, isolation, shared_namespace)
+    scope = tenant_scope(tenant, isolation, shared_namespace)
     _ = index  # accepted for symmetry with the other calls; nothing to create
     return scope.namespace
 
@@ -174,7 +174,7 @@ def offboard(
         OffboardVerificationError: records were still visible after ``wait``
             (only when ``raise_if_unverified``; the report is attached).
     """
-    scope = _scope(tenant, isolation, shared_namespace)
+    scope = tenant_scope(tenant, isolation, shared_namespace)
     if not indexes:
         raise ValueError(
             f"offboard({scope.tenant!r}) needs at least one index: pass the handle or name of "
@@ -350,7 +350,7 @@ def tenant_stats(
     is running. The count is exact under namespace isolation; under metadata
     isolation it lists the tenant's ids (1 RU per 100 on Pinecone).
     """
-    scope = _scope(tenant, isolation, shared_namespace)
+    scope = tenant_scope(tenant, isolation, shared_namespace)
     pinned = PinnedIndex(index, scope)
     count = pinned.count()
     stats = index.describe_index_stats()
@@ -397,14 +397,19 @@ def update_record(
     """
     if values is None and metadata is None:
         raise ValueError("update_record needs values=, metadata= or both; got neither.")
-    scope = _scope(tenant, isolation, shared_namespace)
+    scope = tenant_scope(tenant, isolation, shared_namespace)
     PinnedIndex(index, scope).update(id, values=values, set_metadata=metadata)
 
 
 # -- helpers -------------------------------------------------------------------------
 
 
-def _scope(tenant: str, isolation: Isolation, shared_namespace: str) -> TenantScope:
+def tenant_scope(
+    tenant: str,
+    isolation: Isolation = "namespace",
+    shared_namespace: str = DEFAULT_SHARED_NAMESPACE,
+) -> TenantScope:
+    """The scope lifecycle operations use: a valid tenant that is not the shared namespace."""
     scope = TenantScope(tenant, isolation, shared_namespace=shared_namespace)
     if isolation == "namespace" and scope.tenant == shared_namespace:
         raise InvalidTenantError(
@@ -465,6 +470,7 @@ __all__ = [
     "list_tenants",
     "offboard",
     "onboard",
+    "tenant_scope",
     "tenant_stats",
     "update_record",
 ]
