@@ -119,11 +119,11 @@ def server_process(data_dir: Path, grpc: bool = False) -> Iterator[tuple[int, st
 
 
 def memory_kb(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM (peak RSS) of ``pid`` from /proc, in kB."""
+    """VmRSS, VmHWM (peak RSS), RssAnon (heap: data) and RssFile (mapped code) of ``pid``, in kB."""
     out = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
+        if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
             out[key] = int(value.split()[0])
     return out
 
@@ -225,6 +225,9 @@ def main() -> None:
                 "server_peak_rss_mb": mem["VmHWM"] / 1024,
                 "peak_rss_over_raw": mem["VmHWM"] * 1024 / raw,
                 "peak_minus_idle_over_raw": (mem["VmHWM"] - idle["VmRSS"]) * 1024 / raw,
+                "server_rss_anon_mb": mem["RssAnon"] / 1024,
+                "server_rss_file_mb": mem["RssFile"] / 1024,
+                "rss_anon_over_raw": mem["RssAnon"] * 1024 / raw,
             }
             del big
 
@@ -369,6 +372,8 @@ def main() -> None:
             "",
         ),
         ("peak RSS / raw float32", f"{m['peak_rss_over_raw']:.2f}", "<= 1.5"),
+        ("(peak - idle RSS) / raw float32", f"{m['peak_minus_idle_over_raw']:.2f}", ""),
+        ("anonymous RSS (heap) / raw float32", f"{m['rss_anon_over_raw']:.2f}", ""),
     ]
     width = max(len(r[0]) for r in rows)
     print(f"{'metric':<{width}}  {'value':>17}  target")

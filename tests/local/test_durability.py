@@ -148,3 +148,22 @@ def test_two_processes_write_concurrently(tmp_path: Path) -> None:
         for index in (idx_other, idx_mine):
             assert index.describe_index_stats().namespaces["t"].vector_count == 1500
             assert len(index.query(vector=vec(4, 3), top_k=2000, namespace="t").matches) == 1500
+
+
+def test_reader_behind_a_trimmed_change_log_reloads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two servers in one process share a data dir through separate SQLite connections."""
+    from tenant_rag.local.storage import index_store
+
+    monkeypatch.setattr(index_store, "KEEP_CHANGES", 5)
+    with start(tmp_path) as writer, start(tmp_path) as reader:
+        w = make_index(writer.client(), "trim", dimension=2)
+        r = reader.client().Index(name="trim")
+        w.upsert(vectors=[("a", [1.0, 0.0])], namespace="t")
+        assert [m.id for m in r.query(vector=[1.0, 0.0], top_k=5, namespace="t").matches] == ["a"]
+        for i in range(30):  # far past 2 * KEEP_CHANGES: the log is trimmed under the reader
+            w.upsert(vectors=[(f"x{i}", [0.0, 1.0])], namespace="t")
+        w.delete(ids=["a"], namespace="t")
+        got = r.query(vector=[1.0, 0.0], top_k=100, namespace="t").matches
+        assert sorted(m.id for m in got) == sorted(f"x{i}" for i in range(30))

@@ -104,7 +104,15 @@ class ApiKeyMiddleware:
         await self.app(scope, receive, send)
 
 
-async def _body(request: Request) -> Any:
+async def _body(request: Request) -> dict[str, Any]:
+    """The JSON object in the request body ({} when empty); 400 for anything else."""
+    body = await _parse_body(request)
+    if not isinstance(body, dict):
+        raise bad_request(f"request body must be a JSON object, got {type(body).__name__}")
+    return body
+
+
+async def _parse_body(request: Request) -> Any:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_REQUEST_BYTES:  # refuse before reading it
         raise bad_request(
