@@ -103,6 +103,15 @@ def test_query_engine_filters_narrow_and_never_widen(
     ]
     with pytest.raises(TenantIsolationError):
         tenant_query_engine(index, acme, llm=MockLLM(), embed_model=embed_model, namespace=globex)
+    smuggled = tenant_query_engine(
+        index,
+        acme,
+        llm=MockLLM(),
+        embed_model=embed_model,
+        vector_store_kwargs={"namespace": globex},
+    )
+    with pytest.raises(TenantIsolationError):
+        smuggled.query("refunds")
 
 
 def test_metadata_isolation_engine_refuses_a_filter_on_the_tenant_field(
