@@ -58,3 +58,15 @@ def test_top_k_orders_best_first() -> None:
     assert top_k(scores, 2, ascending=True).tolist() == [0, 2]
     assert top_k(scores, 10, ascending=False).tolist() == [1, 3, 2, 0]
     assert top_k(scores[:0], 3, ascending=False).tolist() == []
+
+
+def test_shrinks_after_mass_removal_and_keeps_rows() -> None:
+    mat = NamespaceMatrix(DIM)
+    for i in range(200):
+        mat.set(f"r{i}", np.full(DIM, i, dtype=np.float32), None, None)
+    for i in range(190):
+        assert mat.remove(f"r{i}")
+    assert mat._mat.shape[0] < 200  # capacity given back
+    assert sorted(mat.ids) == sorted(f"r{i}" for i in range(190, 200))
+    for i in range(190, 200):
+        assert mat.values(mat.row_of[f"r{i}"]).tolist() == [float(i)] * DIM
