@@ -118,7 +118,7 @@ class TenantPineconeVectorStore(PineconeVectorStore):
                 )
         super().__init__(pinecone_index=pinecone_index, namespace=scope.namespace, **kwargs)
         self._pinned = PinnedIndex(pinecone_index, scope)
-        self._dimension = dimension or getattr(pinecone_index, "_tenant_rag_dimension", None)
+        self._dimension = dimension or _handle_dimension(pinecone_index)
 
     def __setattr__(self, name: str, value: Any) -> None:
         # The namespace field exists for LlamaIndex's sake; changing it would
@@ -451,6 +451,15 @@ class TenantPineconeVectorStore(PineconeVectorStore):
     ) -> list[BaseNode]:
         """:meth:`get_nodes` in a worker thread."""
         return await asyncio.to_thread(self.get_nodes, node_ids, filters, limit, include_values)
+
+
+def _handle_dimension(index: Any) -> int | None:
+    """The dimension ``ensure_index`` recorded on the handle it returned, if any."""
+    shape = getattr(index, "_tenant_rag_shape", None)
+    if isinstance(shape, tuple) and shape and isinstance(shape[0], int):
+        return shape[0]
+    dim = getattr(index, "_tenant_rag_dimension", None)
+    return dim if isinstance(dim, int) else None
 
 
 def _batches(records: list[Record], max_count: int) -> list[list[Record]]:

@@ -290,6 +290,28 @@ def test_a_failed_batch_leaves_none_of_the_call_behind(index, embed_model, tenan
     assert stored_ids(index, tenants[0]) == []
 
 
+def test_no_empty_filter_and_no_unpinned_stats_call(index, embed_model, tenants) -> None:
+    """Upstream sends ``filter={}`` on every query and reads index-wide stats for the dimension."""
+    store = tenant_vector_store(index, tenants[0])
+    store.add([make_node(embed_model, "d", 0, "spied on", color="red")])
+    sent: list[dict[str, Any]] = []
+
+    def query_spy(**kwargs: Any) -> Any:
+        sent.append(kwargs)
+        return index.query(**kwargs)
+
+    def no_stats(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("describe_index_stats() was called")
+
+    store.pinned.index = _Proxy(index, query=query_spy, describe_index_stats=no_stats)
+    ask(store, embed_model, "spied")
+    red = MetadataFilters(filters=[MetadataFilter(key="color", value="red")])
+    assert [n.get_content() for n in store.get_nodes(filters=red)] == ["spied on"]
+    assert "filter" not in sent[0]
+    assert sent[1]["filter"] == {"color": {"$eq": "red"}}
+    assert all(kw["namespace"] == tenants[0] for kw in sent)
+
+
 def test_query_without_an_embedding_is_a_clear_error(index, embed_model) -> None:
     store = tenant_vector_store(index, "acme")
     with pytest.raises(ValueError, match="query_embedding"):
