@@ -18,6 +18,8 @@ import base64
 import json
 import math
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +55,19 @@ class IndexEngine:
         self._ns: dict[str, NamespaceMatrix] = {}
         self._seen_seq = self.store.max_seq()
         self._dv = self.store.data_version()
+        self._closed = False
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the index lock; 404 if the index was deleted while the caller held a handle."""
+        with self.lock:
+            if self._closed:
+                raise not_found(f"Index {self.d.name!r} was deleted")
+            yield
 
     def close(self) -> None:
         with self.lock:
+            self._closed = True
             self._ns.clear()
             self.store.close()
 
@@ -145,7 +157,7 @@ class IndexEngine:
             for rid, (vec, sp, md) in records.items()
         ]
         ids = list(records)
-        with self.lock:
+        with self._locked():
             with self.store.write():
                 self._catch_up()
                 existing = self.store.existing_ids(ns, ids)
@@ -199,7 +211,7 @@ class IndexEngine:
         rid = v.record_id(rid)
         if set_metadata is not None and not isinstance(set_metadata, dict):
             raise bad_request("setMetadata must be an object")
-        with self.lock:
+        with self._locked():
             with self.store.write():
                 self._catch_up()
                 found = self.store.get(ns, [rid])
@@ -233,7 +245,7 @@ class IndexEngine:
         if flt is not None and predicate is None:
             raise bad_request("delete by filter needs a non-empty filter")
         id_list = v.id_list(ids) if ids is not None else None
-        with self.lock:
+        with self._locked():
             with self.store.write():
                 self._catch_up()
                 if id_list is None:
@@ -254,7 +266,7 @@ class IndexEngine:
 
     def drop_namespace(self, namespace: Any, *, missing_ok: bool = False) -> None:
         ns = v.namespace_name(namespace)
-        with self.lock:
+        with self._locked():
             with self.store.write():
                 self._catch_up()
                 if not missing_ok and self.store.count(ns) == 0:
@@ -289,7 +301,7 @@ class IndexEngine:
         if vector is not None:
             q = v.dense_values(vector, self.dim or None)
         predicate = compile_filter(flt)
-        with self.lock:
+        with self._locked():
             self._catch_up()
             mat = self._namespace(ns)
             if rid is not None:
@@ -328,7 +340,7 @@ class IndexEngine:
         id_list = v.id_list(ids)
         if not id_list:
             raise bad_request("fetch needs at least one id")
-        with self.lock:
+        with self._locked():
             self._catch_up()
             rows = self.store.get(ns, id_list)
         out: dict[str, Any] = {}
@@ -362,7 +374,7 @@ class IndexEngine:
         ):
             raise bad_request(f"limit must be between 1 and {MAX_LIST_LIMIT}, got {limit!r}")
         after = _decode_token(token) if token else None
-        with self.lock:
+        with self._locked():
             self._catch_up()
             ids = self.store.list_ids(ns, prefix, after, limit + 1)
         more = len(ids) > limit
@@ -371,7 +383,7 @@ class IndexEngine:
 
     def namespace_counts(self, flt: Any = None) -> dict[str, int]:
         predicate = compile_filter(flt)
-        with self.lock:
+        with self._locked():
             self._catch_up()
             counts = self.store.counts()
             if predicate is None:
@@ -396,7 +408,7 @@ class IndexEngine:
 
     def namespace_count(self, namespace: Any) -> int:
         ns = v.namespace_name(namespace)
-        with self.lock:
+        with self._locked():
             self._catch_up()
             n = self.store.count(ns)
         if n == 0:
@@ -404,7 +416,7 @@ class IndexEngine:
         return n
 
     def loaded_namespaces(self) -> list[str]:
-        with self.lock:
+        with self._locked():
             return list(self._ns)
 
 
