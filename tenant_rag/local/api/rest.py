@@ -5,8 +5,8 @@ serves everything, and ``IndexModel.host`` is ``http://HOST:PORT/_index/<name>``
 the SDK (sync and asyncio) keeps a path prefix in the host and appends
 ``/vectors/upsert``, ``/query`` and so on, so no client change is needed.
 
-The layer is deliberately thin: it parses JSON with the standard library (no
-pydantic over large vector payloads), runs the engine call on a worker thread
+The layer is deliberately thin: it parses JSON itself (orjson when present, else
+the standard library; no pydantic over large vector payloads), runs the engine call on a worker thread
 (so a write waiting on another process's SQLite lock never blocks the event
 loop), and turns ``ApiError`` into Pinecone's error bodies.
 """
