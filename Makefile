@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check uv==0.13.9 || $(BIN)/python -m pip install -q uv
-	$(BIN)/uv pip install --python $(BIN)/python -q -e ".[dev]"
+	UV_LINK_MODE=copy $(BIN)/uv pip install --python $(BIN)/python -q -e ".[dev]"
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 venv: $(STAMP)

@@ -77,6 +77,8 @@ def _local_client(grpc: bool) -> Any:
     if not grpc:
         return server.client()
     client = server.grpc_client()
+    if not server.grpc_target:
+        raise ConfigurationError("the embedded server was started without its gRPC port.")
     _local_grpc_targets[id(client)] = server.grpc_target
     return client
 
@@ -148,6 +150,15 @@ def ensure_index(
     with _lock:
         _indexes[cache_key] = handle
     return handle
+
+
+def index_shape(index: Any) -> tuple[int, str] | None:
+    """``(dimension, metric)`` of a handle from :func:`ensure_index`, without a request.
+
+    ``None`` for handles built elsewhere (then ask ``describe_index_stats``).
+    """
+    shape = getattr(index, "_tenant_rag_shape", None)
+    return (int(shape[0]), str(shape[1])) if shape else None
 
 
 def _describe_or_none(pc: Any, name: str) -> Any:

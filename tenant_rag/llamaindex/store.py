@@ -50,6 +50,7 @@ from llama_index.core.vector_stores.utils import (
 from llama_index.vector_stores.pinecone import PineconeVectorStore
 from llama_index.vector_stores.pinecone.base import _to_pinecone_filter
 
+from tenant_rag.connection import index_shape
 from tenant_rag.errors import IngestError, TenantIsolationError
 from tenant_rag.tenancy.pinned import PinnedIndex, Record, as_floats
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation, TenantScope
@@ -455,11 +456,8 @@ class TenantPineconeVectorStore(PineconeVectorStore):
 
 def _handle_dimension(index: Any) -> int | None:
     """The dimension ``ensure_index`` recorded on the handle it returned, if any."""
-    shape = getattr(index, "_tenant_rag_shape", None)
-    if isinstance(shape, tuple) and shape and isinstance(shape[0], int):
-        return shape[0]
-    dim = getattr(index, "_tenant_rag_dimension", None)
-    return dim if isinstance(dim, int) else None
+    shape = index_shape(index)
+    return shape[0] if shape else None
 
 
 def _batches(records: list[Record], max_count: int) -> list[list[Record]]:

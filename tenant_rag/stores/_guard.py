@@ -40,7 +40,7 @@ _NAMESPACED: dict[str, int] = {
     "delete_namespace": 0,
 }
 _PASS_THROUGH = frozenset(
-    {"config", "_config", "_tenant_rag_index_name", "_tenant_rag_dimension", "close"}
+    {"config", "_config", "_tenant_rag_index_name", "_tenant_rag_shape", "close"}
 )
 
 
