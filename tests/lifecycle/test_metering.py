@@ -244,3 +244,20 @@ def test_quota_validation() -> None:
 
     with pytest.raises(InvalidTenantError):
         Quotas(tenants={"": Limits(max_records=1)})
+
+
+def test_langchain_retriever_is_metered_and_quota_limited(new_index: Any) -> None:
+    from tenant_rag.models.hashing import HashingTestEmbeddings
+    from tenant_rag.stores.langchain import tenant_retriever, tenant_vector_store
+
+    ix = new_index()
+    emb = HashingTestEmbeddings(dimension=8)
+    tenant_vector_store(ix, "acme", emb).add_texts(["alpha beta", "gamma delta"])
+    clock = _Clock()
+    with UsageMeter(quotas=Quotas(max_read_units=1, clock=clock)) as meter:
+        retriever = tenant_retriever(ix, "acme", emb, k=1)
+        assert len(retriever.invoke("alpha")) == 1
+        with pytest.raises(QuotaExceededError):
+            retriever.invoke("alpha")
+    assert meter.usage(tenant="acme").operations == {"query": 1}
+    assert meter.usage(tenant="acme").read_units == 1
