@@ -19,8 +19,9 @@ metadata isolation (the raw call then sends the same tenant filter).
 
 Async, measured to decide how the store's async methods should work:
 ``retriever.ainvoke`` (pinned sync path in a worker thread) against a raw
-``PineconeAsyncio`` ``IndexAsyncio.query`` on one long-lived session, one at
-a time and 32 at once with ``asyncio.gather``.
+``PineconeAsyncio`` ``IndexAsyncio.query`` on one long-lived session and
+against upstream langchain-pinecone's own ``asimilarity_search``, one at a
+time and 32 at once with ``asyncio.gather`` (errors counted).
 
 Usage: ``python benchmarks/bench_retriever.py [--quick]``; prints a table and
 writes ``benchmarks/results/retriever.json``. Target: median overhead <= 5%.
@@ -113,20 +114,28 @@ def summary(ms: list[float]) -> dict[str, float]:
 
 def interleaved(
     fns: dict[str, Callable[[int], Any]], n_queries: int, rounds: int
-) -> dict[str, list[float]]:
-    """Time each fn on query i, in an order that alternates per round (ABBA...)."""
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Time each fn on query i, in an order that alternates per round (ABBA...).
+
+    Returns wall-clock ms and this process's CPU ms per call. CPU time is what
+    our layers add on the client; it barely moves when other processes load
+    the machine, unlike wall-clock time.
+    """
     names = list(fns)
-    out: dict[str, list[float]] = {k: [] for k in names}
-    clock = time.perf_counter
+    wall: dict[str, list[float]] = {k: [] for k in names}
+    cpu: dict[str, list[float]] = {k: [] for k in names}
+    clock, cpu_clock = time.perf_counter, time.process_time
     for r in range(rounds):
         order = names if r % 2 == 0 else names[::-1]
         i = r % n_queries
         for name in order:
             fn = fns[name]
+            c0 = cpu_clock()
             t0 = clock()
             fn(i)
-            out[name].append((clock() - t0) * 1000.0)
-    return out
+            wall[name].append((clock() - t0) * 1000.0)
+            cpu[name].append((cpu_clock() - c0) * 1000.0)
+    return wall, cpu
 
 
 def main() -> None:
@@ -160,6 +169,7 @@ def main() -> None:
                 store = tenant_vector_store(index, t, emb, isolation=mode)
                 store.add_texts(texts, ids=[f"doc-{i}#0" for i in range(len(rows))], batch_size=100)
 
+        time.sleep(3.0)  # let the server settle after the bulk load
         emb = PrecomputedEmbeddings(table)
         results: dict[str, Any] = {}
         for mode in ("namespace", "metadata"):
@@ -190,8 +200,10 @@ def main() -> None:
                 raw_ids = [scope.public_id(m.id) for m in raw(i).matches]
                 assert [d.id for d in via_retriever(i)] == raw_ids
             interleaved(fns, len(qvecs), warmup)
-            samples = interleaved(fns, len(qvecs), rounds)
+            samples, cpu = interleaved(fns, len(qvecs), rounds)
             stats = {k: summary(v) for k, v in samples.items()}
+            for k, v in cpu.items():
+                stats[k]["client_cpu_mean_ms"] = round(float(np.mean(v)), 4)
             base = stats["raw_query"]["p50_ms"]
             for k in ("tenant_retriever", "pinned_store"):
                 stats[k]["overhead_vs_raw_p50_pct"] = round(
@@ -228,6 +240,7 @@ def main() -> None:
 
 
 async def bench_async(url: str, index: Any, emb: Any, qvecs: list, rounds: int) -> dict[str, Any]:
+    from langchain_pinecone import PineconeVectorStore
     from pinecone import PineconeAsyncio
 
     from tenant_rag import tenant_retriever
@@ -259,33 +272,63 @@ async def bench_async(url: str, index: Any, emb: Any, qvecs: list, rounds: int) 
                     seq[name].append((time.perf_counter() - t0) * 1000.0)
             out["sequential"] = {k: summary(v) for k, v in seq.items()}
 
+            # upstream langchain-pinecone 0.2.13's own async path, unpinned, same namespace
+            upstream = PineconeVectorStore(index=index, embedding=emb, namespace="acme")
+
+            async def upstream_async(i: int) -> Any:
+                return await upstream.asimilarity_search(f"q{i}", k=TOP_K)
+
+            up_ms = []
+            for r in range(min(rounds, 100)):
+                t0 = time.perf_counter()
+                await upstream_async(r % len(qvecs))
+                up_ms.append((time.perf_counter() - t0) * 1000.0)
+            out["sequential"]["upstream_asimilarity_search"] = summary(up_ms)
+
             batches = max(10, rounds // 32)
-            conc: dict[str, float] = {}
-            for name, fn in (("raw_asyncio_query", raw_async), ("retriever_ainvoke", ret_async)):
+            conc: dict[str, Any] = {}
+            for name, fn in (
+                ("raw_asyncio_query", raw_async),
+                ("retriever_ainvoke", ret_async),
+                ("upstream_asimilarity_search", upstream_async),
+            ):
+                errors: list[str] = []
                 t0 = time.perf_counter()
                 for b in range(batches):
-                    await asyncio.gather(*(fn((b * 32 + j) % len(qvecs)) for j in range(32)))
-                conc[name] = round(batches * 32 / (time.perf_counter() - t0), 1)
-            out["gather_32_queries_per_s"] = conc
+                    res = await asyncio.gather(
+                        *(fn((b * 32 + j) % len(qvecs)) for j in range(32)),
+                        return_exceptions=True,
+                    )
+                    errors += [f"{type(e).__name__}: {e}" for e in res if isinstance(e, Exception)]
+                conc[name] = {
+                    "queries_per_s": round(batches * 32 / (time.perf_counter() - t0), 1),
+                    "errors": len(errors),
+                    "first_error": errors[0][:120] if errors else None,
+                }
+            out["gather_32"] = conc
     return out
 
 
 def print_table(results: dict[str, Any]) -> None:
-    print(f"{'mode':<10} {'path':<18} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'overhead':>9}")
+    print(
+        f"{'mode':<10} {'path':<18} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} "
+        f"{'overhead':>9} {'cpu ms':>7}"
+    )
     for mode in ("namespace", "metadata"):
         for path, s in results[mode].items():
             over = s.get("overhead_vs_raw_p50_pct")
             over_s = f"{over:+.1f}%" if over is not None else ""
             print(
                 f"{mode:<10} {path:<18} {s['p50_ms']:>8.3f} {s['p90_ms']:>8.3f} "
-                f"{s['p99_ms']:>8.3f} {over_s:>9}"
+                f"{s['p99_ms']:>8.3f} {over_s:>9} {s['client_cpu_mean_ms']:>7.3f}"
             )
     a = results["async"]
     for path, s in a["sequential"].items():
         print(
             f"{'async':<10} {path:<18} {s['p50_ms']:>8.3f} {s['p90_ms']:>8.3f} {s['p99_ms']:>8.3f}"
         )
-    print("async gather(32) throughput, queries/s:", a["gather_32_queries_per_s"])
+    for path, g in a["gather_32"].items():
+        print(f"async gather(32) {path}: {g['queries_per_s']} q/s, {g['errors']} errors")
     print(f"wrote {RESULTS}")
 
 

@@ -37,12 +37,17 @@ microseconds.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import functools
 import json
 import logging
+import os
+import threading
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 from langchain_core.callbacks import (
@@ -52,7 +57,7 @@ from langchain_core.callbacks import (
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.runnables import RunnableConfig
-from langchain_core.runnables.config import run_in_executor, var_child_runnable_config
+from langchain_core.runnables.config import var_child_runnable_config
 from langchain_core.vectorstores import VectorStoreRetriever
 from langchain_pinecone import PineconeVectorStore
 from langchain_pinecone._utilities import DistanceStrategy, maximal_marginal_relevance
@@ -64,6 +69,7 @@ from tenant_rag.tenancy.pinned import PinnedIndex, Record, as_floats, index_name
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, TENANT_FIELD, Isolation, TenantScope
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Metadata key the tenant retrievers put each document's Pinecone score under.
 SCORE_KEY = "score"
@@ -75,6 +81,37 @@ SEARCH_TYPES = ("similarity", "similarity_score_threshold", "mmr")
 
 def _is_set(value: Any) -> bool:
     return value is not _UNSET
+
+
+_IO_POOL: ThreadPoolExecutor | None = None
+_IO_POOL_LOCK = threading.Lock()
+
+
+def io_pool() -> ThreadPoolExecutor:
+    """The worker threads that run the pinned sync path for every async method.
+
+    One pool per process, shared by all tenant stores, separate from the event
+    loop's default executor (which LangChain also uses for embeddings and sync
+    fallbacks, and which has only ``cpu_count + 4`` threads). Its size matches
+    the SDK's default connection pool (``5 x cpu_count``, at most 32), so each
+    worker can hold a kept-alive connection; set ``TENANT_RAG_ASYNC_THREADS`` to
+    change it (more helps when each query waits on a distant cloud region).
+    """
+    global _IO_POOL
+    with _IO_POOL_LOCK:
+        if _IO_POOL is None:
+            default = min(32, 5 * (os.cpu_count() or 1))
+            workers = int(os.environ.get("TENANT_RAG_ASYNC_THREADS") or default)
+            _IO_POOL = ThreadPoolExecutor(
+                max_workers=max(1, workers), thread_name_prefix="tenant-rag-io"
+            )
+        return _IO_POOL
+
+
+async def run_in_io_thread(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run ``func`` on :func:`io_pool`, with the caller's context variables (callbacks)."""
+    call = functools.partial(contextvars.copy_context().run, func, *args, **kwargs)
+    return await asyncio.get_running_loop().run_in_executor(io_pool(), call)
 
 
 class TenantPineconeVectorStore(PineconeVectorStore):
@@ -233,8 +270,8 @@ class TenantPineconeVectorStore(PineconeVectorStore):
         for start in range(0, len(texts), max(1, embedding_chunk_size)):
             end = start + max(1, embedding_chunk_size)
             vectors = await self._embedding.aembed_documents(texts[start:end])
-            await run_in_executor(
-                None, self._upsert, ids[start:end], vectors, metas[start:end], batch_size, True
+            await run_in_io_thread(
+                self._upsert, ids[start:end], vectors, metas[start:end], batch_size, True
             )
         return ids
 
@@ -319,7 +356,7 @@ class TenantPineconeVectorStore(PineconeVectorStore):
         **kwargs: Any,
     ) -> bool:
         self._check_ns(namespace, kwargs, "adelete")
-        return await run_in_executor(None, self.delete, ids, delete_all, _UNSET, filter)
+        return await run_in_io_thread(self.delete, ids, delete_all, _UNSET, filter)
 
     # -- get by id -------------------------------------------------------------------
 
@@ -339,7 +376,7 @@ class TenantPineconeVectorStore(PineconeVectorStore):
         return docs
 
     async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
-        return await run_in_executor(None, self.get_by_ids, list(ids))
+        return await run_in_io_thread(self.get_by_ids, list(ids))
 
     # -- similarity search -------------------------------------------------------------
 
@@ -363,8 +400,7 @@ class TenantPineconeVectorStore(PineconeVectorStore):
         **kwargs: Any,
     ) -> list[tuple[Document, float]]:
         self.scope.check_namespace_kwarg(kwargs, where="asimilarity_search")
-        return await run_in_executor(
-            None,
+        return await run_in_io_thread(
             self.similarity_search_by_vector_with_score,
             embedding,
             k=k,
@@ -470,9 +506,7 @@ class TenantPineconeVectorStore(PineconeVectorStore):
         **kwargs: Any,
     ) -> list[Document]:
         self._check_ns(namespace, kwargs, "amax_marginal_relevance_search")
-        pairs = await run_in_executor(
-            None, self._mmr_scored, embedding, k, fetch_k, lambda_mult, filter
-        )
+        pairs = await run_in_io_thread(self._mmr_scored, embedding, k, fetch_k, lambda_mult, filter)
         return [d for d, _ in pairs]
 
     def max_marginal_relevance_search(  # type: ignore[override]
@@ -501,9 +535,7 @@ class TenantPineconeVectorStore(PineconeVectorStore):
     ) -> list[Document]:
         self._check_ns(namespace, kwargs, "amax_marginal_relevance_search")
         embedding = await self._embedding.aembed_query(query)
-        pairs = await run_in_executor(
-            None, self._mmr_scored, embedding, k, fetch_k, lambda_mult, filter
-        )
+        pairs = await run_in_io_thread(self._mmr_scored, embedding, k, fetch_k, lambda_mult, filter)
         return [d for d, _ in pairs]
 
     # -- retrievers ----------------------------------------------------------------------
@@ -780,8 +812,8 @@ class TenantVectorStoreRetriever(VectorStoreRetriever):
         kwargs_ = self.search_kwargs | kwargs
         store.scope.check_namespace_kwarg(dict(kwargs_), where="retriever search_kwargs")
         embedding = await store.embeddings.aembed_query(query)  # type: ignore[union-attr]
-        pairs = await run_in_executor(
-            None, store._search_vector_scored, embedding, self.search_type, kwargs_
+        pairs = await run_in_io_thread(
+            store._search_vector_scored, embedding, self.search_type, kwargs_
         )
         return _with_scores(pairs)
 
