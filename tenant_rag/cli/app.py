@@ -9,6 +9,7 @@ import typer
 from tenant_rag.cli._common import DEBUG_ENV, ErrorHandlingGroup, set_debug
 from tenant_rag.cli.ask import ask
 from tenant_rag.cli.chat_server import chat_server
+from tenant_rag.cli.demo import demo
 from tenant_rag.cli.offboard import offboard
 from tenant_rag.cli.search import search
 from tenant_rag.cli.serve import serve
@@ -47,6 +48,7 @@ app.command("search")(search)
 app.command("tenants")(tenants)
 app.command("stats")(stats)
 app.command("offboard")(offboard)
+app.command("demo")(demo)
 
 
 def main() -> None:
