@@ -260,3 +260,25 @@ def test_update_record_metadata_mode_cannot_touch_tenant_field(new_index: Any) -
         update_record(ix, "acme", "doc-0", metadata={"tenant_id": "globex"}, isolation="metadata")
     raw = ix.fetch(ids=["acme::doc-0"], namespace="tenant-shared").vectors["acme::doc-0"]
     assert raw.metadata["tenant_id"] == "acme"
+
+
+def test_lifecycle_over_grpc(shared_local_server: Any, new_index: Any) -> None:
+    from pinecone.grpc import GRPCClientConfig
+
+    rest = new_index("grpc")
+    name = rest._tenant_rag_index_name
+    grpc_ix = shared_local_server.grpc_client().Index(
+        name=name, host=shared_local_server.grpc_target, grpc_config=GRPCClientConfig(secure=False)
+    )
+    seed_records(grpc_ix, "acme", 3)
+    seed_records(grpc_ix, "globex", 2)
+    assert [(t.tenant, t.record_count) for t in list_tenants(grpc_ix)] == [
+        ("acme", 3),
+        ("globex", 2),
+    ]
+    update_record(grpc_ix, "acme", "doc-0", metadata={"genre": "news"})
+    assert tenant_stats(grpc_ix, "acme").record_count == 3
+    report = offboard("acme", grpc_ix)
+    assert report.verified and report.deleted == 3
+    assert offboard("acme", grpc_ix).deleted == 0
+    assert [t.tenant for t in list_tenants(rest)] == ["globex"]
