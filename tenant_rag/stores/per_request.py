@@ -82,6 +82,12 @@ class PerRequestTenantRetriever(BaseRetriever):
                 "a per-request retriever takes its namespace from the tenant of each call; "
                 "remove 'namespace' from search_kwargs."
             )
+        if self.search_type == "similarity_score_threshold" and not isinstance(
+            self.search_kwargs.get("score_threshold"), float
+        ):
+            raise ValueError(
+                "search_type='similarity_score_threshold' needs score_threshold=<float in [0, 1]>."
+            )
         if self.cache_size < 1:
             raise ValueError("cache_size must be at least 1.")
         if self.search_kwargs.get("filter") and self.isolation == "metadata":
@@ -193,6 +199,8 @@ def per_request_retriever(
             "do not pass namespace=."
         )
     kwargs = dict(search_kwargs)
+    if kwargs.get("score_threshold") is not None:
+        kwargs["score_threshold"] = float(kwargs["score_threshold"])
     if filter:
         kwargs["filter"] = dict(filter)
     return PerRequestTenantRetriever(

@@ -140,3 +140,14 @@ def test_the_cache_is_bounded(index32, emb32) -> None:
     assert list(r._cache) == ["t-7", "t-8", "t-9"]
     assert r.retriever_for("t-9") is r.retriever_for("t-9")
     assert r.retriever_for("t-0") is not first  # rebuilt after eviction, cheaply
+
+
+def test_bad_search_options_fail_at_construction(index32, emb32) -> None:
+    with pytest.raises(ValueError):
+        per_request_retriever(index32, emb32, search_type="similarity_score_threshold")
+    with pytest.raises(ValueError):
+        per_request_retriever(index32, emb32, search_type="bogus")
+    ok = per_request_retriever(
+        index32, emb32, search_type="similarity_score_threshold", score_threshold=1
+    )
+    assert ok.search_kwargs["score_threshold"] == 1.0

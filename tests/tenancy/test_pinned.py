@@ -104,19 +104,25 @@ def test_delete_all_deletes_only_the_tenant(pair) -> None:
     assert list(a.list_ids()) == ["again"]
 
 
-def test_metadata_mode_refuses_the_tenant_field(pair) -> None:
-    a, b = pair
-    if a.scope.isolation != "metadata":
-        pytest.skip("namespace mode has no reserved field")
-    with pytest.raises(TenantIsolationError):
-        a.upsert([{"id": "x", "values": unit(0), "metadata": {"tenant_id": b.tenant}}])
-    with pytest.raises(TenantIsolationError):
-        a.update("r1", set_metadata={"tenant_id": b.tenant})
-    with pytest.raises(TenantIsolationError):
-        a.query(vector=unit(0), filter={"$or": [{"tenant_id": b.tenant}]})
-    with pytest.raises(TenantIsolationError):
-        a.delete_by_filter({"tenant_id": {"$ne": "x"}})
-    assert b.count() == 3
+@pytest.mark.parametrize("transport", ["rest", "grpc"])
+def test_metadata_mode_refuses_the_tenant_field(transport, rest_index, grpc_index) -> None:
+    raw = rest_index if transport == "rest" else grpc_index
+    tag = uuid.uuid4().hex[:8]
+    a, b = (PinnedIndex(raw, f"{n}-{tag}", isolation="metadata") for n in ("acme", "globex"))
+    b.upsert([("r1", unit(0), {"owner": b.tenant})])
+    try:
+        with pytest.raises(TenantIsolationError):
+            a.upsert([{"id": "x", "values": unit(0), "metadata": {"tenant_id": b.tenant}}])
+        with pytest.raises(TenantIsolationError):
+            a.update("r1", set_metadata={"tenant_id": b.tenant})
+        with pytest.raises(TenantIsolationError):
+            a.query(vector=unit(0), filter={"$or": [{"tenant_id": b.tenant}]})
+        with pytest.raises(TenantIsolationError):
+            a.delete_by_filter({"tenant_id": {"$ne": "x"}})
+        assert a.count() == 0 and b.count() == 1
+        assert b.fetch(["r1"])["r1"].metadata == {"owner": b.tenant}
+    finally:
+        b.delete_all()
 
 
 def test_a_foreign_record_in_a_response_is_refused(rest_index) -> None:
