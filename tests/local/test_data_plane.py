@@ -355,3 +355,23 @@ def test_index_deleted_then_recreated_starts_empty(pc) -> None:  # type: ignore[
     assert index2.describe_index_stats().total_vector_count == 0
     index2.upsert(vectors=[("b", [1.0, 0.0, 0.0])], namespace="x")
     assert list(index2.fetch(ids=["a", "b"], namespace="x").vectors) == ["b"]
+
+
+def test_filtered_stats_and_delete_leave_other_tenants_unloaded(
+    pc, local_server: LocalServer
+) -> None:  # type: ignore[no-untyped-def]
+    index = make_index(pc, "lazy", dimension=2)
+    for t in range(3):
+        index.upsert(
+            vectors=[{"id": f"r{i}", "values": [1.0, 0.5], "metadata": {"i": i}} for i in range(4)],
+            namespace=f"t{t}",
+        )
+    engine = local_server.engine.index("lazy")
+    assert engine.loaded_namespaces() == []  # writes never load a namespace
+    stats = index.describe_index_stats(filter={"i": {"$lt": 2}})
+    assert {ns: s.vector_count for ns, s in stats.namespaces.items()} == {"t0": 2, "t1": 2, "t2": 2}
+    index.delete(filter={"i": 0}, namespace="t1")
+    assert engine.loaded_namespaces() == []  # answered from the metadata column
+    index.query(vector=[1.0, 0.5], top_k=1, namespace="t2")
+    assert engine.loaded_namespaces() == ["t2"]
+    assert index.describe_index_stats().namespaces["t1"].vector_count == 3

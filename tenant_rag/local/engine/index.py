@@ -27,7 +27,7 @@ import numpy as np
 
 from tenant_rag.local.engine import validation as v
 from tenant_rag.local.engine.errors import bad_request, not_found
-from tenant_rag.local.engine.filters import compile_filter
+from tenant_rag.local.engine.filters import Predicate, compile_filter
 from tenant_rag.local.engine.limits import (
     DEFAULT_LIST_LIMIT,
     MAX_LIST_LIMIT,
@@ -122,6 +122,21 @@ class IndexEngine:
             mat = NamespaceMatrix.load(self.dim, self.store.count(ns), rows)
             self._ns[ns] = mat
         return mat
+
+    def _matching_ids(self, ns: str, predicate: Predicate) -> list[str]:
+        """Ids whose metadata matches, without loading vectors of a namespace not in memory.
+
+        Stats and delete-by-filter over many tenants should not pull every tenant's
+        matrix into memory, so an unloaded namespace is scanned from its metadata column.
+        """
+        mat = self._ns.get(ns)
+        if mat is not None:
+            return [mat.ids[int(r)] for r in mat.matching_rows(predicate)]
+        return [
+            rid
+            for rid, md in self.store.scan_metadata(ns)
+            if predicate(json.loads(md) if md else {})
+        ]
 
     def _decode(self, row: Row) -> tuple[np.ndarray, Sparse | None, str | None]:
         _rid, blob, sp, md = row
@@ -250,8 +265,7 @@ class IndexEngine:
                 self._catch_up()
                 if id_list is None:
                     assert predicate is not None
-                    mat = self._namespace(ns)
-                    id_list = [mat.ids[int(r)] for r in mat.matching_rows(predicate)]
+                    id_list = self._matching_ids(ns, predicate)
                 if not id_list:
                     return
                 removed = self.store.delete(ns, id_list)
@@ -390,7 +404,7 @@ class IndexEngine:
                 return counts
             out = {}
             for ns in counts:
-                n = len(self._namespace(ns).matching_rows(predicate))
+                n = len(self._matching_ids(ns, predicate))
                 if n:
                     out[ns] = n
             return out

@@ -151,6 +151,10 @@ class IndexStore:
             "SELECT id, vals, sparse, metadata FROM records WHERE namespace=?", (ns,)
         )
 
+    def scan_metadata(self, ns: str) -> sqlite3.Cursor:
+        """(id, metadata JSON) of one namespace, without reading vectors."""
+        return self.conn.execute("SELECT id, metadata FROM records WHERE namespace=?", (ns,))
+
     def delete(self, ns: str, ids: list[str]) -> int:
         removed = 0
         for start in range(0, len(ids), _CHUNK):
