@@ -46,7 +46,7 @@ ops = st.one_of(
 
 @pytest.mark.parametrize("mode", ["namespace", "metadata"])
 @settings(
-    max_examples=25,
+    max_examples=100,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
