@@ -724,6 +724,24 @@ def _is_async_index(index: Any) -> bool:
     return isinstance(index, _IndexAsyncio)
 
 
+def check_configurable_namespace(scope: TenantScope, configurable: Mapping[str, Any]) -> None:
+    """Refuse a foreign namespace in ``configurable`` or in its ``search_kwargs``.
+
+    LangChain ignores configurable keys a runnable did not declare, so such a
+    namespace would be silently dropped; we raise instead, because the caller
+    clearly meant to reach somewhere else.
+    """
+    if "namespace" in configurable:
+        scope.check_namespace_kwarg(
+            {"namespace": configurable["namespace"]}, where="config['configurable']"
+        )
+    nested = configurable.get("search_kwargs")
+    if isinstance(nested, Mapping) and "namespace" in nested:
+        scope.check_namespace_kwarg(
+            {"namespace": nested["namespace"]}, where="config['configurable']['search_kwargs']"
+        )
+
+
 def _with_scores(pairs: Iterable[tuple[Document, float]]) -> list[Document]:
     docs = []
     for doc, score in pairs:
@@ -778,10 +796,7 @@ class TenantVectorStoreRetriever(VectorStoreRetriever):
                 f"config asks for tenant {other!r}, but this retriever is pinned to tenant "
                 f"{scope.tenant!r}; use per_request_retriever() to choose the tenant per call."
             )
-        if "namespace" in configurable:
-            scope.check_namespace_kwarg(
-                {"namespace": configurable["namespace"]}, where="config['configurable']"
-            )
+        check_configurable_namespace(scope, configurable)
 
     def invoke(
         self, input: str, config: RunnableConfig | None = None, **kwargs: Any

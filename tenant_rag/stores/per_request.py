@@ -36,6 +36,7 @@ from tenant_rag.errors import TenantIsolationError
 from tenant_rag.stores.langchain import (
     SEARCH_TYPES,
     TenantVectorStoreRetriever,
+    check_configurable_namespace,
     tenant_retriever,
 )
 from tenant_rag.tenancy.ids import validate_tenant
@@ -111,11 +112,9 @@ class PerRequestTenantRetriever(BaseRetriever):
                 "back to a default tenant or namespace."
             )
         tenant = validate_tenant(tenant)
-        if "namespace" in configurable:
+        if "namespace" in configurable or "search_kwargs" in configurable:
             scope = self.retriever_for(tenant).vectorstore.scope
-            scope.check_namespace_kwarg(
-                {"namespace": configurable["namespace"]}, where="config['configurable']"
-            )
+            check_configurable_namespace(scope, configurable)
         return tenant
 
     def retriever_for(self, tenant: str) -> TenantVectorStoreRetriever:

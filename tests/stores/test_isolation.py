@@ -308,6 +308,7 @@ async def test_config_cannot_retarget_a_pinned_retriever(pair, index32, emb32, m
         {"configurable": {"tenant_id": b.tenant}},
         {"configurable": {"namespace": b.namespace if mode == "namespace" else "other"}},
         {"configurable": {"namespace": None}},
+        {"configurable": {"search_kwargs": {"namespace": b.tenant}}},
     ):
         with pytest.raises(TenantIsolationError):
             r.invoke("vacation", config=cfg)

@@ -102,6 +102,11 @@ def test_namespaces_are_refused_everywhere(loaded, index32, emb32) -> None:
         r.invoke("vacation", config={"configurable": {"tenant_id": a, "namespace": b}})
     with pytest.raises(TenantIsolationError):
         r.invoke("vacation", config=cfg(a), namespace=b)
+    with pytest.raises(TenantIsolationError):
+        r.invoke(
+            "vacation",
+            config={"configurable": {"tenant_id": a, "search_kwargs": {"namespace": b}}},
+        )
     if mode == "metadata":
         with pytest.raises(TenantIsolationError):
             per_request_retriever(
