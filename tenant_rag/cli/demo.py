@@ -88,6 +88,7 @@ def demo(
             from tenant_rag.connection import ensure_index
 
             index = ensure_index(srv.client(), INDEX, dimension=dimension_of(emb))
+        summary["embeddings"] = type(emb).__name__
         _step(out, f"Index [bold]{INDEX}[/] ready: {dimension_of(emb)}-d, {type(emb).__name__}")
 
         names = " and ".join(t.tenant for t in tenants)

@@ -92,3 +92,31 @@ def test_sample_tenants_reads_questions(corpus: Path) -> None:
         ("acme", "How many vacation days?"),
         ("globex", "When are bonuses paid?"),
     ]
+
+
+def test_demo_with_the_default_model_as_a_user_runs_it(corpus: Path, tmp_path: Path) -> None:
+    """The console script in a subprocess, default local model (MiniLM), fresh data dir."""
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PINECONE_", "OPENAI_")) and k != "TENANT_RAG_TEST_EMBEDDINGS"
+    }
+    env["TENANT_RAG_HOME"] = str(tmp_path / "default-model-home")
+    exe = Path(sys.executable).with_name("tenant-rag")
+    proc = subprocess.run(
+        [str(exe), "demo", "--corpus", str(corpus), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(proc.stdout)
+    assert data["ok"] and data["embeddings"] == "LocalMiniLMEmbeddings"
+    assert data["answers"]["acme"]["sources"][0]["doc_id"] == "handbook.md"
+    assert "25 vacation days" in data["answers"]["acme"]["answer"]
+    assert "March" in data["answers"]["globex"]["answer"]
