@@ -15,7 +15,9 @@ Rules, per attribute of the wrapped SDK ``Index`` / ``GRPCIndex``:
   ``namespace=`` as a keyword equal to the pin; positional arguments after
   the first are refused, since they could carry a namespace;
 * ``describe_index_stats`` is allowed, but its answer is cut down to the
-  pinned namespace, so one tenant cannot learn other tenants' names;
+  pinned namespace (names and total), so one tenant cannot learn other
+  tenants' names or sizes (under metadata isolation the shared namespace's
+  count still covers every tenant in it);
 * ``config`` and a few harmless attributes pass through;
 * everything else (``query_namespaces``, ``namespace`` resource,
   ``list_namespaces``, bulk import, ...) raises :class:`AttributeError`.
@@ -115,4 +117,16 @@ class NamespaceGuardedIndex:
             mine = {k: v for k, v in namespaces.items() if k == self._namespace}
             namespaces.clear()
             namespaces.update(mine)
+            # the index-wide total would reveal the other tenants' combined size
+            summary = mine.get(self._namespace)
+            count = getattr(summary, "vector_count", None)
+            if count is None and isinstance(summary, dict):
+                count = summary.get("vector_count")
+            try:
+                if isinstance(stats, dict):
+                    stats["total_vector_count"] = int(count or 0)
+                else:
+                    stats.total_vector_count = int(count or 0)
+            except (AttributeError, TypeError, ValueError):  # pragma: no cover - other SDKs
+                pass
         return stats

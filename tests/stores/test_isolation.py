@@ -376,6 +376,8 @@ def test_the_guarded_index_refuses_cross_namespace_calls(pair) -> None:
         a.index.fetch(IDS, b.namespace)  # positional namespace
     stats = a.index.describe_index_stats()
     assert set(stats.namespaces) <= {a.namespace}
+    if a.scope.isolation == "namespace":
+        assert stats.total_vector_count == 4, "only the tenant's own records are counted"
     # the retriever is a genuine PineconeVectorStore retriever over the pinned store
     assert isinstance(a.as_retriever(), TenantVectorStoreRetriever)
 
