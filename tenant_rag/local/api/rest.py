@@ -17,7 +17,7 @@ import base64
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from anyio import to_thread
 from fastapi import FastAPI, Request
@@ -25,12 +25,13 @@ from fastapi.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tenant_rag.local.api.auth import UNAUTHENTICATED_MESSAGE, key_ok
-from tenant_rag.local.engine import ApiError, Engine, validation
+from tenant_rag.local.engine import ApiError, Engine, IndexEngine, validation
 from tenant_rag.local.engine.errors import GRPC_NUMBER, bad_request
 from tenant_rag.local.engine.limits import DEFAULT_LIST_LIMIT, MAX_REQUEST_BYTES
 from tenant_rag.local.storage import IndexDef
 
 log = logging.getLogger("tenant_rag.local")
+T = TypeVar("T")
 DATA_PREFIX = "/_index"
 
 # orjson (always present: langchain-core -> langsmith requires it) parses a 1.6 MB upsert
@@ -155,6 +156,22 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> ASGIApp:
     async def run(fn: Callable[[], Any]) -> Any:
         return await to_thread.run_sync(fn)
 
+    async def read(name: str, ns: Any, needs_matrix: bool, fn: Callable[[IndexEngine], T]) -> T:
+        """Run a data-plane read inline when it is known cheap, else on a worker thread.
+
+        Handing a request to a thread costs ~0.7 ms on a loaded 2-core machine, a third
+        of a small tenant's whole query. Inline only if the index lock is free right now
+        and nothing needs loading or replaying, so the event loop never waits.
+        """
+        eng = engine.cached_index(name)
+        if eng is not None and eng.lock.acquire(blocking=False):
+            try:
+                if eng.cheap_read(ns, needs_matrix):
+                    return fn(eng)
+            finally:
+                eng.lock.release()
+        return await to_thread.run_sync(lambda: fn(engine.index(name)))
+
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
         return error_response(exc, request.url.path.startswith(DATA_PREFIX + "/"))
@@ -200,8 +217,11 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> ASGIApp:
         b = await _body(request)
         if b.get("queries"):
             raise bad_request("the deprecated 'queries' field is not supported; send one query")
-        result = await run(
-            lambda: engine.index(name).query(
+        result = await read(
+            name,
+            b.get("namespace"),
+            True,
+            lambda ix: ix.query(
                 b.get("namespace"),
                 b.get("topK"),
                 vector=b.get("vector"),
@@ -210,7 +230,7 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> ASGIApp:
                 flt=b.get("filter"),
                 include_values=bool(b.get("includeValues")),
                 include_metadata=bool(b.get("includeMetadata")),
-            )
+            ),
         )
         return _json(result)
 
@@ -218,7 +238,7 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> ASGIApp:
     async def fetch(name: str, request: Request) -> Response:
         ids = request.query_params.getlist("ids")
         ns = request.query_params.get("namespace")
-        return _json(await run(lambda: engine.index(name).fetch(ns, ids)))
+        return _json(await read(name, ns, False, lambda ix: ix.fetch(ns, ids)))
 
     @app.post(DATA_PREFIX + "/{name}/vectors/update")
     async def update(name: str, request: Request) -> Response:
@@ -249,10 +269,11 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> ASGIApp:
         qp = request.query_params
         ns = qp.get("namespace")
         limit = _int_param(qp.get("limit"), "limit")
-        ids, nxt = await run(
-            lambda: engine.index(name).list_ids(
-                ns, qp.get("prefix"), limit, qp.get("paginationToken")
-            )
+        ids, nxt = await read(
+            name,
+            ns,
+            False,
+            lambda ix: ix.list_ids(ns, qp.get("prefix"), limit, qp.get("paginationToken")),
         )
         body: dict[str, Any] = {
             "vectors": [{"id": i} for i in ids],
@@ -266,7 +287,10 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> ASGIApp:
     @app.post(DATA_PREFIX + "/{name}/describe_index_stats")
     async def describe_index_stats(name: str, request: Request) -> Response:
         b = await _body(request)
-        return _json(await run(lambda: engine.index(name).describe_stats(b.get("filter"))))
+        flt = b.get("filter")
+        if flt:  # a filter may scan every namespace
+            return _json(await run(lambda: engine.index(name).describe_stats(flt)))
+        return _json(await read(name, None, False, lambda ix: ix.describe_stats(None)))
 
     @app.get(DATA_PREFIX + "/{name}/namespaces")
     async def list_namespaces(name: str, request: Request) -> Response:
@@ -276,7 +300,7 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> ASGIApp:
             raise bad_request(f"limit must be between 1 and 1000, got {limit}")
         token = qp.get("paginationToken")
         after = _decode_token(token) if token else None
-        counts = await run(lambda: engine.index(name).namespace_counts())
+        counts = await read(name, None, False, lambda ix: ix.namespace_counts())
         names = [n for n in sorted(counts) if after is None or n > after]
         page = names[:limit]
         body: dict[str, Any] = {
@@ -288,7 +312,7 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> ASGIApp:
 
     @app.get(DATA_PREFIX + "/{name}/namespaces/{ns:path}")
     async def describe_namespace(name: str, ns: str) -> Response:
-        n = await run(lambda: engine.index(name).namespace_count(ns))
+        n = await read(name, ns, False, lambda ix: ix.namespace_count(ns))
         return _json({"name": validation.namespace_name(ns), "record_count": n})
 
     @app.delete(DATA_PREFIX + "/{name}/namespaces/{ns:path}")

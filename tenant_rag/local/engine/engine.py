@@ -147,6 +147,17 @@ class Engine:
         return self.describe_index(name)
 
     # -- data plane ------------------------------------------------------------
+    def cached_index(self, name: str) -> IndexEngine | None:
+        """The open engine of ``name`` if it is known current, else None; never waits or does I/O
+        beyond one PRAGMA, so the REST layer may call it on the event loop."""
+        eng = self._open.get(name)
+        if eng is None:
+            return None
+        version = self.catalog.data_version_nowait()
+        if version is None or version != self._catalog_version:
+            return None
+        return eng
+
     def index(self, name: str) -> IndexEngine:
         """The engine of index ``name``; 404 if no such index (in any process)."""
         version = self.catalog.data_version()

@@ -39,7 +39,10 @@ from tenant_rag.local.storage import IndexDef, IndexStore
 from tenant_rag.local.storage.index_store import Row
 
 _GB = 1024**3
-_RELOAD_WHOLE_NAMESPACE_AT = 1000  # past this many replayed ids, reload the namespace instead
+_RELOAD_WHOLE_NAMESPACE_AT = 1000
+# A search over at most this many stored floats (e.g. 4,000 x 384) takes well under a
+# millisecond, less than handing the request to a worker thread costs; see cheap_read().
+INLINE_MAX_FLOATS = 1_500_000  # past this many replayed ids, reload the namespace instead
 
 
 class IndexEngine:
@@ -64,6 +67,19 @@ class IndexEngine:
             if self._closed:
                 raise not_found(f"Index {self.d.name!r} was deleted")
             yield
+
+    def cheap_read(self, namespace: Any, needs_matrix: bool) -> bool:
+        """True when a read can run right now without waiting, loading or replaying much.
+
+        The caller must hold ``self.lock`` (taken without blocking). Used by the REST
+        layer to answer small reads on the event loop instead of a worker thread.
+        """
+        if self._closed or self.store.data_version() != self._dv:
+            return False
+        if not needs_matrix:
+            return True
+        mat = self._ns.get(v.namespace_name(namespace))
+        return mat is not None and mat.n * max(self.dim, 1) <= INLINE_MAX_FLOATS
 
     def close(self) -> None:
         with self.lock:

@@ -75,6 +75,15 @@ class Catalog:
         with self._lock:
             return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
 
+    def data_version_nowait(self) -> int | None:
+        """Like ``data_version`` but None instead of waiting when the catalog is busy."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        finally:
+            self._lock.release()
+
     def get(self, name: str) -> IndexDef | None:
         with self._lock:
             row = self._conn.execute("SELECT * FROM indexes WHERE name=?", (name,)).fetchone()
