@@ -50,16 +50,28 @@ def serve(
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    srv = LocalServer(
-        resolve_data_dir(data),
-        host=host,
-        port=port,
-        api_key=api_key,
-        grpc=grpc_port is not None,
-        grpc_port=grpc_port or 0,
-        log_level=level,
-        access_log=level in ("debug", "info"),
-    )
+    try:
+        srv = LocalServer(
+            resolve_data_dir(data),
+            host=host,
+            port=port,
+            api_key=api_key,
+            grpc=grpc_port is not None,
+            grpc_port=grpc_port or 0,
+            log_level=level,
+            access_log=level in ("debug", "info"),
+        )
+    except OSError as exc:
+        typer.echo(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}. Pick another --port.", err=True
+        )
+        raise typer.Exit(2) from None
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        typer.echo(
+            f"warning: listening on {host}, reachable from other machines"
+            + ("" if api_key else " and accepting any API key (set --api-key)"),
+            err=True,
+        )
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import re
 import signal
@@ -32,7 +33,9 @@ def vec(dim: int, seed: int) -> list[float]:
 
 
 @contextlib.contextmanager
-def serve_subprocess(data_dir: Path, *extra: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+def serve_subprocess(
+    data_dir: Path, *extra: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """Run ``tenant-rag serve --port 0`` over ``data_dir`` in another process; yield (proc, url)."""
     exe = Path(sys.executable).with_name("tenant-rag")
     proc = subprocess.Popen(
@@ -50,6 +53,7 @@ def serve_subprocess(data_dir: Path, *extra: str) -> Iterator[tuple[subprocess.P
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env={**os.environ, **(env or {})},
     )
     try:
         url = None
