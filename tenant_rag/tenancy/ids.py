@@ -26,7 +26,7 @@ def validate_tenant(tenant: Any) -> str:
 
     Rules: a ``str``; non-empty; printable ASCII only (so no NUL, no control
     characters, no unicode look-alikes); at most 512 characters; no leading or
-    trailing whitespace; never ``"__default__"``.
+    trailing whitespace; never ``"__default__"``, ``"."`` or ``".."``.
 
     Raises:
         InvalidTenantError: naming the rule that was broken.
@@ -64,6 +64,12 @@ def validate_tenant(tenant: Any) -> str:
     if tenant != tenant.strip():
         raise InvalidTenantError(
             f"tenant must not have leading or trailing whitespace: {tenant!r}."
+        )
+    if tenant in (".", ".."):
+        # HTTP clients normalise a "." or ".." path segment away, so the namespace
+        # routes (describe/delete namespace) could never address it: writable, never offboardable.
+        raise InvalidTenantError(
+            f"tenant must not be {tenant!r}: a URL path cannot name that namespace."
         )
     return tenant
 
