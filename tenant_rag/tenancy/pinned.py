@@ -223,7 +223,7 @@ class PinnedIndex:
         )
         out = []
         for m in resp.matches or []:
-            out.append(self._record(m, include_metadata=include_metadata, score=m.score))
+            out.append(self._record(m, include_metadata=include_metadata, scored=True))
         return out
 
     def fetch(self, ids: Sequence[str]) -> dict[str, Record]:
@@ -318,17 +318,16 @@ class PinnedIndex:
             }
         return out
 
-    def _record(self, vec: Any, *, include_metadata: bool, score: float | None = None) -> Record:
+    def _record(self, vec: Any, *, include_metadata: bool, scored: bool = False) -> Record:
         # The SDK's OpenAPI models answer attribute reads through a slow __getattr__
         # (~0.7 us each); read their field dict directly when there is one. This is
         # on every query's path, so it counts against the retriever's overhead.
         fields = getattr(vec, "_data_store", None)
         if not isinstance(fields, dict):
-            fields = {
-                k: getattr(vec, k, None) for k in ("id", "metadata", "values", "sparse_values")
-            }
+            keys = ("id", "metadata", "values", "sparse_values", "score")
+            fields = {k: getattr(vec, k, None) for k in keys}
         stored_id = fields["id"]
-        md = dict(fields.get("metadata") or {})
+        md = fields.get("metadata") or {}
         if not self.scope.owns_stored_id(stored_id) or not self.scope.owns_metadata(md):
             raise TenantIsolationError(
                 f"the index returned record {stored_id!r}, which is not tenant "
@@ -338,11 +337,11 @@ class PinnedIndex:
         return Record(
             id=self.scope.public_id(stored_id),
             values=list(fields.get("values") or []),
-            metadata=self.scope.public_metadata(md) if include_metadata else {},
+            metadata=self.scope.public_metadata(md) if include_metadata else {},  # a copy
             sparse_values=(
                 {"indices": list(sparse.indices), "values": list(sparse.values)} if sparse else None
             ),
-            score=score,
+            score=fields.get("score") if scored else None,
         )
 
 
