@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -89,17 +90,14 @@ class LocalServer:
         asyncio.run(self._uvicorn.serve(sockets=[self._sock]))
 
     def start(self, timeout: float = 30.0) -> LocalServer:
-        """Start serving and wait until ready."""
+        """Start serving and return once the REST (and gRPC) server accepts connections."""
         self._thread = threading.Thread(target=self._serve, name="tenant-rag-local", daemon=True)
         self._thread.start()
-        ready = threading.Event()
-
-        def wait_started() -> None:
-            while not self._uvicorn.started and self._thread and self._thread.is_alive():
-                ready.wait(0.005)
-            ready.set()
-
-        wait_started()
+        deadline = time.monotonic() + timeout
+        while not self._uvicorn.started and self._thread.is_alive():
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.005)
         if not self._uvicorn.started:
             self.stop()
             raise RuntimeError("tenant_rag.local: the REST server did not start")
@@ -111,12 +109,6 @@ class LocalServer:
             )
         log.info("tenant_rag.local serving %s (data dir %s)", self.url, self.data_dir)
         return self
-
-    def serve_forever(self) -> None:
-        """Block until ``stop()`` (or Ctrl-C from the CLI's signal handler)."""
-        if self._thread is not None:
-            while self._thread.is_alive():
-                self._thread.join(0.5)
 
     def stop(self) -> None:
         """Stop accepting requests, finish in-flight ones, close the stores. Idempotent."""
