@@ -85,6 +85,7 @@ def _is_set(value: Any) -> bool:
 
 
 _IO_POOL: ThreadPoolExecutor | None = None
+_IO_POOL_PID = 0
 _IO_POOL_LOCK = threading.Lock()
 
 
@@ -98,9 +99,11 @@ def io_pool() -> ThreadPoolExecutor:
     worker can hold a kept-alive connection; set ``TENANT_RAG_ASYNC_THREADS`` to
     change it (more helps when each query waits on a distant cloud region).
     """
-    global _IO_POOL
+    global _IO_POOL, _IO_POOL_PID
     with _IO_POOL_LOCK:
-        if _IO_POOL is None:
+        # a pool inherited through fork() has no threads in the child: make a new one
+        if _IO_POOL is None or os.getpid() != _IO_POOL_PID:
+            _IO_POOL_PID = os.getpid()
             default = min(32, 5 * (os.cpu_count() or 1))
             workers = int(os.environ.get("TENANT_RAG_ASYNC_THREADS") or default)
             _IO_POOL = ThreadPoolExecutor(

@@ -74,3 +74,25 @@ def test_the_io_pool_is_shared_and_named() -> None:
     assert pool is lc.io_pool()
     assert pool._thread_name_prefix == "tenant-rag-io"
     assert pool._max_workers >= 1
+
+
+def test_the_io_pool_is_rebuilt_after_fork(loaded) -> None:
+    """A forked worker (gunicorn --preload) gets its own threads instead of hanging."""
+    import os
+
+    a, _ = loaded
+    parent_pool = lc.io_pool()
+    asyncio.run(a.asimilarity_search("vacation", k=1))  # the parent's threads exist now
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: must answer, through a fresh pool
+        ok = 0
+        try:
+            docs = asyncio.run(asyncio.wait_for(a.asimilarity_search("vacation", k=1), 10))
+            ok = int(len(docs) == 1 and lc.io_pool() is not parent_pool)
+        finally:
+            os.write(write, bytes([ok]))
+            os._exit(0)
+    os.close(write)
+    assert os.read(read, 1) == b"\x01"
+    os.waitpid(pid, 0)
