@@ -89,3 +89,18 @@ def test_grpc_api_key(tmp_path: Path) -> None:
         with pytest.raises(PineconeException) as info:
             bad.fetch(ids=["a"])
         assert "UNAUTHENTICATED" in str(info.value) or "Invalid API key" in str(info.value)
+
+
+def test_grpc_without_index_name(local_server: LocalServer) -> None:
+    """With one index the name may be left out; with two, the error says how to name it."""
+    pc = local_server.client()
+    make_index(pc, "only", dimension=2)
+    unnamed = PineconeGRPC(api_key="x").Index(
+        host=local_server.grpc_target, grpc_config=GRPCClientConfig(secure=False)
+    )
+    unnamed.upsert(vectors=[("a", [1.0, 0.0])])
+    assert unnamed.describe_index_stats().total_vector_count == 1
+    make_index(pc, "second", dimension=2)
+    with pytest.raises(PineconeException) as info:
+        unnamed.describe_index_stats()
+    assert "Index(name=" in str(info.value)
