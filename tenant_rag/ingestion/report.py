@@ -1,0 +1,118 @@
+"""`IngestReport`: what one `ingest` run did, per document, in numbers a person can check.
+
+The report is the run's only output besides the index itself, so it says
+everything a caller needs to decide what to do next: which documents were
+written, which were already current, which were deleted, and which failed
+or were skipped, each with the reason. A failed document is never half
+written (see `tenant_rag.ingestion.pipeline`), so "run it again" is always
+the remedy for a transient failure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class IngestReport:
+    """Counts and reasons for one ingestion run into one tenant.
+
+    ``failed`` and ``skipped`` map a document id (or a source path when no
+    document id could be derived) to a one-line reason. Failed documents
+    were not written (or their partial writes were removed) and are picked up
+    by the next run; skipped documents (empty text) are left untouched.
+    """
+
+    tenant: str
+    index: str
+    namespace: str
+    isolation: str = "namespace"
+    documents_seen: int = 0
+    documents_written: int = 0
+    documents_unchanged: int = 0
+    documents_deleted: int = 0
+    chunks_upserted: int = 0
+    chunks_deleted: int = 0
+    seconds: float = 0.0
+    failed: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def documents_failed(self) -> int:
+        return len(self.failed)
+
+    @property
+    def documents_skipped(self) -> int:
+        return len(self.skipped)
+
+    @property
+    def chunks_per_second(self) -> float:
+        """Chunks written per wall-clock second of the whole run (0 when nothing was written)."""
+        return self.chunks_upserted / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when no document failed (skipped empty documents do not count as failures)."""
+        return not self.failed
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, with the derived counts included."""
+        data = asdict(self)
+        data["documents_failed"] = self.documents_failed
+        data["documents_skipped"] = self.documents_skipped
+        data["chunks_per_second"] = round(self.chunks_per_second, 1)
+        data["seconds"] = round(self.seconds, 3)
+        data["ok"] = self.ok
+        return data
+
+    def summary_lines(self) -> list[str]:
+        """The one-screen summary, as plain lines."""
+        lines = [
+            f"tenant {self.tenant!r} in index {self.index!r} "
+            f"({self.isolation} isolation, namespace {self.namespace!r})",
+            f"documents: {self.documents_seen} seen, {self.documents_written} written, "
+            f"{self.documents_unchanged} unchanged, {self.documents_deleted} deleted, "
+            f"{self.documents_skipped} skipped, {self.documents_failed} failed",
+            f"chunks: {self.chunks_upserted} upserted, {self.chunks_deleted} deleted "
+            f"in {self.seconds:.2f} s ({self.chunks_per_second:,.0f} chunks/s)",
+        ]
+        lines += [f"  failed  {doc}: {reason}" for doc, reason in sorted(self.failed.items())]
+        lines += [f"  skipped {doc}: {reason}" for doc, reason in sorted(self.skipped.items())]
+        if self.failed:
+            lines.append("failed documents were not left half-written; run again to retry them.")
+        return lines
+
+    def __str__(self) -> str:
+        return "\n".join(self.summary_lines())
+
+    def __rich__(self) -> Any:
+        """A Rich table for consoles (`rich.print(report)`)."""
+        from rich.table import Table
+
+        table = Table(
+            title=f"ingest: tenant {self.tenant} → index {self.index} ({self.namespace})",
+            title_justify="left",
+        )
+        table.add_column("what")
+        table.add_column("count", justify="right")
+        rows = [
+            ("documents seen", self.documents_seen),
+            ("written (new or changed)", self.documents_written),
+            ("unchanged", self.documents_unchanged),
+            ("deleted", self.documents_deleted),
+            ("skipped", self.documents_skipped),
+            ("failed", self.documents_failed),
+            ("chunks upserted", self.chunks_upserted),
+            ("chunks deleted", self.chunks_deleted),
+        ]
+        for name, value in rows:
+            style = "red" if name == "failed" and value else None
+            table.add_row(name, f"{value:,}", style=style)
+        table.add_row("seconds", f"{self.seconds:.2f}")
+        table.add_row("chunks/s", f"{self.chunks_per_second:,.0f}")
+        for doc, reason in sorted(self.failed.items()):
+            table.add_row(f"[red]failed[/] {doc}", reason)
+        for doc, reason in sorted(self.skipped.items()):
+            table.add_row(f"[yellow]skipped[/] {doc}", reason)
+        return table

@@ -1,0 +1,106 @@
+"""Retry of transient Pinecone failures: 429 and 5xx, with exponential backoff and full jitter.
+
+Retrying is safe for every call ingestion makes because each one is
+idempotent: record ids are deterministic (``{doc_id}#{n}``), so an upsert
+sent twice writes the same records, and deleting an id twice is a no-op.
+
+What counts as transient: HTTP 429 and any 5xx (REST, ``.status`` on the
+SDK's exceptions), urllib3's ``MaxRetryError`` (what the sync SDK raises
+after its own 5xx retries), connection resets and timeouts, and the gRPC
+codes ``UNAVAILABLE``, ``RESOURCE_EXHAUSTED``, ``DEADLINE_EXCEEDED`` and
+``ABORTED``. Everything else (400 validation, 401, 404, a quota refusal) is
+raised at once: retrying cannot fix it.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+T = TypeVar("T")
+
+_TRANSIENT_GRPC = {"UNAVAILABLE", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED", "ABORTED"}
+_TRANSIENT_NAMES = {
+    "MaxRetryError",
+    "ProtocolError",
+    "NewConnectionError",
+    "ReadTimeoutError",
+    "ConnectTimeoutError",
+    "ServerDisconnectedError",
+    "ClientConnectionError",
+}
+
+
+def status_of(exc: BaseException) -> int | None:
+    """The HTTP status an SDK exception carries, if any."""
+    for attr in ("status", "status_code"):
+        value = getattr(exc, attr, None)
+        if value is not None:
+            try:
+                return int(value)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when retrying the same request may succeed."""
+    status = status_of(exc)
+    if status is not None:
+        return status == 429 or status >= 500
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return True
+    for err in (exc, exc.__cause__):
+        if err is None:
+            continue
+        if type(err).__name__ in _TRANSIENT_NAMES:
+            return True
+        code = getattr(err, "code", None)
+        if callable(code):  # grpc.RpcError
+            try:
+                name = getattr(code(), "name", None)
+            except Exception:  # noqa: BLE001 - not a grpc error after all
+                name = None
+            if name in _TRANSIENT_GRPC:
+                return True
+    return False
+
+
+@dataclass
+class RetryPolicy:
+    """Exponential backoff with full jitter: sleep uniform(0, min(cap, base * 2**attempt)).
+
+    Full jitter spreads the retries of many concurrent writers apart, which
+    is what a 429 asks for. ``attempts`` counts the first try.
+    """
+
+    attempts: int = 6
+    base: float = 0.25
+    cap: float = 8.0
+    sleep: Callable[[float], None] = time.sleep
+    rng: random.Random = field(default_factory=random.Random)
+    #: how many retries this policy has made (all calls together), for reports and tests
+    retries: int = 0
+
+    def delay(self, attempt: int) -> float:
+        return self.rng.uniform(0.0, min(self.cap, self.base * (2**attempt)))
+
+    def call(self, fn: Callable[[], T], *, what: str = "request") -> T:
+        """Run ``fn``; retry transient failures; re-raise the last one when attempts run out."""
+        for attempt in range(self.attempts):
+            try:
+                return fn()
+            except Exception as exc:
+                if not is_transient(exc) or attempt == self.attempts - 1:
+                    raise
+                self.retries += 1
+                self.sleep(self.delay(attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def no_retry() -> RetryPolicy:
+    """A policy that tries once (for tests that want to see the first failure)."""
+    return RetryPolicy(attempts=1)
