@@ -69,7 +69,14 @@ class ChatService:
         """
         from tenant_rag.ingestion import ingest
 
-        return ingest(self.index, tenant, [str(root)], embedding=self.embedding, progress=False)
+        return ingest(
+            self.index,
+            tenant,
+            [str(p) for p in paths],
+            root=root,
+            embedding=self.embedding,
+            progress=False,
+        )
 
     def pinned(self, tenant: str) -> Any:
         """The raw index pinned to ``tenant`` (listing documents)."""

@@ -220,3 +220,25 @@ def test_store_outage_is_503_not_500(backend: Backend, monkeypatch: pytest.Monke
         backend.client.delete("/documents/a.md", headers=auth),
     ):
         assert_error(resp, 503, "store_unavailable", "retry")
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"", "empty"),
+        (b"\x00\x01\x02binary\x00", "binary"),
+        ("caf\u00e9 au lait".encode("latin-1"), "UTF-8"),
+    ],
+)
+def test_unusable_file_content_is_422(backend: Backend, content: bytes, words: str) -> None:
+    resp = backend.upload(ACME_KEY, ("notes.txt", content))
+    assert_error(resp, 422, "nothing_ingested", "notes.txt", words)
+    assert "report" in resp.json()
+    assert backend.docs(ACME_KEY) == {}
+
+
+def test_one_unusable_file_does_not_block_the_others(backend: Backend) -> None:
+    resp = backend.upload(ACME_KEY, ("good.md", "Useful text."), ("empty.md", b""))
+    assert resp.status_code == 200, resp.text
+    assert "empty.md" in resp.json()["report"]["skipped"]
+    assert backend.docs(ACME_KEY) == {"good.md": 1}

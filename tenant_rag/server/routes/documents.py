@@ -21,7 +21,7 @@ from starlette.datastructures import UploadFile
 from tenant_rag.server.auth import Tenant
 from tenant_rag.server.errors import ApiError
 from tenant_rag.server.limits import too_large
-from tenant_rag.server.serialize import jsonable, report_json
+from tenant_rag.server.serialize import report_json
 from tenant_rag.server.service import ChatService, service_of
 
 router = APIRouter()
@@ -112,7 +112,16 @@ async def upload_documents(request: Request, tenant: Tenant, service: Service) -
             report = await run_in_threadpool(service.ingest, tenant, root, paths)
     finally:
         await form.close()
-    return {"tenant": tenant, "documents": names, "report": report_json(report)}
+    body = report_json(report)
+    if not (report.documents_written or report.documents_unchanged):
+        # Nothing usable in the upload (empty, binary, not UTF-8, unparsable): the
+        # caller's input, so a 422 naming each file's problem, with the report.
+        reasons = {**report.skipped, **report.failed}
+        detail = "; ".join(f"{doc}: {why}" for doc, why in sorted(reasons.items()))
+        raise ApiError(
+            422, "nothing_ingested", f"nothing could be ingested: {detail}", extra={"report": body}
+        )
+    return {"tenant": tenant, "documents": names, "report": body}
 
 
 @router.get("/documents")
@@ -129,10 +138,9 @@ def list_documents(tenant: Tenant, service: Service) -> dict[str, Any]:
 @router.delete("/documents/{doc_id:path}")
 def delete_document(doc_id: str, tenant: Tenant, service: Service) -> dict[str, Any]:
     """Delete exactly one of the tenant's documents; 404 if the tenant has no such document."""
-    pinned = service.pinned(tenant)
-    if next(iter(pinned.list_ids(f"{doc_id}#", limit=1)), None) is None:
-        raise ApiError(404, "unknown_document", f"no document {doc_id!r} in this tenant.")
     from tenant_rag.ingestion import delete_document as delete_doc
 
-    deleted = delete_doc(service.index, tenant, doc_id)
-    return {"tenant": tenant, "doc_id": doc_id, "deleted": jsonable(deleted)}
+    deleted = delete_doc(service.index, tenant, doc_id) if doc_id else 0
+    if not deleted:
+        raise ApiError(404, "unknown_document", f"no document {doc_id!r} in this tenant.")
+    return {"tenant": tenant, "doc_id": doc_id, "deleted_chunks": deleted}
