@@ -10,6 +10,7 @@ from tenant_rag.cli._common import DEBUG_ENV, ErrorHandlingGroup, set_debug
 from tenant_rag.cli.ask import ask
 from tenant_rag.cli.chat_server import chat_server
 from tenant_rag.cli.demo import demo
+from tenant_rag.cli.ingest import delete_doc, ingest
 from tenant_rag.cli.offboard import offboard
 from tenant_rag.cli.search import search
 from tenant_rag.cli.serve import serve
@@ -43,6 +44,8 @@ def _root(
 
 app.command("serve")(serve)
 app.command("chat-server")(chat_server)
+app.command("ingest")(ingest)
+app.command("delete-doc")(delete_doc)
 app.command("ask")(ask)
 app.command("search")(search)
 app.command("tenants")(tenants)

@@ -88,12 +88,16 @@ class IngestReport:
 
     def __rich__(self) -> Any:
         """A Rich table for consoles (`rich.print(report)`)."""
+        from rich.console import Group
         from rich.table import Table
+        from rich.text import Text
 
-        table = Table(
-            title=f"ingest: tenant {self.tenant} → index {self.index} ({self.namespace})",
-            title_justify="left",
+        header = Text(
+            f"ingest: tenant {self.tenant} → index {self.index}, "
+            f"namespace {self.namespace} ({self.isolation} isolation)",
+            style="bold",
         )
+        table = Table()
         table.add_column("what")
         table.add_column("count", justify="right")
         rows = [
@@ -115,4 +119,4 @@ class IngestReport:
             table.add_row(f"[red]failed[/] {doc}", reason)
         for doc, reason in sorted(self.skipped.items()):
             table.add_row(f"[yellow]skipped[/] {doc}", reason)
-        return table
+        return Group(header, table)
