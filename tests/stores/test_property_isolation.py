@@ -5,7 +5,8 @@ reads (similarity, MMR, score threshold, get_by_ids, retrievers, sync and
 async) spread over three tenants that share ids and texts. A model of each
 tenant's records is kept alongside; every read must return only records the
 model says the reading tenant currently holds, with that tenant's ``owner``
-mark and the content it last wrote. Both isolation modes.
+mark and the content it last wrote; full reads must see all of them. Both
+isolation modes.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tenant_rag import tenant_retriever, tenant_vector_store
+from tenant_rag import per_request_retriever, tenant_retriever, tenant_vector_store
 
 N_TENANTS = 3
 IDS = ["a", "b", "c#1", "c#2"]
@@ -37,7 +38,16 @@ ops = st.one_of(
         st.just("read"),
         st.integers(0, N_TENANTS - 1),
         st.sampled_from(
-            ["similarity", "mmr", "threshold", "get_by_ids", "retriever", "async", "async_mmr"]
+            [
+                "similarity",
+                "mmr",
+                "threshold",
+                "get_by_ids",
+                "retriever",
+                "per_request",
+                "async",
+                "async_mmr",
+            ]
         ),
         st.sampled_from(WORDS),
     ),
@@ -76,7 +86,7 @@ def test_no_read_ever_crosses_a_tenant(index32: Any, emb32: Any, mode: str, prog
                 for d in docs:
                     assert d.metadata["owner"] == store.tenant
                     assert mine.get(d.id) == d.page_content, (d.id, d.page_content, mine)
-                if op[2] in ("similarity", "get_by_ids", "async"):
+                if op[2] in ("similarity", "get_by_ids", "async", "per_request", "retriever"):
                     assert {d.id for d in docs} == set(mine), "every own record is visible"
     finally:
         for s in stores:
@@ -96,6 +106,9 @@ def _read(store: Any, how: str, word: str, index: Any, emb: Any, mode: str) -> l
         return store.get_by_ids(IDS)
     if how == "retriever":
         return tenant_retriever(index, store.tenant, emb, k=k, isolation=mode).invoke(word)
+    if how == "per_request":
+        r = per_request_retriever(index, emb, k=k, isolation=mode)
+        return r.invoke(word, config={"configurable": {"tenant_id": store.tenant}})
     if how == "async":
         return asyncio.run(store.asimilarity_search(word, k=k))
     return asyncio.run(store.amax_marginal_relevance_search(word, k=2, fetch_k=k))
