@@ -375,3 +375,23 @@ def test_filtered_stats_and_delete_leave_other_tenants_unloaded(
     index.query(vector=[1.0, 0.5], top_k=1, namespace="t2")
     assert engine.loaded_namespaces() == ["t2"]
     assert index.describe_index_stats().namespaces["t1"].vector_count == 3
+
+
+def test_resident_budget_evicts_least_recently_used_namespaces(
+    pc, local_server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("TENANT_RAG_LOCAL_MAX_RESIDENT_MB", "0.15")  # room for two of them
+    index = make_index(pc, "budget", dimension=64)
+    for t in range(4):
+        index.upsert(
+            vectors=[(f"r{i}", vec(64, t * 1000 + i)) for i in range(150)], namespace=f"t{t}"
+        )
+    engine = local_server.engine.index("budget")
+    for t in range(4):
+        best = index.query(vector=vec(64, t * 1000 + 7), top_k=1, namespace=f"t{t}")
+        assert best.matches[0].id == "r7"
+    assert engine.loaded_namespaces() == ["t2", "t3"]
+    # an evicted namespace is simply reloaded, with its writes intact
+    index.upsert(vectors=[("new", vec(64, 99))], namespace="t0")
+    assert index.query(vector=vec(64, 99), top_k=1, namespace="t0").matches[0].id == "new"
+    assert engine.loaded_namespaces() == ["t3", "t0"]

@@ -17,7 +17,9 @@ from __future__ import annotations
 import base64
 import json
 import math
+import os
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,7 +44,17 @@ _GB = 1024**3
 _RELOAD_WHOLE_NAMESPACE_AT = 1000
 # A search over at most this many stored floats (e.g. 4,000 x 384) takes well under a
 # millisecond, less than handing the request to a worker thread costs; see cheap_read().
-INLINE_MAX_FLOATS = 1_500_000  # past this many replayed ids, reload the namespace instead
+INLINE_MAX_FLOATS = 1_500_000
+RESIDENT_BUDGET_ENV = "TENANT_RAG_LOCAL_MAX_RESIDENT_MB"
+
+
+def resident_budget() -> int:
+    """Bytes of namespaces one index may hold in memory; 0 (the default) means no limit."""
+    raw = os.environ.get(RESIDENT_BUDGET_ENV, "")
+    try:
+        return int(float(raw) * 2**20) if raw else 0
+    except ValueError:
+        return 0  # past this many replayed ids, reload the namespace instead
 
 
 class IndexEngine:
@@ -55,7 +67,8 @@ class IndexEngine:
         self.sparse_only = definition.vector_type == "sparse"
         self.store = IndexStore(path)
         self.lock = threading.RLock()
-        self._ns: dict[str, NamespaceMatrix] = {}
+        # least recently used first; bounded by resident_budget() when one is configured
+        self._ns: OrderedDict[str, NamespaceMatrix] = OrderedDict()
         self._seen_seq = self.store.max_seq()
         self._dv = self.store.data_version()
         self._closed = False
@@ -137,7 +150,24 @@ class IndexEngine:
             )
             mat = NamespaceMatrix.load(self.dim, self.store.count(ns), rows)
             self._ns[ns] = mat
+            self._evict_beyond_budget()
+        else:
+            self._ns.move_to_end(ns)
         return mat
+
+    def _evict_beyond_budget(self) -> None:
+        """Drop least recently used namespaces while over the resident budget (lock held).
+
+        Evicted namespaces are reloaded from SQLite on their next read, so a budget
+        trades memory for a reload; the namespace just used is always kept.
+        """
+        budget = resident_budget()
+        if budget <= 0:
+            return
+        total = sum(m.resident_bytes() for m in self._ns.values())
+        while total > budget and len(self._ns) > 1:
+            _, gone = self._ns.popitem(last=False)
+            total -= gone.resident_bytes()
 
     def _matching_ids(self, ns: str, predicate: Predicate) -> list[str]:
         """Ids whose metadata matches, without loading vectors of a namespace not in memory.

@@ -139,6 +139,10 @@ class NamespaceMatrix:
         """Approximate stored size, for read-unit accounting."""
         return self.n * (4 * self.dimension + 64) + self.meta_bytes
 
+    def resident_bytes(self) -> int:
+        """Approximate memory held: matrix capacity, norms, ids and metadata text."""
+        return self._mat.nbytes + self._sq.nbytes + self.n * 120 + self.meta_bytes
+
     def matching_rows(self, predicate: Predicate) -> np.ndarray:
         """Rows whose metadata satisfies ``predicate`` (parses metadata once, then caches)."""
         if self._parsed is None:
