@@ -82,7 +82,7 @@ from tenant_rag.ingestion.records import (
     split_record_id,
 )
 from tenant_rag.ingestion.report import IngestReport
-from tenant_rag.ingestion.retry import RetryPolicy
+from tenant_rag.ingestion.retry import RetryPolicy, is_transient
 from tenant_rag.tenancy.pinned import PinnedIndex
 from tenant_rag.tenancy.scope import Isolation
 
@@ -517,23 +517,12 @@ class _Run:
             for batch in batches(
                 pairs, max_records=self.batch_size, max_bytes=self.max_batch_bytes
             ):
-                owners = set(batch.owners)
-                live = [
-                    r for r, k in zip(batch.records, batch.owners, strict=True) if k not in failed
-                ]
-                if not live:
-                    continue
-                try:
-                    self.policy.call(partial(self.pinned.upsert, live), what="upsert")
-                except Exception as exc:  # noqa: BLE001
-                    if isinstance(exc, TenantRagError) and not isinstance(exc, IngestError):
-                        raise
-                    for key in owners:
-                        failed.setdefault(key, f"upsert failed: {_brief(exc)}")
-                        touched.add(key)
-                    continue
-                touched.update(owners)
-                self.add_chunks(upserted=len(live))
+                groups: dict[int, list[dict[str, Any]]] = {}
+                for rec, key in zip(batch.records, batch.owners, strict=True):
+                    if key not in failed:
+                        groups.setdefault(key, []).append(rec)
+                if groups:
+                    self._upsert(groups, failed, touched)
 
         for d in wave:
             if d.key in failed:
@@ -544,6 +533,32 @@ class _Run:
             else:
                 self.finish_written()
             d.vectors, d.chunks, d.chunk_metadata = [], [], []
+
+    def _upsert(
+        self, groups: dict[int, list[dict[str, Any]]], failed: dict[int, str], touched: set[int]
+    ) -> None:
+        """Upsert one batch (records grouped by document); mark the documents it fails for.
+
+        A failure that retrying cannot fix (a 400 caused by one document's
+        content, say) is narrowed down by sending each document's records
+        alone, so one bad document does not fail its neighbours in the batch.
+        """
+        live = [rec for recs in groups.values() for rec in recs]
+        try:
+            self.policy.call(partial(self.pinned.upsert, live), what="upsert")
+        except Exception as exc:  # noqa: BLE001
+            if isinstance(exc, TenantRagError) and not isinstance(exc, IngestError):
+                raise
+            touched.update(groups)  # a failed request may still have written part of it
+            if len(groups) > 1 and not is_transient(exc):
+                for key, recs in groups.items():
+                    self._upsert({key: recs}, failed, touched)
+                return
+            for key in groups:
+                failed.setdefault(key, f"upsert failed: {_brief(exc)}")
+            return
+        touched.update(groups)
+        self.add_chunks(upserted=len(live))
 
     def _stale_ids(self, d: _Doc) -> list[str]:
         """Ids to delete before writing: the old #0 and chunks beyond the new count."""
