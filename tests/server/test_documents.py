@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from .conftest import ACME_KEY, GLOBEX_KEY, Backend
 
 
@@ -57,3 +59,17 @@ def test_unsafe_upload_names_are_sanitised(backend: Backend) -> None:
     assert resp.status_code == 200, resp.text
     assert resp.json()["documents"] == ["passwd.txt"]
     assert backend.docs(ACME_KEY) == {"passwd.txt": 1}
+
+
+def test_jsonl_items_are_documents_and_the_file_name_deletes_them_all(backend: Backend) -> None:
+    lines = "\n".join(
+        json.dumps({"id": i, "text": f"Ticket {i} about printers."}) for i in ("t1", "t2")
+    )
+    assert (
+        backend.upload(ACME_KEY, ("support.jsonl", lines), ("keep.md", "keep")).status_code == 200
+    )
+    assert backend.docs(ACME_KEY) == {"keep.md": 1, "support.jsonl:t1": 1, "support.jsonl:t2": 1}
+    resp = backend.client.delete("/documents/support.jsonl", headers=backend.as_(ACME_KEY))
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["items"] == ["support.jsonl:t1", "support.jsonl:t2"]
+    assert backend.docs(ACME_KEY) == {"keep.md": 1}

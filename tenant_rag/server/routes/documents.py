@@ -137,10 +137,25 @@ def list_documents(tenant: Tenant, service: Service) -> dict[str, Any]:
 
 @router.delete("/documents/{doc_id:path}")
 def delete_document(doc_id: str, tenant: Tenant, service: Service) -> dict[str, Any]:
-    """Delete exactly one of the tenant's documents; 404 if the tenant has no such document."""
+    """Delete exactly one of the tenant's documents; 404 if the tenant has no such document.
+
+    A ``.json``/``.jsonl`` upload is ingested as one document per item
+    (``support.jsonl:ticket-101``); deleting the file's name deletes all of its items.
+    """
     from tenant_rag.ingestion import delete_document as delete_doc
 
-    deleted = delete_doc(service.index, tenant, doc_id) if doc_id else 0
+    if not doc_id:
+        raise ApiError(404, "unknown_document", "name the document to delete: /documents/<doc_id>.")
+    deleted = delete_doc(service.index, tenant, doc_id)
+    items: list[str] = []
+    if not deleted and Path(doc_id).suffix.lower() in (".json", ".jsonl"):
+        items = sorted(
+            {rid.rpartition("#")[0] for rid in service.pinned(tenant).list_ids(f"{doc_id}:")}
+        )
+        deleted = sum(delete_doc(service.index, tenant, item) for item in items if item)
     if not deleted:
         raise ApiError(404, "unknown_document", f"no document {doc_id!r} in this tenant.")
-    return {"tenant": tenant, "doc_id": doc_id, "deleted_chunks": deleted}
+    body: dict[str, Any] = {"tenant": tenant, "doc_id": doc_id, "deleted_chunks": deleted}
+    if items:
+        body["items"] = items
+    return body
