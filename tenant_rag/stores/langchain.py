@@ -180,10 +180,20 @@ class TenantPineconeVectorStore(PineconeVectorStore):
             namespace=scope.namespace,
             distance_strategy=distance_strategy,
         )
-        self.scope = scope
-        self.pinned = PinnedIndex(guarded, scope, index_name=name)
+        self._scope = scope
+        self._pinned = PinnedIndex(guarded, scope, index_name=name)
 
     # -- identity ------------------------------------------------------------------
+
+    @property
+    def scope(self) -> TenantScope:
+        """The tenant this store is pinned to (read-only: a store is never re-pinned)."""
+        return self._scope
+
+    @property
+    def pinned(self) -> PinnedIndex:
+        """The pinned data-plane handle every request goes through."""
+        return self._pinned
 
     @property
     def tenant(self) -> str:

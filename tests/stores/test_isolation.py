@@ -378,6 +378,10 @@ def test_the_guarded_index_refuses_cross_namespace_calls(pair) -> None:
     assert set(stats.namespaces) <= {a.namespace}
     if a.scope.isolation == "namespace":
         assert stats.total_vector_count == 4, "only the tenant's own records are counted"
+    with pytest.raises(AttributeError):
+        a.scope = b.scope  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        a.index._namespace = b.namespace
     # the retriever is a genuine PineconeVectorStore retriever over the pinned store
     assert isinstance(a.as_retriever(), TenantVectorStoreRetriever)
 
