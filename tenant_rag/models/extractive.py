@@ -1,0 +1,170 @@
+"""The logic of the extractive fallback answer: read the prompt, rank, quote.
+
+Kept apart from the LangChain class in :mod:`tenant_rag.models.llm` so it is
+plain functions over strings, easy to test and to reuse. Two prompt shapes are
+understood:
+
+* tenant_rag's own context block (:mod:`tenant_rag.chains.context`), whose
+  passages carry their citation numbers;
+* LlamaIndex's query, refine and chat-engine prompts
+  (:mod:`tenant_rag.models.llamaindex_prompts`), where each node (or, without
+  node metadata, each paragraph) is a passage numbered in order.
+
+Ranking is BM25 over sentences, with lowercase words, English stopwords
+removed and a light plural folding: small, deterministic, dependency-free,
+and honest about what it is (word overlap, not understanding).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from tenant_rag.chains.context import OPEN_TAG, Passage, parse_context, parse_question
+from tenant_rag.models.llamaindex_prompts import read_llamaindex_prompt
+
+NO_LLM_NOTICE = (
+    "No language model is configured (set OPENAI_API_KEY or OPENAI_BASE_URL for generated answers)."
+)
+QUOTES_INTRO = "The most relevant sentences in this tenant's documents, quoted as written:"
+NOTHING_RELEVANT = "I found nothing relevant to this question in this tenant's documents."
+
+STOPWORDS = frozenset(
+    """
+    a about above after again against all am an and any are aren as at be because been before
+    being below between both but by can cannot could did didn do does doesn doing don down
+    during each few for from further had has have having he her here hers herself him himself
+    his how i if in into is isn it its itself just let me more most my myself no nor not of off
+    on once only or other ought our ours ourselves out over own same she should so some such
+    than that the their theirs them themselves then there these they this those through to too
+    under until up very was wasn we were what when where which while who whom why will with
+    would you your yours yourself yourselves s t ll re ve d m tell please know give get got
+    answer question context many much also like
+    """.split()
+)
+
+#: Sentences scoring below this fraction of the best are not quoted.
+RELATIVE_FLOOR = 0.5
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")
+_BULLET = re.compile(r"^\s*(?:[-*+•]|#{1,6}|\d+[.)])\s+")
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What the answerer found in the messages: passages and the question."""
+
+    passages: list[Passage]
+    question: str
+    existing_answer: str | None = None  # LlamaIndex refine prompts only
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A ranked sentence and the citation number of its passage."""
+
+    n: int
+    sentence: str
+    score: float
+
+
+def terms(text: str) -> list[str]:
+    """Lowercase content words with light plural folding."""
+    out = []
+    for word in _WORD.findall(text.lower()):
+        if word in STOPWORDS:
+            continue
+        if len(word) > 4 and word.endswith("ies"):
+            word = word[:-3] + "y"
+        elif len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+            word = word[:-1]
+        out.append(word)
+    return out
+
+
+def sentences(text: str) -> list[str]:
+    """Split a passage into sentences (line breaks and . ! ? ends), bullets stripped."""
+    out = []
+    for line in text.split("\n"):
+        line = _BULLET.sub("", line).strip()
+        if not line:
+            continue
+        out.extend(s.strip() for s in _SENTENCE_END.split(line) if s.strip())
+    return out
+
+
+def read_prompt(text: str) -> Prompt | None:
+    """Passages and question from one message text, or None if it has no context."""
+    if OPEN_TAG in text.split("\n"):
+        return Prompt(parse_context(text), parse_question(text) or "")
+    found = read_llamaindex_prompt(text)
+    if found is None:
+        return None
+    passages, question, existing = found
+    return Prompt(passages, question, existing)
+
+
+def rank(passages: list[Passage], question: str, limit: int) -> list[Quote]:
+    """Up to ``limit`` sentences that share content words with ``question``, best first.
+
+    BM25 (k1 1.2, b 0.75) with each sentence as a document; ties go to the
+    earlier passage (the retriever's better hit) and the earlier sentence.
+    Identical sentences are quoted once, and a sentence scoring under
+    ``RELATIVE_FLOOR`` of the best one is left out: one shared common word is
+    not worth quoting next to a sentence that matches the whole question.
+    """
+    query = set(terms(question))
+    if not query or limit < 1:
+        return []
+    units = [(p.n, s, terms(s)) for p in passages for s in sentences(p.text)]
+    if not units:
+        return []
+    count = len(units)
+    avg_len = sum(len(t) for _, _, t in units) / count or 1.0
+    df: Counter[str] = Counter()
+    for _, _, toks in units:
+        df.update(set(toks) & query)
+    scored = []
+    for order, (n, sentence, toks) in enumerate(units):
+        tf = Counter(t for t in toks if t in query)
+        score = 0.0
+        for term, freq in tf.items():
+            idf = math.log(1.0 + (count - df[term] + 0.5) / (df[term] + 0.5))
+            norm = freq + 1.2 * (0.25 + 0.75 * len(toks) / avg_len)
+            score += idf * freq * 2.2 / norm
+        if score > 0:
+            scored.append((-score, order, Quote(n, sentence, round(score, 6))))
+    scored.sort(key=lambda item: (item[0], item[1]))
+    floor = -scored[0][0] * RELATIVE_FLOOR if scored else 0.0
+    quotes: list[Quote] = []
+    seen: set[str] = set()
+    for _, _, quote in scored:
+        if quote.sentence in seen or quote.score < floor:
+            continue
+        seen.add(quote.sentence)
+        quotes.append(quote)
+        if len(quotes) == limit:
+            break
+    return quotes
+
+
+def _clip(sentence: str, max_chars: int) -> str:
+    if len(sentence) <= max_chars:
+        return sentence
+    return sentence[: max_chars - 1].rstrip() + "…"
+
+
+def compose_answer(prompt: Prompt | None, *, max_quotes: int = 3, max_chars: int = 400) -> str:
+    """The full answer text: the notice, then quotes with ``[n]`` or "nothing relevant"."""
+    if prompt is not None and prompt.existing_answer and QUOTES_INTRO in prompt.existing_answer:
+        # LlamaIndex refine step: an earlier chunk already gave quotes; keep them.
+        return prompt.existing_answer
+    quotes = rank(prompt.passages, prompt.question, max_quotes) if prompt else []
+    if not quotes:
+        return f"{NO_LLM_NOTICE}\n{NOTHING_RELEVANT}"
+    lines = [NO_LLM_NOTICE, QUOTES_INTRO, ""]
+    lines += [f'- "{_clip(q.sentence, max_chars)}" [{q.n}]' for q in quotes]
+    return "\n".join(lines)
