@@ -23,7 +23,7 @@ import json
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,8 +37,6 @@ from rich.table import Table
 from tenant_rag.cli._common import JsonOption, Output, dimension_of, embeddings
 
 INDEX = "rag"
-_SUFFIXES = (".md", ".txt")
-_BATCH = 32
 
 
 @dataclass(frozen=True)
@@ -198,58 +196,34 @@ def _server(data_dir: Path | None) -> Iterator[Any]:
 
 
 def _ingest_all(out: Output, index: Any, emb: Any, tenants: list[DemoTenant]) -> dict[str, Any]:
+    """Ingest each tenant's folder with `tenant_rag.ingestion.ingest`, one progress bar each."""
+    from tenant_rag.errors import IngestError
+    from tenant_rag.ingestion import ingest
+
     ingested: dict[str, Any] = {}
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("chunks"),
+        TextColumn("documents, {task.fields[chunks]} chunks"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=out.err, transient=False, disable=out.json_mode) as progress:
+    with Progress(*columns, console=out.err, disable=out.json_mode) as progress:
         for t in tenants:
-            task = progress.add_task(f"ingesting {t.tenant:<8}", total=None)
+            task = progress.add_task(f"ingesting {t.tenant:<8}", total=None, chunks=0)
 
-            def on_progress(done: int, total: int, task: Any = task) -> None:
-                progress.update(task, completed=done, total=total)
+            def on_progress(done: int, total: int | None, chunks: int, task: Any = task) -> None:
+                progress.update(task, completed=done, total=total, chunks=chunks)
 
-            ingested[t.tenant] = ingest_dir(index, t.tenant, t.corpus, emb, on_progress)
+            report = ingest(index, t.tenant, [str(t.corpus)], embedding=emb, progress=on_progress)
+            if not report.ok:
+                raise IngestError(
+                    f"the sample documents of {t.tenant!r} did not ingest: "
+                    + "; ".join(f"{doc}: {why}" for doc, why in sorted(report.failed.items()))
+                )
+            progress.update(task, total=report.documents_seen, completed=report.documents_seen)
+            ingested[t.tenant] = report.to_dict()
     return ingested
-
-
-def ingest_dir(
-    index: Any, tenant: str, corpus: Path, emb: Any, on_progress: Callable[[int, int], None]
-) -> dict[str, Any]:
-    """Ingest every document under ``corpus`` for ``tenant``; returns counts."""
-    files = sorted(p for p in corpus.rglob("*") if p.suffix.lower() in _SUFFIXES and p.is_file())
-    from langchain_text_splitters import RecursiveCharacterTextSplitter
-
-    from tenant_rag.stores.langchain import tenant_vector_store
-
-    splitter = RecursiveCharacterTextSplitter(chunk_size=800, chunk_overlap=100)
-    texts: list[str] = []
-    metadatas: list[dict[str, Any]] = []
-    ids: list[str] = []
-    for path in files:
-        doc_id = path.relative_to(corpus).as_posix()
-        for n, chunk in enumerate(splitter.split_text(path.read_text(encoding="utf-8"))):
-            texts.append(chunk)
-            metadatas.append({"doc_id": doc_id, "chunk": n})
-            ids.append(f"{doc_id}#{n}")
-    store = tenant_vector_store(index, tenant, emb)
-    on_progress(0, len(texts))
-    for start in range(0, len(texts), _BATCH):
-        end = start + _BATCH
-        store.add_texts(texts[start:end], metadatas=metadatas[start:end], ids=ids[start:end])
-        on_progress(min(end, len(texts)), len(texts))
-    return {"documents": len(files), "chunks": len(texts)}
-
-
-def _report_dict(report: Any) -> dict[str, Any]:
-    to_dict = getattr(report, "to_dict", None)
-    if callable(to_dict):
-        return dict(to_dict())
-    return {k: v for k, v in vars(report).items() if not k.startswith("_")}
 
 
 def _usage_table(meter: Any) -> Table:
@@ -282,8 +256,8 @@ def _token_printer(out: Output) -> Any:
 def sample_tenants(corpus: Path | None = None) -> list[DemoTenant]:
     """The first two tenant folders of ``corpus`` (default: the shipped sample corpus).
 
-    A corpus is a folder with one sub-folder per tenant holding ``.md``/``.txt``
-    documents, and optionally ``questions.json`` (``{"tenant": "question"}``).
+    A corpus is a folder with one sub-folder per tenant holding documents
+    (any type `tenant_rag.ingestion` loads), and optionally ``questions.json`` (``{"tenant": "question"}``).
     """
     from tenant_rag.errors import ConfigurationError
 
@@ -291,7 +265,7 @@ def sample_tenants(corpus: Path | None = None) -> list[DemoTenant]:
     dirs = sorted(d for d in root.iterdir() if d.is_dir()) if root.is_dir() else []
     if len(dirs) < 2:
         raise ConfigurationError(
-            f"the demo corpus {root} needs at least two tenant folders of .md/.txt documents."
+            f"the demo corpus {root} needs at least two tenant folders of documents."
         )
     questions_file = root / "questions.json"
     questions = json.loads(questions_file.read_text()) if questions_file.is_file() else {}
@@ -302,7 +276,7 @@ def sample_tenants(corpus: Path | None = None) -> list[DemoTenant]:
 
 
 def shipped_corpus() -> Path:
-    """The sample corpus that ships with tenant_rag."""
-    from tenant_rag.errors import ConfigurationError
+    """The sample corpus that ships with tenant_rag (package data)."""
+    from tenant_rag.ingestion import sample_corpus
 
-    raise ConfigurationError("the sample corpus is not installed; pass --corpus DIR.")
+    return sample_corpus()
