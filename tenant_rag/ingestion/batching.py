@@ -3,18 +3,17 @@
 Pinecone refuses an upsert over 2 MB or over 1,000 records. LangChain's
 store batches by count only, so large chunks with their text in metadata
 overflow the byte limit; here every record's serialised size is estimated
-from above (values as the longest float JSON can print, plus the measured
-metadata) and a batch is closed before it would cross
+from above (values as the longest float JSON can print, plus the metadata
+as the SDK sends it: ASCII JSON, where ``é`` takes six bytes) and a batch is closed before it would cross
 ``max_bytes`` (2 MB less headroom for the request envelope).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-
-from tenant_rag.ingestion.records import metadata_size
 
 MAX_REQUEST_BYTES = 2 * 1024 * 1024
 #: What a batch may use: the 2 MB limit less room for the JSON envelope, namespace and estimates.
@@ -32,7 +31,7 @@ def record_bytes(record: dict[str, Any]) -> int:
         _RECORD_OVERHEAD
         + 2 * len(record["id"])  # the id, and again if the tenancy layer prefixes it
         + _FLOAT_JSON_BYTES * len(record["values"])
-        + (metadata_size(md) if md else 0)
+        + (len(json.dumps(md)) if md else 0)
     )
 
 

@@ -266,15 +266,16 @@ def html_text(html: str) -> tuple[str, str]:
 def pdf_text(path: Path) -> tuple[int, str]:
     """(page count, text of every page) of a PDF."""
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     try:
         reader = PdfReader(path)
         if reader.is_encrypted and not reader.decrypt(""):
             raise LoadError("encrypted PDF; decrypt it first.")
         pages = [page.extract_text() or "" for page in reader.pages]
-    except PdfReadError as exc:
-        raise LoadError(f"unreadable PDF: {exc}") from None
+    except LoadError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pypdf raises many types on malformed files
+        raise LoadError(f"unreadable PDF ({type(exc).__name__}: {exc})") from None
     return len(pages), "\n\n".join(p.strip() for p in pages if p.strip())
 
 
