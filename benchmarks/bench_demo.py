@@ -56,6 +56,7 @@ def main() -> int:
         print(f"{exe} not found: run `make venv` first", file=sys.stderr)
         return 2
 
+    load_before = os.getloadavg()[0]
     walls: list[float] = []
     for n in range(1, args.runs + 1):
         wall, code, tail = run_once(exe)
@@ -79,6 +80,7 @@ def main() -> int:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
+            "load_average_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         },
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
