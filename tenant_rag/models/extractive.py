@@ -71,12 +71,28 @@ class Quote:
     score: float
 
 
+def _fold_suffix(word: str, suffix: str, min_len: int) -> str:
+    """Drop an -ing/-ed ending and a doubled final consonant ("shipping" -> "ship")."""
+    if len(word) <= min_len or not word.endswith(suffix):
+        return word
+    stem = word[: -len(suffix)]
+    if len(stem) >= 3 and stem[-1] == stem[-2] and stem[-1] not in "lsz":
+        stem = stem[:-1]
+    return stem
+
+
 def terms(text: str) -> list[str]:
-    """Lowercase content words with light plural folding."""
+    """Lowercase content words with light folding of plurals and -ing/-ed endings.
+
+    Without it "How fast is shipping?" shares no word with "Acme ships within
+    2 days", and the answerer would report nothing relevant next to the very
+    passage the search ranked first.
+    """
     out = []
     for word in _WORD.findall(text.lower()):
         if word in STOPWORDS:
             continue
+        word = _fold_suffix(_fold_suffix(word, "ing", 5), "ed", 4)
         if len(word) > 4 and word.endswith("ies"):
             word = word[:-3] + "y"
         elif len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
