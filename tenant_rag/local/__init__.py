@@ -13,6 +13,7 @@ import atexit
 import os
 import threading
 
+from tenant_rag.local.faults import FaultConfig
 from tenant_rag.local.server import LocalServer, resolve_data_dir
 
 __all__ = ["LocalServer", "resolve_data_dir", "shared_server", "start"]
@@ -29,6 +30,7 @@ def start(
     api_key: str | None = None,
     grpc: bool = False,
     grpc_port: int = 0,
+    faults: FaultConfig | None = None,
 ) -> LocalServer:
     """Run a server on a background thread and return it once it accepts requests.
 
@@ -39,6 +41,8 @@ def start(
         api_key: when set, requests with any other key get 401; when None, any key works
             and ``LocalServer.api_key`` is ``"local"``.
         grpc: also serve the gRPC data plane on ``grpc_port`` (0 = free port).
+        faults: test-only fault injection on the REST data plane (``tenant_rag.local.faults``);
+            when None, ``$TENANT_RAG_FAULTS`` is read; unset means no faults.
     """
     srv = LocalServer(
         resolve_data_dir(data_dir),
@@ -47,6 +51,7 @@ def start(
         api_key=api_key,
         grpc=grpc,
         grpc_port=grpc_port,
+        faults=faults if faults is not None else FaultConfig.from_env(),
     )
     return srv.start()
 

@@ -22,6 +22,7 @@ import uvicorn
 
 from tenant_rag.local.api.rest import create_app
 from tenant_rag.local.engine import Engine
+from tenant_rag.local.faults import FaultConfig, FaultMiddleware
 
 if TYPE_CHECKING:
     import grpc as grpc_mod
@@ -51,6 +52,7 @@ class LocalServer:
         grpc_port: int = 0,
         log_level: str = "warning",
         access_log: bool = False,
+        faults: FaultConfig | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.host = host
@@ -70,8 +72,12 @@ class LocalServer:
         self._sock.bind((host, port))
         self._sock.listen(2048)
         self.port: int = self._sock.getsockname()[1]
+        app = create_app(self.engine, api_key=api_key)
+        #: test-only fault injection (tenant_rag/local/faults.py); None unless asked for
+        self.faults = FaultMiddleware(app, faults) if faults is not None else None
+        app = self.faults or app
         config = uvicorn.Config(
-            create_app(self.engine, api_key=api_key),
+            app,
             log_level=log_level,
             access_log=access_log,
             lifespan="off",
