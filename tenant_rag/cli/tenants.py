@@ -41,7 +41,7 @@ def tenants(
 
 def tenant_table(found: list, index: str) -> Table:
     """The tenants table, shared with ``demo``."""
-    table = Table(title=f"tenants in index {index}", title_justify="left")
+    table = Table(title=f"tenants in index {index}", title_justify="left", min_width=36)
     table.add_column("tenant")
     table.add_column("records", justify="right")
     for t in found:

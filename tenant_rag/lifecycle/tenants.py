@@ -23,6 +23,7 @@ from typing import Any
 from tenant_rag.errors import InvalidTenantError, TenantRagError
 from tenant_rag.tenancy.ids import DEFAULT_NAMESPACE_NAMES, validate_tenant
 from tenant_rag.tenancy.pinned import PinnedIndex, index_name_of
+from tenant_rag.tenancy.pinned import _status as pinned_status
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation, TenantScope
 
 #: HTTP statuses that mean "this server has no namespace listing" (older APIs, proxies).
@@ -454,11 +455,19 @@ def _opt_str(value: Any) -> str | None:
 
 
 def _status(exc: BaseException) -> int | None:
-    status = getattr(exc, "status", None) or getattr(exc, "status_code", None)
-    try:
-        return int(status) if status is not None else None
-    except (TypeError, ValueError):
-        return None
+    """HTTP status of an SDK error, REST or gRPC (gRPC UNIMPLEMENTED counts as 501)."""
+    status = pinned_status(exc)
+    if status is not None:
+        return status
+    for err in (exc, exc.__cause__):
+        code = getattr(err, "code", None)
+        if callable(code):
+            try:
+                if getattr(code(), "name", None) == "UNIMPLEMENTED":
+                    return 501
+            except Exception:  # noqa: BLE001 - not a grpc error after all
+                continue
+    return None
 
 
 __all__ = [

@@ -161,6 +161,20 @@ def test_list_tenants_pages_past_100(new_index: Any) -> None:
     assert list_tenants(ix, page_size=30) == found
 
 
+def _grpc_unimplemented() -> Exception:
+    """What GRPCIndex raises when the server has no namespace listing: cause is a grpc error."""
+    import grpc
+    from pinecone.exceptions import PineconeException
+
+    class _RpcError(grpc.RpcError):
+        def code(self) -> grpc.StatusCode:
+            return grpc.StatusCode.UNIMPLEMENTED
+
+    exc = PineconeException("Method not implemented")
+    exc.__cause__ = _RpcError()
+    return exc
+
+
 class _NoNamespaceListing:
     """Wraps a real handle; namespace listing fails the way older servers/SDKs do."""
 
@@ -181,8 +195,9 @@ class _NoNamespaceListing:
         NotFoundException(status=404, reason="Not Found"),
         AttributeError("list_namespaces_paginated"),
         type("MethodNotAllowed", (Exception,), {"status": 405})(),
+        _grpc_unimplemented(),
     ],
-    ids=["404", "attribute", "405"],
+    ids=["404", "attribute", "405", "grpc-unimplemented"],
 )
 def test_list_tenants_falls_back_to_stats(new_index: Any, exc: BaseException) -> None:
     ix = new_index()
