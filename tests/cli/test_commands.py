@@ -223,3 +223,28 @@ def test_console_script_exit_code_and_one_line_error(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert proc.stderr.strip().startswith("error: index 'rag' does not exist")
     assert "Traceback" not in proc.stderr
+
+
+def test_ingest_then_ask_search_stats_offboard(runner: CliRunner, tmp_path: Path) -> None:
+    """The documented flow through the CLI alone, in its own index."""
+    docs = tmp_path / "umbrella-docs"
+    docs.mkdir()
+    (docs / "labs.md").write_text("Umbrella labs close at 18:00 on Fridays.")
+    (docs / "badges.txt").write_text("Umbrella visitor badges are collected at gate 3.")
+    ingested = as_json(
+        run(runner, "ingest", "--tenant", "umbrella", "--index", "flow", str(docs), "--json")
+    )
+    assert ingested["documents_written"] == 2
+    answer = as_json(
+        run(runner, "ask", "-t", "umbrella", "-i", "flow", "When do the labs close?", "--json")
+    )
+    assert "18:00" in answer["answer"]
+    assert {s["doc_id"] for s in answer["sources"]} <= {"labs.md", "badges.txt"}
+    hits = as_json(run(runner, "search", "-t", "umbrella", "-i", "flow", "badge", "--json"))
+    assert {r["id"] for r in hits["results"]} == {"labs.md#0", "badges.txt#0"}
+    assert (
+        as_json(run(runner, "stats", "-t", "umbrella", "-i", "flow", "--json"))["record_count"] == 2
+    )
+    gone = as_json(run(runner, "offboard", "umbrella", "-i", "flow", "--yes", "--json"))
+    assert gone["deleted"] == 2 and gone["verified"]
+    assert as_json(run(runner, "tenants", "-i", "flow", "--json"))["tenants"] == []
