@@ -83,7 +83,8 @@ from tenant_rag.ingestion.records import (
 )
 from tenant_rag.ingestion.report import IngestReport
 from tenant_rag.ingestion.retry import RetryPolicy, is_transient
-from tenant_rag.tenancy.pinned import PinnedIndex
+from tenant_rag.ingestion.sdk import lean_handle
+from tenant_rag.tenancy.pinned import PinnedIndex, index_name_of
 from tenant_rag.tenancy.scope import Isolation
 
 #: ``progress`` may be a callable: ``fn(documents_done, documents_total_or_None, chunks_upserted)``.
@@ -150,7 +151,11 @@ def ingest(
     retries) is reported with its reason and the run goes on.
     """
     started = time.perf_counter()
-    pinned = PinnedIndex(index, tenant, isolation=isolation)  # validates the tenant first
+    # PinnedIndex validates the tenant first; the lean handle under it only skips the SDK's
+    # per-float type checks (see tenant_rag.ingestion.sdk)
+    pinned = PinnedIndex(
+        lean_handle(index), tenant, isolation=isolation, index_name=index_name_of(index)
+    )
     if embedding is None or not hasattr(embedding, "embed_documents"):
         raise TypeError("embedding must be a LangChain Embeddings (with embed_documents).")
     splitter = splitter if splitter is not None else default_splitter(chunk_size, chunk_overlap)

@@ -1,0 +1,235 @@
+"""Benchmark of tenant ingestion (`tenant_rag.ingestion.ingest`).
+
+On a deterministic corpus of at least 10,000 short chunks (1,000 Markdown
+files of 10 paragraphs; each paragraph is one chunk), for each embedder
+(the fast hashing embedder and the default local MiniLM model), in the same
+run and against the same server:
+
+1. the embedding model alone on exactly the chunks ingest produces (the limit);
+2. ``ingest`` end to end into an empty tenant: load files, hash, chunk,
+   embed, upsert (chunks/s of the whole call);
+3. ``ingest`` again on the unchanged corpus (nothing to write);
+4. LangChain's ``PineconeVectorStore.add_documents`` with the same embedder,
+   server and chunk ids, into another namespace (chunks/s, splitting included).
+
+Targets: (2) ≥ 0.9 × (1); (2) ≥ (4) with the default embedder and ≥ 2 × (4)
+with the hashing embedder; (3) ≥ 20 × faster than (2).
+
+The server runs as a separate ``tenant-rag serve`` process (as in
+production, the client and the server do not share an interpreter); client,
+server and the model share the machine's cores.
+
+Usage: ``python benchmarks/bench_ingest.py [--quick] [--only hashing|default]``;
+prints a table and writes ``benchmarks/results/ingest.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import random
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results" / "ingest.json"
+CHUNK_SIZE = 160
+PARAGRAPHS = 10
+WORDS = (
+    "anvil forge hammer steel invoice refund parcel courier hub warranty policy badge vacation "
+    "tenant index vector namespace query answer source chunk record upsert delete shipping "
+    "returns careers bonus schedule holiday office expense receipt laptop password security "
+    "customer order freight pallet label tracking delivery weekend address collect point"
+).split()
+
+
+def make_corpus(root: Path, docs: int, seed: int = 42) -> None:
+    """``docs`` Markdown files of PARAGRAPHS short paragraphs (each under CHUNK_SIZE chars)."""
+    rng = random.Random(seed)
+    for d in range(docs):
+        paras = []
+        for p in range(PARAGRAPHS):
+            words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(14, 20)))
+            paras.append(f"Doc {d} part {p}: {words}.")
+        path = root / f"section-{d % 20:02d}" / f"doc-{d:05d}.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n\n".join(paras), encoding="utf-8")
+
+
+@contextlib.contextmanager
+def server_process(data_dir: Path) -> Iterator[str]:
+    """``tenant-rag serve`` over ``data_dir`` in its own process; yields its URL."""
+    exe = Path(sys.executable).with_name("tenant-rag")
+    cmd = [str(exe), "serve", "--port", "0", "--data", str(data_dir), "--log-level", "warning"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        url = None
+        while url is None:
+            line = proc.stdout.readline()
+            if not line:
+                raise RuntimeError("tenant-rag serve exited before reporting its address")
+            if m := re.search(r"serving (http://[\d.]+:\d+)", line):
+                url = m.group(1)
+        yield url
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def chunks_of(corpus: Path, splitter: Any) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+    """Texts, ids and metadata of every chunk, as ingest makes them (for the baselines)."""
+    texts, ids, metas = [], [], []
+    for path in sorted(corpus.rglob("*.md")):
+        doc_id = path.relative_to(corpus).as_posix()
+        for n, text in enumerate(splitter.split_text(path.read_text(encoding="utf-8"))):
+            texts.append(text)
+            ids.append(f"{doc_id}#{n}")
+            metas.append({"doc_id": doc_id, "chunk": n, "source": doc_id})
+    return texts, ids, metas
+
+
+def bench_embedder(name: str, emb: Any, pc: Any, corpus: Path) -> dict[str, Any]:
+    from langchain_core.documents import Document
+    from langchain_pinecone import PineconeVectorStore
+
+    from tenant_rag.connection import ensure_index
+    from tenant_rag.ingestion import ingest
+    from tenant_rag.ingestion.chunking import default_splitter
+    from tenant_rag.models.embeddings import embedding_dimension
+
+    dim = embedding_dimension(emb)
+    index = ensure_index(pc, f"bench-ingest-{name}", dimension=dim)
+    splitter = default_splitter(CHUNK_SIZE, 0)
+    texts, ids, metas = chunks_of(corpus, splitter)
+    emb.embed_documents(texts[:32])  # load and warm the model outside every timing
+    out: dict[str, Any] = {"embedder": type(emb).__name__, "dimension": dim, "chunks": len(texts)}
+
+    t = time.perf_counter()
+    emb.embed_documents(texts)
+    embed_s = time.perf_counter() - t
+    out["embedding_only"] = {"seconds": round(embed_s, 2), "chunks_per_s": len(texts) / embed_s}
+
+    t = time.perf_counter()
+    lc = PineconeVectorStore(index=index, embedding=emb, namespace="langchain")
+    docs = [Document(page_content=text, metadata=md) for text, md in zip(texts, metas, strict=True)]
+    lc.add_documents(docs, ids=ids)
+    lc_s = time.perf_counter() - t
+    out["langchain_add_documents"] = {"seconds": round(lc_s, 2), "chunks_per_s": len(texts) / lc_s}
+
+    report = ingest(
+        index,
+        "bench",
+        [corpus],
+        embedding=emb,
+        chunk_size=CHUNK_SIZE,
+        chunk_overlap=0,
+        progress=False,
+    )
+    assert report.ok and report.chunks_upserted == len(texts), report
+    out["ingest"] = {
+        "seconds": round(report.seconds, 2),
+        "chunks_per_s": report.chunks_per_second,
+        "documents": report.documents_written,
+    }
+    rerun = ingest(
+        index,
+        "bench",
+        [corpus],
+        embedding=emb,
+        chunk_size=CHUNK_SIZE,
+        chunk_overlap=0,
+        progress=False,
+    )
+    assert rerun.chunks_upserted == 0 and rerun.documents_unchanged == report.documents_written
+    out["unchanged_rerun"] = {"seconds": round(rerun.seconds, 3)}
+
+    out["ratios"] = {
+        "ingest_vs_embedding_only": out["ingest"]["chunks_per_s"]
+        / out["embedding_only"]["chunks_per_s"],
+        "ingest_vs_add_documents": out["ingest"]["chunks_per_s"]
+        / out["langchain_add_documents"]["chunks_per_s"],
+        "first_run_vs_unchanged_rerun": report.seconds / max(rerun.seconds, 1e-9),
+    }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1,000 chunks: a smoke run")
+    parser.add_argument("--only", choices=["hashing", "default"], help="one embedder only")
+    args = parser.parse_args()
+    docs = 100 if args.quick else 1000
+
+    from pinecone import Pinecone
+
+    from tenant_rag.models.embeddings import default_embeddings
+    from tenant_rag.models.hashing import HashingTestEmbeddings
+
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        os.environ.pop(var, None)  # the default embedder is the local model
+    embedders = {
+        "hashing": lambda: HashingTestEmbeddings(dimension=384),
+        "default": default_embeddings,
+    }
+    results: dict[str, Any] = {
+        "command": "python benchmarks/bench_ingest.py" + (" --quick" if args.quick else ""),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "load_average_before": os.getloadavg(),
+        "corpus": {
+            "documents": docs,
+            "paragraphs_per_document": PARAGRAPHS,
+            "chunk_size": CHUNK_SIZE,
+        },
+        "embedders": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        corpus = Path(tmp) / "corpus"
+        make_corpus(corpus, docs)
+        with server_process(Path(tmp) / "data") as url:
+            pc = Pinecone(api_key="local", host=url)
+            for name, make in embedders.items():
+                if args.only and name != args.only:
+                    continue
+                print(f"-- {name} embedder", flush=True)
+                results["embedders"][name] = r = bench_embedder(name, make(), pc, corpus)
+                print_result(name, r)
+    results["load_average_after"] = os.getloadavg()
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {RESULTS}")
+
+
+def print_result(name: str, r: dict[str, Any]) -> None:
+    ratios = r["ratios"]
+    print(f"{name}: {r['chunks']} chunks, {r['dimension']}-d ({r['embedder']})")
+    print(f"  embedding only          {r['embedding_only']['chunks_per_s']:10.0f} chunks/s")
+    print(
+        f"  ingest end to end       {r['ingest']['chunks_per_s']:10.0f} chunks/s  "
+        f"({ratios['ingest_vs_embedding_only']:.2f}x embedding only)"
+    )
+    print(
+        f"  LangChain add_documents {r['langchain_add_documents']['chunks_per_s']:10.0f} chunks/s  "
+        f"(ingest is {ratios['ingest_vs_add_documents']:.2f}x)"
+    )
+    print(
+        f"  unchanged re-run        {r['unchanged_rerun']['seconds']:10.3f} s        "
+        f"({ratios['first_run_vs_unchanged_rerun']:.0f}x faster than the first run)",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()
