@@ -57,9 +57,9 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from tenant_rag.models.openai_embeddings import OpenAIEmbeddingsWithDimension
     from tenant_rag.models.llamaindex import (
         LangChainChatLLM,
         default_embed_model,
         default_llamaindex_llm,
     )
+    from tenant_rag.models.openai_embeddings import OpenAIEmbeddingsWithDimension

@@ -103,7 +103,7 @@ def terms(text: str) -> list[str]:
 
 def sentences(text: str) -> list[str]:
     """Split a passage into sentences (line breaks and . ! ? ends), bullets stripped."""
-    out = []
+    out: list[str] = []
     for line in text.split("\n"):
         line = _BULLET.sub("", line).strip()
         if not line:

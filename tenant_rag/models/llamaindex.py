@@ -19,7 +19,7 @@ async and token streaming.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Generator, Sequence
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -29,6 +29,7 @@ from langchain_core.messages import (
     HumanMessage,
     SystemMessage,
 )
+from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.base.llms.types import (
     ChatMessage,
     ChatResponse,
@@ -40,7 +41,6 @@ from llama_index.core.base.llms.types import (
     LLMMetadata,
     MessageRole,
 )
-from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.embeddings.langchain import LangchainEmbedding
 from llama_index.llms.langchain import LangChainLLM
@@ -129,15 +129,17 @@ class LangChainChatLLM(LangChainLLM):
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
         if not formatted:
-            prompt = self.completion_to_prompt(prompt)
+            prompt = self.completion_to_prompt(prompt)  # type: ignore[misc]
         reply = self.llm.invoke([HumanMessage(content=prompt)], **kwargs)
-        return CompletionResponse(text=_text(reply) if isinstance(reply, BaseMessage) else str(reply))
+        return CompletionResponse(
+            text=_text(reply) if isinstance(reply, BaseMessage) else str(reply)
+        )
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         lc_messages = _to_langchain(messages)
 
-        def gen() -> Iterator[ChatResponse]:
+        def gen() -> Generator[ChatResponse, None, None]:
             text = ""
             for chunk in self.llm.stream(lc_messages, **kwargs):
                 delta = _text(chunk) if isinstance(chunk, BaseMessage) else str(chunk)
@@ -153,10 +155,10 @@ class LangChainChatLLM(LangChainLLM):
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseGen:
         if not formatted:
-            prompt = self.completion_to_prompt(prompt)
+            prompt = self.completion_to_prompt(prompt)  # type: ignore[misc]
         lc_messages: list[BaseMessage] = [HumanMessage(content=prompt)]
 
-        def gen() -> Iterator[CompletionResponse]:
+        def gen() -> Generator[CompletionResponse, None, None]:
             text = ""
             for chunk in self.llm.stream(lc_messages, **kwargs):
                 delta = _text(chunk) if isinstance(chunk, BaseMessage) else str(chunk)
@@ -176,9 +178,11 @@ class LangChainChatLLM(LangChainLLM):
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponse:
         if not formatted:
-            prompt = self.completion_to_prompt(prompt)
+            prompt = self.completion_to_prompt(prompt)  # type: ignore[misc]
         reply = await self.llm.ainvoke([HumanMessage(content=prompt)], **kwargs)
-        return CompletionResponse(text=_text(reply) if isinstance(reply, BaseMessage) else str(reply))
+        return CompletionResponse(
+            text=_text(reply) if isinstance(reply, BaseMessage) else str(reply)
+        )
 
     @llm_chat_callback()
     async def astream_chat(
@@ -186,7 +190,7 @@ class LangChainChatLLM(LangChainLLM):
     ) -> ChatResponseAsyncGen:
         lc_messages = _to_langchain(messages)
 
-        async def gen() -> AsyncIterator[ChatResponse]:
+        async def gen() -> AsyncGenerator[ChatResponse, None]:
             text = ""
             async for chunk in self.llm.astream(lc_messages, **kwargs):
                 delta = _text(chunk) if isinstance(chunk, BaseMessage) else str(chunk)
@@ -202,10 +206,10 @@ class LangChainChatLLM(LangChainLLM):
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
         if not formatted:
-            prompt = self.completion_to_prompt(prompt)
+            prompt = self.completion_to_prompt(prompt)  # type: ignore[misc]
         lc_messages: list[BaseMessage] = [HumanMessage(content=prompt)]
 
-        async def gen() -> AsyncIterator[CompletionResponse]:
+        async def gen() -> AsyncGenerator[CompletionResponse, None]:
             text = ""
             async for chunk in self.llm.astream(lc_messages, **kwargs):
                 delta = _text(chunk) if isinstance(chunk, BaseMessage) else str(chunk)
@@ -223,4 +227,4 @@ def default_embed_model() -> BaseEmbedding:
 
 def default_llamaindex_llm() -> LangChainChatLLM:
     """:func:`default_llm` as a LlamaIndex LLM (``ExtractiveAnswerer`` when none is configured)."""
-    return LangChainChatLLM(llm=default_llm())
+    return LangChainChatLLM(llm=default_llm())  # type: ignore[call-arg]

@@ -124,7 +124,7 @@ def node_passages(context: str) -> list[Passage]:
             continue
         nodes[-1][1].append(lines[i])
         i += 1
-    passages = []
+    passages: list[Passage] = []
     for meta, body in nodes:
         text = "\n".join(body).strip()
         if text:
