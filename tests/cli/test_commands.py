@@ -248,3 +248,23 @@ def test_ingest_then_ask_search_stats_offboard(runner: CliRunner, tmp_path: Path
     gone = as_json(run(runner, "offboard", "umbrella", "-i", "flow", "--yes", "--json"))
     assert gone["deleted"] == 2 and gone["verified"]
     assert as_json(run(runner, "tenants", "-i", "flow", "--json"))["tenants"] == []
+
+
+def test_metadata_isolation_through_the_cli(runner: CliRunner) -> None:
+    from tenant_rag import HashingTestEmbeddings, connect, ensure_index, tenant_vector_store
+
+    ix = ensure_index(connect(), "meta", dimension=64)
+    emb = HashingTestEmbeddings(dimension=64)
+    for tenant, n in (("acme", 3), ("globex", 2)):
+        tenant_vector_store(ix, tenant, emb, isolation="metadata").add_texts(
+            [f"{tenant} text {i}" for i in range(n)], ids=[f"d{i}" for i in range(n)]
+        )
+    args = ("-i", "meta", "--isolation", "metadata", "--json")
+    listed = as_json(run(runner, "tenants", *args))["tenants"]
+    assert [(t["tenant"], t["record_count"]) for t in listed] == [("acme", 3), ("globex", 2)]
+    hits = as_json(run(runner, "search", "-t", "globex", "-k", "10", "text", *args))
+    assert {r["id"] for r in hits["results"]} == {"d0", "d1"}  # un-prefixed, globex only
+    gone = as_json(run(runner, "offboard", "globex", "--yes", *args))
+    assert gone["deleted"] == 2 and gone["indexes"][0]["namespace"] == "tenant-shared"
+    listed = as_json(run(runner, "tenants", *args))["tenants"]
+    assert [t["tenant"] for t in listed] == ["acme"]
