@@ -52,6 +52,7 @@ from llama_index.vector_stores.pinecone.base import _to_pinecone_filter
 
 from tenant_rag.connection import index_shape
 from tenant_rag.errors import IngestError, TenantIsolationError
+from tenant_rag.stores.langchain import READ_WRITE_RETRY
 from tenant_rag.tenancy.pinned import PinnedIndex, Record, as_floats
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation, TenantScope
 
@@ -118,7 +119,7 @@ class TenantPineconeVectorStore(PineconeVectorStore):
                     "so the store never builds an unpinned client of its own."
                 )
         super().__init__(pinecone_index=pinecone_index, namespace=scope.namespace, **kwargs)
-        self._pinned = PinnedIndex(pinecone_index, scope)
+        self._pinned = PinnedIndex(pinecone_index, scope, retry=READ_WRITE_RETRY)
         self._dimension = dimension or _handle_dimension(pinecone_index)
 
     def __setattr__(self, name: str, value: Any) -> None:

@@ -65,6 +65,7 @@ from langchain_pinecone._utilities import DistanceStrategy, maximal_marginal_rel
 from pydantic import model_validator
 
 from tenant_rag.errors import TenantIsolationError
+from tenant_rag.ingestion.retry import RetryPolicy
 from tenant_rag.stores._guard import NamespaceGuardedIndex
 from tenant_rag.tenancy.pinned import PinnedIndex, Record, as_floats, index_name_of
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, TENANT_FIELD, Isolation, TenantScope
@@ -77,6 +78,9 @@ SCORE_KEY = "score"
 #: Pinecone's upsert ceiling is 2 MB per request; stay well below it.
 _MAX_UPSERT_BYTES = 1_500_000
 _UNSET: Any = object()
+#: Retry of 429/5xx/dropped connections for every store call (all idempotent: ids are
+#: fixed before the first try). The SDK retries 5xx itself but not 429. Shared: stateless.
+READ_WRITE_RETRY = RetryPolicy()
 SEARCH_TYPES = ("similarity", "similarity_score_threshold", "mmr")
 
 
@@ -181,7 +185,7 @@ class TenantPineconeVectorStore(PineconeVectorStore):
             distance_strategy=distance_strategy,
         )
         self._scope = scope
-        self._pinned = PinnedIndex(guarded, scope, index_name=name)
+        self._pinned = PinnedIndex(guarded, scope, index_name=name, retry=READ_WRITE_RETRY)
 
     # -- identity ------------------------------------------------------------------
 

@@ -76,8 +76,12 @@ class PinnedIndex:
         *,
         isolation: Isolation = "namespace",
         index_name: str | None = None,
+        retry: Any = None,
     ) -> None:
         self.index = index
+        #: a ``tenant_rag.ingestion.retry.RetryPolicy`` (or None: one try). Stores and
+        #: offboarding pass one; ingestion retries whole steps itself, so it passes none.
+        self.retry = retry
         self.scope = tenant if isinstance(tenant, TenantScope) else TenantScope(tenant, isolation)
         self.index_name = index_name or index_name_of(index)
 
@@ -97,7 +101,8 @@ class PinnedIndex:
         if not vectors:
             return 0
         usage.guard(self.tenant, self.index_name, "upsert", len(vectors))
-        resp = self.index.upsert(
+        resp = self._call(
+            self.index.upsert,
             vectors=vectors,
             namespace=self.namespace,
             batch_size=batch_size,
@@ -138,7 +143,12 @@ class PinnedIndex:
             kwargs["set_metadata"] = md
         if sparse_values is not None:
             kwargs["sparse_values"] = dict(sparse_values)
-        self.index.update(id=self.scope.stored_id(record_id), namespace=self.namespace, **kwargs)
+        self._call(
+            self.index.update,
+            id=self.scope.stored_id(record_id),
+            namespace=self.namespace,
+            **kwargs,
+        )
         usage.emit(usage.UsageEvent(self.tenant, self.index_name, "update", write_units=5.0))
 
     def delete(self, ids: Sequence[str]) -> int:
@@ -147,7 +157,7 @@ class PinnedIndex:
         usage.guard(self.tenant, self.index_name, "delete", len(stored))
         for start in range(0, len(stored), MAX_IDS_PER_REQUEST):
             chunk = stored[start : start + MAX_IDS_PER_REQUEST]
-            self.index.delete(ids=chunk, namespace=self.namespace)
+            self._call(self.index.delete, ids=chunk, namespace=self.namespace)
             usage.emit(
                 usage.UsageEvent(
                     self.tenant, self.index_name, "delete", write_units=5.0, records=len(chunk)
@@ -160,7 +170,8 @@ class PinnedIndex:
         if not user_filter:
             raise ValueError("delete_by_filter needs a non-empty filter; use delete_all().")
         usage.guard(self.tenant, self.index_name, "delete", 0)
-        self.index.delete(filter=self.scope.pinned_filter(user_filter), namespace=self.namespace)
+        pinned = self.scope.pinned_filter(user_filter)
+        self._call(self.index.delete, filter=pinned, namespace=self.namespace)
 
     def delete_all(self) -> int:
         """Delete every record of this tenant and nothing else.
@@ -173,11 +184,11 @@ class PinnedIndex:
             count = self.count()
             if count or self._namespace_exists():
                 try:
-                    self.index.delete_namespace(namespace=self.namespace)
+                    self._call(self.index.delete_namespace, namespace=self.namespace)
                 except Exception as exc:  # noqa: BLE001 - fall back on older servers
                     if _status(exc) == 404:
                         return 0
-                    self.index.delete(delete_all=True, namespace=self.namespace)
+                    self._call(self.index.delete, delete_all=True, namespace=self.namespace)
             usage.emit(usage.UsageEvent(self.tenant, self.index_name, "delete", records=count))
             return count
         ids = list(self.list_ids())
@@ -215,7 +226,7 @@ class PinnedIndex:
             kwargs["id"] = self.scope.stored_id(str(id))
         if sparse_vector is not None:
             kwargs["sparse_vector"] = dict(sparse_vector)
-        resp = self.index.query(**kwargs)
+        resp = self._call(self.index.query, **kwargs)
         usage.emit(
             usage.UsageEvent(
                 self.tenant, self.index_name, "query", read_units=usage.read_units_of(resp)
@@ -232,7 +243,7 @@ class PinnedIndex:
         out: dict[str, Record] = {}
         for start in range(0, len(ids), MAX_IDS_PER_REQUEST):
             chunk = [self.scope.stored_id(i) for i in ids[start : start + MAX_IDS_PER_REQUEST]]
-            resp = self.index.fetch(ids=chunk, namespace=self.namespace)
+            resp = self._call(self.index.fetch, ids=chunk, namespace=self.namespace)
             usage.emit(
                 usage.UsageEvent(
                     self.tenant,
@@ -256,7 +267,9 @@ class PinnedIndex:
         if limit is not None:
             kwargs["limit"] = limit
         try:
-            pages = self.index.list(**kwargs)
+            pages: Any = self.index.list(**kwargs)
+            if self.retry is not None:  # a page can fail mid-way: retry the whole listing
+                pages = self._call(lambda: [list(page) for page in self.index.list(**kwargs)])
             for page in pages:
                 for stored in page:
                     if self.scope.owns_stored_id(stored):
@@ -270,7 +283,7 @@ class PinnedIndex:
         """How many records the tenant has (exact under namespace isolation)."""
         if self.scope.isolation == "metadata":
             return sum(1 for _ in self.list_ids())
-        stats = self.index.describe_index_stats()
+        stats = self._call(self.index.describe_index_stats)
         namespaces = getattr(stats, "namespaces", None) or {}
         summary = namespaces.get(self.namespace)
         if summary is None:
@@ -279,12 +292,22 @@ class PinnedIndex:
 
     def _namespace_exists(self) -> bool:
         try:
-            self.index.describe_namespace(namespace=self.namespace)
+            self._call(self.index.describe_namespace, namespace=self.namespace)
             return True
         except Exception as exc:
             if _status(exc) == 404:
                 return False
             raise
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """One SDK call, retried on 429/5xx/dropped connections when a policy is set.
+
+        Every call made here is idempotent (explicit ids, deletes, reads), so a
+        repeat after a lost answer cannot duplicate or lose a record.
+        """
+        if self.retry is None:
+            return fn(*args, **kwargs)
+        return self.retry.call(lambda: fn(*args, **kwargs))
 
     # -- mapping -----------------------------------------------------------------
 
