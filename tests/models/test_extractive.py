@@ -1,0 +1,82 @@
+"""ExtractiveAnswerer: quotes with citations, honesty line, streaming, empty context."""
+
+from __future__ import annotations
+
+from langchain_core.documents import Document
+from langchain_core.messages import HumanMessage, SystemMessage
+
+from tenant_rag.chains.context import format_question
+from tenant_rag.models import ExtractiveAnswerer
+from tenant_rag.models.extractive import NO_LLM_NOTICE, NOTHING_RELEVANT
+
+DOCS = [
+    Document(
+        page_content="Employees get 25 vacation days per year. The cafeteria opens at 8.",
+        id="handbook.md#0",
+        metadata={"doc_id": "handbook.md"},
+    ),
+    Document(
+        page_content="Refunds are accepted within 30 days of purchase.\nThe office is closed on Sundays.",
+        id="policy.md#3",
+        metadata={"doc_id": "policy.md"},
+    ),
+]
+
+
+def test_answers_with_quotes_and_citations() -> None:
+    llm = ExtractiveAnswerer()
+    answer = llm.invoke(format_question(DOCS, "When are refunds accepted?")).content
+    assert isinstance(answer, str)
+    lines = answer.split("\n")
+    assert lines[0] == NO_LLM_NOTICE
+    assert "OPENAI_API_KEY" in lines[0] and "OPENAI_BASE_URL" in lines[0]
+    assert '- "Refunds are accepted within 30 days of purchase." [2]' in lines
+    assert "cafeteria" not in answer
+    vacation = llm.invoke(format_question(DOCS, "How many vacation days?")).content
+    assert '"Employees get 25 vacation days per year." [1]' in vacation
+
+
+def test_at_most_three_quotes_and_deterministic() -> None:
+    docs = [Document(page_content=f"Backups run nightly on server {i}.", id=str(i)) for i in range(6)]
+    msg = format_question(docs, "When do backups run?")
+    first = ExtractiveAnswerer().invoke(msg).content
+    assert first == ExtractiveAnswerer().invoke(msg).content
+    assert isinstance(first, str) and first.count('- "') == 3
+
+
+def test_nothing_relevant_and_no_context() -> None:
+    llm = ExtractiveAnswerer()
+    unrelated = llm.invoke(format_question(DOCS, "Who won the football match?")).content
+    assert unrelated == f"{NO_LLM_NOTICE}\n{NOTHING_RELEVANT}"
+    assert llm.invoke(format_question([], "When are refunds accepted?")).content == unrelated
+    assert llm.invoke("plain chat with no context").content == unrelated
+
+
+def test_streams_word_by_word_and_matches_invoke() -> None:
+    llm = ExtractiveAnswerer()
+    msg = format_question(DOCS, "When are refunds accepted?")
+    chunks = [c.content for c in llm.stream(msg)]
+    assert len(chunks) > 10
+    assert "".join(str(c) for c in chunks) == llm.invoke(msg).content
+
+
+async def test_async_stream_and_invoke() -> None:
+    llm = ExtractiveAnswerer()
+    msg = format_question(DOCS, "When are refunds accepted?")
+    chunks = [str(c.content) async for c in llm.astream(msg)]
+    assert "".join(chunks) == (await llm.ainvoke(msg)).content
+
+
+def test_context_in_system_message_question_from_human() -> None:
+    from tenant_rag.chains.context import format_context
+
+    messages = [
+        SystemMessage(content="Answer from this:\n" + format_context(DOCS)),
+        HumanMessage(content="Is the office closed on Sundays?"),
+    ]
+    answer = ExtractiveAnswerer().invoke(messages).content
+    assert '"The office is closed on Sundays." [2]' in str(answer)
+
+
+def test_llm_type() -> None:
+    assert ExtractiveAnswerer()._llm_type == "tenant-rag-extractive"
