@@ -84,8 +84,16 @@ def demo(
             emb = embeddings()
             emb.embed_query("warm-up")  # load the model now, not inside the first ingest
             from tenant_rag.connection import ensure_index
+            from tenant_rag.errors import IndexMismatchError
 
-            index = ensure_index(srv.client(), INDEX, dimension=dimension_of(emb))
+            try:
+                index = ensure_index(srv.client(), INDEX, dimension=dimension_of(emb))
+            except IndexMismatchError as exc:
+                raise IndexMismatchError(
+                    f"{exc} The data dir {srv.data_dir} was used with another embedding "
+                    "model: run the demo with --data-dir on a new folder, or unset "
+                    "TENANT_RAG_HOME to use a temporary one."
+                ) from None
         summary["embeddings"] = type(emb).__name__
         _step(out, f"Index [bold]{INDEX}[/] ready: {dimension_of(emb)}-d, {type(emb).__name__}")
 

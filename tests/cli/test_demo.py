@@ -137,3 +137,16 @@ def test_demo_on_the_shipped_sample_corpus(env: Path) -> None:
         docs = {s["doc_id"].split(":")[0] for s in data["answers"][tenant]["sources"]}
         assert docs and docs <= files[tenant]  # each answer cites its own tenant's files only
     assert [t["tenant"] for t in data["tenants_after"]] == ["acme"]
+
+
+def test_demo_on_a_data_dir_of_another_model_says_what_to_do(
+    corpus: Path, env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert CliRunner().invoke(app, ["demo", "--corpus", str(corpus), "--json"]).exit_code == 0
+    rerun = CliRunner().invoke(app, ["demo", "--corpus", str(corpus), "--json"])
+    assert rerun.exit_code == 0  # idempotent on the same data dir
+    assert json.loads(rerun.stdout)["ingested"]["acme"]["documents_unchanged"] == 2
+    monkeypatch.setenv("TENANT_RAG_TEST_EMBEDDINGS", "hashing:32")
+    other = CliRunner().invoke(app, ["demo", "--corpus", str(corpus)])
+    assert other.exit_code == 1
+    assert "dimension 64, but 32" in other.stderr and "--data-dir" in other.stderr
