@@ -1,11 +1,13 @@
 """Benchmark of tenant ingestion (`tenant_rag.ingestion.ingest`).
 
-On a deterministic corpus of at least 10,000 short chunks (1,000 Markdown
-files of 10 paragraphs; each paragraph is one chunk), for each embedder
+On a deterministic corpus of at least 10,000 short chunks (900 Markdown
+files of 10 short paragraphs, about 11.4 chunks each), for each embedder
 (the fast hashing embedder and the default local MiniLM model), in the same
 run and against the same server:
 
-1. the embedding model alone on exactly the chunks ingest produces (the limit);
+1. the embedding model alone on exactly the chunks ingest produces, in the
+   same 64-chunk calls (the limit); measured before and after the others,
+   and the faster of the two is used;
 2. ``ingest`` end to end into an empty tenant: load files, hash, chunk,
    embed, upsert (chunks/s of the whole call);
 3. ``ingest`` again on the unchanged corpus (nothing to write);
@@ -43,6 +45,7 @@ from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ingest.json"
 CHUNK_SIZE = 160
+EMBED_BATCH = 64  # ingest's default embed_batch_size
 PARAGRAPHS = 10
 WORDS = (
     "anvil forge hammer steel invoice refund parcel courier hub warranty policy badge vacation "
@@ -101,6 +104,14 @@ def chunks_of(corpus: Path, splitter: Any) -> tuple[list[str], list[str], list[d
     return texts, ids, metas
 
 
+def embed_only(emb: Any, texts: list[str]) -> float:
+    """Seconds the model alone takes for ``texts``, called in ingest's slices (EMBED_BATCH)."""
+    t = time.perf_counter()
+    for start in range(0, len(texts), EMBED_BATCH):
+        emb.embed_documents(texts[start : start + EMBED_BATCH])
+    return time.perf_counter() - t
+
+
 def bench_embedder(name: str, emb: Any, pc: Any, corpus: Path) -> dict[str, Any]:
     from langchain_core.documents import Document
     from langchain_pinecone import PineconeVectorStore
@@ -117,11 +128,7 @@ def bench_embedder(name: str, emb: Any, pc: Any, corpus: Path) -> dict[str, Any]
     emb.embed_documents(texts[:32])  # load and warm the model outside every timing
     out: dict[str, Any] = {"embedder": type(emb).__name__, "dimension": dim, "chunks": len(texts)}
 
-    t = time.perf_counter()
-    emb.embed_documents(texts)
-    embed_s = time.perf_counter() - t
-    out["embedding_only"] = {"seconds": round(embed_s, 2), "chunks_per_s": len(texts) / embed_s}
-
+    embed_runs = [embed_only(emb, texts)]
     t = time.perf_counter()
     lc = PineconeVectorStore(index=index, embedding=emb, namespace="langchain")
     docs = [Document(page_content=text, metadata=md) for text, md in zip(texts, metas, strict=True)]
@@ -155,6 +162,13 @@ def bench_embedder(name: str, emb: Any, pc: Any, corpus: Path) -> dict[str, Any]
     )
     assert rerun.chunks_upserted == 0 and rerun.documents_unchanged == report.documents_written
     out["unchanged_rerun"] = {"seconds": round(rerun.seconds, 3)}
+    embed_runs.append(embed_only(emb, texts))  # again, so drift in machine load counts both ways
+    best = min(embed_runs)
+    out["embedding_only"] = {
+        "seconds": [round(s, 2) for s in embed_runs],
+        "chunks_per_s": len(texts) / best,
+        "batch": EMBED_BATCH,
+    }
 
     out["ratios"] = {
         "ingest_vs_embedding_only": out["ingest"]["chunks_per_s"]
@@ -171,7 +185,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1,000 chunks: a smoke run")
     parser.add_argument("--only", choices=["hashing", "default"], help="one embedder only")
     args = parser.parse_args()
-    docs = 100 if args.quick else 1000
+    docs = 100 if args.quick else 900
 
     from pinecone import Pinecone
 

@@ -142,6 +142,13 @@ def _hidden(rel: Path) -> bool:
 
 
 def _rel(path: Path, root: Path) -> str:
+    if ".." not in path.parts and ".." not in root.parts:
+        if path.is_absolute() != root.is_absolute():
+            path, root = path.absolute(), root.absolute()
+        try:  # cheap and exact for files found under the folder that was passed
+            return path.relative_to(root).as_posix()
+        except ValueError:
+            pass
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
