@@ -148,6 +148,22 @@ def test_offboard_reports_unverified_deletion_after_bounded_wait(new_index: Any)
 # -- list_tenants ----------------------------------------------------------------------------
 
 
+class _CountingPages:
+    """Counts the namespace-listing requests made through a real handle."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._tenant_rag_index_name = inner._tenant_rag_index_name
+        self.pages = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def list_namespaces_paginated(self, **kw: Any) -> Any:
+        self.pages += 1
+        return self._inner.list_namespaces_paginated(**kw)
+
+
 def test_list_tenants_pages_past_100(new_index: Any) -> None:
     ix = new_index()
     tenants = [f"t{i:03d}" for i in range(105)]
@@ -155,7 +171,9 @@ def test_list_tenants_pages_past_100(new_index: Any) -> None:
         PinnedIndex(ix, t).upsert([("a", vec(i))] + ([("b", vec(i + 1))] if i % 10 == 0 else []))
     ix.upsert(vectors=[("public", vec(0))], namespace="")
 
-    found = list_tenants(ix)
+    counted = _CountingPages(ix)
+    found = list_tenants(counted)
+    assert counted.pages == 2  # 105 tenants at 100 per page (the default namespace is skipped)
     assert [t.tenant for t in found] == tenants
     assert all(t.record_count == (2 if i % 10 == 0 else 1) for i, t in enumerate(found))
     assert list_tenants(ix, page_size=30) == found
