@@ -32,7 +32,9 @@ def test_round_trip(items: list[tuple[str, str | None, str | None]], question: s
 
 def test_documented_shape_and_question() -> None:
     docs = [
-        Document(page_content="passage text", id="handbook.md#0", metadata={"doc_id": "handbook.md"}),
+        Document(
+            page_content="passage text", id="handbook.md#0", metadata={"doc_id": "handbook.md"}
+        ),
         Document(page_content="more", id="b#1", metadata={"source": "b.txt"}),
     ]
     text = format_question(docs, "What is it?")

@@ -59,7 +59,9 @@ def test_openai_models_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TENANT_RAG_CHAT_MODEL", "gpt-4.1-mini")
     assert embedding_dimension(default_embeddings()) == 3072
     assert default_llm().model_name == "gpt-4.1-mini"  # type: ignore[attr-defined]
-    assert embedding_dimension(OpenAIEmbeddings(model="text-embedding-3-large", dimensions=256)) == 256
+    assert (
+        embedding_dimension(OpenAIEmbeddings(model="text-embedding-3-large", dimensions=256)) == 256
+    )
 
 
 def test_base_url_only_uses_placeholder_key(monkeypatch: pytest.MonkeyPatch) -> None:

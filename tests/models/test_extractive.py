@@ -37,7 +37,9 @@ def test_answers_with_quotes_and_citations() -> None:
 
 
 def test_at_most_three_quotes_and_deterministic() -> None:
-    docs = [Document(page_content=f"Backups run nightly on server {i}.", id=str(i)) for i in range(6)]
+    docs = [
+        Document(page_content=f"Backups run nightly on server {i}.", id=str(i)) for i in range(6)
+    ]
     msg = format_question(docs, "When do backups run?")
     first = ExtractiveAnswerer().invoke(msg).content
     assert first == ExtractiveAnswerer().invoke(msg).content

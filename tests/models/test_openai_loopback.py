@@ -51,7 +51,12 @@ class _Fake(BaseHTTPRequestHandler):
                 else:
                     emb = vec
                 data.append({"object": "embedding", "index": i, "embedding": emb})
-            body = {"object": "list", "data": data, "model": payload["model"], "usage": {"prompt_tokens": 1, "total_tokens": 1}}
+            body = {
+                "object": "list",
+                "data": data,
+                "model": payload["model"],
+                "usage": {"prompt_tokens": 1, "total_tokens": 1},
+            }
             self._send(json.dumps(body).encode(), "application/json")
         elif self.path == "/v1/chat/completions":
             words = ["Hello", " from", " the", " fake."]
@@ -59,13 +64,38 @@ class _Fake(BaseHTTPRequestHandler):
             if payload.get("stream"):
                 events = []
                 for w in words:
-                    chunk = {**base, "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"role": "assistant", "content": w}, "finish_reason": None}]}
+                    chunk = {
+                        **base,
+                        "object": "chat.completion.chunk",
+                        "choices": [
+                            {
+                                "index": 0,
+                                "delta": {"role": "assistant", "content": w},
+                                "finish_reason": None,
+                            }
+                        ],
+                    }
                     events.append(f"data: {json.dumps(chunk)}\n\n")
-                end = {**base, "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+                end = {
+                    **base,
+                    "object": "chat.completion.chunk",
+                    "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+                }
                 events.append(f"data: {json.dumps(end)}\n\ndata: [DONE]\n\n")
                 self._send("".join(events).encode(), "text/event-stream")
             else:
-                body = {**base, "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(words)}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 1, "completion_tokens": 4, "total_tokens": 5}}
+                body = {
+                    **base,
+                    "object": "chat.completion",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": "".join(words)},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 4, "total_tokens": 5},
+                }
                 self._send(json.dumps(body).encode(), "application/json")
         else:
             self.send_response(404)
