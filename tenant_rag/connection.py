@@ -42,12 +42,21 @@ def connect(*, grpc: bool = False) -> Any:
       is honoured by the SDK itself).
     * Otherwise: the embedded server over ``TENANT_RAG_HOME``, started
       in-process on a free loopback port the first time it is needed.
+      ``PINECONE_CONTROLLER_HOST`` without ``PINECONE_API_KEY`` raises
+      :class:`ConfigurationError` instead.
 
     ``grpc=True`` returns a ``PineconeGRPC`` for the same target; its
     ``Index(name=...)`` is wired to the embedded server's gRPC port when local.
     The same call with the same environment returns the same object.
     """
     api_key = os.environ.get("PINECONE_API_KEY")
+    if not api_key and os.environ.get("PINECONE_CONTROLLER_HOST"):
+        # a remote control plane was asked for; silently serving locally would put the
+        # tenants' data somewhere the operator did not choose
+        raise ConfigurationError(
+            "PINECONE_CONTROLLER_HOST is set but PINECONE_API_KEY is not: set PINECONE_API_KEY "
+            "to that server's key, or unset PINECONE_CONTROLLER_HOST to use the embedded server."
+        )
     if api_key:
         key: tuple[Any, ...] = ("cloud", grpc, api_key, os.environ.get("PINECONE_CONTROLLER_HOST"))
     else:
