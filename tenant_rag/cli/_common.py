@@ -56,7 +56,8 @@ def describe_error(exc: BaseException) -> tuple[int, str]:
     """(exit code, one-line message) for an exception raised by a command."""
     from tenant_rag.errors import TenantRagError
 
-    if isinstance(exc, TenantRagError | ValueError):
+    # a path that does not exist (or cannot be read) is the user's to fix, not a crash
+    if isinstance(exc, TenantRagError | ValueError | FileNotFoundError | PermissionError):
         return EXIT_REFUSED, _one_line(str(exc))
     status = getattr(exc, "status", None)
     module = type(exc).__module__
