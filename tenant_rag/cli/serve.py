@@ -7,6 +7,7 @@ cleanly: in-flight requests finish, SQLite files are closed.
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import threading
 from pathlib import Path
@@ -79,6 +80,7 @@ def serve(
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    logging.getLogger("uvicorn.access").addFilter(_RedactKeys(api_key))
     srv.start()
     typer.echo(f"tenant_rag local Pinecone serving {srv.url}  (data dir {srv.data_dir})")
     if srv.grpc_target:
@@ -93,3 +95,26 @@ def serve(
     finally:
         typer.echo("shutting down")
         srv.stop()
+
+
+class _RedactKeys(logging.Filter):
+    """Scrub keys from access-log lines, which print each request path with its query string.
+
+    The SDK sends the key in a header, never in the URL, but a hand-written
+    client might put it in a query parameter; that must not land in a log.
+    """
+
+    _PARAM = re.compile(r"(?i)((?:api[-_]?key|key|token|secret)=)[^&\s]+")
+
+    def __init__(self, key: str | None) -> None:
+        super().__init__()
+        self.key = key
+
+    def _clean(self, value: str) -> str:
+        value = self._PARAM.sub(r"\1***", value)
+        return value.replace(self.key, "***") if self.key else value
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._clean(a) if isinstance(a, str) else a for a in record.args)
+        return True
