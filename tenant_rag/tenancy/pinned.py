@@ -115,7 +115,9 @@ class PinnedIndex:
                 self.tenant,
                 self.index_name,
                 "upsert",
-                write_units=usage.write_units_for(payload),
+                write_units=usage.write_units_for(
+                    payload, requests=-(-len(vectors) // (batch_size or len(vectors)))
+                ),
                 records=count,
             )
         )
@@ -280,9 +282,30 @@ class PinnedIndex:
             raise
 
     def count(self) -> int:
-        """How many records the tenant has (exact under namespace isolation)."""
+        """How many records the tenant has (exact under namespace isolation).
+
+        Asks for the tenant's own namespace (``describe_namespace``), so the
+        cost does not grow with the number of tenants in the index; falls back
+        to ``describe_index_stats`` where namespace description is missing.
+        """
         if self.scope.isolation == "metadata":
             return sum(1 for _ in self.list_ids())
+        try:
+            desc = self._call(self.index.describe_namespace, namespace=self.namespace)
+        except Exception as exc:
+            status = _status(exc)
+            if status == 404:
+                return 0
+            if status not in (405, 501) and not isinstance(
+                exc, AttributeError | NotImplementedError
+            ):
+                raise
+        else:
+            count = getattr(desc, "record_count", None)
+            if count is None and isinstance(desc, Mapping):
+                count = desc.get("record_count")
+            if count is not None:
+                return int(count)
         stats = self._call(self.index.describe_index_stats)
         namespaces = getattr(stats, "namespaces", None) or {}
         summary = namespaces.get(self.namespace)

@@ -135,6 +135,9 @@ class _NeverEmpties:
     def describe_index_stats(self, **kw: Any) -> Any:
         return SimpleNamespace(namespaces={"acme": SimpleNamespace(vector_count=1)}, dimension=8)
 
+    def describe_namespace(self, namespace: str, **kw: Any) -> Any:
+        return SimpleNamespace(name=namespace, record_count=1)
+
 
 def test_offboard_reports_unverified_deletion_after_bounded_wait(new_index: Any) -> None:
     stuck = _NeverEmpties(new_index())
