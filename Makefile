@@ -20,8 +20,11 @@ venv: $(STAMP)
 demo: venv
 	$(BIN)/tenant-rag demo
 
-## Lint, type-check, then every test (unit, integration, notebooks, browser, reliability).
+## Lint, type-check, audit dependencies (fails on a known vulnerability; says NOT CHECKED when
+## PyPI's vulnerability API is unreachable), then every test (unit, integration, notebooks,
+## browser, reliability). TENANT_RAG_SOAK=1 makes the reliability suite run long.
 test: venv lint typecheck browser-deps
+	$(BIN)/python tests/reliability/run_audit.py
 	$(BIN)/python -m pytest --nbmake tests notebooks $(PYTEST_ARGS)
 
 lint: venv
