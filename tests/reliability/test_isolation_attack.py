@@ -25,6 +25,7 @@ ten times more examples.
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -47,6 +48,8 @@ from tenant_rag import (
     update_record,
 )
 from tenant_rag.connection import ensure_index
+from tenant_rag.ingestion import delete_document, ingest
+from tenant_rag.ingestion.records import doc_prefix, record_id
 from tenant_rag.lifecycle import onboard
 from tenant_rag.local import LocalServer
 from tenant_rag.models.embeddings import HashingTestEmbeddings
@@ -54,7 +57,9 @@ from tenant_rag.models.embeddings import HashingTestEmbeddings
 from ._figures import Tally, soak
 
 DIM = 64
-IDS = ["doc1", "doc10", "a#b", "a", "doc1#0"]
+IDS = ["doc1", "doc10", "a#b", "a", "doc1#0", "doc10#0", "a#b#0"]
+DOCS = ["doc1", "doc10", "a", "a#b"]  # ingested as {doc}#0: collide with IDS on purpose
+READ_IDS = [*IDS, "a#0"]  # every id any writer can produce
 WORDS = ["vacation", "office", "berlin", "expenses", "policy"]
 MODES = ["namespace", "metadata"]
 TALLY = Tally("isolation")
@@ -128,7 +133,7 @@ class IsolationMachine(RuleBasedStateMachine):
         self.pinned = [PinnedIndex(self.index, s.scope) for s in self.stores]
         self.grpc_pinned = [PinnedIndex(self.grpc_index, s.scope) for s in self.stores]
         self.per_request = per_request_retriever(
-            self.index, self.emb, k=len(IDS), isolation=self.mode
+            self.index, self.emb, k=len(READ_IDS), isolation=self.mode
         )
         TALLY.add(f"examples_{self.mode}")
 
@@ -172,6 +177,29 @@ class IsolationMachine(RuleBasedStateMachine):
         for rid in ids:
             self.model[who].pop(rid, None)
 
+    @rule(who=st.integers(0, 1), doc=st.sampled_from(DOCS), word=st.sampled_from(WORDS))
+    def ingest(self, who: int, doc: str, word: str) -> None:
+        """Ingestion's ``{doc}#0`` ids collide on purpose with ids the other writers use."""
+        self._op("ingest")
+        t, text = self.tenants[who], f"{word} document {doc}"
+        report = ingest(
+            self.index, t, [(doc, text, {"owner": t})], embedding=self.emb,
+            isolation=self.mode, progress=False,
+        )  # fmt: skip
+        assert report.ok, report.failed
+        if not report.documents_unchanged:
+            self.model[who][record_id(doc, 0)] = text
+
+    @rule(who=st.integers(0, 1), doc=st.sampled_from(DOCS))
+    def delete_document(self, who: int, doc: str) -> None:
+        self._op("delete_document")
+        n = delete_document(self.index, self.tenants[who], doc, isolation=self.mode)
+        mine = re.compile(re.escape(doc_prefix(doc)) + r"[0-9]+")
+        gone = [rid for rid in self.model[who] if mine.fullmatch(rid)]
+        assert n == len(gone), (doc, n, gone)
+        for rid in gone:
+            del self.model[who][rid]
+
     @rule(who=st.integers(0, 1))
     def offboard(self, who: int) -> None:
         self._op("offboard")
@@ -193,18 +221,18 @@ class IsolationMachine(RuleBasedStateMachine):
             assert {rid for rid, _, _ in docs} == set(mine), f"{how}: own records all visible"
 
     def _read(self, who: int, how: str, word: str) -> list[tuple[str, str, str]]:
-        store, k, t = self.stores[who], len(IDS), self.tenants[who]
+        store, k, t = self.stores[who], len(READ_IDS), self.tenants[who]
         cfg = {"configurable": {"tenant_id": t}}
         if how.startswith("grpc_"):
             p = self.grpc_pinned[who]
             recs = (
-                list(p.fetch(IDS).values())
+                list(p.fetch(READ_IDS).values())
                 if how == "grpc_fetch"
                 else p.query(vector=self.emb.embed_query(word), top_k=k)
             )
             return [(r.id, r.metadata.get("owner"), r.metadata.get("text")) for r in recs]
         if how == "fetch":
-            recs = self.pinned[who].fetch(IDS)
+            recs = self.pinned[who].fetch(READ_IDS)
             return [(r.id, r.metadata.get("owner"), r.metadata.get("text")) for r in recs.values()]
         docs: list[Any]
         if how == "similarity":
@@ -215,7 +243,7 @@ class IsolationMachine(RuleBasedStateMachine):
         elif how == "mmr":
             docs = store.max_marginal_relevance_search(word, k=2, fetch_k=k)
         elif how == "get_by_ids":
-            docs = store.get_by_ids(IDS)
+            docs = store.get_by_ids(READ_IDS)
         elif how == "retriever":
             docs = tenant_retriever(self.index, t, self.emb, k=k, isolation=self.mode).invoke(word)
         elif how == "per_request":
@@ -225,7 +253,7 @@ class IsolationMachine(RuleBasedStateMachine):
         elif how == "async_mmr":
             docs = asyncio.run(store.amax_marginal_relevance_search(word, k=2, fetch_k=k))
         elif how == "async_get_by_ids":
-            docs = asyncio.run(store.aget_by_ids(IDS))
+            docs = asyncio.run(store.aget_by_ids(READ_IDS))
         else:
             docs = asyncio.run(self.per_request.ainvoke(word, config=cfg))
         return [(d.id, d.metadata.get("owner"), d.page_content) for d in docs]
@@ -306,13 +334,8 @@ def _tenant_entry_points(index: Any, emb: Any) -> dict[str, Callable[[Any], Any]
         "update_record": lambda t: update_record(index, t, "doc1", metadata={"x": 1}),
         "llamaindex.tenant_vector_store": lambda t: li_store(index, t),
     }
-    try:
-        from tenant_rag.ingestion import delete_document, ingest
-
-        entry["ingest"] = lambda t: ingest([], index=index, tenant=t, embedding=emb)
-        entry["delete_document"] = lambda t: delete_document("doc1", index=index, tenant=t)
-    except ImportError:  # ingestion not merged yet: its own tests cover it then
-        pass
+    entry["ingest"] = lambda t: ingest(index, t, [("doc1", "text")], embedding=emb, progress=False)
+    entry["delete_document"] = lambda t: delete_document(index, t, "doc1")
     return entry
 
 
