@@ -130,8 +130,8 @@ def ingest(
     root: str | os.PathLike[str] | None = None,
     batch_size: int = MAX_BATCH_RECORDS,
     max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
-    embed_batch_size: int = 64,
-    wave_chunks: int = 256,
+    embed_batch_size: int = 256,
+    wave_chunks: int = 512,
     writers: int = 2,
     retry: RetryPolicy | None = None,
 ) -> IngestReport:

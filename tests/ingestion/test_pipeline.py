@@ -333,3 +333,18 @@ def test_report_summary_and_dict(index: Any, emb: Any) -> None:
     data = report.to_dict()
     assert data["documents_written"] == 1 and data["ok"] is True
     assert data["chunks_per_second"] >= 0
+
+
+def test_grpc_data_plane_ingests_the_same_records(
+    index: Any, emb: Any, tmp_path: Path, shared_local_server: Any
+) -> None:
+    name = index._tenant_rag_index_name
+    grpc_ix = shared_local_server.grpc_index(name)
+    docs = corpus(tmp_path)
+    report = ingest(grpc_ix, "acme", [docs], embedding=emb, **SMALL)
+    assert report.ok and report.documents_written == 3
+    ingest(index, "globex", [docs], embedding=emb, **SMALL)
+    assert stored(index, "acme") == stored(index, "globex")
+    again = ingest(grpc_ix, "acme", [docs], embedding=emb, sync=True, **SMALL)
+    assert again.documents_unchanged == 3 and again.chunks_upserted == 0
+    assert delete_document(grpc_ix, "acme", "handbook.md") > 0
