@@ -219,3 +219,89 @@ def test_sigkill_during_writes_loses_no_acknowledged_write(tmp_path: Path) -> No
         assert word not in text, f"server log mentions {word!r}: {text[-2000:]}"
     TALLY.extra["clients_per_trial"] = CLIENTS
     TALLY.write("pytest tests/reliability/test_crash.py -k sigkill")
+
+
+# -- a killed ingest process -------------------------------------------------------------------
+
+INGEST_CHILD = """
+import os, sys
+from pinecone import Pinecone
+from tenant_rag.connection import ensure_index
+from tenant_rag.ingestion import ingest
+from tenant_rag.models.hashing import HashingTestEmbeddings
+url, folder, tenant = sys.argv[1:4]
+index = ensure_index(Pinecone(api_key="local", host=url), "ingest", dimension=64)
+def progress(done, total, chunks):
+    print(f"DONE {done}", flush=True)
+ingest(index, tenant, folder, embedding=HashingTestEmbeddings(64), chunk_size=300,
+       chunk_overlap=30, progress=progress, writers=2, wave_chunks=16, embed_batch_size=8,
+       batch_size=8)
+print("FINISHED", flush=True)
+"""
+
+
+def _corpus(folder: Path, docs: int, version: int) -> None:
+    words = ["vacation", "office", "berlin", "expenses", "policy", "laptop", "travel"]
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(docs):
+        lines = [
+            f"{words[(i + j + version) % 7]} rule {j} of doc {i} v{version}." for j in range(40)
+        ]
+        (folder / f"doc{i:03d}.md").write_text("\n".join(lines))
+
+
+def _stored(index: Any, tenant: str) -> dict[str, Any]:
+    from tenant_rag import PinnedIndex
+
+    p = PinnedIndex(index, tenant)
+    ids = sorted(p.list_ids())
+    recs = p.fetch(ids)
+    return {i: (recs[i].metadata, [round(v, 5) for v in recs[i].values]) for i in ids}
+
+
+def test_sigkilled_ingest_process_reruns_to_exactly_the_expected_records(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tenant_rag.connection import ensure_index
+    from tenant_rag.ingestion import ingest
+    from tenant_rag.local import start
+    from tenant_rag.models.hashing import HashingTestEmbeddings
+
+    emb = HashingTestEmbeddings(64)
+    opts: dict[str, Any] = {"chunk_size": 300, "chunk_overlap": 30, "progress": False}
+    trials = 10 if soak() else 3
+    rng = random.Random(11)
+    with start(tmp_path / "data") as srv:
+        index = ensure_index(srv.client(), "ingest", dimension=64)
+        for trial in range(trials):
+            folder = tmp_path / f"corpus{trial}"
+            _corpus(folder, docs=60, version=trial)
+            tenant, ref = f"acme{trial}", f"ref{trial}"
+            if trial % 2:  # an earlier version is already there: the killed run is an update
+                old = tmp_path / f"old{trial}"
+                _corpus(old, docs=60, version=trial + 100)
+                assert ingest(index, tenant, old, embedding=emb, **opts).ok
+            assert ingest(index, ref, folder, embedding=emb, **opts).ok
+            child = subprocess.Popen(
+                [sys.executable, "-c", INGEST_CHILD, srv.url, str(folder), tenant],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            kill_after = rng.randint(3, 40)
+            assert child.stdout is not None
+            for line in child.stdout:
+                if line.startswith("DONE") and int(line.split()[1]) >= kill_after:
+                    break
+            child.kill()  # SIGKILL mid-run
+            child.wait(10)
+            TALLY.add("ingest_processes_killed")
+            if _stored(index, tenant) != _stored(index, ref):
+                TALLY.add("ingest_kills_that_left_the_tenant_incomplete")
+            rerun = ingest(index, tenant, folder, embedding=emb, **opts)
+            assert rerun.ok, rerun.failed
+            assert _stored(index, tenant) == _stored(index, ref), "exactly the clean run's records"
+            again = ingest(index, tenant, folder, embedding=emb, **opts)
+            assert again.documents_unchanged == 60 and again.chunks_upserted == 0
+            TALLY.add("ingest_records_verified", len(_stored(index, ref)))
+    TALLY.write("pytest tests/reliability/test_crash.py")
