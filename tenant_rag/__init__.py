@@ -82,6 +82,11 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from tenant_rag.chains.rag import (
+        per_request_rag_chain,
+        rag_chain,
+    )
+    from tenant_rag.connection import connect, ensure_index
     from tenant_rag.errors import (
         ConfigurationError,
         IndexMismatchError,
@@ -91,6 +96,38 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         TenantIsolationError,
         TenantRagError,
     )
-    from tenant_rag.tenancy.ids import tenant_id_for, validate_tenant
+    from tenant_rag.ingestion.pipeline import delete_document, ingest
+    from tenant_rag.ingestion.report import IngestReport
+    from tenant_rag.lifecycle.metering import Quotas, UsageMeter
+    from tenant_rag.lifecycle.tenants import (
+        list_tenants,
+        offboard,
+        onboard,
+        tenant_stats,
+        update_record,
+    )
+    from tenant_rag.models.embeddings import (
+        HashingTestEmbeddings,
+        LocalMiniLMEmbeddings,
+        default_embeddings,
+    )
+    from tenant_rag.models.llm import (
+        ExtractiveAnswerer,
+        default_llm,
+    )
+    from tenant_rag.stores.admin import admin_cross_tenant_retriever
+    from tenant_rag.stores.langchain import (
+        TenantPineconeVectorStore,
+        tenant_retriever,
+        tenant_vector_store,
+    )
+    from tenant_rag.stores.per_request import (
+        PerRequestTenantRetriever,
+        per_request_retriever,
+    )
+    from tenant_rag.tenancy.ids import (
+        tenant_id_for,
+        validate_tenant,
+    )
     from tenant_rag.tenancy.pinned import PinnedIndex
     from tenant_rag.tenancy.scope import TenantScope
