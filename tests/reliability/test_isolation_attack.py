@@ -211,6 +211,17 @@ class IsolationMachine(RuleBasedStateMachine):
     # -- reads ------------------------------------------------------------------------------
     @rule(who=st.integers(0, 1), how=st.sampled_from(READS), word=st.sampled_from(WORDS))
     def read(self, who: int, how: str, word: str) -> None:
+        self._check_read(who, how, word)
+
+    @invariant()
+    def every_step_reads_clean(self) -> None:
+        """After every step both tenants read through the next path in turn (all paths rotate)."""
+        self.turn = getattr(self, "turn", -1) + 1
+        for who in (0, 1):
+            how = READS[(self.turn * 2 + who) % len(READS)]
+            self._check_read(who, how, WORDS[self.turn % len(WORDS)])
+
+    def _check_read(self, who: int, how: str, word: str) -> None:
         self._op(f"read_{how}")
         docs = self._read(who, how, word)
         t, mine = self.tenants[who], self.model[who]
