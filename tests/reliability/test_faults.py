@@ -211,3 +211,17 @@ def test_errors_retrying_cannot_fix_surface_at_once_with_a_clear_message(
         assert "wrong-key-0123456789" not in str(unauthorized.value)
     assert policy.retries == 0, "nothing that cannot succeed was retried"
     TALLY.add("non_retryable_cases", 3)
+
+
+def test_fault_mode_is_off_unless_asked_for(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TENANT_RAG_FAULTS", raising=False)
+    with start(tmp_path / "a") as srv:
+        assert srv.faults is None
+    monkeypatch.setenv("TENANT_RAG_FAULTS", "rate=0.5,kinds=429+drop,seed=3,slow=0")
+    with start(tmp_path / "b") as srv:
+        assert srv.faults is not None
+        assert srv.faults.config == FaultConfig(rate=0.5, kinds=("429", "drop"), slow=0.0, seed=3)
+    for bad in ("rate=2", "kinds=teapot", "rate", "speed=1"):
+        with pytest.raises(ValueError):
+            FaultConfig.from_env(bad)
+    assert FaultConfig.from_env("") is None
