@@ -54,7 +54,9 @@ import queue
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -295,7 +297,11 @@ class _Run:
     # -- producer --------------------------------------------------------------------------
 
     def execute(self, items: Iterable[Any], writers: int) -> None:
+        """Load documents in groups; each group's hash check (a fetch) runs on a helper thread
+        while the next group is read, then its changed documents are chunked and embedded here."""
         pool = _WriterPool(self, writers)
+        checker = ThreadPoolExecutor(1, thread_name_prefix="tenant-rag-check")
+        pending: deque[Future[list[_Doc]]] = deque()
         try:
             group: list[_Doc] = []
             for position, item in enumerate(items, 1):
@@ -304,11 +310,16 @@ class _Run:
                     if doc is not None:
                         group.append(doc)
                     if len(group) >= _CHECK_GROUP:
-                        self._process(group, pool)
+                        pending.append(checker.submit(self._changed, group))
                         group = []
+                        if len(pending) > 1:  # one check stays in flight while the next loads
+                            self._process(pending.popleft().result(), pool)
             if group:
-                self._process(group, pool)
+                pending.append(checker.submit(self._changed, group))
+            while pending:
+                self._process(pending.popleft().result(), pool)
         finally:
+            checker.shutdown(wait=True, cancel_futures=True)
             pool.close()
 
     def _admit(self, loaded: SourceDocument | LoadFailure) -> _Doc | None:
@@ -345,9 +356,8 @@ class _Run:
             digest=content_hash(loaded.text, metadata, self.fingerprint),
         )
 
-    def _process(self, group: list[_Doc], pool: _WriterPool) -> None:
-        """Drop unchanged documents, chunk and embed the rest, hand them to the writers in waves."""
-        changed = self._changed(group)
+    def _process(self, changed: list[_Doc], pool: _WriterPool) -> None:
+        """Chunk and embed changed documents; hand them to the writers in waves."""
         wave: list[_Doc] = []
         size = 0
         for doc in changed:

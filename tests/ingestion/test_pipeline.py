@@ -348,3 +348,17 @@ def test_grpc_data_plane_ingests_the_same_records(
     again = ingest(grpc_ix, "acme", [docs], embedding=emb, sync=True, **SMALL)
     assert again.documents_unchanged == 3 and again.chunks_upserted == 0
     assert delete_document(grpc_ix, "acme", "handbook.md") > 0
+
+
+def test_hash_checks_in_several_groups_find_exactly_the_changed_documents(
+    index: Any, emb: Any, writes: WriteCounter
+) -> None:
+    records = [(f"n{i}", f"note number {i}") for i in range(450)]  # three check groups
+    assert ingest(index, "acme", records, embedding=emb, progress=False).documents_written == 450
+    records[7] = ("n7", "edited")
+    records[333] = ("n333", "edited too")
+    writes.reset()
+    report = ingest(index, "acme", records, embedding=emb, progress=False)
+    assert report.documents_written == 2 and report.documents_unchanged == 448
+    assert writes.upserted == {"acme": 2}
+    assert stored(index, "acme")["n333#0"]["metadata"]["text"] == "edited too"
