@@ -1,7 +1,7 @@
 """Bounded load smoke test: 16 clients over 100 tenants for a few seconds, no error, no leak.
 
 It runs ``benchmarks/bench_load.py``'s ``run_load`` (server in a child
-process, 8 client threads + 8 asyncio tasks, 80% query / 15% upsert / 5%
+process, 8 client threads + 8 asyncio tasks, 80% query / 10% upsert / 10%
 delete) and asserts behaviour only: zero errors and zero cross-tenant
 results. Timing figures (p50, p99, RSS) come from the benchmark itself.
 """
