@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import random
 import threading
@@ -114,6 +115,11 @@ class FaultMiddleware:
     def __post_init__(self) -> None:
         self._rng = random.Random(self.config.seed)
         self._lock = threading.Lock()
+        # uvicorn logs every exception an app raises with a traceback; an injected drop is
+        # not an error worth a traceback, so only its one-line count is kept (``counts``)
+        uvicorn_error = logging.getLogger("uvicorn.error")
+        if not any(isinstance(f, _QuietDrops) for f in uvicorn_error.filters):
+            uvicorn_error.addFilter(_QuietDrops())
 
     def _draw(self, path: str) -> str | None:
         if not path.startswith(self.config.prefix):
@@ -149,6 +155,14 @@ class FaultMiddleware:
             )
             await send({"type": "http.response.body", "body": b"{", "more_body": True})
             raise InjectedDrop(f"injected fault: {kind}")
+
+
+class _QuietDrops(logging.Filter):
+    """Drop uvicorn's traceback for an :class:`InjectedDrop` (every other record passes)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, InjectedDrop)
 
 
 async def _swallow(message: Message) -> None:
