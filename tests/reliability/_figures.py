@@ -1,8 +1,9 @@
 """Counters the reliability suite writes to ``benchmarks/results/`` for docs/reliability.md.
 
 Each test module adds what it tried (cases, operations, trials) under its own
-name; :func:`write` merges them into one JSON file per module so that the
-figures quoted in the docs always come from a run, never from memory.
+name; :meth:`Tally.write` prints them and, with ``TENANT_RAG_WRITE_FIGURES=1``,
+writes one JSON file per module, so that the figures quoted in docs/reliability.md
+always come from a run, never from memory.
 """
 
 from __future__ import annotations
@@ -34,12 +35,20 @@ class Tally:
     def add(self, key: str, n: int = 1) -> None:
         self.counts[key] += n
 
-    def write(self, command: str) -> Path:
+    def write(self, command: str) -> Path | None:
+        """Print the counts; with ``TENANT_RAG_WRITE_FIGURES=1`` also write the JSON file.
+
+        Off by default so that an ordinary test run leaves the checked-in figures (and
+        everyone's working tree) alone.
+        """
+        if os.environ.get("TENANT_RAG_WRITE_FIGURES", "") in ("", "0", "false"):
+            print(f"\n[reliability] {self.name}: {dict(self.counts)}")
+            return None
         RESULTS.mkdir(parents=True, exist_ok=True)
         path = RESULTS / f"reliability_{self.name}.json"
         body = {
             "name": self.name,
-            "command": command,
+            "command": f"TENANT_RAG_WRITE_FIGURES=1 {command}",
             "soak": soak(),
             "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "python": platform.python_version(),

@@ -14,13 +14,14 @@ health. This script tells the three outcomes apart:
 The environment audited is ``.venv``, which ``make venv`` installs from the
 exact pins in pyproject.toml (``==`` for every direct dependency), so it is
 the locked set, transitive packages included. The editable tenant_rag itself
-is skipped (it is not on PyPI). The result is written to
-``benchmarks/results/audit.json``.
+is skipped (it is not on PyPI). With ``TENANT_RAG_WRITE_FIGURES=1`` the
+result is also written to ``benchmarks/results/audit.json``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -69,8 +70,9 @@ def main() -> int:
     else:
         status = "OK"
     summary["status"] = status
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(summary, indent=2) + "\n")
+    if os.environ.get("TENANT_RAG_WRITE_FIGURES", "") not in ("", "0", "false"):
+        OUT.parent.mkdir(parents=True, exist_ok=True)
+        OUT.write_text(json.dumps(summary, indent=2) + "\n")
     if status == "FAIL":
         for name, version, vid in vulns:
             print(f"pip-audit: {name} {version}: {vid}")
