@@ -362,3 +362,10 @@ def test_hash_checks_in_several_groups_find_exactly_the_changed_documents(
     assert report.documents_written == 2 and report.documents_unchanged == 448
     assert writes.upserted == {"acme": 2}
     assert stored(index, "acme")["n333#0"]["metadata"]["text"] == "edited too"
+
+
+def test_writing_on_the_calling_thread_gives_the_same_records(index: Any, emb: Any) -> None:
+    records = [(f"doc{i}", paragraphs(f"w{i}", 1 + i % 3)) for i in range(20)]
+    ingest(index, "acme", records, embedding=emb, writers=0, wave_chunks=5, **SMALL)
+    ingest(index, "globex", records, embedding=emb, writers=2, wave_chunks=5, **SMALL)
+    assert stored(index, "acme") == stored(index, "globex")
