@@ -50,7 +50,8 @@ RELATIVE_FLOOR = 0.5
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")
-_BULLET = re.compile(r"^\s*(?:[-*+•]|#{1,6}|\d+[.)])\s+")
+_BULLET = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
+_HEADING = re.compile(r"^\s*#{1,6}\s")
 
 
 @dataclass(frozen=True)
@@ -101,14 +102,45 @@ def terms(text: str) -> list[str]:
     return out
 
 
+def _is_title(line: str) -> bool:
+    """A heading or title line: a label for what follows, never an answer by itself."""
+    if _HEADING.match(line):
+        return True
+    if line.endswith((".", "!", "?", ":", ";", ",", '"', ")")):
+        return False
+    letters = [c for c in line if c.isalpha()]
+    return bool(letters) and (line.isupper() or len(line.split()) <= 3)
+
+
 def sentences(text: str) -> list[str]:
-    """Split a passage into sentences (line breaks and . ! ? ends), bullets stripped."""
+    """Split a passage into sentences, the way a reader would quote them.
+
+    Lines of one paragraph are joined first (documents wrap long sentences
+    across lines, and quoting half a sentence misleads); blank lines, list
+    items and headings end a paragraph. Headings and all-caps titles are left
+    out: they name a topic but answer nothing.
+    """
     out: list[str] = []
-    for line in text.split("\n"):
-        line = _BULLET.sub("", line).strip()
-        if not line:
+    paragraph: list[str] = []
+
+    def flush() -> None:
+        if paragraph:
+            joined = " ".join(paragraph)
+            paragraph.clear()
+            out.extend(s.strip() for s in _SENTENCE_END.split(joined) if s.strip())
+
+    for raw in text.split("\n"):
+        line = raw.strip()
+        if not line or _is_title(line):
+            flush()
             continue
-        out.extend(s.strip() for s in _SENTENCE_END.split(line) if s.strip())
+        if _BULLET.match(line):
+            flush()
+            paragraph.append(_BULLET.sub("", line).strip())
+            flush()
+            continue
+        paragraph.append(line)
+    flush()
     return out
 
 
@@ -135,7 +167,8 @@ def rank(passages: list[Passage], question: str, limit: int) -> list[Quote]:
     query = set(terms(question))
     if not query or limit < 1:
         return []
-    units = [(p.n, s, terms(s)) for p in passages for s in sentences(p.text)]
+    # Questions in the documents (FAQ entries) are not answers; their replies are.
+    units = [(p.n, s, terms(s)) for p in passages for s in sentences(p.text) if not s.endswith("?")]
     if not units:
         return []
     count = len(units)

@@ -82,3 +82,29 @@ def test_context_in_system_message_question_from_human() -> None:
 
 def test_llm_type() -> None:
     assert ExtractiveAnswerer()._llm_type == "tenant-rag-extractive"
+
+
+def test_sentences_join_wrapped_lines_and_skip_titles() -> None:
+    from tenant_rag.models.extractive import sentences
+
+    text = (
+        "# Handbook\n\n## Vacation\nEvery employee gets 27 days,\nplus public holidays. Ask HR.\n"
+        "RETURNS AND REFUNDS\n- Bullets stand alone\n- as their own items\n"
+    )
+    assert sentences(text) == [
+        "Every employee gets 27 days, plus public holidays.",
+        "Ask HR.",
+        "Bullets stand alone",
+        "as their own items",
+    ]
+
+
+def test_faq_questions_are_not_quoted_as_answers() -> None:
+    from tenant_rag.chains.context import Passage
+    from tenant_rag.models.extractive import rank
+
+    faq = Passage(
+        n=1, doc_id="faq", id="faq#0", text="Do you ship on weekends? Yes, we ship on Saturdays."
+    )
+    quotes = rank([faq], "Do you ship on weekends?", 3)
+    assert [q.sentence for q in quotes] == ["Yes, we ship on Saturdays."]
