@@ -37,15 +37,13 @@ import json
 import os
 import platform
 import random
-import re
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from tenant_rag.local.process import serve_process
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ingest.json"
 CHUNK_SIZE = 160
@@ -75,25 +73,8 @@ def make_corpus(root: Path, docs: int, blocks: int = 4, seed: int = 42) -> None:
 @contextlib.contextmanager
 def server_process(data_dir: Path) -> Iterator[str]:
     """``tenant-rag serve`` over ``data_dir`` in its own process; yields its URL."""
-    exe = Path(sys.executable).with_name("tenant-rag")
-    cmd = [str(exe), "serve", "--port", "0", "--data", str(data_dir), "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        assert proc.stdout is not None
-        url = None
-        while url is None:
-            line = proc.stdout.readline()
-            if not line:
-                raise RuntimeError("tenant-rag serve exited before reporting its address")
-            if m := re.search(r"serving (http://[\d.]+:\d+)", line):
-                url = m.group(1)
-        yield url
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with serve_process(data_dir) as server:
+        yield server.url
 
 
 def chunks_of(corpus: Path, splitter: Any) -> tuple[list[str], list[str], list[dict[str, Any]]]:

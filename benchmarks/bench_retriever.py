@@ -35,11 +35,7 @@ import contextlib
 import json
 import os
 import platform
-import re
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -48,6 +44,8 @@ from typing import Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
+
+from tenant_rag.local.process import serve_process
 
 DIM = 384
 TOP_K = 4
@@ -71,30 +69,9 @@ class PrecomputedEmbeddings(Embeddings):
 
 @contextlib.contextmanager
 def server_process(data_dir: Path) -> Iterator[str]:
-    """``tenant-rag serve`` over ``data_dir``; yields its REST url."""
-    exe = Path(sys.executable).with_name("tenant-rag")
-    proc = subprocess.Popen(
-        [str(exe), "serve", "--port", "0", "--data", str(data_dir), "--log-level", "warning"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        url = None
-        while url is None:
-            line = proc.stdout.readline()
-            if not line:
-                raise RuntimeError("tenant-rag serve exited before reporting its address")
-            if m := re.search(r"serving (http://[\d.]+:\d+)", line):
-                url = m.group(1)
-        yield url
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    """``tenant-rag serve`` over ``data_dir`` in its own process; yields its URL."""
+    with serve_process(data_dir) as server:
+        yield server.url
 
 
 def unit_rows(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -29,11 +29,7 @@ import contextlib
 import json
 import os
 import platform
-import re
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -42,6 +38,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from tenant_rag.local.process import serve_process
 
 DIM = 384
 TOP_K = 10
@@ -80,42 +78,8 @@ def populate(data_dir: Path, name: str, namespaces: dict[str, np.ndarray]) -> No
 @contextlib.contextmanager
 def server_process(data_dir: Path, grpc: bool = False) -> Iterator[tuple[int, str, str | None]]:
     """``tenant-rag serve`` over ``data_dir``; yields (pid, rest url, grpc target or None)."""
-    exe = Path(sys.executable).with_name("tenant-rag")
-    extra = ["--grpc-port", "0"] if grpc else []
-    proc = subprocess.Popen(
-        [
-            str(exe),
-            "serve",
-            "--port",
-            "0",
-            "--data",
-            str(data_dir),
-            "--log-level",
-            "warning",
-            *extra,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        url = grpc_target = None
-        assert proc.stdout is not None
-        while url is None or (grpc and grpc_target is None):
-            line = proc.stdout.readline()
-            if not line:
-                raise RuntimeError("tenant-rag serve exited before reporting its address")
-            if m := re.search(r"serving (http://[\d.]+:\d+)", line):
-                url = m.group(1)
-            if m := re.search(r"gRPC data plane on ([\d.]+:\d+)", line):
-                grpc_target = m.group(1)
-        yield proc.pid, url, grpc_target
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with serve_process(data_dir, grpc=grpc) as server:
+        yield server.pid, server.url, server.grpc_target
 
 
 def memory_kb(pid: int) -> dict[str, int]:

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import random
-import re
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from pinecone import ServerlessSpec
+
+from tenant_rag.local.process import serve_process
 
 SPEC = ServerlessSpec(cloud="aws", region="us-east-1")
 
@@ -37,45 +34,5 @@ def serve_subprocess(
     data_dir: Path, *extra: str, env: dict[str, str] | None = None
 ) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """Run ``tenant-rag serve --port 0`` over ``data_dir`` in another process; yield (proc, url)."""
-    exe = Path(sys.executable).with_name("tenant-rag")
-    proc = subprocess.Popen(
-        [
-            str(exe),
-            "serve",
-            "--port",
-            "0",
-            "--data",
-            str(data_dir),
-            "--log-level",
-            "warning",
-            *extra,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-    try:
-        url = None
-        deadline = time.monotonic() + 60
-        assert proc.stdout is not None
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            m = re.search(r"serving (http://127\.0\.0\.1:\d+)", line)
-            if m:
-                url = m.group(1)
-                break
-        assert url, "tenant-rag serve did not report its address"
-        yield proc, url
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+    with serve_process(data_dir, *extra, env=env) as server:
+        yield server.proc, server.url
