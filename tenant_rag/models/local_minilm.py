@@ -147,6 +147,10 @@ class _Runtime:
         options = ort.SessionOptions()
         options.intra_op_num_threads = key.threads
         options.inter_op_num_threads = 1
+        # Idle intra-op threads sleep instead of spinning: a spinning pool burns the cores
+        # that ingestion's writer thread and the server need between batches (measured on
+        # 2 cores: ingest 216 -> 243 chunks/s with no loss of embedding-only speed).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
