@@ -53,7 +53,7 @@ from llama_index.vector_stores.pinecone.base import _to_pinecone_filter
 from tenant_rag.connection import index_shape
 from tenant_rag.errors import IngestError, TenantIsolationError
 from tenant_rag.stores.langchain import READ_WRITE_RETRY
-from tenant_rag.tenancy.pinned import PinnedIndex, Record, as_floats
+from tenant_rag.tenancy.pinned import PinnedIndex, Record, as_floats, upsert_batches
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation, TenantScope
 
 _logger = logging.getLogger(__name__)
@@ -179,7 +179,11 @@ class TenantPineconeVectorStore(PineconeVectorStore):
                 rec.sparse_values = {"indices": list(vec.keys()), "values": list(vec.values())}
         written: list[str] = []
         try:
-            for batch in _batches(records, self.batch_size or DEFAULT_BATCH_SIZE):
+            for batch in upsert_batches(
+                records,
+                max_count=self.batch_size or DEFAULT_BATCH_SIZE,
+                max_bytes=MAX_REQUEST_BYTES,
+            ):
                 self._pinned.upsert(batch)
                 written.extend(r.id for r in batch)
         except Exception:
@@ -459,23 +463,6 @@ def _handle_dimension(index: Any) -> int | None:
     """The dimension ``ensure_index`` recorded on the handle it returned, if any."""
     shape = index_shape(index)
     return shape[0] if shape else None
-
-
-def _batches(records: list[Record], max_count: int) -> list[list[Record]]:
-    """Split records into upsert requests under both the count and the byte budget."""
-    out: list[list[Record]] = []
-    batch: list[Record] = []
-    size = 0
-    for rec in records:
-        rec_size = len(json.dumps({"id": rec.id, "values": rec.values, "metadata": rec.metadata}))
-        if batch and (len(batch) >= max_count or size + rec_size > MAX_REQUEST_BYTES):
-            out.append(batch)
-            batch, size = [], 0
-        batch.append(rec)
-        size += rec_size
-    if batch:
-        out.append(batch)
-    return out
 
 
 def tenant_vector_store(

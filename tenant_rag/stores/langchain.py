@@ -41,7 +41,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-import json
 import logging
 import os
 import threading
@@ -67,7 +66,7 @@ from pydantic import model_validator
 from tenant_rag.errors import TenantIsolationError
 from tenant_rag.ingestion.retry import RetryPolicy
 from tenant_rag.stores._guard import NamespaceGuardedIndex
-from tenant_rag.tenancy.pinned import PinnedIndex, Record, as_floats, index_name_of
+from tenant_rag.tenancy.pinned import PinnedIndex, Record, as_floats, index_name_of, upsert_batches
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, TENANT_FIELD, Isolation, TenantScope
 
 logger = logging.getLogger(__name__)
@@ -329,7 +328,7 @@ class TenantPineconeVectorStore(PineconeVectorStore):
             Record(id=i, values=as_floats(v), metadata=m)
             for i, v, m in zip(ids, vectors, metadatas, strict=True)
         ]
-        batches = list(_batches(records, max(1, batch_size)))
+        batches = upsert_batches(records, max_count=max(1, batch_size), max_bytes=_MAX_UPSERT_BYTES)
         if len(batches) <= 1 or not concurrent:
             for batch in batches:
                 self.pinned.upsert(batch)
@@ -716,21 +715,6 @@ class TenantPineconeVectorStore(PineconeVectorStore):
                 return pairs
             return [(d, s) for d, s in pairs if relevance(s) >= float(threshold)]
         raise ValueError(f"search_type must be one of {SEARCH_TYPES}, got {search_type!r}.")
-
-
-def _batches(records: Sequence[Record], batch_size: int) -> Iterable[list[Record]]:
-    """Split records by count and by approximate request size (Pinecone: 2 MB)."""
-    batch: list[Record] = []
-    size = 0
-    for rec in records:
-        rec_size = 16 * len(rec.values) + len(json.dumps(rec.metadata, default=str)) + 64
-        if batch and (len(batch) >= batch_size or size + rec_size > _MAX_UPSERT_BYTES):
-            yield batch
-            batch, size = [], 0
-        batch.append(rec)
-        size += rec_size
-    if batch:
-        yield batch
 
 
 def _is_async_index(index: Any) -> bool:

@@ -36,6 +36,34 @@ class Record:
     score: float | None = None
 
 
+def upsert_batches(
+    records: Sequence[Record], *, max_count: int, max_bytes: int
+) -> list[list[Record]]:
+    """Split records into upsert requests under both a count and a byte budget, in order.
+
+    Sizes are each record's JSON as sent (id, values, metadata), so a batch of
+    large-metadata records closes before Pinecone's 2 MB request limit where a
+    count-only batcher (LangChain's) would overflow it. Shared by the pinned
+    LangChain and LlamaIndex stores; ingestion packs with its own upper-bound
+    estimate in `tenant_rag.ingestion.batching`.
+    """
+    out: list[list[Record]] = []
+    batch: list[Record] = []
+    size = 0
+    for rec in records:
+        rec_size = len(
+            json.dumps({"id": rec.id, "values": rec.values, "metadata": rec.metadata}, default=str)
+        )
+        if batch and (len(batch) >= max_count or size + rec_size > max_bytes):
+            out.append(batch)
+            batch, size = [], 0
+        batch.append(rec)
+        size += rec_size
+    if batch:
+        out.append(batch)
+    return out
+
+
 def index_name_of(index: Any) -> str:
     """Best-effort index name for a data-plane handle (for metering labels)."""
     name = getattr(index, "_tenant_rag_index_name", None)

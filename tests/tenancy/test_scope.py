@@ -85,3 +85,22 @@ def test_public_id_refuses_foreign_ids() -> None:
     assert scope.public_id(scope.stored_id("x")) == "x"
     with pytest.raises(TenantIsolationError):
         scope.public_id(TenantScope("acme2", "metadata").stored_id("x"))
+
+
+def test_upsert_batches_respect_count_and_byte_budgets_in_order() -> None:
+    import json
+
+    from tenant_rag.tenancy.pinned import Record, upsert_batches
+
+    records = [
+        Record(id=f"r{i}", values=[0.5] * 8, metadata={"text": "x" * (i * 50)}) for i in range(40)
+    ]
+    batches = upsert_batches(records, max_count=7, max_bytes=4000)
+    assert [r.id for b in batches for r in b] == [r.id for r in records]
+    for b in batches:
+        assert len(b) <= 7
+        sizes = [
+            len(json.dumps({"id": r.id, "values": r.values, "metadata": r.metadata})) for r in b
+        ]
+        assert len(b) == 1 or sum(sizes) <= 4000
+    assert any(len(b) < 7 for b in batches[:-1]), "the byte budget closed some batches early"
