@@ -1,12 +1,24 @@
 """A leaner path through the Pinecone REST SDK for ingestion's bulk calls.
 
-The SDK's OpenAPI layer type-checks every value of every request and
-response, one Python call per float: an upsert of 170 records of 384
-dimensions spends ~0.25 s in that check alone, and a fetch of 200 records
-~0.3 s, five times the rest of the request. Ingestion builds its payloads
-itself (ids are ``str``, values pass through `as_floats`, metadata through
-`clean_metadata`), so the check adds nothing; the SDK exposes switches for
-it (``_check_type`` on upsert, ``_check_return_type`` on fetch).
+The SDK's OpenAPI layer walks every value of every request and response,
+one Python call per float. Ingestion builds its payloads itself (ids are
+``str``, values pass through `as_floats`, metadata through
+`clean_metadata`), so that walk adds nothing but CPU, and on a small
+machine that CPU is taken from the embedding model running beside the
+writer. Measured on 170-record upserts of 384 dimensions against the
+embedded server: the SDK's default path costs 1.06 ms of client CPU per
+record, with its type checks off (``_check_type=False``) 0.40 ms, of which
+``sanitize_for_serialization`` and ``json.dumps`` are 85%.
+
+`LeanRestIndex` therefore sends plain-dict upserts as one orjson-encoded
+``POST /vectors/upsert`` through the SDK's *own* connection pool, host,
+headers and API key (so its TLS, proxy and urllib3 retry settings still
+apply), maps a non-2xx reply with the SDK's own ``raise_exceptions_or_return``
+and wraps the call in the SDK's ``validate_and_convert_errors``, so callers
+see exactly the exceptions the SDK would raise. Anything else (records that
+are not plain dicts, ``batch_size``, ``async_req``, a payload orjson cannot
+encode, an SDK without these internals) goes through the SDK's ``upsert``
+with ``_check_type=False``; fetches use ``_check_return_type=False``.
 
 `lean_handle` wraps only the SDK's REST ``Index``; it sits *under*
 `PinnedIndex`, which still applies the namespace, the id prefix and the
@@ -16,25 +28,114 @@ wrappers) is used as it is.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+
+import orjson
+
+#: the keys of a record the fast path sends as they are
+_RECORD_KEYS = frozenset({"id", "values", "metadata", "sparse_values"})
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    """What `LeanRestIndex.upsert` returns on its fast path (the SDK's field name)."""
+
+    upserted_count: int
+
+
+class _Transport:
+    """The SDK ``Index``'s connection pool, host and auth headers, used for one raw POST."""
+
+    def __init__(self, index: Any) -> None:
+        from pinecone.openapi_support.auth_util import AuthUtil
+        from pinecone.openapi_support.rest_utils import RESTResponse, raise_exceptions_or_return
+        from pinecone.utils.error_handling import validate_and_convert_errors
+
+        api = index._vector_api.api_client
+        self._api = api
+        self._auth = AuthUtil.update_params_for_auth
+        self._response = RESTResponse
+        self._check = raise_exceptions_or_return
+        self.post = validate_and_convert_errors(self._post)
+        # touch everything now, so a different SDK layout falls back at construction time
+        _ = (api.rest_client.pool_manager, api.configuration.host, api.default_headers)
+
+    def _post(self, path: str, body: bytes) -> dict[str, Any]:
+        from pinecone.openapi_support.exceptions import PineconeApiException
+
+        api = self._api
+        headers = {
+            **api.default_headers,
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+        self._auth(
+            configuration=api.configuration,
+            endpoint_auth_settings=["ApiKeyAuth"],
+            headers=headers,
+            querys=[],
+        )
+        r = api.rest_client.pool_manager.request(
+            "POST", api.configuration.host.rstrip("/") + path, body=body, headers=headers
+        )
+        try:
+            self._check(self._response(r.status, r.data, r.headers, r.reason))
+        except PineconeApiException as exc:  # as the SDK's ApiClient does
+            if isinstance(exc.body, bytes):
+                exc.body = exc.body.decode("utf-8", "replace")
+            raise
+        parsed = orjson.loads(r.data) if r.data else {}
+        return parsed if isinstance(parsed, dict) else {}
 
 
 class LeanRestIndex:
-    """Delegates to the SDK ``Index``, with per-value type checks off for upsert and fetch."""
+    """Delegates to the SDK ``Index``; bulk upserts skip its per-value model layer."""
 
     def __init__(self, index: Any) -> None:
         self._index = index
+        try:
+            self._transport: _Transport | None = _Transport(index)
+        except (AttributeError, ImportError):  # another SDK layout: the SDK path only
+            self._transport = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._index, name)
 
     def upsert(self, *args: Any, **kwargs: Any) -> Any:
+        if self._transport is not None and not args:
+            body = _fast_body(**kwargs)
+            if body is not None:
+                reply = self._transport.post("/vectors/upsert", body)
+                return UpsertResult(int(reply.get("upsertedCount", 0)))
         kwargs.setdefault("_check_type", False)
         return self._index.upsert(*args, **kwargs)
 
     def fetch(self, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("_check_return_type", False)
         return self._index.fetch(*args, **kwargs)
+
+
+def _fast_body(
+    vectors: Any = None,
+    namespace: str | None = None,
+    batch_size: int | None = None,
+    show_progress: bool = True,
+    **rest: Any,
+) -> bytes | None:
+    """The JSON body of one upsert request, or None when the SDK's own path must handle it."""
+    if rest or batch_size is not None or not isinstance(vectors, list) or not vectors:
+        return None
+    for v in vectors:
+        if type(v) is not dict or not v.keys() <= _RECORD_KEYS:
+            return None
+    body: dict[str, Any] = {"vectors": vectors}
+    if namespace is not None:
+        body["namespace"] = namespace
+    try:
+        return orjson.dumps(body)
+    except (TypeError, orjson.JSONEncodeError):
+        return None
 
 
 def lean_handle(index: Any) -> Any:

@@ -1,0 +1,111 @@
+"""The lean REST path (`tenant_rag.ingestion.sdk`): same records, same exceptions as the SDK's own.
+
+The fast upsert bypasses the SDK's model layer, so these tests hold it to the
+SDK's behaviour on the wire (what is stored) and in failure (which exception
+class, which status), against the embedded server with the real SDK.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pinecone.exceptions import PineconeApiException, UnauthorizedException
+
+from tenant_rag.connection import ensure_index
+from tenant_rag.ingestion.sdk import LeanRestIndex, UpsertResult, lean_handle
+from tenant_rag.local import start
+from tenant_rag.local.faults import FaultConfig
+from tenant_rag.tenancy.pinned import PinnedIndex
+
+from .conftest import DIM, stored
+
+
+def _records(n: int, *, tag: str = "a") -> list[dict[str, Any]]:
+    return [
+        {
+            "id": f"doc-{i}.md#{i % 3}",
+            "values": [math.sin(i + k) / 3 for k in range(DIM)],
+            "metadata": {"doc_id": f"doc-{i}.md", "chunk": i % 3, "tag": tag, "text": 'é ✓ "q"'},
+        }
+        for i in range(n)
+    ]
+
+
+def test_fast_path_stores_exactly_what_the_sdk_path_stores(index: Any) -> None:
+    lean = lean_handle(index)
+    assert isinstance(lean, LeanRestIndex) and lean._transport is not None
+    recs = _records(40)
+    result = lean.upsert(vectors=recs, namespace="fast")
+    assert isinstance(result, UpsertResult) and result.upserted_count == 40
+    index.upsert(vectors=recs, namespace="sdk")  # the SDK's own path, type checks on
+    fast, sdk = stored(index, "fast"), stored(index, "sdk")
+    assert fast == sdk and len(fast) == 40
+    one = fast["doc-7.md#1"]
+    assert one["metadata"] == {"doc_id": "doc-7.md", "chunk": 1, "tag": "a", "text": 'é ✓ "q"'}
+    assert one["values"] == pytest.approx([math.sin(7 + k) / 3 for k in range(DIM)], rel=1e-6)
+
+
+def test_other_shapes_fall_back_to_the_sdk_path(index: Any) -> None:
+    lean = lean_handle(index)
+    tuples = [(f"t{i}", [0.5] * DIM, {"k": i}) for i in range(5)]
+    resp = lean.upsert(vectors=tuples, namespace="fb")  # tuples: the SDK builds them
+    assert not isinstance(resp, UpsertResult) and resp.upserted_count == 5
+    resp = lean.upsert(vectors=_records(7), namespace="fb", batch_size=3, show_progress=False)
+    assert not isinstance(resp, UpsertResult) and resp.upserted_count == 7
+    assert len(stored(index, "fb")) == 12
+
+
+def test_pinned_upsert_through_the_fast_path_stays_in_the_tenant(index: Any) -> None:
+    pinned = PinnedIndex(lean_handle(index), "acme")
+    assert pinned.upsert(_records(5)) == 5
+    assert set(stored(index, "acme")) == {r["id"] for r in _records(5)}
+    assert stored(index, "") == {}
+
+
+def test_a_rejected_upsert_raises_what_the_sdk_raises(index: Any) -> None:
+    bad = [{"id": "x#0", "values": [0.1] * (DIM + 1)}]  # wrong dimension: HTTP 400
+    with pytest.raises(PineconeApiException) as sdk_err:
+        index.upsert(vectors=bad, namespace="n")
+    with pytest.raises(PineconeApiException) as fast_err:
+        lean_handle(index).upsert(vectors=bad, namespace="n")
+    assert type(fast_err.value) is type(sdk_err.value)
+    assert fast_err.value.status == sdk_err.value.status == 400
+    assert isinstance(fast_err.value.body, str) and "dimension" in fast_err.value.body
+
+
+def test_a_wrong_key_and_a_rate_limit_raise_what_the_sdk_raises(tmp_path: Path) -> None:
+    srv = start(tmp_path / "keyed", api_key="right-key")
+    try:
+        index = ensure_index(srv.client(), "keyed", dimension=DIM)
+        from pinecone import Pinecone
+
+        wrong = Pinecone(api_key="wrong-key", host=srv.url).Index(host=index._config.host)
+        with pytest.raises(UnauthorizedException):
+            wrong.upsert(vectors=_records(1), namespace="n")
+        with pytest.raises(UnauthorizedException):
+            lean_handle(wrong).upsert(vectors=_records(1), namespace="n")
+        assert lean_handle(index).upsert(vectors=_records(2), namespace="n").upserted_count == 2
+    finally:
+        srv.stop()
+
+    flaky = start(tmp_path / "flaky", faults=FaultConfig(rate=1.0, kinds=("429",), seed=1))
+    try:
+        index = ensure_index(flaky.client(), f"f{uuid.uuid4().hex[:8]}", dimension=DIM)
+        with pytest.raises(PineconeApiException) as sdk_err:
+            index.upsert(vectors=_records(1), namespace="n")
+        with pytest.raises(PineconeApiException) as fast_err:
+            lean_handle(index).upsert(vectors=_records(1), namespace="n")
+        assert type(fast_err.value) is type(sdk_err.value)
+        assert fast_err.value.status == sdk_err.value.status == 429
+    finally:
+        flaky.stop()
+
+
+def test_values_orjson_cannot_encode_fall_back_to_the_sdk(index: Any) -> None:
+    odd = [{"id": "big#0", "values": [0.0] * DIM, "metadata": {"n": 2**70}}]  # > 64-bit int
+    with pytest.raises(PineconeApiException):  # the SDK sends it; the server refuses it
+        lean_handle(index).upsert(vectors=odd, namespace="n")
