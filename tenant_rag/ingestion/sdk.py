@@ -11,14 +11,18 @@ record, with its type checks off (``_check_type=False``) 0.40 ms, of which
 ``sanitize_for_serialization`` and ``json.dumps`` are 85%.
 
 `LeanRestIndex` therefore sends plain-dict upserts as one orjson-encoded
-``POST /vectors/upsert`` through the SDK's *own* connection pool, host,
-headers and API key (so its TLS, proxy and urllib3 retry settings still
-apply), maps a non-2xx reply with the SDK's own ``raise_exceptions_or_return``
+``POST /vectors/upsert`` (0.017 ms of client CPU per record), and fetches
+by id as one ``GET /vectors/fetch`` parsed by orjson (an unchanged re-run
+reads chunk ``#0`` of every document, values included: 200 records took
+24 ms through the SDK, 10 ms this way). Both go through the SDK's *own*
+connection pool, host, headers and API key (so its TLS, proxy and urllib3
+retry settings still apply); the transport maps a non-2xx reply with the SDK's own ``raise_exceptions_or_return``
 and wraps the call in the SDK's ``validate_and_convert_errors``, so callers
 see exactly the exceptions the SDK would raise. Anything else (records that
-are not plain dicts, ``batch_size``, ``async_req``, a payload orjson cannot
-encode, an SDK without these internals) goes through the SDK's ``upsert``
-with ``_check_type=False``; fetches use ``_check_return_type=False``.
+are not plain dicts, sparse values, ``batch_size``, ``async_req``, a payload
+orjson cannot encode, an SDK without these internals) goes through the
+SDK's own ``upsert`` (``_check_type=False``) or ``fetch``
+(``_check_return_type=False``).
 
 `lean_handle` wraps only the SDK's REST ``Index``; it sits *under*
 `PinnedIndex`, which still applies the namespace, the id prefix and the
@@ -30,11 +34,44 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import orjson
 
-#: the keys of a record the fast path sends as they are
-_RECORD_KEYS = frozenset({"id", "values", "metadata", "sparse_values"})
+#: the keys of a record the fast path sends as they are (their wire names are the same;
+#: ``sparse_values``, ``sparseValues`` on the wire, is left to the SDK)
+_RECORD_KEYS = frozenset({"id", "values", "metadata"})
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What `LeanRestIndex.fetch` returns on its fast path: the SDK's field names.
+
+    ``vectors`` maps each id to a plain dict with ``id``, ``values``,
+    ``metadata`` and ``sparse_values`` (which `PinnedIndex` reads as it reads
+    the SDK's models); ``usage`` holds ``read_units``.
+    """
+
+    vectors: dict[str, dict[str, Any]]
+    namespace: str
+    usage: dict[str, Any]
+
+
+def _fetch_result(reply: dict[str, Any]) -> FetchResult:
+    vectors = {}
+    for rid, vec in (reply.get("vectors") or {}).items():
+        vectors[rid] = {
+            "id": vec.get("id", rid),
+            "values": vec.get("values") or [],
+            "metadata": vec.get("metadata"),
+            "sparse_values": vec.get("sparseValues"),
+        }
+    usage = reply.get("usage") or {}
+    return FetchResult(
+        vectors=vectors,
+        namespace=reply.get("namespace", ""),
+        usage={"read_units": usage.get("readUnits", usage.get("read_units"))},
+    )
 
 
 @dataclass(frozen=True)
@@ -57,28 +94,34 @@ class _Transport:
         self._auth = AuthUtil.update_params_for_auth
         self._response = RESTResponse
         self._check = raise_exceptions_or_return
-        self.post = validate_and_convert_errors(self._post)
+        self.request = validate_and_convert_errors(self._request)
         # touch everything now, so a different SDK layout falls back at construction time
         _ = (api.rest_client.pool_manager, api.configuration.host, api.default_headers)
 
-    def _post(self, path: str, body: bytes) -> dict[str, Any]:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        query: list[tuple[str, str]] | None = None,
+    ) -> dict[str, Any]:
         from pinecone.openapi_support.exceptions import PineconeApiException
 
         api = self._api
-        headers = {
-            **api.default_headers,
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-        }
+        headers = {**api.default_headers, "Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         self._auth(
             configuration=api.configuration,
             endpoint_auth_settings=["ApiKeyAuth"],
             headers=headers,
             querys=[],
         )
-        r = api.rest_client.pool_manager.request(
-            "POST", api.configuration.host.rstrip("/") + path, body=body, headers=headers
-        )
+        url = api.configuration.host.rstrip("/") + path
+        if query:
+            url += "?" + urlencode(query, quote_via=quote)  # as the SDK encodes its queries
+        r = api.rest_client.pool_manager.request(method, url, body=body, headers=headers)
         try:
             self._check(self._response(r.status, r.data, r.headers, r.reason))
         except PineconeApiException as exc:  # as the SDK's ApiClient does
@@ -106,12 +149,26 @@ class LeanRestIndex:
         if self._transport is not None and not args:
             body = _fast_body(**kwargs)
             if body is not None:
-                reply = self._transport.post("/vectors/upsert", body)
+                reply = self._transport.request("POST", "/vectors/upsert", body=body)
                 return UpsertResult(int(reply.get("upsertedCount", 0)))
         kwargs.setdefault("_check_type", False)
         return self._index.upsert(*args, **kwargs)
 
     def fetch(self, *args: Any, **kwargs: Any) -> Any:
+        ids, namespace = kwargs.get("ids"), kwargs.get("namespace")
+        if (
+            self._transport is not None
+            and not args
+            and kwargs.keys() <= {"ids", "namespace"}
+            and isinstance(ids, list)
+            and ids
+            and all(type(i) is str for i in ids)
+        ):
+            query = [("ids", i) for i in ids]
+            if namespace is not None:
+                query.append(("namespace", namespace))
+            reply = self._transport.request("GET", "/vectors/fetch", query=query)
+            return _fetch_result(reply)
         kwargs.setdefault("_check_return_type", False)
         return self._index.fetch(*args, **kwargs)
 

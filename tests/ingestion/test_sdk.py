@@ -17,7 +17,7 @@ from pinecone.exceptions import PineconeApiException, UnauthorizedException
 
 from tenant_rag.connection import ensure_index
 from tenant_rag.ingestion.sdk import LeanRestIndex, UpsertResult, lean_handle
-from tenant_rag.local import start
+from tenant_rag.local import LocalServer, start
 from tenant_rag.local.faults import FaultConfig
 from tenant_rag.tenancy.pinned import PinnedIndex
 
@@ -109,3 +109,54 @@ def test_values_orjson_cannot_encode_fall_back_to_the_sdk(index: Any) -> None:
     odd = [{"id": "big#0", "values": [0.0] * DIM, "metadata": {"n": 2**70}}]  # > 64-bit int
     with pytest.raises(PineconeApiException):  # the SDK sends it; the server refuses it
         lean_handle(index).upsert(vectors=odd, namespace="n")
+
+
+def test_fast_fetch_returns_what_the_sdk_fetch_returns(shared_local_server: LocalServer) -> None:
+    name = f"dot-{uuid.uuid4().hex[:10]}"  # sparse values need the dotproduct metric
+    index = ensure_index(shared_local_server.client(), name, dimension=DIM, metric="dotproduct")
+    recs = _records(30)
+    index.upsert(vectors=recs, namespace="f")
+    index.upsert(
+        vectors=[
+            {
+                "id": "sp#0",
+                "values": [0.2] * DIM,
+                "sparse_values": {"indices": [3], "values": [1.5]},
+            }
+        ],
+        namespace="f",
+    )
+    odd = "a b/c&d=e?f+g%20#1"  # every character a query string must escape
+    index.upsert(vectors=[{"id": odd, "values": [0.3] * DIM}], namespace="f")
+    ids = [r["id"] for r in recs[:12]] + ["sp#0", odd, "absent#0"]
+    lean = lean_handle(index)
+    fast = lean.fetch(ids=ids, namespace="f")
+    sdk = index.fetch(ids=ids, namespace="f")
+    assert fast.namespace == sdk.namespace == "f"
+    assert set(fast.vectors) == set(sdk.vectors) == {*ids[:14]}
+    for rid, vec in sdk.vectors.items():
+        got = fast.vectors[rid]
+        assert got["id"] == vec.id and got["values"] == pytest.approx(list(vec.values))
+        assert (got["metadata"] or None) == (dict(vec.metadata) if vec.metadata else None)
+    assert fast.vectors["sp#0"]["sparse_values"] == {"indices": [3], "values": [1.5]}
+    assert fast.usage["read_units"] == sdk.usage.read_units
+
+
+def test_pinned_fetch_through_the_fast_path_checks_ownership(index: Any) -> None:
+    PinnedIndex(index, "acme").upsert(_records(3))
+    pinned = PinnedIndex(lean_handle(index), "acme", isolation="namespace")
+    got = pinned.fetch(["doc-1.md#1", "doc-2.md#2", "nope#0"])
+    assert set(got) == {"doc-1.md#1", "doc-2.md#2"}
+    assert got["doc-1.md#1"].metadata["tag"] == "a" and len(got["doc-1.md#1"].values) == DIM
+    assert PinnedIndex(lean_handle(index), "other").fetch(["doc-1.md#1"]) == {}
+
+
+def test_a_failed_fetch_raises_what_the_sdk_raises(index: Any) -> None:
+    too_many = [f"id{i}" for i in range(1001)]  # over Pinecone's 1,000-id limit: HTTP 400
+    with pytest.raises(PineconeApiException) as sdk_err:
+        index.fetch(ids=too_many, namespace="n")
+    with pytest.raises(PineconeApiException) as fast_err:
+        lean_handle(index).fetch(ids=too_many, namespace="n")
+    assert type(fast_err.value) is type(sdk_err.value)
+    assert fast_err.value.status == sdk_err.value.status
+    assert lean_handle(index).fetch(ids=["x"], namespace="n").vectors == {}
