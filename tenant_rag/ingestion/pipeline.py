@@ -620,9 +620,10 @@ def _writers_for(embedding: Any) -> int:
 
     Overlap pays when embedding waits on the network (OpenAI) or is cheap
     (hashing). A local ONNX model already keeps every core busy; with its
-    thread pool set not to spin (see `tenant_rag.models.local_minilm`), one
-    writer beside it measured best on 2 cores (about 243 chunks/s against
-    216 writing between embedding calls and 225-240 with two writers).
+    thread pool set not to spin (see `tenant_rag.models.local_minilm`) and
+    upserts encoded without the SDK's model layer (`tenant_rag.ingestion.sdk`),
+    one writer beside it keeps ingestion at 0.98x the model's own throughput
+    on 2 cores (``benchmarks/bench_ingest.py``).
     """
     cpu_bound = getattr(embedding, "cpu_bound", None)
     if cpu_bound is None:
