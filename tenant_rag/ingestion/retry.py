@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from tenant_rag.tenancy.sdk_errors import grpc_code_name, http_status
+
 T = TypeVar("T")
 
 _TRANSIENT_GRPC = {"UNAVAILABLE", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED", "ABORTED"}
@@ -34,39 +36,24 @@ _TRANSIENT_NAMES = {
 }
 
 
-def status_of(exc: BaseException) -> int | None:
-    """The HTTP status an SDK exception carries, if any."""
-    for attr in ("status", "status_code"):
-        value = getattr(exc, attr, None)
-        if value is not None:
-            try:
-                return int(value)
-            except (TypeError, ValueError):
-                return None
-    return None
-
-
 def is_transient(exc: BaseException) -> bool:
-    """True when retrying the same request may succeed."""
-    status = status_of(exc)
+    """True when retrying the same request may succeed.
+
+    A gRPC error is judged by its code name alone (so ``ABORTED`` and
+    ``DEADLINE_EXCEEDED`` retry, ``INTERNAL`` and ``UNIMPLEMENTED`` do not);
+    anything else by its HTTP status, then by its transport error type.
+    """
+    name = grpc_code_name(exc)
+    if name is not None:
+        return name in _TRANSIENT_GRPC
+    status = http_status(exc)
     if status is not None:
         return status == 429 or status >= 500
     if isinstance(exc, ConnectionError | TimeoutError):
         return True
-    for err in (exc, exc.__cause__):
-        if err is None:
-            continue
-        if type(err).__name__ in _TRANSIENT_NAMES:
-            return True
-        code = getattr(err, "code", None)
-        if callable(code):  # grpc.RpcError
-            try:
-                name = getattr(code(), "name", None)
-            except Exception:  # noqa: BLE001 - not a grpc error after all
-                name = None
-            if name in _TRANSIENT_GRPC:
-                return True
-    return False
+    return any(
+        err is not None and type(err).__name__ in _TRANSIENT_NAMES for err in (exc, exc.__cause__)
+    )
 
 
 @dataclass

@@ -24,8 +24,8 @@ from tenant_rag.errors import InvalidTenantError, TenantRagError
 from tenant_rag.ingestion.retry import RetryPolicy
 from tenant_rag.tenancy.ids import DEFAULT_NAMESPACE_NAMES, validate_tenant
 from tenant_rag.tenancy.pinned import PinnedIndex, index_name_of
-from tenant_rag.tenancy.pinned import _status as pinned_status
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation, TenantScope
+from tenant_rag.tenancy.sdk_errors import http_status
 
 #: HTTP statuses that mean "this server has no namespace listing" (older APIs, proxies).
 _NO_LISTING_STATUSES = frozenset({404, 405, 501})
@@ -307,7 +307,7 @@ def _list_stored_ids(index: Any, namespace: str, page_size: int) -> Iterator[str
         try:
             page = index.list_paginated(**kwargs)
         except Exception as exc:
-            if _status(exc) == 404:  # the shared namespace does not exist yet
+            if http_status(exc) == 404:  # the shared namespace does not exist yet
                 return
             raise
         for item in _get(page, "vectors") or []:
@@ -320,7 +320,7 @@ def _list_stored_ids(index: Any, namespace: str, page_size: int) -> Iterator[str
 
 def _listing_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, AttributeError | NotImplementedError) or (
-        _status(exc) in _NO_LISTING_STATUSES
+        http_status(exc) in _NO_LISTING_STATUSES
     )
 
 
@@ -453,22 +453,6 @@ def _next_token(page: Any) -> str | None:
 
 def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def _status(exc: BaseException) -> int | None:
-    """HTTP status of an SDK error, REST or gRPC (gRPC UNIMPLEMENTED counts as 501)."""
-    status = pinned_status(exc)
-    if status is not None:
-        return status
-    for err in (exc, exc.__cause__):
-        code = getattr(err, "code", None)
-        if callable(code):
-            try:
-                if getattr(code(), "name", None) == "UNIMPLEMENTED":
-                    return 501
-            except Exception:  # noqa: BLE001 - not a grpc error after all
-                continue
-    return None
 
 
 __all__ = [

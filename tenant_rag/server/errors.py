@@ -24,6 +24,7 @@ from tenant_rag.errors import (
     TenantIsolationError,
     TenantRagError,
 )
+from tenant_rag.tenancy.sdk_errors import http_status
 
 log = logging.getLogger("tenant_rag.server")
 #: Exceptions meaning "the vector store could not be reached" (SDK and transport).
@@ -71,14 +72,6 @@ def status_for(exc: BaseException) -> tuple[int, str]:
     return 400, "rejected"
 
 
-def _sdk_status(exc: BaseException) -> int | None:
-    status = getattr(exc, "status", None)
-    try:
-        return int(status) if status is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that give every failure the JSON error shape."""
 
@@ -120,7 +113,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def _store_error(request: Request, exc: Exception) -> JSONResponse:
         """The vector store failed (SDK or transport error): 429/503, never a bare 500."""
-        status = _sdk_status(exc)
+        status = http_status(exc)
         if status == 429:
             return JSONResponse(
                 error_body("rate_limited", "the vector store is rate limiting; retry shortly."),

@@ -20,6 +20,7 @@ import orjson
 from tenant_rag.errors import TenantIsolationError
 from tenant_rag.tenancy import usage
 from tenant_rag.tenancy.scope import Isolation, TenantScope
+from tenant_rag.tenancy.sdk_errors import http_status
 
 #: Pinecone's per-request ceilings for fetch and delete by id.
 MAX_IDS_PER_REQUEST = 1000
@@ -232,7 +233,7 @@ class PinnedIndex:
                 try:
                     self._call(self.index.delete_namespace, namespace=self.namespace)
                 except Exception as exc:  # noqa: BLE001 - fall back on older servers
-                    if _status(exc) == 404:
+                    if http_status(exc) == 404:
                         return 0
                     self._call(self.index.delete, delete_all=True, namespace=self.namespace)
             usage.emit(usage.UsageEvent(self.tenant, self.index_name, "delete", records=count))
@@ -327,7 +328,7 @@ class PinnedIndex:
                     if self.scope.owns_stored_id(stored):
                         yield self.scope.public_id(stored)
         except Exception as exc:
-            if _status(exc) == 404:
+            if http_status(exc) == 404:
                 return
             raise
 
@@ -343,7 +344,7 @@ class PinnedIndex:
         try:
             desc = self._call(self.index.describe_namespace, namespace=self.namespace)
         except Exception as exc:
-            status = _status(exc)
+            status = http_status(exc)
             if status == 404:
                 return 0
             if status not in (405, 501) and not isinstance(
@@ -368,7 +369,7 @@ class PinnedIndex:
             self._call(self.index.describe_namespace, namespace=self.namespace)
             return True
         except Exception as exc:
-            if _status(exc) == 404:
+            if http_status(exc) == 404:
                 return False
             raise
 
@@ -439,18 +440,6 @@ class PinnedIndex:
         )
 
 
-#: gRPC status code names -> the HTTP status the REST API answers with.
-_GRPC_TO_HTTP = {
-    "INVALID_ARGUMENT": 400,
-    "UNAUTHENTICATED": 401,
-    "PERMISSION_DENIED": 403,
-    "NOT_FOUND": 404,
-    "ALREADY_EXISTS": 409,
-    "RESOURCE_EXHAUSTED": 429,
-    "UNAVAILABLE": 503,
-}
-
-
 def _sparse_dict(sparse: Any) -> dict[str, Any] | None:
     """Sparse values as a plain dict, from an SDK model or an unchecked dict."""
     if not sparse:
@@ -478,24 +467,3 @@ def _is_rest_index(index: Any) -> bool:
             return False
         index = inner
     return False
-
-
-def _status(exc: BaseException) -> int | None:
-    """HTTP status of an SDK exception, if it carries one (REST or gRPC)."""
-    status = getattr(exc, "status", None) or getattr(exc, "status_code", None)
-    if status is None:
-        # GRPCIndex raises a bare PineconeException whose cause is the grpc error
-        for err in (exc, exc.__cause__):
-            code = getattr(err, "code", None)
-            if callable(code):
-                try:
-                    name = getattr(code(), "name", None)
-                except Exception:  # noqa: BLE001 - not a grpc error after all
-                    name = None
-                if name in _GRPC_TO_HTTP:
-                    return _GRPC_TO_HTTP[name]
-        return None
-    try:
-        return int(status)
-    except (TypeError, ValueError):
-        return None
