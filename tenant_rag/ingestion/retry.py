@@ -7,8 +7,8 @@ sent twice writes the same records, and deleting an id twice is a no-op.
 What counts as transient: HTTP 429 and any 5xx (REST, ``.status`` on the
 SDK's exceptions), urllib3's ``MaxRetryError`` (what the sync SDK raises
 after its own 5xx retries), connection resets and timeouts, and the gRPC
-codes ``UNAVAILABLE``, ``RESOURCE_EXHAUSTED``, ``DEADLINE_EXCEEDED`` and
-``ABORTED``. Everything else (400 validation, 401, 404, a quota refusal) is
+codes ``UNAVAILABLE``, ``RESOURCE_EXHAUSTED``, ``INTERNAL``, ``DEADLINE_EXCEEDED``
+and ``ABORTED``. Everything else (400 validation, 401, 404, a quota refusal) is
 raised at once: retrying cannot fix it.
 """
 
@@ -24,7 +24,8 @@ from tenant_rag.tenancy.sdk_errors import grpc_code_name, http_status
 
 T = TypeVar("T")
 
-_TRANSIENT_GRPC = {"UNAVAILABLE", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED", "ABORTED"}
+#: the gRPC twins of 429 and 5xx (INTERNAL is 500), plus the codes gRPC itself calls retryable
+_TRANSIENT_GRPC = {"UNAVAILABLE", "RESOURCE_EXHAUSTED", "INTERNAL", "DEADLINE_EXCEEDED", "ABORTED"}
 _TRANSIENT_NAMES = {
     "MaxRetryError",
     "ProtocolError",
@@ -39,8 +40,8 @@ _TRANSIENT_NAMES = {
 def is_transient(exc: BaseException) -> bool:
     """True when retrying the same request may succeed.
 
-    A gRPC error is judged by its code name alone (so ``ABORTED`` and
-    ``DEADLINE_EXCEEDED`` retry, ``INTERNAL`` and ``UNIMPLEMENTED`` do not);
+    A gRPC error is judged by its code name alone (``INTERNAL``, ``ABORTED`` and
+    ``DEADLINE_EXCEEDED`` retry; ``UNIMPLEMENTED``, a 501, does not);
     anything else by its HTTP status, then by its transport error type.
     """
     name = grpc_code_name(exc)

@@ -26,6 +26,13 @@ Kinds:
 * ``drop_after``: the request **is applied**, then the connection is closed
   before the client reads the answer: the case that punishes writes which
   are not idempotent.
+
+The gRPC data plane gets the same faults from `GrpcFaults`, a server
+interceptor sharing the middleware's configuration, random stream and
+counts: ``429``/``500``/``503`` abort with ``RESOURCE_EXHAUSTED``/``INTERNAL``/
+``UNAVAILABLE``; ``drop`` aborts with ``UNAVAILABLE`` before the call runs and
+``drop_after`` after it ran (a gRPC client sees a lost connection as
+``UNAVAILABLE``, which the SDK's channel itself retries).
 """
 
 from __future__ import annotations
@@ -36,10 +43,12 @@ import logging
 import os
 import random
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import grpc
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 ENV_VAR = "TENANT_RAG_FAULTS"
@@ -121,8 +130,9 @@ class FaultMiddleware:
         if not any(isinstance(f, _QuietDrops) for f in uvicorn_error.filters):
             uvicorn_error.addFilter(_QuietDrops())
 
-    def _draw(self, path: str) -> str | None:
-        if not path.startswith(self.config.prefix):
+    def draw(self, path: str, *, data_plane: bool = False) -> str | None:
+        """The fault for one request (None: serve it); ``data_plane`` skips the path test."""
+        if not data_plane and not path.startswith(self.config.prefix):
             return None
         with self._lock:
             self.counts["requests"] += 1
@@ -133,7 +143,7 @@ class FaultMiddleware:
             return kind
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = self._draw(scope.get("path", "")) if scope["type"] == "http" else None
+        kind = self.draw(scope.get("path", "")) if scope["type"] == "http" else None
         if kind is None:
             await self.app(scope, receive, send)
         elif kind in _STATUS:
@@ -155,6 +165,44 @@ class FaultMiddleware:
             )
             await send({"type": "http.response.body", "body": b"{", "more_body": True})
             raise InjectedDrop(f"injected fault: {kind}")
+
+
+class GrpcFaults(grpc.ServerInterceptor):  # type: ignore[misc]
+    """gRPC server interceptor injecting `FaultMiddleware`'s faults into every data-plane call.
+
+    Shares the middleware (its live ``config``, random stream and ``counts``),
+    so one switch drives both transports. Registered by `LocalServer` only
+    when fault mode is on.
+    """
+
+    def __init__(self, faults: FaultMiddleware) -> None:
+        self.faults = faults
+
+    def intercept_service(self, continuation: Any, details: Any) -> Any:
+        handler = continuation(details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        inner = handler.unary_unary
+
+        def call(request: Any, context: Any) -> Any:
+            kind = self.faults.draw(details.method, data_plane=True)
+            if kind is None:
+                return inner(request, context)
+            if kind in _STATUS:
+                status, code = _STATUS[kind]
+                context.abort(grpc.StatusCode[code], f"injected fault: {status}")
+            if kind == "slow":
+                time.sleep(self.faults.config.slow)
+                return inner(request, context)
+            if kind == "drop_after":
+                inner(request, context)  # applied; the answer is lost
+            context.abort(grpc.StatusCode.UNAVAILABLE, f"injected fault: {kind}")
+
+        return grpc.unary_unary_rpc_method_handler(
+            call,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
 
 
 class _QuietDrops(logging.Filter):

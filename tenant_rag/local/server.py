@@ -22,7 +22,7 @@ import uvicorn
 
 from tenant_rag.local.api.rest import create_app
 from tenant_rag.local.engine import Engine
-from tenant_rag.local.faults import FaultConfig, FaultMiddleware
+from tenant_rag.local.faults import FaultConfig, FaultMiddleware, GrpcFaults
 
 if TYPE_CHECKING:
     import grpc as grpc_mod
@@ -111,7 +111,11 @@ class LocalServer:
             from tenant_rag.local.api.grpc_service import serve_grpc
 
             self._grpc_server, self.grpc_port = serve_grpc(
-                self.engine, self.host, self._grpc_port_arg, self._configured_key
+                self.engine,
+                self.host,
+                self._grpc_port_arg,
+                self._configured_key,
+                interceptors=[GrpcFaults(self.faults)] if self.faults is not None else [],
             )
         log.info("tenant_rag.local serving %s (data dir %s)", self.url, self.data_dir)
         return self

@@ -45,8 +45,8 @@ def _write_figures() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
-    """An embedded server whose fault mode is on (rate set per test with ``faults_at``)."""
-    srv = start(tmp_path_factory.mktemp("faults"), faults=FaultConfig(rate=0.0))
+    """An embedded server (REST and gRPC) whose fault mode is on (rate set with ``faults_at``)."""
+    srv = start(tmp_path_factory.mktemp("faults"), grpc=True, faults=FaultConfig(rate=0.0))
     try:
         yield srv
     finally:
@@ -125,6 +125,42 @@ def test_ingest_and_delete_document_under_faults_land_exactly(
         TALLY.add("retries_by_ingestion", policy.retries)
     for t in (f"acme-{mode}", f"ref-{mode}"):
         offboard(t, index, isolation=mode, wait=5.0)
+
+
+def test_grpc_ingest_delete_and_query_under_faults_land_exactly(
+    faulty: LocalServer, index: Any, emb: Any
+) -> None:
+    """The same faults on the gRPC data plane (``GrpcFaults``): aborted calls, calls applied
+    whose answer is lost (the SDK's channel re-sends them), slow calls; the records must
+    equal a fault-free REST run's, and queries must return exactly the tenant's records."""
+    grpc_index = faulty.grpc_index("faults")
+    faults_at(faulty, 0.0)
+    for version in (1, 2):
+        docs = corpus(version)
+        assert ingest(index, "ref-grpc", docs, embedding=emb, **SMALL).ok
+        faults_at(faulty, RATE, seed=40 + version)
+        policy = fast_retry()
+        report = ingest(
+            grpc_index, "acme-grpc", docs, embedding=emb, retry=policy, batch_size=8, **SMALL
+        )
+        assert report.ok, report.failed
+        assert delete_document(grpc_index, "acme-grpc", "doc3", retry=policy) > 0
+        faults_at(faulty, 0.0)
+        delete_document(index, "ref-grpc", "doc3")
+        want = stored(index, "ref-grpc")
+        assert stored(index, "acme-grpc") == want, "none lost, none extra, same content"
+        TALLY.add("grpc_ingest_runs")
+        TALLY.add("grpc_records_checked", len(want))
+        TALLY.add("grpc_retries_by_ingestion", policy.retries)
+    pinned = PinnedIndex(grpc_index, "acme-grpc", retry=fast_retry())
+    faults_at(faulty, RATE, seed=77)
+    for r in range(12):
+        hits = pinned.query(vector=emb.embed_query(f"vacation item{r}"), top_k=100)
+        assert {h.id for h in hits} == set(want) and len(hits) == len(want)
+        TALLY.add("grpc_queries_under_faults")
+    faults_at(faulty, 0.0)
+    for t in ("acme-grpc", "ref-grpc"):
+        offboard(t, index, wait=5.0)
 
 
 def test_queries_under_faults_return_exactly_the_tenants_records(

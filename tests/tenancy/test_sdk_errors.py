@@ -44,7 +44,7 @@ def _wrapped(code: grpc.StatusCode) -> PineconeException:
         (grpc.StatusCode.UNIMPLEMENTED, 501, False),  # a 501 over REST retries; this never can
         (grpc.StatusCode.DEADLINE_EXCEEDED, None, True),
         (grpc.StatusCode.ABORTED, None, True),
-        (grpc.StatusCode.INTERNAL, None, False),
+        (grpc.StatusCode.INTERNAL, 500, True),  # as REST's 500
     ],
 )
 def test_grpc_errors_read_as_their_http_status_and_retry_by_code(

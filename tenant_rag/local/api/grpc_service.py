@@ -9,7 +9,7 @@ The ``api-key`` metadata is checked like REST's header, in constant time.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent import futures
 from typing import Any, TypeVar
 
@@ -243,11 +243,20 @@ class VectorService(VectorServiceServicer):
 
 
 def serve_grpc(
-    engine: Engine, host: str, port: int, api_key: str | None, workers: int = 8
+    engine: Engine,
+    host: str,
+    port: int,
+    api_key: str | None,
+    workers: int = 8,
+    interceptors: Sequence[grpc.ServerInterceptor] = (),
 ) -> tuple[grpc.Server, int]:
-    """Start an insecure gRPC server on ``host:port`` (0 = free port); returns it and its port."""
+    """Start an insecure gRPC server on ``host:port`` (0 = free port); returns it and its port.
+
+    ``interceptors``: only the test-only fault injection (`tenant_rag.local.faults`).
+    """
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tenant-rag-grpc"),
+        interceptors=list(interceptors),
         options=[
             ("grpc.max_receive_message_length", 4 * MAX_REQUEST_BYTES),
             ("grpc.max_send_message_length", 64 * 1024 * 1024),
