@@ -164,9 +164,9 @@ class LeanRestIndex:
             and ids
             and all(type(i) is str for i in ids)
         ):
-            query = [("ids", i) for i in ids]
-            if namespace is not None:
-                query.append(("namespace", namespace))
+            # the SDK's own order: namespace first, then each id
+            query = [("namespace", namespace)] if namespace is not None else []
+            query += [("ids", i) for i in ids]
             reply = self._transport.request("GET", "/vectors/fetch", query=query)
             return _fetch_result(reply)
         kwargs.setdefault("_check_return_type", False)

@@ -7,7 +7,10 @@ class, which status), against the embedded server with the real SDK.
 
 from __future__ import annotations
 
+import http.server
+import json
 import math
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -160,3 +163,62 @@ def test_a_failed_fetch_raises_what_the_sdk_raises(index: Any) -> None:
     assert type(fast_err.value) is type(sdk_err.value)
     assert fast_err.value.status == sdk_err.value.status
     assert lean_handle(index).fetch(ids=["x"], namespace="n").vectors == {}
+
+
+class _Capture(http.server.BaseHTTPRequestHandler):
+    """Records each request (method, path, headers, body) and answers like Pinecone."""
+
+    seen: list[tuple[str, str, dict[str, str], bytes]] = []
+
+    def _answer(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.seen.append((self.command, self.path, dict(self.headers), body))
+        if self.path.startswith("/vectors/upsert"):
+            reply = {"upsertedCount": len(json.loads(body)["vectors"])}
+        else:
+            reply = {"vectors": {}, "namespace": "n", "usage": {"readUnits": 1}}
+        data = json.dumps(reply).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_on_the_wire_the_fast_path_sends_what_the_sdk_sends() -> None:
+    """The cloud path at the HTTP level: a loopback capture stands for Pinecone's index host.
+
+    Same method, path, query, API key, API version, user agent and content type,
+    and the same JSON document in the body, for upsert and fetch.
+    """
+    from pinecone import Pinecone
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Capture)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host = f"http://127.0.0.1:{server.server_address[1]}"
+        sdk = Pinecone(api_key="pc-secret-key").Index(host=host)
+        lean = lean_handle(sdk)
+        recs = _records(3)
+        _Capture.seen.clear()
+        sdk.upsert(vectors=recs, namespace="acme")
+        lean.upsert(vectors=recs, namespace="acme")
+        sdk.fetch(ids=["a b#0", "c&d#1"], namespace="acme")
+        lean.fetch(ids=["a b#0", "c&d#1"], namespace="acme")
+    finally:
+        server.shutdown()
+    (sm, sp, sh, sb), (lm, lp, lh, lb), (fm, fp, fh, _), (gm, gp, gh, _) = _Capture.seen
+    assert (sm, sp) == (lm, lp) == ("POST", "/vectors/upsert")
+    assert json.loads(sb) == json.loads(lb) == {"vectors": recs, "namespace": "acme"}
+    assert (fm, fp) == (gm, gp) and fp.startswith("/vectors/fetch?")
+    keys = ("Api-Key", "X-Pinecone-Api-Version", "User-Agent", "Content-Type", "Accept")
+    for sdk_headers, lean_headers in ((sh, lh), (fh, gh)):
+        want = {k.lower(): v for k, v in sdk_headers.items() if k.title() in keys}
+        got = {k.lower(): v for k, v in lean_headers.items() if k.title() in keys}
+        assert got == want and want["api-key"] == "pc-secret-key"
