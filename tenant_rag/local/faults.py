@@ -48,7 +48,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import grpc
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 ENV_VAR = "TENANT_RAG_FAULTS"
@@ -167,18 +166,21 @@ class FaultMiddleware:
             raise InjectedDrop(f"injected fault: {kind}")
 
 
-class GrpcFaults(grpc.ServerInterceptor):  # type: ignore[misc]
+class GrpcFaults:
     """gRPC server interceptor injecting `FaultMiddleware`'s faults into every data-plane call.
 
     Shares the middleware (its live ``config``, random stream and ``counts``),
     so one switch drives both transports. Registered by `LocalServer` only
-    when fault mode is on.
+    when fault mode is on. gRPC only calls ``intercept_service``, so no base class
+    (and no gRPC import) is needed until a call arrives.
     """
 
     def __init__(self, faults: FaultMiddleware) -> None:
         self.faults = faults
 
     def intercept_service(self, continuation: Any, details: Any) -> Any:
+        import grpc  # here, not at module level: a REST-only server never loads gRPC (~8 MB)
+
         handler = continuation(details)
         if handler is None or handler.unary_unary is None:
             return handler

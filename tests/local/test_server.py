@@ -58,3 +58,21 @@ def test_two_servers_in_one_process_do_not_share_index_hosts(tmp_path: Path) -> 
             )
         assert a.client().Index(name="same-name").describe_index_stats().dimension == 2
         assert b.client().Index(name="same-name").describe_index_stats().dimension == 3
+
+
+def test_a_rest_only_server_does_not_load_grpc() -> None:
+    """gRPC costs ~8 MB of resident memory; a server started without it must not import it
+    (the fault-injection interceptor imports it only when a gRPC call arrives)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tempfile\n"
+        "from tenant_rag.local import start\n"
+        "srv = start(tempfile.mkdtemp())\n"
+        "srv.client().list_indexes()\n"
+        "srv.stop()\n"
+        "print('grpc' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"

@@ -248,7 +248,7 @@ def serve_grpc(
     port: int,
     api_key: str | None,
     workers: int = 8,
-    interceptors: Sequence[grpc.ServerInterceptor] = (),
+    interceptors: Sequence[Any] = (),
 ) -> tuple[grpc.Server, int]:
     """Start an insecure gRPC server on ``host:port`` (0 = free port); returns it and its port.
 
