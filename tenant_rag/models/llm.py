@@ -74,13 +74,19 @@ class ExtractiveAnswerer(BaseChatModel):
     Output: a first line saying no language model is configured (and how to
     configure one), then up to ``max_quotes`` quoted sentences each followed by
     its passage's ``[n]``; or, when the prompt has no context or nothing in it
-    shares a content word with the question, a plain statement that nothing
-    relevant was found in this tenant's documents. Streaming yields the same
-    text word by word.
+    matches the question, a plain statement that nothing relevant was found in
+    this tenant's documents. Streaming yields the same text word by word.
+
+    Sentences are matched by words (BM25). With ``embeddings`` (any LangChain
+    ``Embeddings``; `default_llm` passes the local MiniLM model), a question
+    that shares no word with the context is matched by meaning instead, so
+    "How long does delivery take?" finds "We ship within 2 days."
     """
 
     max_quotes: int = 3
     max_quote_chars: int = 400
+    #: LangChain ``Embeddings`` for the by-meaning fallback; None: words only
+    embeddings: Any = None
 
     @property
     def _llm_type(self) -> str:
@@ -88,12 +94,20 @@ class ExtractiveAnswerer(BaseChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {"max_quotes": self.max_quotes, "max_quote_chars": self.max_quote_chars}
+        return {
+            "max_quotes": self.max_quotes,
+            "max_quote_chars": self.max_quote_chars,
+            "by_meaning": self.embeddings is not None,
+        }
 
     def answer(self, messages: Sequence[BaseMessage]) -> str:
         """The full answer text for ``messages`` (what ``invoke`` returns as content)."""
+        embed = self.embeddings.embed_documents if self.embeddings is not None else None
         return compose_answer(
-            _prompt_of(messages), max_quotes=self.max_quotes, max_chars=self.max_quote_chars
+            _prompt_of(messages),
+            max_quotes=self.max_quotes,
+            max_chars=self.max_quote_chars,
+            embed=embed,
         )
 
     def _message(self, text: str) -> AIMessage:
@@ -158,6 +172,9 @@ class ExtractiveAnswerer(BaseChatModel):
 def default_llm() -> BaseChatModel:
     """``ChatOpenAI`` when ``OPENAI_API_KEY`` or ``OPENAI_BASE_URL`` is set, else extractive.
 
+    The extractive answerer gets the shared local embedding model for its
+    by-meaning fallback (loaded only when a question matches no word).
+
     The OpenAI model is ``$TENANT_RAG_CHAT_MODEL`` (default ``gpt-4o-mini``),
     streaming, against ``OPENAI_BASE_URL`` when set (a placeholder key is sent
     when only the base URL is set, for OpenAI-compatible local servers). The
@@ -165,7 +182,9 @@ def default_llm() -> BaseChatModel:
     """
     settings = openai_settings()
     if settings is None:
-        return ExtractiveAnswerer()
+        from tenant_rag.models.embeddings import shared_local_embeddings
+
+        return ExtractiveAnswerer(embeddings=shared_local_embeddings())
     from langchain_openai import ChatOpenAI
 
     model = os.environ.get(CHAT_MODEL_ENV, "").strip() or DEFAULT_OPENAI_CHAT_MODEL

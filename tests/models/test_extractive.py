@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from langchain_core.documents import Document
 from langchain_core.messages import HumanMessage, SystemMessage
 
@@ -108,3 +110,63 @@ def test_faq_questions_are_not_quoted_as_answers() -> None:
     )
     quotes = rank([faq], "Do you ship on weekends?", 3)
     assert [q.sentence for q in quotes] == ["Yes, we ship on Saturdays."]
+
+
+SHOP = [
+    Document(page_content="Acme ships every order within 2 days. Returns are free.", id="s#0"),
+    Document(page_content="Our office is in Berlin. Employees get 30 days of vacation.", id="h#0"),
+]
+
+
+class _SpyEmbeddings:
+    """Counts embed_documents calls; returns fixed vectors (question first)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.calls += 1
+        return [[1.0, 0.0]] + [[0.0, 1.0]] * (len(texts) - 1)
+
+
+def test_a_question_in_other_words_is_matched_by_meaning_with_the_local_model() -> None:
+    from tenant_rag.models.embeddings import shared_local_embeddings
+
+    words_only = ExtractiveAnswerer()
+    by_meaning = ExtractiveAnswerer(embeddings=shared_local_embeddings())
+    cases = {
+        "How long does delivery take?": '- "Acme ships every order within 2 days." [1]',
+        "How much time off do staff get?": '- "Employees get 30 days of vacation." [2]',
+        "Where is the headquarters?": '- "Our office is in Berlin." [2]',
+    }
+    for question, quote in cases.items():
+        msg = format_question(SHOP, question)
+        assert NOTHING_RELEVANT in words_only.invoke(msg).content  # no shared word
+        answer = by_meaning.invoke(msg).content
+        assert isinstance(answer, str) and quote in answer.split("\n"), (question, answer)
+        assert answer.count('- "') == 1  # only the sentence it means, not its neighbours
+    for unrelated in ("Who won the football match?", "What is the capital of Peru?"):
+        answer = by_meaning.invoke(format_question(SHOP, unrelated)).content
+        assert answer == f"{NO_LLM_NOTICE}\n{NOTHING_RELEVANT}", unrelated
+
+
+def test_the_meaning_fallback_runs_only_when_no_word_matches() -> None:
+    spy = _SpyEmbeddings()
+    llm = ExtractiveAnswerer(embeddings=spy)
+    assert "30 days of vacation" in llm.invoke(format_question(SHOP, "vacation days?")).content
+    assert spy.calls == 0
+    # orthogonal vectors: cosine 0 is under the floor, so still nothing relevant
+    far = llm.invoke(format_question(SHOP, "How long does delivery take?")).content
+    assert spy.calls == 1 and NOTHING_RELEVANT in far
+    assert llm.invoke(format_question([], "How long does delivery take?")).content == far
+    assert spy.calls == 1  # no context: nothing to embed
+
+
+def test_default_llm_without_openai_matches_by_meaning(monkeypatch: Any) -> None:
+    from tenant_rag.models import default_llm
+    from tenant_rag.models.embeddings import shared_local_embeddings
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    llm = default_llm()
+    assert isinstance(llm, ExtractiveAnswerer) and llm.embeddings is shared_local_embeddings()
