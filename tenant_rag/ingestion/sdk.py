@@ -16,13 +16,13 @@ by id as one ``GET /vectors/fetch`` parsed by orjson (an unchanged re-run
 reads chunk ``#0`` of every document, values included: 200 records took
 24 ms through the SDK, 10 ms this way). Both go through the SDK's *own*
 connection pool, host, headers and API key (so its TLS, proxy and urllib3
-retry settings still apply); the transport maps a non-2xx reply with the SDK's own ``raise_exceptions_or_return``
-and wraps the call in the SDK's ``validate_and_convert_errors``, so callers
-see exactly the exceptions the SDK would raise. Anything else (records that
-are not plain dicts, sparse values, ``batch_size``, ``async_req``, a payload
-orjson cannot encode, an SDK without these internals) goes through the
-SDK's own ``upsert`` (``_check_type=False``) or ``fetch``
-(``_check_return_type=False``).
+retry settings still apply); a non-2xx reply is mapped by the SDK's own
+``raise_exceptions_or_return`` and the call is wrapped in the SDK's
+``validate_and_convert_errors``, so callers see exactly the exceptions the
+SDK would raise. Anything else (records that are not plain dicts, sparse
+values, ``batch_size``, ``async_req``, a payload orjson cannot encode, an
+SDK without these internals) goes through the SDK's own ``upsert``
+(``_check_type=False``) or ``fetch`` (``_check_return_type=False``).
 
 `lean_handle` wraps only the SDK's REST ``Index``; it sits *under*
 `PinnedIndex`, which still applies the namespace, the id prefix and the
@@ -82,7 +82,7 @@ class UpsertResult:
 
 
 class _Transport:
-    """The SDK ``Index``'s connection pool, host and auth headers, used for one raw POST."""
+    """The SDK ``Index``'s connection pool, host and auth headers, for raw requests."""
 
     def __init__(self, index: Any) -> None:
         from pinecone.openapi_support.auth_util import AuthUtil
