@@ -174,6 +174,14 @@ def read_prompt(text: str) -> Prompt | None:
     return Prompt(passages, question, existing)
 
 
+def _answerable(passages: list[Passage]) -> list[tuple[int, str]]:
+    """``(passage number, sentence)`` of every sentence that may be quoted, in order.
+
+    Questions in the documents (FAQ entries) are not answers; their replies are.
+    """
+    return [(p.n, s) for p in passages for s in sentences(p.text) if not s.endswith("?")]
+
+
 def rank(passages: list[Passage], question: str, limit: int) -> list[Quote]:
     """Up to ``limit`` sentences that share content words with ``question``, best first.
 
@@ -186,8 +194,7 @@ def rank(passages: list[Passage], question: str, limit: int) -> list[Quote]:
     query = set(terms(question))
     if not query or limit < 1:
         return []
-    # Questions in the documents (FAQ entries) are not answers; their replies are.
-    units = [(p.n, s, terms(s)) for p in passages for s in sentences(p.text) if not s.endswith("?")]
+    units = [(n, s, terms(s)) for n, s in _answerable(passages)]
     if not units:
         return []
     count = len(units)
@@ -230,8 +237,7 @@ def rank_semantic(
     """
     import numpy as np
 
-    units = [(p.n, s) for p in passages for s in sentences(p.text) if not s.endswith("?")]
-    units = list(dict.fromkeys(units))[:SEMANTIC_MAX_SENTENCES]
+    units = list(dict.fromkeys(_answerable(passages)))[:SEMANTIC_MAX_SENTENCES]
     if not units or not question.strip() or limit < 1:
         return []
     vectors = np.asarray(embed([question, *(s for _, s in units)]), dtype=np.float32)
