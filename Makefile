@@ -5,8 +5,11 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
+# Side venvs with other pinecone SDK generations, for the compatibility tests (one per version).
+SDK_VENVS ?= .venv-sdk
+SDK_PINS  := 8.1.2=pinecone[grpc]==8.1.2 9.1.0=pinecone==9.1.0 10.2.0=pinecone==10.2.0
 
-.PHONY: venv demo test lint typecheck unit notebooks browser-deps bench audit serve clean grpc-gen
+.PHONY: venv demo test lint typecheck unit notebooks browser-deps bench audit serve clean grpc-gen sdk-venvs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -23,7 +26,7 @@ demo: venv
 ## Lint, type-check, audit dependencies (fails on a known vulnerability; says NOT CHECKED when
 ## PyPI's vulnerability API is unreachable), then every test (unit, integration, notebooks,
 ## browser, reliability). TENANT_RAG_SOAK=1 makes the reliability suite run long.
-test: venv lint typecheck browser-deps
+test: venv lint typecheck browser-deps sdk-venvs
 	$(BIN)/python tests/reliability/run_audit.py
 	$(BIN)/python -m pytest --nbmake tests notebooks $(PYTEST_ARGS)
 
@@ -37,6 +40,15 @@ typecheck: venv
 format: venv
 	$(BIN)/ruff check --fix tenant_rag tests benchmarks examples scripts
 	$(BIN)/ruff format tenant_rag tests benchmarks examples scripts
+
+## One cached venv per other pinecone SDK generation (.venv-sdk/<version>), built once with uv.
+sdk-venvs: venv
+	@for pin in $(SDK_PINS); do v=$${pin%%=*}; spec=$${pin#*=}; d=$(SDK_VENVS)/$$v; \
+	  test -f $$d/.installed && continue; \
+	  echo "sdk-venvs: $$spec -> $$d"; \
+	  $(BIN)/uv venv -q --python $(BIN)/python $$d && \
+	  $(BIN)/uv pip install -q --python $$d/bin/python "$$spec" && touch $$d/.installed || exit 1; \
+	done
 
 ## Headless Chromium for the chatbot page's end-to-end test (Debian package).
 browser-deps:
@@ -61,4 +73,4 @@ grpc-gen: venv
 	$(BIN)/python scripts/gen_grpc.py $(if $(PROTO_2026_07),--proto-2026-07 $(PROTO_2026_07))
 
 clean:
-	rm -rf $(VENV) .tenant_rag .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SDK_VENVS) .tenant_rag .pytest_cache .mypy_cache .ruff_cache

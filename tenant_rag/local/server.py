@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
+from tenant_rag.local.api.grpc_lookup import grpc_lookup_router
 from tenant_rag.local.api.rest import create_app
 from tenant_rag.local.engine import Engine
 from tenant_rag.local.faults import FaultConfig, FaultMiddleware, GrpcFaults
@@ -77,7 +78,11 @@ class LocalServer:
         self._sock.bind((host, port))
         self._sock.listen(2048)
         self.port: int = self._sock.getsockname()[1]
-        app = create_app(self.engine, api_key=api_key)
+        app = create_app(
+            self.engine,
+            api_key=api_key,
+            routers=[grpc_lookup_router(lambda: self._grpc, self._client_host)],
+        )
         #: test-only fault injection (tenant_rag/local/faults.py); None unless asked for
         self.faults = FaultMiddleware(app, faults) if faults is not None else None
         app = self.faults or app

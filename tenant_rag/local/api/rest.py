@@ -16,12 +16,12 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import orjson
 from anyio import to_thread
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -138,8 +138,14 @@ def _int_param(value: str | None, name: str) -> int | None:
         raise bad_request(f"{name} must be an integer, got {value!r}") from None
 
 
-def create_app(engine: Engine, *, api_key: str | None = None) -> ASGIApp:
-    """The ASGI app for ``engine``; with ``api_key`` set, every other key gets a 401."""
+def create_app(
+    engine: Engine, *, api_key: str | None = None, routers: Sequence[APIRouter] = ()
+) -> ASGIApp:
+    """The ASGI app for ``engine``; with ``api_key`` set, every other key gets a 401.
+
+    ``routers``: more routes served behind the same key check and error handling
+    (backups, the gRPC port lookup), each from a module of its own.
+    """
     app = FastAPI(
         title="tenant_rag local Pinecone", docs_url=None, redoc_url=None, openapi_url=None
     )
@@ -311,6 +317,8 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> ASGIApp:
         await run(lambda: engine.index(name).drop_namespace(ns))
         return _json({}, 202)
 
+    for router in routers:
+        app.include_router(router)
     return ApiKeyMiddleware(app, api_key)
 
 

@@ -1,0 +1,121 @@
+"""Every SDK generation's gRPC client runs the seed flow against the embedded server.
+
+7.3.0 runs in this venv; 8.1.2, 9.1.0 and 10.2.0 run ``sdk_clients/grpc_seed.py`` in their
+own venvs (``make sdk-venvs``). 9.x and 10.x (a Rust client) speak TLS and trust the
+local CA through ``SSL_CERT_FILE``; they send no index name, so they dial the index's own
+port (``grpc_index_target``). 7.x and 8.x name the index and use the shared port.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import certifi
+import pytest
+
+from tenant_rag.local import LocalServer, start
+
+from .helpers import make_index
+from .sdk_side import run_client, run_client_error
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    """One TLS server (REST + gRPC) for this module's tests."""
+    srv = start(tmp_path_factory.mktemp("tls-data"), grpc=True, tls=True)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def _assert_seed_flow(seen: dict[str, Any], version: str) -> None:
+    """What Pinecone answers for the seed's steps (see ``sdk_clients/grpc_seed.py``)."""
+    assert seen["version"] == version
+    assert seen["upserted_acme"] == seen["upserted_globex"] == 3
+    # acme-0 was updated to [0, 1]: the nearest to the query; acme-2 = [1, 2] comes next
+    assert seen["query_ids"] == ["acme-0", "acme-2"]
+    assert seen["query_namespace"] == "acme"
+    assert seen["query_first_metadata"] == {"n": 0.0, "updated": True}
+    assert seen["query_metadata_not_asked"] is None  # absent, not {}
+    assert seen["fetched"] == {"acme-0": [0.0, 1.0], "acme-1": [1.0, 1.0]}
+    assert seen["counts_before"] == {"acme": 3, "globex": 3}
+    assert seen["counts_after"] == {"globex": 3}  # delete_all touched acme only
+
+
+@pytest.mark.parametrize("version", ["9.1.0", "10.2.0"])
+def test_rust_grpc_clients_run_the_seed_flow_over_tls(
+    tls_server: LocalServer, version: str
+) -> None:
+    assert tls_server.tls is not None
+    name = "seed-" + version.replace(".", "-")
+    make_index(tls_server.client(), name, dimension=2)
+    make_index(tls_server.client(), name + "-other", dimension=2)  # the port alone picks the index
+    args = {"host": tls_server.grpc_index_target(name), "api_key": "k", "secure": True}
+    seen = run_client(version, "grpc_seed.py", args, env={"SSL_CERT_FILE": str(tls_server.tls.ca)})
+    _assert_seed_flow(seen, version)
+    other = tls_server.client().Index(name=name + "-other").describe_index_stats()
+    assert other.total_vector_count == 0
+
+
+def test_rust_grpc_client_refuses_the_server_until_told_to_trust_its_ca(
+    tls_server: LocalServer,
+) -> None:
+    make_index(tls_server.client(), "untrusted", dimension=2)
+    args = {"host": tls_server.grpc_index_target("untrusted"), "api_key": "k", "secure": True}
+    err = run_client_error("9.1.0", "grpc_seed.py", args, env={"SSL_CERT_FILE": certifi.where()})
+    assert "UnknownIssuer" in err  # rustls checked the chain against the public roots only
+
+
+def test_sdk_8_grpc_over_tls_names_its_index_on_the_shared_port(tls_server: LocalServer) -> None:
+    assert tls_server.tls is not None and tls_server.grpc_target is not None
+    make_index(tls_server.client(), "seed-8", dimension=2)
+    make_index(tls_server.client(), "seed-8-other", dimension=2)
+    args = {
+        "host": tls_server.grpc_target,
+        "index": "seed-8",
+        "api_key": "k",
+        "secure": True,
+        "ca": str(tls_server.tls.ca),
+    }
+    _assert_seed_flow(run_client("8.1.2", "grpc_seed.py", args), "8.1.2")
+
+
+@pytest.mark.parametrize("version", ["8.1.2", "9.1.0", "10.2.0"])
+def test_grpc_clients_run_the_seed_flow_in_plaintext(
+    local_server: LocalServer, version: str
+) -> None:
+    """Without --tls: 8.x with GRPCClientConfig(secure=False); 9.x/10.x GrpcIndex(secure=False)."""
+    name = "plain-" + version.replace(".", "-")
+    make_index(local_server.client(), name, dimension=2)
+    if version.startswith("8."):
+        args = {"host": local_server.grpc_target, "index": name, "api_key": "k", "secure": False}
+    else:
+        args = {"host": local_server.grpc_index_target(name), "api_key": "k", "secure": False}
+    _assert_seed_flow(run_client(version, "grpc_seed.py", args), version)
+
+
+def test_sdk_7_rest_and_grpc_over_tls(tls_server: LocalServer) -> None:
+    """SDK 7.3.0 trusts the local CA through ssl_ca_certs (which LocalServer.client passes)."""
+    assert tls_server.url.startswith("https://127.0.0.1:")
+    index = make_index(tls_server.client(), "seed-7", dimension=2)
+    index.upsert(vectors=[("rest", [1.0, 0.0])], namespace="acme")
+    grpc_index = tls_server.grpc_index("seed-7")
+    grpc_index.upsert(vectors=[("grpc", [0.0, 1.0])], namespace="acme")
+    res = grpc_index.query(vector=[0.0, 1.0], top_k=2, namespace="acme")
+    assert [m.id for m in res.matches] == ["grpc", "rest"]
+    grpc_index.delete(delete_all=True, namespace="acme")
+    assert index.describe_index_stats().total_vector_count == 0
+
+
+def test_certificates_are_reused_on_restart(tmp_path: Path) -> None:
+    with start(tmp_path, tls=True) as first:
+        assert first.tls is not None
+        ca, cert = first.tls.ca.read_bytes(), first.tls.cert.read_bytes()
+        assert (first.tls.key.stat().st_mode & 0o777) == 0o600
+    with start(tmp_path, tls=True) as second:
+        assert second.tls is not None
+        assert second.tls.ca.read_bytes() == ca and second.tls.cert.read_bytes() == cert
+        assert second.client().list_indexes().names() == []
