@@ -26,7 +26,9 @@ from fastapi.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tenant_rag.local.api.auth import UNAUTHENTICATED_MESSAGE, key_ok
+from tenant_rag.local.api.backups import backups_router
 from tenant_rag.local.engine import ApiError, Engine, IndexEngine, validation
+from tenant_rag.local.engine.backups import Backups
 from tenant_rag.local.engine.errors import GRPC_NUMBER, bad_request
 from tenant_rag.local.engine.limits import DEFAULT_LIST_LIMIT, MAX_REQUEST_BYTES
 from tenant_rag.local.storage import IndexDef
@@ -317,6 +319,7 @@ def create_app(
         await run(lambda: engine.index(name).drop_namespace(ns))
         return _json({}, 202)
 
+    app.include_router(backups_router(Backups(engine)))
     for router in routers:
         app.include_router(router)
     return ApiKeyMiddleware(app, api_key)
