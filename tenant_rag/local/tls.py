@@ -57,10 +57,13 @@ class TlsFiles:
             [
                 f"TLS: local CA {ca} (loopback certificate for localhost, 127.0.0.1, ::1)",
                 "Trust it:",
-                f"  pinecone SDK (REST, and gRPC of 7.x/8.x): Pinecone(..., ssl_ca_certs={ca!r})",
-                f"  pinecone 9.x/10.x gRPC (rustls, reads the system store): SSL_CERT_FILE={ca}",
+                f"  pinecone REST (7.x, 8.x, 10.x) and gRPC (7.x, 8.x): "
+                f"Pinecone(..., ssl_ca_certs={ca!r}), PineconeGRPC(..., ssl_ca_certs={ca!r})",
+                f"  pinecone 9.x/10.x gRPC and 9.x REST: SSL_CERT_FILE={ca} "
+                "(9.1.0's REST client ignores ssl_ca_certs)",
                 f"  other grpcio clients: GRPC_DEFAULT_SSL_ROOTS_FILE_PATH={ca}",
-                f"  curl/requests/httpx: --cacert {ca} / REQUESTS_CA_BUNDLE / SSL_CERT_FILE",
+                f"  curl / requests / httpx: --cacert {ca} / REQUESTS_CA_BUNDLE={ca} / "
+                f"SSL_CERT_FILE={ca}",
             ]
         )
 

@@ -56,3 +56,4 @@ def test_serve_tls_prints_how_to_trust_it_and_sdk_10_connects(tmp_path: Path) ->
         server.proc.wait(20)
     assert f"SSL_CERT_FILE={server.ca}" in out
     assert f"ssl_ca_certs='{server.ca}'" in out
+    assert f"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH={server.ca}" in out

@@ -1,6 +1,7 @@
 """Backups and restore through one pinecone SDK's control plane; runs in a side venv.
 
-Argument: ``{"host", "api_key", "index", "restored"}`` (``index`` exists and holds data).
+Argument: ``{"host", "api_key", "index", "restored", "ca"?}`` (``index`` exists and holds
+data; ``ca``: the CA file to trust when the server speaks TLS).
 Prints what the SDK parsed from each answer, as one JSON object.
 """
 
@@ -13,7 +14,7 @@ import pinecone
 from pinecone import Pinecone
 
 args = json.loads(sys.argv[1])
-pc = Pinecone(api_key=args["api_key"], host=args["host"])
+pc = Pinecone(api_key=args["api_key"], host=args["host"], ssl_ca_certs=args.get("ca"))
 seen: dict = {"version": pinecone.__version__}
 
 backup = pc.create_backup(index_name=args["index"], backup_name="nightly", description="d")
