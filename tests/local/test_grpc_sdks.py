@@ -90,13 +90,11 @@ def test_sdk_8_grpc_over_tls_names_its_index_on_the_shared_port(tls_server: Loca
 def test_grpc_clients_run_the_seed_flow_in_plaintext(
     local_server: LocalServer, version: str
 ) -> None:
-    """Without --tls: 8.x with GRPCClientConfig(secure=False); 9.x/10.x GrpcIndex(secure=False)."""
+    """Without --tls, on the shared port: 8.x names its index; 9.x/10.x name none, and with a
+    single index the shared port serves it (9.x: GrpcIndex(secure=False), 10.x: grpc_scheme)."""
     name = "plain-" + version.replace(".", "-")
     make_index(local_server.client(), name, dimension=2)
-    if version.startswith("8."):
-        args = {"host": local_server.grpc_target, "index": name, "api_key": "k", "secure": False}
-    else:
-        args = {"host": local_server.grpc_index_target(name), "api_key": "k", "secure": False}
+    args = {"host": local_server.grpc_target, "index": name, "api_key": "k", "secure": False}
     _assert_seed_flow(run_client(version, "grpc_seed.py", args), version)
 
 

@@ -3,7 +3,8 @@
 Run by ``tests/local/test_grpc_sdks.py`` with ``.venv-sdk/<version>/bin/python`` (it must not
 import tenant_rag, which is not installed there). Argument: one JSON object
 ``{"host", "api_key", "index", "secure"}``. Prints one JSON object of what it observed.
-SDK 7.x/8.x: ``PineconeGRPC().Index(name=..., host=...)``; 9.x/10.x: ``GrpcIndex(host=...)``.
+SDK 7.x/8.x: ``PineconeGRPC().Index(name=..., host=...)``; 9.x/10.x: ``Pinecone().index(host=...,
+grpc=True)`` (9.x in plaintext: ``GrpcIndex(host=..., secure=False)``).
 """
 
 from __future__ import annotations
@@ -15,10 +16,16 @@ import pinecone
 
 args = json.loads(sys.argv[1])
 major = int(pinecone.__version__.split(".")[0])
-if major >= 9:
+if major >= 10 or (major == 9 and args["secure"]):
+    from pinecone import Pinecone
+
+    # the public entry point; 10.x dials plaintext when told grpc_scheme="http"
+    scheme = {} if args["secure"] else {"grpc_scheme": "http"}
+    index = Pinecone(api_key=args["api_key"], **scheme).index(host=args["host"], grpc=True)
+elif major == 9:  # 9.x has no switch on Pinecone(); its GrpcIndex takes secure=False
     from pinecone.grpc import GrpcIndex
 
-    index = GrpcIndex(host=args["host"], api_key=args["api_key"], secure=args["secure"])
+    index = GrpcIndex(host=args["host"], api_key=args["api_key"], secure=False)
 else:
     from pinecone.grpc import GRPCClientConfig, PineconeGRPC
 
