@@ -192,3 +192,61 @@ def test_lsn_headers_on_writes_and_queries(pc: Any, local_server: LocalServer) -
         local_server, "POST", "/_index/lsn/vectors/delete", json={"ids": ["a"], "namespace": "t"}
     )
     assert int(gone.headers["x-pinecone-request-lsn"]) > second
+
+
+def test_invalid_record_ids_get_pinecones_sentences(pc: Any) -> None:
+    """7.x integration tests ``test_weird_invalid_ids`` / ``test_null_character`` match on
+    ``Vector ID must be ASCII`` and ``Vector ID must not contain null character``."""
+    index = make_index(pc, "weird", dimension=2)
+    for bad, sentence in [
+        ("田中", "Vector ID must be ASCII"),
+        ("\u00a0", "Vector ID must be ASCII"),
+        ("\0", "Vector ID must not contain null character"),
+    ]:
+        with pytest.raises(PineconeApiException) as info:
+            index.upsert(vectors=[(bad, [0.1, 0.1])], namespace="w")
+        assert sentence in str(info.value)
+    weird = ["'", '"', "\\", "<script>alert(0)</script>", " ", "\t", "%s", "null"]
+    index.upsert(vectors=[(w, [0.1, 0.2]) for w in weird], namespace="w")  # all valid ASCII
+    assert sorted(index.fetch(ids=weird, namespace="w").vectors) == sorted(weird)
+
+
+def test_sparse_values_on_a_cosine_index_are_stored(pc: Any) -> None:
+    """Pinecone accepts sparse values on a dense non-dotproduct index (8.1.2 integration test
+    ``test_upsert_from_dataframe`` upserts them into a cosine index); only dotproduct scores
+    them, so a cosine query ranks by the dense values alone."""
+    index = make_index(pc, "cos", dimension=2)
+    index.upsert(
+        vectors=[
+            {"id": "a", "values": [1.0, 0.0], "sparse_values": {"indices": [1], "values": [9.0]}},
+            {"id": "b", "values": [0.0, 1.0]},
+        ],
+        namespace="t",
+    )
+    got = index.fetch(ids=["a"], namespace="t").vectors["a"]
+    assert got.sparse_values.indices == [1]
+    res = index.query(
+        vector=[1.0, 0.0],
+        sparse_vector={"indices": [1], "values": [1.0]},
+        top_k=2,
+        namespace="t",
+    )
+    assert [m.id for m in res.matches] == ["a", "b"]
+    assert res.matches[0].score == pytest.approx(1.0, abs=1e-6)  # cosine, no sparse term
+
+
+def test_unimplemented_pinecone_features_say_501_and_what_is_served(
+    local_server: LocalServer,
+) -> None:
+    """Integrated embedding is a Pinecone feature the local server does not have: a clear
+    501, never a 404/405 that reads like a wrong URL. A sparse pod index gets Pinecone's
+    sentence (8.1.2 test ``test_pod_index_does_not_support_sparse_vectors``)."""
+    r = _raw(local_server, "POST", "/indexes/create-for-model", json={"name": "m"})
+    assert r.status_code == 501 and "dimension" in r.json()["error"]["message"]
+    r = _raw(
+        local_server,
+        "POST",
+        "/indexes",
+        json={"name": "p", "metric": "dotproduct", "vector_type": "sparse", "spec": {"pod": {}}},
+    )
+    assert "Sparse vector type is not supported for pod indexes" in r.json()["error"]["message"]

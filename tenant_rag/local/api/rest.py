@@ -206,6 +206,15 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> ASGIApp:
         d = await run(lambda: engine.create_index(body, document_schema=schema))
         return _json(version.index_model(d, host_of(request)(d)), 201)
 
+    @app.post("/indexes/create-for-model")
+    async def create_index_for_model() -> Response:
+        raise ApiError(
+            501,
+            "UNIMPLEMENTED",
+            "Indexes with integrated embedding (create_index_for_model) are not implemented by "
+            "the local server; create an index with a dimension and embed text yourself.",
+        )
+
     @app.get("/indexes/{name}")
     async def describe_index(name: str, request: Request) -> Response:
         d = await run(lambda: engine.describe_index(name))

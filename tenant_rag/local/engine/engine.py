@@ -81,6 +81,11 @@ class Engine:
                 )
         spec = body.get("spec")
         serverless = spec.get("serverless") if isinstance(spec, dict) else None
+        if isinstance(spec, dict) and spec.get("pod") is not None and vector_type == "sparse":
+            raise bad_request(
+                "Sparse vector type is not supported for pod indexes; the local server serves "
+                "serverless indexes: spec={'serverless': {'cloud': ..., 'region': ...}}"
+            )
         if not isinstance(serverless, dict):
             raise bad_request(
                 "spec must be {'serverless': {'cloud': ..., 'region': ...}}; "

@@ -275,11 +275,9 @@ class IndexEngine:
                 raise bad_request(
                     f"vector {rid!r} is all zeros; a cosine index needs at least one non-zero value"
                 )
-            if sp is not None and self.metric != "dotproduct":
-                raise bad_request(
-                    "sparse values are supported only on indexes with metric 'dotproduct'; "
-                    f"index {self.d.name!r} uses {self.metric!r}"
-                )
+            # Pinecone stores sparse values on any dense index (8.1.2 integration test
+            # test_upsert_from_dataframe upserts them into a cosine index); only
+            # dotproduct scores them (hybrid search), see matrix.scores.
         md = v.metadata(metadata, rid)
         md_json = json.dumps(md, separators=(",", ":"), ensure_ascii=False) if md else None
         return vec, _as_arrays(sp), md_json
