@@ -5,11 +5,16 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
-# Side venvs with other pinecone SDK generations, for the compatibility tests (one per version).
-SDK_VENVS ?= .venv-sdk
-SDK_PINS  := 8.1.2=pinecone[grpc]==8.1.2 9.1.0=pinecone==9.1.0 10.2.0=pinecone==10.2.0
 
-.PHONY: venv demo test lint typecheck unit notebooks browser-deps bench audit serve clean grpc-gen sdk-venvs
+.PHONY: venv sdk-venvs demo test lint typecheck unit notebooks browser-deps bench audit serve clean grpc-gen
+
+# Pinecone SDKs the conformance script (tests/compat) runs against the embedded server,
+# besides 7.3.0 in .venv: one cached venv each under .venv-sdk/<version>/.
+SDK_VERSIONS := 8.1.2 9.1.0 10.2.0
+SDK_SPEC_8.1.2 := pinecone[asyncio,grpc]==8.1.2
+SDK_SPEC_9.1.0 := pinecone==9.1.0
+SDK_SPEC_10.2.0 := pinecone==10.2.0
+SDK_STAMPS := $(foreach v,$(SDK_VERSIONS),.venv-sdk/$(v)/.installed)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -18,6 +23,14 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 venv: $(STAMP)
+
+## One venv per Pinecone SDK version for the compatibility matrix; reused when present.
+sdk-venvs: $(SDK_STAMPS)
+
+.venv-sdk/%/.installed:
+	$(BIN)/uv venv -q --python $(BIN)/python .venv-sdk/$*
+	UV_LINK_MODE=copy $(BIN)/uv pip install -q --python .venv-sdk/$*/bin/python "$(SDK_SPEC_$*)"
+	touch $@
 
 ## The main job on the embedded default: two tenants, ingest, ask, offboard.
 demo: venv
@@ -40,15 +53,6 @@ typecheck: venv
 format: venv
 	$(BIN)/ruff check --fix tenant_rag tests benchmarks examples scripts
 	$(BIN)/ruff format tenant_rag tests benchmarks examples scripts
-
-## One cached venv per other pinecone SDK generation (.venv-sdk/<version>), built once with uv.
-sdk-venvs: venv
-	@for pin in $(SDK_PINS); do v=$${pin%%=*}; spec=$${pin#*=}; d=$(SDK_VENVS)/$$v; \
-	  test -f $$d/.installed && continue; \
-	  echo "sdk-venvs: $$spec -> $$d"; \
-	  $(BIN)/uv venv -q --python $(BIN)/python $$d && \
-	  $(BIN)/uv pip install -q --python $$d/bin/python "$$spec" && touch $$d/.installed || exit 1; \
-	done
 
 ## Headless Chromium for the chatbot page's end-to-end test (Debian package).
 browser-deps:
@@ -73,4 +77,4 @@ grpc-gen: venv
 	$(BIN)/python scripts/gen_grpc.py $(if $(PROTO_2026_07),--proto-2026-07 $(PROTO_2026_07))
 
 clean:
-	rm -rf $(VENV) $(SDK_VENVS) .tenant_rag .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-sdk .tenant_rag .pytest_cache .mypy_cache .ruff_cache

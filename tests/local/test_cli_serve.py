@@ -30,13 +30,13 @@ def test_serve_with_env_key_logs_requests_and_stops_on_ctrl_c(tmp_path: Path) ->
     assert "from-env" not in out  # the key is never logged
 
 
-def test_serve_tls_prints_how_to_trust_it_and_sdk_10_connects(tmp_path: Path) -> None:
-    """`tenant-rag serve --tls`: HTTPS + gRPC over TLS; SDK 10.2.0 finds its index's port."""
+def test_serve_tls_prints_how_to_trust_it(tmp_path: Path) -> None:
+    """`tenant-rag serve --tls`: HTTPS, the CA under the data dir, the trust hints printed.
+
+    Every SDK running over it (REST and gRPC) is the conformance script's (tests/compat)."""
     import httpx
 
     from tenant_rag.local.process import serve_process
-
-    from .sdk_side import run_client
 
     with serve_process(tmp_path, "--tls", grpc=True) as server:
         assert server.url.startswith("https://127.0.0.1:") and server.ca is not None
@@ -47,9 +47,7 @@ def test_serve_tls_prints_how_to_trust_it_and_sdk_10_connects(tmp_path: Path) ->
             httpx.get(f"{server.url}/indexes")
         trusted = ssl.create_default_context(cafile=server.ca)
         lookup = httpx.get(f"{server.url}/_local/grpc/cli-tls", verify=trusted).json()
-        args = {"host": lookup["grpc_host"], "api_key": "k", "secure": True}
-        seen = run_client("10.2.0", "grpc_seed.py", args, env={"SSL_CERT_FILE": server.ca})
-        assert seen["counts_after"] == {"globex": 3}
+        assert lookup["name"] == "cli-tls" and lookup["grpc_host"].startswith("127.0.0.1:")
         server.proc.send_signal(signal.SIGINT)
         assert server.proc.stdout is not None
         out = server.proc.stdout.read()  # the rest of the banner, read through the same buffer

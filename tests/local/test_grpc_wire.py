@@ -22,6 +22,8 @@ from tenant_rag.local.api._grpc_gen import db_data_2026_07_pb2 as v2607
 
 from .helpers import make_index
 
+NEW = {"x_pinecone_api_version": "2025-10"}
+
 
 class Wire:
     """Unary calls to ``/VectorService/<method>`` with chosen metadata."""
@@ -126,27 +128,41 @@ def test_unknown_version_is_refused_with_the_supported_list(
     assert "2025-04, 2025-10, 2026-04, 2026-07" in info.value.details()
 
 
-def test_rpcs_a_version_lacks_or_the_engine_lacks_are_unimplemented_with_a_reason(
+def test_rpcs_of_2025_10_are_unimplemented_in_2025_04_and_served_from_2025_10(
     local_server: LocalServer, wire: Wire
 ) -> None:
     _seed(local_server)
-    by_metadata = v2510.FetchByMetadataRequest(namespace="t")
+    by_metadata = v2510.FetchByMetadataRequest(namespace="t", limit=1)
+    by_metadata.filter.update({"x": {"$exists": False}})
     with pytest.raises(grpc.RpcError) as info:
-        wire.call("FetchByMetadata", by_metadata, v2510.FetchByMetadataResponse)
+        wire.call("FetchByMetadata", by_metadata, v2510.FetchByMetadataResponse)  # no header
     assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
     assert "not part of API version 2025-04" in info.value.details()
-    cases: list[tuple[str, Any, Any]] = [
-        ("FetchByMetadata", by_metadata, v2510.FetchByMetadataResponse),
-        ("CreateNamespace", v2510.CreateNamespaceRequest(name="n"), v2510.NamespaceDescription),
-    ]
-    update = v2510.UpdateRequest(namespace="t")
-    update.filter.update({"x": 1})
-    cases.append(("Update", update, v2510.UpdateResponse))
-    for method, req, out in cases:
-        with pytest.raises(grpc.RpcError) as info:
-            wire.call(method, req, out, x_pinecone_api_version="2025-10")
-        assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED, method
-        assert "not implemented by the local engine" in info.value.details()
+    page = wire.call("FetchByMetadata", by_metadata, v2510.FetchByMetadataResponse, **NEW)
+    assert list(page.vectors) == ["a"] and page.namespace == "t"
+    assert page.pagination.next  # one of two records: a next page
+    update = v2510.UpdateRequest(namespace="t", dry_run=True)
+    update.filter.update({"x": {"$exists": False}})
+    update.set_metadata.update({"tier": "gold"})
+    dry = wire.call("Update", update, v2510.UpdateResponse, **NEW)
+    assert dry.matched_records == 2
+    update.id = "a"
+    with pytest.raises(grpc.RpcError) as info:
+        wire.call("Update", update, v2510.UpdateResponse, **NEW)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "either id or filter" in info.value.details()
+    made = wire.call(
+        "CreateNamespace", v2510.CreateNamespaceRequest(name="n"), v2510.NamespaceDescription, **NEW
+    )
+    assert (made.name, made.record_count) == ("n", 0)
+    with pytest.raises(grpc.RpcError) as info:
+        wire.call(
+            "CreateNamespace",
+            v2510.CreateNamespaceRequest(name="n"),
+            v2510.NamespaceDescription,
+            **NEW,
+        )
+    assert info.value.code() == grpc.StatusCode.ALREADY_EXISTS
 
 
 def test_refusals_still_check_the_api_key(tmp_path: Any) -> None:
@@ -161,7 +177,8 @@ def test_refusals_still_check_the_api_key(tmp_path: Any) -> None:
                 x_pinecone_api_version="1999-01",
                 api_key="wrong",
             )
-        assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert info.value.details().startswith("Wrong API key")
         wire.channel.close()
 
 

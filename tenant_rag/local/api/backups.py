@@ -12,6 +12,7 @@ Paths, as in Pinecone's specs (2025-04, 2025-10 and 2026-07 agree on them):
 | POST | ``/backups/{backup_id}/create-index`` | 202 ``{restore_job_id, index_id}`` |
 | GET | ``/restore-jobs``, ``/restore-jobs/{job_id}`` | 200 RestoreJobList / RestoreJobModel |
 
+The version comes from the REST layer's version middleware (``versions.version_of``).
 What the versions change is the BackupModel: 2025-04 and 2025-10 carry the
 source's ``dimension`` and ``metric``; 2026-07 carries its ``schema`` instead
 (``_values``/``_sparse_values`` fields for a vectors-API index), ``tags: null``
@@ -32,12 +33,13 @@ from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from tenant_rag.local.engine.backups import RESOURCE_NAME, Backups
+from tenant_rag.local.api.versions import version_of
+from tenant_rag.local.api.versions.v2026_07 import schema_fields
+from tenant_rag.local.engine.backups import RESOURCE_NAME, Backups, source_def
 from tenant_rag.local.engine.errors import bad_request
 from tenant_rag.local.storage.backups import BackupRecord, RestoreJob
 
 T = TypeVar("T")
-VERSION_HEADER = "x-pinecone-api-version"
 DEFAULT_PAGE = 10
 MAX_PAGE = 100
 
@@ -51,35 +53,16 @@ def _time(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def _api_version(request: Request) -> str:
-    return (request.headers.get(VERSION_HEADER) or "2025-04").strip()
-
-
-def _schema_2026_07(d: dict[str, Any]) -> dict[str, Any]:
-    """The 2026-07 IndexSchema of a vectors-API index: reserved ``_values``/``_sparse_values``."""
-    if d.get("schema"):
-        return {"fields": d["schema"]}
-    fields: dict[str, Any] = {}
-    if d.get("vector_type") != "sparse":
-        fields["_values"] = {
-            "type": "dense_vector",
-            "dimension": d.get("dimension"),
-            "metric": d.get("metric"),
-        }
-    fields["_sparse_values"] = {"type": "sparse_vector"}
-    return {"fields": fields}
-
-
 def backup_model(r: BackupRecord, version: str) -> dict[str, Any]:
     """Pinecone's BackupModel of ``r`` in API ``version``."""
-    d = r.index_def
+    d = source_def(r)
     body: dict[str, Any] = {
         "backup_id": r.backup_id,
         "source_index_name": r.source_name,
         "source_index_id": r.source_uid,
         "status": r.status,
-        "cloud": d.get("cloud"),
-        "region": d.get("region"),
+        "cloud": d.cloud,
+        "region": d.region,
         "created_at": _time(r.created_at),
     }
     for key, value in (("name", r.name), ("description", r.description)):
@@ -93,16 +76,16 @@ def backup_model(r: BackupRecord, version: str) -> dict[str, Any]:
         if count is not None:
             body[key] = count
     if version >= "2026-07":
-        body["schema"] = _schema_2026_07(d)
-        body["tags"] = d.get("tags") or None
+        body["schema"] = {"fields": schema_fields(d)}
+        body["tags"] = d.tags or None
         if r.source_deleted_at is not None:
             body["source_index_deleted_at"] = _time(r.source_deleted_at)
     else:
-        if d.get("dimension") is not None:
-            body["dimension"] = d["dimension"]
-        body["metric"] = d.get("metric")
-        if d.get("tags"):
-            body["tags"] = d["tags"]
+        if d.dimension is not None:
+            body["dimension"] = d.dimension
+        body["metric"] = d.metric
+        if d.tags:
+            body["tags"] = d.tags
     return body
 
 
@@ -172,7 +155,7 @@ def backups_router(backups: Backups) -> APIRouter:
     @router.post("/indexes/{index_name}/backups")
     async def create_backup(index_name: str, request: Request) -> Response:
         body = await _body(request)
-        name, version = body.get("name"), _api_version(request)
+        name, version = body.get("name"), version_of(request).name
         if version >= "2026-07" and name is not None:
             _check_backup_name(name)
         record = await run(lambda: backups.create(index_name, name, body.get("description")))
@@ -180,7 +163,7 @@ def backups_router(backups: Backups) -> APIRouter:
 
     @router.get("/indexes/{index_name}/backups")
     async def list_index_backups(index_name: str, request: Request) -> Response:
-        version = _api_version(request)
+        version = version_of(request).name
         include_deleted = False
         if version >= "2026-07":
             flag = request.query_params.get("include_deleted", "false").lower()
@@ -195,14 +178,14 @@ def backups_router(backups: Backups) -> APIRouter:
 
     @router.get("/backups")
     async def list_project_backups(request: Request) -> Response:
-        version = _api_version(request)
+        version = version_of(request).name
         page, nxt = _page(await run(backups.list_backups), request)
         return _json(_listing([backup_model(r, version) for r in page], nxt))
 
     @router.get("/backups/{backup_id}")
     async def describe_backup(backup_id: str, request: Request) -> Response:
         record = await run(lambda: backups.describe(backup_id))
-        return _json(backup_model(record, _api_version(request)))
+        return _json(backup_model(record, version_of(request).name))
 
     @router.delete("/backups/{backup_id}")
     async def delete_backup(backup_id: str) -> Response:

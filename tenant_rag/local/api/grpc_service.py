@@ -16,7 +16,9 @@ Which index a call is for:
   (`GrpcPlane.index_port`), whose calls all go to that index;
 * a call naming no index on the shared port goes to the only index, if exactly one exists.
 
-The ``api-key`` metadata is checked like REST's header, in constant time.
+The ``api-key`` metadata is checked like REST's header, in constant time; a wrong
+key is ``PERMISSION_DENIED`` "Wrong API key", the status behind the REST data
+plane's 403 (its body's ``code`` 7).
 """
 
 from __future__ import annotations
@@ -32,12 +34,11 @@ import grpc
 from google.protobuf import json_format
 
 from tenant_rag.local.api import grpc_versions
-from tenant_rag.local.api.auth import UNAUTHENTICATED_MESSAGE, key_ok
+from tenant_rag.local.api.auth import WRONG_KEY_MESSAGE, key_ok
 from tenant_rag.local.api.grpc_versions import GrpcVersion
 from tenant_rag.local.engine import ApiError, Engine, IndexEngine
 from tenant_rag.local.engine.errors import bad_request
 from tenant_rag.local.engine.limits import DEFAULT_LIST_LIMIT, MAX_REQUEST_BYTES
-from tenant_rag.local.engine.validation import namespace_name
 
 log = logging.getLogger("tenant_rag.local")
 
@@ -100,11 +101,6 @@ def _decode_token(token: str) -> str:
         raise bad_request(f"pagination_token {token!r} is not one this server issued") from None
 
 
-def unimplemented(message: str) -> ApiError:
-    """501 / UNIMPLEMENTED: a Pinecone RPC the local engine does not provide (yet)."""
-    return ApiError(501, "UNIMPLEMENTED", message)
-
-
 class VectorService:
     """The RPC bodies: protobuf request -> engine call -> protobuf response of the caller's version."""
 
@@ -138,7 +134,7 @@ class VectorService:
         """Check the key and the size, find the index, run ``rpc``; ``ApiError`` -> gRPC status."""
         meta = dict(context.invocation_metadata())
         if not key_ok(self.api_key, meta.get("api-key")):  # type: ignore[arg-type]
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE)
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, WRONG_KEY_MESSAGE)
         try:
             size = request.ByteSize()
             if size > MAX_REQUEST_BYTES:
@@ -162,7 +158,7 @@ class VectorService:
                     "(LocalServer.grpc_index_target(<index>))."
                 )
             name = defs[0].name
-        return self.engine.index(name)
+        return self.engine.vector_index(name)
 
     # -- vectors -----------------------------------------------------------
     def upsert(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
@@ -210,18 +206,37 @@ class VectorService:
         return out
 
     def fetch_by_metadata(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
-        raise unimplemented(
-            "FetchByMetadata is not implemented by the local engine yet; fetch by id, or "
-            "query with a filter, instead"
+        res = ix.fetch_by_metadata(
+            req.namespace,
+            _struct_to_dict(req.filter) if req.HasField("filter") else None,
+            _optional(req, "limit"),
+            _optional(req, "pagination_token"),
         )
+        out = v.message("FetchByMetadataResponse")(namespace=req.namespace)
+        out.usage.read_units = res["usage"]["readUnits"]
+        for rid, rec in res["vectors"].items():
+            vec = out.vectors[rid]
+            vec.id = rid
+            vec.values.extend(rec["values"])
+            _set_record(vec, rec)
+        if "pagination" in res:
+            out.pagination.next = res["pagination"]["next"]
+        return out
 
     def update(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
-        if "filter" in req.DESCRIPTOR.fields_by_name and req.HasField("filter"):
-            raise unimplemented(
-                "update by metadata filter is not implemented by the local engine yet; "
-                "update records by id"
-            )
         md = _struct_to_dict(req.set_metadata) if req.HasField("set_metadata") else None
+        if "filter" in req.DESCRIPTOR.fields_by_name and req.HasField("filter"):
+            if req.id:
+                raise bad_request("update takes either id or filter, not both")
+            if len(req.values) or req.HasField("sparse_values"):
+                raise bad_request(
+                    "an update by filter changes metadata only; values and sparse_values "
+                    "belong to an update by id"
+                )
+            matched = ix.update_by_filter(
+                req.namespace, _struct_to_dict(req.filter), md, bool(req.dry_run)
+            )
+            return v.message("UpdateResponse")(matched_records=matched)
         ix.update(
             req.namespace,
             req.id,
@@ -229,7 +244,7 @@ class VectorService:
             _sparse_in(req, "sparse_values"),
             md,
         )
-        return v.message("UpdateResponse")()
+        return v.message("UpdateResponse")()  # an update by id reports no matched_records
 
     def delete(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
         flt = _struct_to_dict(req.filter) if req.HasField("filter") else None
@@ -262,10 +277,8 @@ class VectorService:
         )
         if res["dimension"] is not None:
             out.dimension = res["dimension"]
-        default = namespace_name(None)
         for ns, summary in res["namespaces"].items():
-            key = "" if ns == default and v.reports_default_namespace_as_empty else ns
-            out.namespaces[key].vector_count = summary["vectorCount"]
+            out.namespaces[v.rest.stats_namespace_key(ns)].vector_count = summary["vectorCount"]
         return out
 
     # -- namespaces ----------------------------------------------------------
@@ -278,7 +291,7 @@ class VectorService:
         after = _decode_token(token) if token else None
         has_prefix = "prefix" in req.DESCRIPTOR.fields_by_name
         prefix = (_optional(req, "prefix") if has_prefix else None) or ""
-        counts = ix.namespace_counts()
+        counts = ix.namespaces()
         matching = [n for n in sorted(counts) if n.startswith(prefix)]
         names = [n for n in matching if after is None or n > after]
         page = names[:limit]
@@ -295,17 +308,20 @@ class VectorService:
 
     def describe_namespace(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
         n = ix.namespace_count(req.namespace)
-        return v.message("NamespaceDescription")(name=namespace_name(req.namespace), record_count=n)
+        return v.message("NamespaceDescription")(name=req.namespace, record_count=n)
 
     def delete_namespace(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
         ix.drop_namespace(req.namespace)
         return v.message("DeleteResponse")()
 
     def create_namespace(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
-        raise unimplemented(
-            "CreateNamespace is not implemented by the local engine yet; a namespace is "
-            "created by its first upsert"
+        schema = (
+            json_format.MessageToDict(req.schema, preserving_proto_field_name=True)
+            if req.HasField("schema")
+            else None
         )
+        ix.create_namespace(req.name, schema)
+        return v.message("NamespaceDescription")(name=req.name, record_count=0)
 
 
 class _Router(grpc.GenericRpcHandler):
@@ -370,7 +386,7 @@ class _Router(grpc.GenericRpcHandler):
         def call(request: bytes, context: grpc.ServicerContext) -> Any:
             meta = dict(context.invocation_metadata())
             if not key_ok(api_key, meta.get("api-key")):  # type: ignore[arg-type]
-                context.abort(grpc.StatusCode.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE)
+                context.abort(grpc.StatusCode.PERMISSION_DENIED, WRONG_KEY_MESSAGE)
             context.abort(code, message)
 
         return grpc.unary_unary_rpc_method_handler(call)

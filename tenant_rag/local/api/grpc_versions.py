@@ -25,12 +25,14 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from tenant_rag.local.api import versions as rest_versions
 from tenant_rag.local.api._grpc_gen import (
     db_data_2025_04_pb2,
     db_data_2025_10_pb2,
     db_data_2026_04_pb2,
     db_data_2026_07_pb2,
 )
+from tenant_rag.local.api.versions import ApiVersion
 from tenant_rag.local.engine.errors import bad_request
 
 VERSION_KEY = "x-pinecone-api-version"
@@ -39,10 +41,14 @@ SERVICE = "VectorService"
 
 @dataclass(frozen=True)
 class GrpcVersion:
-    """One API version's generated messages and the RPCs its ``VectorService`` declares."""
+    """One API version's generated messages, the RPCs its ``VectorService`` declares, and
+    the REST layer's object for the same version (``rest``), whose rules (how stats key the
+    default namespace, say) gRPC shares so the two transports never drift apart.
+    2026-04, which no SDK sends, has 2025-10's messages and rules."""
 
     name: str
     pb: ModuleType
+    rest: ApiVersion
 
     @property
     def methods(self) -> dict[str, Any]:
@@ -54,19 +60,15 @@ class GrpcVersion:
         """The generated class of message ``name`` in this version."""
         return getattr(self.pb, name)
 
-    @property
-    def reports_default_namespace_as_empty(self) -> bool:
-        """2025-04 keys the default namespace ``""`` in index stats; later versions ``__default__``."""
-        return self.name == "2025-04"
 
-
+_REST = rest_versions.VERSIONS
 VERSIONS: dict[str, GrpcVersion] = {
     v.name: v
     for v in (
-        GrpcVersion("2025-04", db_data_2025_04_pb2),
-        GrpcVersion("2025-10", db_data_2025_10_pb2),
-        GrpcVersion("2026-04", db_data_2026_04_pb2),
-        GrpcVersion("2026-07", db_data_2026_07_pb2),
+        GrpcVersion("2025-04", db_data_2025_04_pb2, _REST["2025-04"]),
+        GrpcVersion("2025-10", db_data_2025_10_pb2, _REST["2025-10"]),
+        GrpcVersion("2026-04", db_data_2026_04_pb2, _REST["2025-10"]),
+        GrpcVersion("2026-07", db_data_2026_07_pb2, _REST["2026-07"]),
     )
 }
 DEFAULT = VERSIONS["2025-04"]

@@ -131,17 +131,14 @@ class Backups:
             )
         if self.engine.catalog.get(name) is not None:
             raise ApiError(409, "ALREADY_EXISTS", f"Resource {name} already exists")
-        fields = {f.name for f in dataclasses.fields(IndexDef)}
-        source = {k: v for k, v in record.index_def.items() if k in fields}
-        d = IndexDef(
-            **{
-                **source,
-                "name": name,
-                "uid": new_uid(),
-                "deletion_protection": protection,
-                "tags": _merge_tags(source.get("tags"), tags),
-                "created_at": time.time(),
-            }
+        source = source_def(record)
+        d = dataclasses.replace(
+            source,
+            name=name,
+            uid=new_uid(),
+            deletion_protection=protection,
+            tags=_merge_tags(source.tags, tags),
+            created_at=time.time(),
         )
         started = time.time()
         target = self.engine.catalog.indexes_dir / d.file_name
@@ -171,6 +168,12 @@ class Backups:
 
     def jobs(self) -> list[RestoreJob]:
         return self.store.jobs()
+
+
+def source_def(record: BackupRecord) -> IndexDef:
+    """The source index's definition as the backup recorded it (fields added since: defaults)."""
+    fields = {f.name for f in dataclasses.fields(IndexDef)}
+    return IndexDef(**{k: v for k, v in record.index_def.items() if k in fields})
 
 
 def _merge_tags(base: Any, given: Any) -> dict[str, str] | None:
