@@ -23,7 +23,6 @@ plane's 403 (its body's ``code`` 7).
 
 from __future__ import annotations
 
-import base64
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -38,7 +37,7 @@ from tenant_rag.local.api.auth import WRONG_KEY_MESSAGE, key_ok
 from tenant_rag.local.api.grpc_versions import GrpcVersion
 from tenant_rag.local.engine import ApiError, Engine, IndexEngine
 from tenant_rag.local.engine.errors import bad_request
-from tenant_rag.local.engine.limits import DEFAULT_LIST_LIMIT, MAX_REQUEST_BYTES
+from tenant_rag.local.engine.limits import MAX_REQUEST_BYTES
 
 log = logging.getLogger("tenant_rag.local")
 
@@ -54,7 +53,6 @@ _STATUS: dict[int, grpc.StatusCode] = {
     501: grpc.StatusCode.UNIMPLEMENTED,
     503: grpc.StatusCode.UNAVAILABLE,
 }
-_MAX_NAMESPACE_PAGE = 1000
 
 #: An RPC's body: (version, request message, index) -> response message of that version.
 Rpc = Callable[[GrpcVersion, Any, IndexEngine], Any]
@@ -88,17 +86,6 @@ def _set_record(out: Any, rec: dict[str, Any], metadata_key: str = "metadata") -
 
 def _optional(msg: Any, field: str) -> Any:
     return getattr(msg, field) if msg.HasField(field) else None
-
-
-def _encode_token(last: str) -> str:
-    return base64.urlsafe_b64encode(last.encode()).decode()
-
-
-def _decode_token(token: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise bad_request(f"pagination_token {token!r} is not one this server issued") from None
 
 
 class VectorService:
@@ -283,27 +270,19 @@ class VectorService:
 
     # -- namespaces ----------------------------------------------------------
     def list_namespaces(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
-        limit = _optional(req, "limit")
-        limit = DEFAULT_LIST_LIMIT if limit is None else limit
-        if not 1 <= limit <= _MAX_NAMESPACE_PAGE:
-            raise bad_request(f"limit must be between 1 and {_MAX_NAMESPACE_PAGE}, got {limit}")
-        token = _optional(req, "pagination_token")
-        after = _decode_token(token) if token else None
-        has_prefix = "prefix" in req.DESCRIPTOR.fields_by_name
+        has_prefix = "prefix" in req.DESCRIPTOR.fields_by_name  # from 2025-10
         prefix = (_optional(req, "prefix") if has_prefix else None) or ""
-        counts = ix.namespaces()
-        matching = [n for n in sorted(counts) if n.startswith(prefix)]
-        names = [n for n in matching if after is None or n > after]
-        page = names[:limit]
-        out = v.message("ListNamespacesResponse")(
-            namespaces=[
-                v.message("NamespaceDescription")(name=n, record_count=counts[n]) for n in page
-            ]
+        page, nxt, total = ix.namespace_page(
+            prefix, _optional(req, "limit"), _optional(req, "pagination_token")
         )
-        if len(names) > limit:
-            out.pagination.next = _encode_token(page[-1])
+        description = v.message("NamespaceDescription")
+        out = v.message("ListNamespacesResponse")(
+            namespaces=[description(name=n, record_count=c) for n, c in page]
+        )
+        if nxt is not None:
+            out.pagination.next = nxt
         if "total_count" in out.DESCRIPTOR.fields_by_name:
-            out.total_count = len(matching)
+            out.total_count = total
         return out
 
     def describe_namespace(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
