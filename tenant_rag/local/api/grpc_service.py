@@ -84,6 +84,16 @@ def _set_record(out: Any, rec: dict[str, Any], metadata_key: str = "metadata") -
         out.sparse_values.values.extend(sp["values"])
 
 
+def _fill_fetched(out: Any, res: dict[str, Any]) -> None:
+    """Copy a fetch answer's records and read units into a Fetch(ByMetadata)Response."""
+    out.usage.read_units = res["usage"]["readUnits"]
+    for rid, rec in res["vectors"].items():
+        vec = out.vectors[rid]
+        vec.id = rid
+        vec.values.extend(rec["values"])
+        _set_record(vec, rec)
+
+
 def _optional(msg: Any, field: str) -> Any:
     return getattr(msg, field) if msg.HasField(field) else None
 
@@ -184,12 +194,7 @@ class VectorService:
     def fetch(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
         res = ix.fetch(req.namespace, list(req.ids))
         out = v.message("FetchResponse")(namespace=req.namespace)
-        out.usage.read_units = res["usage"]["readUnits"]
-        for rid, rec in res["vectors"].items():
-            vec = out.vectors[rid]
-            vec.id = rid
-            vec.values.extend(rec["values"])
-            _set_record(vec, rec)
+        _fill_fetched(out, res)
         return out
 
     def fetch_by_metadata(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
@@ -200,12 +205,7 @@ class VectorService:
             _optional(req, "pagination_token"),
         )
         out = v.message("FetchByMetadataResponse")(namespace=req.namespace)
-        out.usage.read_units = res["usage"]["readUnits"]
-        for rid, rec in res["vectors"].items():
-            vec = out.vectors[rid]
-            vec.id = rid
-            vec.values.extend(rec["values"])
-            _set_record(vec, rec)
+        _fill_fetched(out, res)
         if "pagination" in res:
             out.pagination.next = res["pagination"]["next"]
         return out
