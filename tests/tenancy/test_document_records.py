@@ -44,7 +44,9 @@ ISOLATIONS = ["namespace", "metadata"]
 
 @pytest.fixture
 def index(shared_local_server: LocalServer) -> Any:
-    return ensure_index(shared_local_server.client(), f"docs-{uuid.uuid4().hex[:10]}", dimension=DIM)
+    return ensure_index(
+        shared_local_server.client(), f"docs-{uuid.uuid4().hex[:10]}", dimension=DIM
+    )
 
 
 @pytest.fixture
@@ -120,7 +122,7 @@ def _pipeline(index: Any, tenant: str, isolation: str, emb: Any) -> Any:
         index,
         tenant,
         embed_model=LangchainEmbedding(emb),
-        transformations=[default_splitter(chunk_size=20, chunk_overlap=0)],
+        transformations=[default_splitter(chunk_size=12, chunk_overlap=0)],
         isolation=isolation,
     )
 
