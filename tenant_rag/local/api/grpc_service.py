@@ -23,7 +23,6 @@ plane's 403 (its body's ``code`` 7).
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent import futures
@@ -38,8 +37,6 @@ from tenant_rag.local.api.grpc_versions import GrpcVersion
 from tenant_rag.local.engine import ApiError, Engine, IndexEngine
 from tenant_rag.local.engine.errors import bad_request
 from tenant_rag.local.engine.limits import MAX_REQUEST_BYTES
-
-log = logging.getLogger("tenant_rag.local")
 
 _STATUS: dict[int, grpc.StatusCode] = {
     400: grpc.StatusCode.INVALID_ARGUMENT,
@@ -69,13 +66,13 @@ def _sparse_in(msg: Any, field: str) -> dict[str, Any] | None:
     return {"indices": list(sv.indices), "values": list(sv.values)}
 
 
-def _set_record(out: Any, rec: dict[str, Any], metadata_key: str = "metadata") -> None:
+def _set_record(out: Any, rec: dict[str, Any]) -> None:
     """Copy a record's metadata and sparse values into a ``Vector``/``ScoredVector``.
 
     Metadata is set only when the record has some: an absent Struct is what the
     SDKs read back as ``metadata=None``, as Pinecone answers.
     """
-    md = rec.get(metadata_key)
+    md = rec.get("metadata")
     if md:
         out.metadata.update(md)
     sp = rec.get("sparseValues")
