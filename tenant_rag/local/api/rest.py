@@ -367,26 +367,30 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> ASGIApp:
             version.require(versions.NAMESPACE_PREFIX, "list_namespaces(prefix=...)")
         token = qp.get("paginationToken")
         after = _decode_token(token) if token else None
-        counts, _ = await read(name, None, False, lambda ix: ix.namespaces())
+        (counts, schemas), _ = await read(
+            name, None, False, lambda ix: (ix.namespaces(), ix.namespace_schemas())
+        )
         matching = [n for n in sorted(counts) if n.startswith(prefix)]
         names = [n for n in matching if after is None or n > after]
-        page = names[:limit]
-        nxt = _encode_token(page[-1]) if len(names) > limit else None
-        return _json(version.namespace_list([(n, counts[n]) for n in page], nxt, len(matching)))
+        page = [(n, counts[n], schemas.get(n)) for n in names[:limit]]
+        nxt = _encode_token(page[-1][0]) if len(names) > limit else None
+        return _json(version.namespace_list(page, nxt, len(matching)))
 
     @app.post(DATA_PREFIX + "/{name}/namespaces")
     async def create_namespace(name: str, request: Request) -> Response:
         version = version_of(request)
         version.require(versions.CREATE_NAMESPACE, "create_namespace")
         b = await _body(request)
-        ns = b.get("name")
-        await run(lambda: engine.index(name).create_namespace(ns, b.get("schema")))
-        return _json(version.namespace_description(str(ns), 0))
+        ns, schema = b.get("name"), b.get("schema")
+        await run(lambda: engine.index(name).create_namespace(ns, schema))
+        return _json(version.namespace_description(str(ns), 0, schema))
 
     @app.get(DATA_PREFIX + "/{name}/namespaces/{ns:path}")
     async def describe_namespace(name: str, ns: str, request: Request) -> Response:
-        n, _ = await read(name, ns, False, lambda ix: ix.namespace_count(ns))
-        return _json(version_of(request).namespace_description(ns, n))
+        (n, schemas), _ = await read(
+            name, ns, False, lambda ix: (ix.namespace_count(ns), ix.namespace_schemas())
+        )
+        return _json(version_of(request).namespace_description(ns, n, schemas.get(ns)))
 
     @app.delete(DATA_PREFIX + "/{name}/namespaces/{ns:path}")
     async def delete_namespace(name: str, ns: str) -> Response:
