@@ -332,6 +332,8 @@ def test_2026_07_document_index_is_described_and_its_documents_api_is_501(
         json={"vectors": [{"id": "a", "values": [1, 0, 0, 0]}]},
     )
     assert vectors.status_code == 400 and "document index" in vectors.json()["message"]
+    stats = v26.ok("POST", "/_index/docs/describe_index_stats", json={})
+    assert stats["totalVectorCount"] == 0 and stats["dimension"] == 4  # stats serve every index
     v26.ok("DELETE", "/indexes/docs")
 
 
