@@ -23,6 +23,7 @@ import orjson
 from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tenant_rag.local.api import versions
@@ -195,6 +196,19 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> ASGIApp:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
         return error_response(exc, request.url.path.startswith(DATA_PREFIX + "/"))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """Unknown routes and methods in Pinecone's error shape, naming what was asked."""
+        code = {404: "NOT_FOUND", 405: "UNIMPLEMENTED"}.get(exc.status_code, "UNKNOWN")
+        message = (
+            f"{request.method} {request.url.path}: {exc.detail}. The local server serves "
+            "Pinecone's control plane under /indexes and each index's data plane under "
+            f"{DATA_PREFIX}/<index name>."
+        )
+        return error_response(
+            ApiError(exc.status_code, code, message), request.url.path.startswith(DATA_PREFIX + "/")
+        )
 
     # -- control plane -------------------------------------------------------
     def host_of(request: Request) -> Callable[[IndexDef], str]:
@@ -424,6 +438,16 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> ASGIApp:
             "the vectors API (upsert, query, fetch, fetch_by_metadata, update, delete, list, "
             "describe_index_stats) and the namespaces API on indexes created with "
             "dimension/metric or the schema fields '_values'/'_sparse_values'.",
+        )
+
+    @app.api_route(DATA_PREFIX + "/{name}/bulk/imports", methods=["GET", "POST"])
+    @app.api_route(DATA_PREFIX + "/{name}/bulk/imports/{op}", methods=["GET", "DELETE"])
+    async def imports(name: str) -> Response:
+        raise ApiError(
+            501,
+            "UNIMPLEMENTED",
+            "Bulk imports from object storage are not implemented by the local server; "
+            "upsert the records in batches of up to 1,000.",
         )
 
     @app.post(DATA_PREFIX + "/{name}/records/namespaces/{ns}/{op}")
