@@ -14,6 +14,7 @@ What it checks, in the SDK's own words for each generation:
 * the seed flow: create an index, upsert and update per namespace (two tenants),
   query one namespace (never the other's records), delete_all one namespace;
 * the namespaces API: list, describe, delete (and create_namespace from API 2025-10);
+* listing ids by prefix, page by page;
 * metadata operations: filtered query, delete by filter (and, from 2025-10,
   fetch_by_metadata with pagination and update by filter);
 * Pinecone's answers the embedded server pins: absent metadata is None, the
@@ -208,6 +209,12 @@ class Conformance:
         self.index.delete_namespace(namespace="empty-tenant")
 
     # -- metadata operations -----------------------------------------------------------
+    def list_ids(self) -> None:
+        pages = list(self.index.list(prefix="acme-", namespace="acme", limit=2))
+        ids = [i for page in pages for i in (page if isinstance(page, list) else page.vectors)]
+        ids = [getattr(i, "id", i) for i in ids]
+        assert ids == ["acme-1", "acme-2", "acme-bare"], ids
+
     def filtered_query_and_delete(self) -> None:
         res = self.index.query(
             vector=vec(1.0), top_k=10, namespace="acme", filter={"n": {"$gte": 2}}
@@ -431,6 +438,7 @@ class Conformance:
             ("seed: delete_all", self.delete_all),
             ("namespaces: list, describe, delete", self.namespaces_api),
             ("namespaces: create_namespace", self.create_namespace),
+            ("vectors: list ids by prefix, paged", self.list_ids),
             ("metadata: filtered query, delete by filter", self.filtered_query_and_delete),
             ("metadata: fetch_by_metadata pages", self.fetch_by_metadata),
             ("metadata: update by filter", self.update_by_filter),

@@ -250,3 +250,15 @@ def test_unimplemented_pinecone_features_say_501_and_what_is_served(
         json={"name": "p", "metric": "dotproduct", "vector_type": "sparse", "spec": {"pod": {}}},
     )
     assert "Sparse vector type is not supported for pod indexes" in r.json()["error"]["message"]
+
+
+def test_unknown_routes_answer_in_pinecones_error_shape(local_server: LocalServer) -> None:
+    """A wrong path or method gets Pinecone's error body for its plane (ErrorResponse on the
+    control plane, RpcStatus on an index), not the web framework's ``{"detail": ...}``;
+    bulk imports, which the local server lacks, are a 501 saying what to do instead."""
+    control = _raw(local_server, "GET", "/no-such-route")
+    assert control.status_code == 404 and control.json()["error"]["code"] == "NOT_FOUND"
+    data = _raw(local_server, "POST", "/_index/any/no-such-route", json={})
+    assert data.status_code == 404 and data.json()["code"] == 5
+    imports = _raw(local_server, "POST", "/_index/any/bulk/imports", json={"uri": "s3://b/p"})
+    assert imports.status_code == 501 and "upsert" in imports.json()["message"]

@@ -53,6 +53,17 @@ _STATUS: dict[int, grpc.StatusCode] = {
 
 #: An RPC's body: (version, request message, index) -> response message of that version.
 Rpc = Callable[[GrpcVersion, Any, IndexEngine], Any]
+#: RPCs that serve every index, document indexes (API 2026-07) included, as over REST;
+#: the others are the vectors API, which refuses a document index.
+ANY_INDEX_RPCS = frozenset(
+    {
+        "DescribeIndexStats",
+        "ListNamespaces",
+        "DescribeNamespace",
+        "DeleteNamespace",
+        "CreateNamespace",
+    }
+)
 
 
 def _struct_to_dict(msg: Any) -> dict[str, Any]:
@@ -124,8 +135,12 @@ class VectorService:
         request: Any,
         context: grpc.ServicerContext,
         bound_index: str | None,
+        vectors_api: bool = True,
     ) -> Any:
-        """Check the key and the size, find the index, run ``rpc``; ``ApiError`` -> gRPC status."""
+        """Check the key and the size, find the index, run ``rpc``; ``ApiError`` -> gRPC status.
+
+        ``vectors_api`` RPCs refuse a document index (API 2026-07), as over REST.
+        """
         meta = dict(context.invocation_metadata())
         if not key_ok(self.api_key, meta.get("api-key")):  # type: ignore[arg-type]
             context.abort(grpc.StatusCode.PERMISSION_DENIED, WRONG_KEY_MESSAGE)
@@ -136,12 +151,12 @@ class VectorService:
                     f"request is {size} bytes; the limit is {MAX_REQUEST_BYTES} (2 MB)"
                 )
             name = bound_index or str(meta.get("service-name") or "")
-            return rpc(version, request, self._index(name))
+            return rpc(version, request, self._index(name, vectors_api))
         except ApiError as exc:
             context.abort(_STATUS.get(exc.status, grpc.StatusCode.UNKNOWN), exc.message)
         raise AssertionError("unreachable")  # context.abort raises
 
-    def _index(self, name: str) -> IndexEngine:
+    def _index(self, name: str, vectors_api: bool) -> IndexEngine:
         if not name:
             defs = self.engine.list_indexes()
             if len(defs) != 1:
@@ -152,7 +167,7 @@ class VectorService:
                     "(LocalServer.grpc_index_target(<index>))."
                 )
             name = defs[0].name
-        return self.engine.vector_index(name)
+        return self.engine.vector_index(name) if vectors_api else self.engine.index(name)
 
     # -- vectors -----------------------------------------------------------
     def upsert(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
@@ -272,9 +287,8 @@ class VectorService:
         page, nxt, total = ix.namespace_page(
             prefix, _optional(req, "limit"), _optional(req, "pagination_token")
         )
-        description = v.message("NamespaceDescription")
         out = v.message("ListNamespacesResponse")(
-            namespaces=[description(name=n, record_count=c) for n, c in page]
+            namespaces=[_namespace(v, n, c, schema) for n, c, schema in page]
         )
         if nxt is not None:
             out.pagination.next = nxt
@@ -284,7 +298,7 @@ class VectorService:
 
     def describe_namespace(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
         n = ix.namespace_count(req.namespace)
-        return v.message("NamespaceDescription")(name=req.namespace, record_count=n)
+        return _namespace(v, req.namespace, n, ix.namespace_schemas().get(req.namespace))
 
     def delete_namespace(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
         ix.drop_namespace(req.namespace)
@@ -297,7 +311,15 @@ class VectorService:
             else None
         )
         ix.create_namespace(req.name, schema)
-        return v.message("NamespaceDescription")(name=req.name, record_count=0)
+        return _namespace(v, req.name, 0, schema)
+
+
+def _namespace(v: GrpcVersion, name: str, count: int, schema: dict[str, Any] | None) -> Any:
+    """A ``NamespaceDescription``; its metadata ``schema`` where the version has the field."""
+    out = v.message("NamespaceDescription")(name=name, record_count=count)
+    if schema is not None and "schema" in out.DESCRIPTOR.fields_by_name:
+        json_format.ParseDict(schema, out.schema)
+    return out
 
 
 class _Router(grpc.GenericRpcHandler):
@@ -345,9 +367,10 @@ class _Router(grpc.GenericRpcHandler):
             )
         request_cls = version.message(desc.input_type.name)
         vectors, bound = self.vectors, self.bound_index
+        vectors_api = name not in ANY_INDEX_RPCS
 
         def call(request: Any, context: grpc.ServicerContext) -> Any:
-            return vectors.run(rpc, version, request, context, bound)
+            return vectors.run(rpc, version, request, context, bound, vectors_api)
 
         return grpc.unary_unary_rpc_method_handler(
             call,

@@ -22,6 +22,7 @@ import orjson
 from anyio import to_thread
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tenant_rag.local.api import versions
@@ -169,14 +170,20 @@ def create_app(
         return await to_thread.run_sync(fn)
 
     async def read(
-        name: str, ns: Any, needs_matrix: bool, fn: Callable[[IndexEngine], T]
+        name: str,
+        ns: Any,
+        needs_matrix: bool,
+        fn: Callable[[IndexEngine], T],
+        *,
+        vectors_api: bool = True,
     ) -> tuple[T, int]:
         """Run a data-plane read inline when it is known cheap, else on a worker thread.
 
         Handing a request to a thread costs ~0.7 ms on a loaded 2-core machine, a third
         of a small tenant's whole query. Inline only if the index lock is free right now
         and nothing needs loading or replaying, so the event loop never waits. Returns
-        the answer and the LSN it reflects (read under the same lock).
+        the answer and the LSN it reflects (read under the same lock). ``vectors_api``
+        reads refuse a document index; stats and the namespaces API serve every index.
         """
         eng = engine.cached_index(name)
         if eng is not None and eng.lock.acquire(blocking=False):
@@ -185,7 +192,8 @@ def create_app(
                     return fn(eng), eng.lsn
             finally:
                 eng.lock.release()
-        return await to_thread.run_sync(lambda: _locked(engine.vector_index(name), fn))
+        get = engine.vector_index if vectors_api else engine.index
+        return await to_thread.run_sync(lambda: _locked(get(name), fn))
 
     async def write(name: str, fn: Callable[[IndexEngine], T]) -> tuple[T, dict[str, str]]:
         """Run a data-plane write on a worker thread; the answer and its LSN header."""
@@ -195,6 +203,19 @@ def create_app(
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
         return error_response(exc, request.url.path.startswith(DATA_PREFIX + "/"))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """Unknown routes and methods in Pinecone's error shape, naming what was asked."""
+        code = {404: "NOT_FOUND", 405: "UNIMPLEMENTED"}.get(exc.status_code, "UNKNOWN")
+        message = (
+            f"{request.method} {request.url.path}: {exc.detail}. The local server serves "
+            "Pinecone's control plane under /indexes and each index's data plane under "
+            f"{DATA_PREFIX}/<index name>."
+        )
+        return error_response(
+            ApiError(exc.status_code, code, message), request.url.path.startswith(DATA_PREFIX + "/")
+        )
 
     # -- control plane -------------------------------------------------------
     def host_of(request: Request) -> Callable[[IndexDef], str]:
@@ -358,7 +379,9 @@ def create_app(
     async def describe_index_stats(name: str, request: Request) -> Response:
         b = await _body(request)
         flt = b.get("filter")
-        stats, _ = await read(name, None, False, lambda ix: ix.describe_stats(flt))
+        stats, _ = await read(
+            name, None, False, lambda ix: ix.describe_stats(flt), vectors_api=False
+        )
         return _json(version_of(request).stats(stats))
 
     # -- data plane: namespaces ------------------------------------------------
@@ -372,7 +395,11 @@ def create_app(
             version.require(versions.NAMESPACE_PREFIX, "list_namespaces(prefix=...)")
         token = qp.get("paginationToken")
         (page, nxt, total), _ = await read(
-            name, None, False, lambda ix: ix.namespace_page(prefix, limit, token)
+            name,
+            None,
+            False,
+            lambda ix: ix.namespace_page(prefix, limit, token),
+            vectors_api=False,
         )
         return _json(version.namespace_list(page, nxt, total))
 
@@ -381,14 +408,20 @@ def create_app(
         version = version_of(request)
         version.require(versions.CREATE_NAMESPACE, "create_namespace")
         b = await _body(request)
-        ns = b.get("name")
-        await run(lambda: engine.index(name).create_namespace(ns, b.get("schema")))
-        return _json(version.namespace_description(str(ns), 0))
+        ns, schema = b.get("name"), b.get("schema")
+        await run(lambda: engine.index(name).create_namespace(ns, schema))
+        return _json(version.namespace_description(str(ns), 0, schema))
 
     @app.get(DATA_PREFIX + "/{name}/namespaces/{ns:path}")
     async def describe_namespace(name: str, ns: str, request: Request) -> Response:
-        n, _ = await read(name, ns, False, lambda ix: ix.namespace_count(ns))
-        return _json(version_of(request).namespace_description(ns, n))
+        (n, schemas), _ = await read(
+            name,
+            ns,
+            False,
+            lambda ix: (ix.namespace_count(ns), ix.namespace_schemas()),
+            vectors_api=False,
+        )
+        return _json(version_of(request).namespace_description(ns, n, schemas.get(ns)))
 
     @app.delete(DATA_PREFIX + "/{name}/namespaces/{ns:path}")
     async def delete_namespace(name: str, ns: str) -> Response:
@@ -405,6 +438,16 @@ def create_app(
             "the vectors API (upsert, query, fetch, fetch_by_metadata, update, delete, list, "
             "describe_index_stats) and the namespaces API on indexes created with "
             "dimension/metric or the schema fields '_values'/'_sparse_values'.",
+        )
+
+    @app.api_route(DATA_PREFIX + "/{name}/bulk/imports", methods=["GET", "POST"])
+    @app.api_route(DATA_PREFIX + "/{name}/bulk/imports/{op}", methods=["GET", "DELETE"])
+    async def imports(name: str) -> Response:
+        raise ApiError(
+            501,
+            "UNIMPLEMENTED",
+            "Bulk imports from object storage are not implemented by the local server; "
+            "upsert the records in batches of up to 1,000.",
         )
 
     @app.post(DATA_PREFIX + "/{name}/records/namespaces/{ns}/{op}")
