@@ -1,7 +1,7 @@
 """The chatbot backend: a FastAPI app serving per-tenant RAG chat over SSE.
 
 Start it with ``tenant-rag chat-server --keys keys.json`` (or
-``python -m tenant_rag.server``). Each tenant has its own bearer key; the key
+``python -m tenant_rag.chat``). Each tenant has its own bearer key; the key
 alone decides the tenant, so no request can name another tenant's data.
 
 Routes: ``POST /chat`` (SSE: token, sources, done), ``POST /documents``,
@@ -9,8 +9,8 @@ Routes: ``POST /chat`` (SSE: token, sources, done), ``POST /documents``,
 ``DELETE /tenants/{id}``, ``GET /me``, ``GET /healthz``, and the chat page at ``/``.
 """
 
-from tenant_rag.server.app import DEFAULT_INDEX, create_app
-from tenant_rag.server.config import KeyRing, Principal, load_keys
-from tenant_rag.server.service import Limits
+from tenant_rag.chat.app import DEFAULT_INDEX, create_app
+from tenant_rag.chat.config import KeyRing, Principal, load_keys
+from tenant_rag.chat.service import Limits
 
 __all__ = ["DEFAULT_INDEX", "KeyRing", "Limits", "Principal", "create_app", "load_keys"]

@@ -26,7 +26,7 @@ from tenant_rag.errors import (
 )
 from tenant_rag.tenancy.sdk_errors import http_status
 
-log = logging.getLogger("tenant_rag.server")
+log = logging.getLogger("tenant_rag.chat")
 #: Exceptions meaning "the vector store could not be reached" (SDK and transport).
 _UNAVAILABLE = frozenset(
     {"MaxRetryError", "ServiceException", "ConnectionError", "NewConnectionError", "ProtocolError"}

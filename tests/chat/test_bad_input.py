@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from tenant_rag.chat import KeyRing, Limits
 from tenant_rag.local import LocalServer
-from tenant_rag.server import KeyRing, Limits
 
 from .conftest import ACME_KEY, ADMIN_KEY, WRONG_KEY, Backend, make_backend
 

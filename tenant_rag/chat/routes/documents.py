@@ -18,11 +18,11 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from tenant_rag.server.auth import Tenant
-from tenant_rag.server.errors import ApiError
-from tenant_rag.server.limits import too_large
-from tenant_rag.server.serialize import report_json
-from tenant_rag.server.service import ChatService, service_of
+from tenant_rag.chat.auth import Tenant
+from tenant_rag.chat.errors import ApiError
+from tenant_rag.chat.limits import too_large
+from tenant_rag.chat.serialize import report_json
+from tenant_rag.chat.service import ChatService, service_of
 from tenant_rag.tenancy.records import (
     doc_id_of_base,
     documents_of,

@@ -12,8 +12,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from tenant_rag.server.config import KeyRing, Principal
-from tenant_rag.server.errors import ApiError
+from tenant_rag.chat.config import KeyRing, Principal
+from tenant_rag.chat.errors import ApiError
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tenant-rag"'}
 

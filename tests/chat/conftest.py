@@ -17,10 +17,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from tenant_rag.chat import KeyRing, Limits, create_app
 from tenant_rag.connection import ensure_index
 from tenant_rag.local import LocalServer
 from tenant_rag.models.hashing import HashingTestEmbeddings
-from tenant_rag.server import KeyRing, Limits, create_app
 
 ACME_KEY = "acme-key-7f3a9c1e5b"
 GLOBEX_KEY = "globex-key-2d8e4f6a0c"

@@ -1,4 +1,4 @@
-"""``python -m tenant_rag.server``: same options as ``tenant-rag chat-server``."""
+"""``python -m tenant_rag.chat``: same options as ``tenant-rag chat-server``."""
 
 from tenant_rag.cli.chat_server import main
 

@@ -14,7 +14,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tenant_rag.server.errors import ApiError, error_body
+from tenant_rag.chat.errors import ApiError, error_body
 
 
 def too_large(limit: int) -> ApiError:

@@ -13,15 +13,15 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from tenant_rag.chat.config import KeyRing, load_keys
+from tenant_rag.chat.errors import install_error_handlers
+from tenant_rag.chat.limits import BodyLimitMiddleware
+from tenant_rag.chat.logs import RequestLogMiddleware, install_redaction
+from tenant_rag.chat.routes import ROUTERS
+from tenant_rag.chat.service import ChatService, Limits
 from tenant_rag.errors import ConfigurationError
-from tenant_rag.server.config import KeyRing, load_keys
-from tenant_rag.server.errors import install_error_handlers
-from tenant_rag.server.limits import BodyLimitMiddleware
-from tenant_rag.server.logs import RequestLogMiddleware, install_redaction
-from tenant_rag.server.routes import ROUTERS
-from tenant_rag.server.service import ChatService, Limits
 
-log = logging.getLogger("tenant_rag.server")
+log = logging.getLogger("tenant_rag.chat")
 
 #: The index the chat backend reads and writes (the seed's RAG workload).
 DEFAULT_INDEX = "rag"
