@@ -9,8 +9,8 @@ Routes: ``POST /chat`` (SSE: token, sources, done), ``POST /documents``,
 ``DELETE /tenants/{id}``, ``GET /me``, ``GET /healthz``, and the chat page at ``/``.
 """
 
-from tenant_rag.chat.app import DEFAULT_INDEX, create_app
+from tenant_rag.chat.app import DEFAULT_INDEX, create_chat_app
 from tenant_rag.chat.config import KeyRing, Principal, load_keys
-from tenant_rag.chat.service import Limits
+from tenant_rag.chat.service import ChatLimits
 
-__all__ = ["DEFAULT_INDEX", "KeyRing", "Limits", "Principal", "create_app", "load_keys"]
+__all__ = ["DEFAULT_INDEX", "KeyRing", "ChatLimits", "Principal", "create_chat_app", "load_keys"]

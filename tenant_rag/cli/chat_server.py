@@ -58,15 +58,15 @@ def chat_server(
     handler.addFilter(REDACTOR)
     logging.basicConfig(level=log_level.upper(), handlers=[handler], force=True)
 
-    from tenant_rag.chat.app import create_app
-    from tenant_rag.chat.service import Limits
+    from tenant_rag.chat.app import create_chat_app
+    from tenant_rag.chat.service import ChatLimits
 
     typer.echo(f"loading models and opening index {index!r} ...")
     try:
-        app = create_app(
+        app = create_chat_app(
             keys=ring,
             index_name=index,
-            limits=Limits(max_upload_bytes=int(max_upload_mb * 1024 * 1024)),
+            limits=ChatLimits(max_upload_bytes=int(max_upload_mb * 1024 * 1024)),
         )
     except TenantRagError as exc:
         typer.echo(f"error: {exc}", err=True)

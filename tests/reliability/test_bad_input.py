@@ -25,7 +25,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from tenant_rag import PinnedIndex, ingest, tenant_vector_store
-from tenant_rag.chat import KeyRing, create_app
+from tenant_rag.chat import KeyRing, create_chat_app
 from tenant_rag.cli._common import TEST_EMBEDDINGS_ENV
 from tenant_rag.cli.app import app as cli_app
 from tenant_rag.connection import connect, ensure_index, reset_for_tests
@@ -318,7 +318,7 @@ def test_cli_bad_inputs(
 def backend(shared_local_server: LocalServer) -> Iterator[tuple[TestClient, Any]]:
     name = "bad-" + uuid.uuid4().hex[:10]
     index = ensure_index(shared_local_server.client(), name, dimension=DIM)
-    app = create_app(
+    app = create_chat_app(
         keys=KeyRing.from_mapping({KEY: "acme"}, []),
         embedding=HashingTestEmbeddings(DIM),
         index=index,

@@ -39,7 +39,7 @@ import psutil
 import pytest
 from fastapi.testclient import TestClient
 
-from tenant_rag.chat import KeyRing, create_app
+from tenant_rag.chat import KeyRing, create_chat_app
 from tenant_rag.connection import ensure_index
 from tenant_rag.local import LocalServer, start
 from tenant_rag.models.hashing import HashingTestEmbeddings
@@ -234,7 +234,7 @@ def test_chat_server_binds_loopback_by_default(tmp_path: Path) -> None:
 
 def test_chat_backend_every_route_needs_a_key() -> None:
     """Completeness guard for the per-route auth tests in tests/chat/test_bad_input.py."""
-    app = create_app(
+    app = create_chat_app(
         keys=KeyRing.from_mapping({TENANT_KEY: "acme"}, [ADMIN_KEY]),
         embedding=HashingTestEmbeddings(DIM),
         index=object(),
@@ -267,7 +267,7 @@ def test_chat_backend_debug_logs_and_errors_never_carry_a_key(
     shared_local_server: LocalServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     index = ensure_index(shared_local_server.client(), "sec-" + uuid.uuid4().hex[:8], dimension=64)
-    app = create_app(
+    app = create_chat_app(
         keys=KeyRing.from_mapping({TENANT_KEY: "acme"}, [ADMIN_KEY]),
         embedding=HashingTestEmbeddings(64),
         index=index,
