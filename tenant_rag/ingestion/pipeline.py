@@ -84,7 +84,6 @@ from tenant_rag.ingestion.records import (
     content_hash,
 )
 from tenant_rag.ingestion.report import IngestReport
-from tenant_rag.ingestion.retry import RetryPolicy, is_transient
 from tenant_rag.ingestion.sdk import lean_handle
 from tenant_rag.tenancy.pinned import PinnedIndex, index_name_of
 from tenant_rag.tenancy.records import (
@@ -95,6 +94,7 @@ from tenant_rag.tenancy.records import (
     record_id,
     split_record_id,
 )
+from tenant_rag.tenancy.retry import RetryPolicy, is_transient
 from tenant_rag.tenancy.scope import Isolation
 
 #: ``progress`` may be a callable: ``fn(documents_done, documents_total_or_None, chunks_upserted)``.

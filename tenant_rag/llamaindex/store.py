@@ -57,9 +57,9 @@ from llama_index.vector_stores.pinecone.base import _to_pinecone_filter
 
 from tenant_rag.connection import index_shape
 from tenant_rag.errors import IngestError, TenantIsolationError
-from tenant_rag.stores.langchain import READ_WRITE_RETRY
 from tenant_rag.tenancy.pinned import PinnedIndex, Record, as_floats, upsert_batches
 from tenant_rag.tenancy.records import node_record_id
+from tenant_rag.tenancy.retry import READ_WRITE_RETRY
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation, TenantScope
 
 _logger = logging.getLogger(__name__)

@@ -69,10 +69,10 @@ from langchain_pinecone._utilities import DistanceStrategy, maximal_marginal_rel
 from pydantic import model_validator
 
 from tenant_rag.errors import TenantIsolationError
-from tenant_rag.ingestion.retry import RetryPolicy
 from tenant_rag.stores._guard import NamespaceGuardedIndex
 from tenant_rag.tenancy.pinned import PinnedIndex, Record, as_floats, index_name_of, upsert_batches
 from tenant_rag.tenancy.records import node_record_id
+from tenant_rag.tenancy.retry import READ_WRITE_RETRY
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, TENANT_FIELD, Isolation, TenantScope
 
 logger = logging.getLogger(__name__)
@@ -83,9 +83,6 @@ SCORE_KEY = "score"
 #: Pinecone's upsert ceiling is 2 MB per request; stay well below it.
 _MAX_UPSERT_BYTES = 1_500_000
 _UNSET: Any = object()
-#: Retry of 429/5xx/dropped connections for every store call (all idempotent: ids are
-#: fixed before the first try). The SDK retries 5xx itself but not 429. Shared: stateless.
-READ_WRITE_RETRY = RetryPolicy()
 SEARCH_TYPES = ("similarity", "similarity_score_threshold", "mmr")
 
 

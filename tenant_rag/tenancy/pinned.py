@@ -20,6 +20,7 @@ import orjson
 from tenant_rag.errors import TenantIsolationError
 from tenant_rag.tenancy import records, usage
 from tenant_rag.tenancy.limits import MAX_IDS_PER_REQUEST
+from tenant_rag.tenancy.retry import RetryPolicy
 from tenant_rag.tenancy.scope import Isolation, TenantScope
 from tenant_rag.tenancy.sdk_errors import http_status
 
@@ -119,12 +120,12 @@ class PinnedIndex:
         *,
         isolation: Isolation = "namespace",
         index_name: str | None = None,
-        retry: Any = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.index = index
-        #: a ``tenant_rag.ingestion.retry.RetryPolicy`` (or None: one try). Stores and
-        #: offboarding pass one; ingestion retries whole steps itself, so it passes none.
-        self.retry = retry
+        #: a `RetryPolicy` (or None: one try). Stores and offboarding pass one;
+        #: ingestion retries whole steps itself, so it passes none.
+        self.retry: RetryPolicy | None = retry
         self.scope = tenant if isinstance(tenant, TenantScope) else TenantScope(tenant, isolation)
         self.index_name = index_name or index_name_of(index)
         self._lean = _is_rest_index(index)

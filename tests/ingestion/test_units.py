@@ -9,7 +9,7 @@ import pytest
 from pinecone.exceptions import NotFoundException, PineconeApiException, ServiceException
 
 from tenant_rag.ingestion.batching import MAX_REQUEST_BYTES, batches, record_bytes
-from tenant_rag.ingestion.retry import RetryPolicy, is_transient
+from tenant_rag.tenancy.retry import RetryPolicy, is_transient
 
 
 def rec(i: int, dim: int = 384, text: str = "") -> dict:
