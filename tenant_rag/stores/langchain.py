@@ -68,6 +68,7 @@ from langchain_pinecone import PineconeVectorStore
 from langchain_pinecone._utilities import DistanceStrategy, maximal_marginal_relevance
 from pydantic import model_validator
 
+from tenant_rag.context import SCORE_KEY
 from tenant_rag.errors import TenantIsolationError
 from tenant_rag.stores._guard import NamespaceGuardedIndex
 from tenant_rag.tenancy.pinned import PinnedIndex, Record, as_floats, index_name_of, upsert_batches
@@ -78,8 +79,6 @@ from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, TENANT_FIELD, Iso
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: Metadata key the tenant retrievers put each document's Pinecone score under.
-SCORE_KEY = "score"
 #: Pinecone's upsert ceiling is 2 MB per request; stay well below it.
 _MAX_UPSERT_BYTES = 1_500_000
 _UNSET: Any = object()
@@ -925,7 +924,6 @@ def tenant_retriever(
 
 
 __all__ = [
-    "SCORE_KEY",
     "TenantPineconeVectorStore",
     "TenantVectorStoreRetriever",
     "tenant_retriever",
