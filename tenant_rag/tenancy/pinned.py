@@ -48,7 +48,7 @@ def upsert_batches(
     large-metadata records closes before Pinecone's 2 MB request limit where a
     count-only batcher (LangChain's) would overflow it. Shared by the pinned
     LangChain and LlamaIndex stores; ingestion packs with its own upper-bound
-    estimate in `tenant_rag.ingestion.batching`.
+    estimate in `tenant_rag.tenancy.batching`.
     """
     out: list[list[Record]] = []
     batch: list[Record] = []

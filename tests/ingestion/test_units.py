@@ -8,7 +8,7 @@ import random
 import pytest
 from pinecone.exceptions import NotFoundException, PineconeApiException, ServiceException
 
-from tenant_rag.ingestion.batching import MAX_REQUEST_BYTES, batches, record_bytes
+from tenant_rag.tenancy.batching import MAX_REQUEST_BYTES, batches, record_bytes
 from tenant_rag.tenancy.retry import RetryPolicy, is_transient
 
 
