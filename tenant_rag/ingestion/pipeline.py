@@ -84,7 +84,8 @@ from tenant_rag.ingestion.records import (
 )
 from tenant_rag.ingestion.report import IngestReport
 from tenant_rag.ingestion.sdk import lean_handle
-from tenant_rag.tenancy.batching import DEFAULT_MAX_BATCH_BYTES, MAX_BATCH_RECORDS, batches
+from tenant_rag.tenancy.batching import batches
+from tenant_rag.tenancy.limits import MAX_UPSERT_RECORDS, UPSERT_BATCH_BYTES
 from tenant_rag.tenancy.pinned import PinnedIndex, index_name_of
 from tenant_rag.tenancy.records import (
     chunk_number,
@@ -138,8 +139,8 @@ def ingest(
     isolation: Isolation = "namespace",
     progress: bool | ProgressCallback = True,
     root: str | os.PathLike[str] | None = None,
-    batch_size: int = MAX_BATCH_RECORDS,
-    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+    batch_size: int = MAX_UPSERT_RECORDS,
+    max_batch_bytes: int = UPSERT_BATCH_BYTES,
     embed_batch_size: int = 256,
     wave_chunks: int = 512,
     writers: int | None = None,

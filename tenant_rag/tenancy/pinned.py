@@ -38,34 +38,12 @@ class Record:
     sparse_values: dict[str, Any] | None = None
     score: float | None = None
 
-
-def upsert_batches(
-    records: Sequence[Record], *, max_count: int, max_bytes: int
-) -> list[list[Record]]:
-    """Split records into upsert requests under both a count and a byte budget, in order.
-
-    Sizes are each record's JSON as sent (id, values, metadata), so a batch of
-    large-metadata records closes before Pinecone's 2 MB request limit where a
-    count-only batcher (LangChain's) would overflow it. Shared by the pinned
-    LangChain and LlamaIndex stores; ingestion packs with its own upper-bound
-    estimate in `tenant_rag.tenancy.batching`.
-    """
-    out: list[list[Record]] = []
-    batch: list[Record] = []
-    size = 0
-    for rec in records:
-        # the stdlib's own spacing: the SDK sends json.dumps(body), ", " and ": " included
-        rec_size = len(
-            json.dumps({"id": rec.id, "values": rec.values, "metadata": rec.metadata}, default=str)
-        )
-        if batch and (len(batch) >= max_count or size + rec_size > max_bytes):
-            out.append(batch)
-            batch, size = [], 0
-        batch.append(rec)
-        size += rec_size
-    if batch:
-        out.append(batch)
-    return out
+    def as_upsert(self) -> dict[str, Any]:
+        """The record as an upsert dict (what `tenant_rag.tenancy.batching` sizes)."""
+        out: dict[str, Any] = {"id": self.id, "values": self.values, "metadata": self.metadata}
+        if self.sparse_values:
+            out["sparse_values"] = self.sparse_values
+        return out
 
 
 def json_size(value: Any) -> int:
