@@ -32,7 +32,7 @@ def serve(
         typer.Option(
             "--api-key",
             envvar="TENANT_RAG_API_KEY",
-            help="Require this key (Api-Key header / gRPC api-key); others get 401. Env: TENANT_RAG_API_KEY.",
+            help="Require this key (Api-Key header / gRPC api-key); others are refused (401, 403 on an index). Env: TENANT_RAG_API_KEY.",
             show_default=False,
         ),
     ] = None,

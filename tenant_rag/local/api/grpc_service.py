@@ -131,7 +131,7 @@ class VectorService(VectorServiceServicer):
         matches = []
         for m in res["matches"]:
             sv = pb.ScoredVector(id=m["id"], score=m["score"], values=m["values"])
-            if m["metadata"]:
+            if m.get("metadata"):
                 sv.metadata.CopyFrom(_dict_to_struct(m["metadata"]))
             sp = _sparse_out(m.get("sparseValues"))
             if sp is not None:
