@@ -17,7 +17,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from tenant_rag.tenancy.limits import MAX_REQUEST_BYTES, MAX_UPSERT_RECORDS, UPSERT_BATCH_BYTES
+from tenant_rag.tenancy.limits import (
+    MAX_METADATA_BYTES,
+    MAX_REQUEST_BYTES,
+    MAX_UPSERT_RECORDS,
+    UPSERT_BATCH_BYTES,
+)
 
 #: Upper bound on one float in the SDK's JSON (``-1.2345678901234567e-05, ``).
 _FLOAT_JSON_BYTES = 26
@@ -86,8 +91,10 @@ def batches(
         size = record_bytes(record)
         if size > max_bytes:
             raise ValueError(
-                f"record {record['id']!r} needs about {size:,} bytes, over the "
-                f"{max_bytes:,}-byte request budget."
+                f"record {record['id']!r} needs about {size:,} bytes, more than one upsert "
+                f"request may carry (Pinecone's limit is 2 MB per request; batches stay under "
+                f"{max_bytes:,} bytes). Shorten its text or metadata: Pinecone allows "
+                f"{MAX_METADATA_BYTES // 1024} KB of metadata per record."
             )
         if current.records and (len(current) >= max_records or current.nbytes + size > max_bytes):
             yield current

@@ -40,7 +40,7 @@ def test_batches_respect_the_count_limit() -> None:
 def test_batches_refuse_impossible_limits_and_records() -> None:
     with pytest.raises(ValueError):
         list(batches([], max_records=1001))
-    with pytest.raises(ValueError, match="request budget"):
+    with pytest.raises(ValueError, match="more than one upsert request may carry"):
         list(batches([(0, rec(0, dim=200_000))]))
 
 
