@@ -8,7 +8,9 @@ the SDK (sync and asyncio) keeps a path prefix in the host and appends
 The layer is deliberately thin: it parses JSON itself (orjson; no pydantic over large
 vector payloads), runs the engine call on a worker thread
 (so a write waiting on another process's SQLite lock never blocks the event
-loop), and turns ``ApiError`` into Pinecone's error bodies.
+loop), and turns ``ApiError`` into Pinecone's error bodies. Request and response
+shapes that differ between Pinecone API versions live in ``versions/``, one module per
+version; the routes here ask ``version_of(request)`` and stay one copy.
 """
 
 from __future__ import annotations
