@@ -18,20 +18,22 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import orjson
 from anyio import to_thread
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tenant_rag.local.api import versions
 from tenant_rag.local.api.auth import UNAUTHENTICATED_MESSAGE, WRONG_KEY_MESSAGE, key_ok
+from tenant_rag.local.api.backups import backups_router
 from tenant_rag.local.api.versions import version_of
 from tenant_rag.local.engine import ApiError, Engine, IndexEngine
+from tenant_rag.local.engine.backups import Backups
 from tenant_rag.local.engine.errors import GRPC_NUMBER, bad_request
 from tenant_rag.local.engine.limits import DEFAULT_LIST_LIMIT, MAX_REQUEST_BYTES
 from tenant_rag.local.storage import IndexDef
@@ -155,8 +157,14 @@ def _int_param(value: str | None, name: str) -> int | None:
         raise bad_request(f"{name} must be an integer, got {value!r}") from None
 
 
-def create_app(engine: Engine, *, api_key: str | None = None) -> ASGIApp:
-    """The ASGI app for ``engine``; with ``api_key`` set, every other key is refused."""
+def create_app(
+    engine: Engine, *, api_key: str | None = None, routers: Sequence[APIRouter] = ()
+) -> ASGIApp:
+    """The ASGI app for ``engine``; with ``api_key`` set, every other key is refused.
+
+    ``routers``: more routes served behind the same key check, version layer and error
+    handling (the gRPC port lookup), each from a module of its own.
+    """
     app = FastAPI(
         title="tenant_rag local Pinecone", docs_url=None, redoc_url=None, openapi_url=None
     )
@@ -463,6 +471,9 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> ASGIApp:
             "embed your text yourself and use upsert and query with vectors.",
         )
 
+    app.include_router(backups_router(Backups(engine)))
+    for router in routers:
+        app.include_router(router)
     return EdgeMiddleware(app, api_key)
 
 
