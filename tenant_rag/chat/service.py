@@ -8,6 +8,7 @@ so there is no cache that could ever hand one tenant's objects to another.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,12 @@ class ChatLimits:
     top_k: int = 4
     #: Every non-upload request body (chat JSON with its history).
     max_body_bytes: int = 1024 * 1024
+    #: Unfinished ingestion jobs a tenant may have (queued or running); more is a 429.
+    max_pending_jobs: int = 10
+    #: Chunks per embedding call in an ingestion job (see `ChatService.ingest`).
+    job_embed_batch: int = 32
+    #: Chunks per wave (embedded, then written) in an ingestion job: progress steps.
+    job_wave_chunks: int = 128
 
     @property
     def max_request_bytes(self) -> int:
@@ -61,11 +68,21 @@ class ChatService:
 
         return rag_chain(self.retriever(tenant), self.llm)
 
-    def ingest(self, tenant: str, root: Path, paths: list[Path]) -> Any:
+    def ingest(
+        self,
+        tenant: str,
+        root: Path,
+        paths: list[Path],
+        progress: Callable[[int, int | None, int], None] | None = None,
+    ) -> Any:
         """Ingest uploaded files (already saved under ``root``) into ``tenant``.
 
         The directory is the source, so each document id is the file's name
-        relative to it (the sanitised upload name).
+        relative to it (the sanitised upload name). Runs on a job thread
+        (`tenant_rag.chat.jobs`); ``progress`` is ingestion's progress callback.
+        Embedding batches are kept small (`ChatLimits.job_embed_batch`) so a
+        question of another tenant, which needs the same model, waits for at
+        most one small batch rather than a large one.
         """
         from tenant_rag.ingestion import ingest
 
@@ -75,7 +92,9 @@ class ChatService:
             [str(p) for p in paths],
             root=root,
             embedding=self.embedding,
-            progress=False,
+            progress=progress if progress is not None else False,
+            embed_batch_size=self.limits.job_embed_batch,
+            wave_chunks=self.limits.job_wave_chunks,
         )
 
     def pinned(self, tenant: str) -> Any:
