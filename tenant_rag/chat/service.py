@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -80,9 +81,9 @@ class ChatService:
         The directory is the source, so each document id is the file's name
         relative to it (the sanitised upload name). Runs on a job thread
         (`tenant_rag.chat.jobs`); ``progress`` is ingestion's progress callback.
-        Embedding batches are kept small (`ChatLimits.job_embed_batch`) so a
-        question of another tenant, which needs the same model, waits for at
-        most one small batch rather than a large one.
+        Embedding batches are kept small (`ChatLimits.job_embed_batch`), and the
+        local model runs on one thread for jobs (`job_embedding`), so a question of
+        another tenant, which needs the same model, finds a free core.
         """
         from tenant_rag.ingestion import ingest
 
@@ -91,11 +92,21 @@ class ChatService:
             tenant,
             [str(p) for p in paths],
             root=root,
-            embedding=self.embedding,
+            embedding=self.job_embedding,
             progress=progress if progress is not None else False,
             embed_batch_size=self.limits.job_embed_batch,
             wave_chunks=self.limits.job_wave_chunks,
         )
+
+    @cached_property
+    def job_embedding(self) -> Any:
+        """The embedding model for ingestion jobs: the local model on one intra-op thread
+        (same model and vectors, its own session), any other model as it is."""
+        from tenant_rag.models.local_minilm import LocalMiniLMEmbeddings
+
+        if isinstance(self.embedding, LocalMiniLMEmbeddings):
+            return self.embedding.with_threads(1)
+        return self.embedding
 
     def pinned(self, tenant: str) -> Any:
         """The raw index pinned to ``tenant`` (listing documents)."""

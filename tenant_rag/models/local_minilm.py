@@ -273,6 +273,22 @@ class LocalMiniLMEmbeddings(Embeddings):
             max_tokens=self._max_tokens,
         )
 
+    def with_threads(self, threads: int) -> LocalMiniLMEmbeddings:
+        """The same model and settings on ``threads`` intra-op threads (a session of its own).
+
+        The chat backend's ingestion jobs use one thread, so a question of another
+        tenant always has a core for its own embedding.
+        """
+        return LocalMiniLMEmbeddings(
+            batch_size=self.batch_size,
+            threads=threads,
+            max_tokens=self._max_tokens,
+            model_path=self._model_path,
+            model_sha256=self._model_sha256,
+            tokenizer_path=self._tokenizer_path,
+            tokenizer_sha256=self._tokenizer_sha256,
+        )
+
     def load(self) -> LocalMiniLMEmbeddings:
         """Load (or reuse) the model now instead of on first use; returns self."""
         _runtime(self._key())

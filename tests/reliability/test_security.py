@@ -246,7 +246,7 @@ def test_chat_backend_every_route_needs_a_key() -> None:
         index=object(),
         index_name="never-called",
     )
-    public = {"/", "/healthz"}
+    public = {"/", "/healthz", "/favicon.svg", "/favicon.ico"}
     served = {
         (m, r.path)  # type: ignore[attr-defined]
         for r in app.routes
