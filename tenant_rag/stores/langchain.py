@@ -70,8 +70,8 @@ from pydantic import model_validator
 
 from tenant_rag.context import SCORE_KEY
 from tenant_rag.errors import TenantIsolationError
-from tenant_rag.stores._guard import NamespaceGuardedIndex
 from tenant_rag.tenancy.batching import record_batches
+from tenant_rag.tenancy.guard import NamespaceGuardedIndex
 from tenant_rag.tenancy.limits import MAX_UPSERT_RECORDS
 from tenant_rag.tenancy.pinned import PinnedIndex, Record, as_floats, index_name_of
 from tenant_rag.tenancy.records import node_record_id
