@@ -7,9 +7,12 @@ so a large corpus is never held in memory.
 
 Document ids:
 
-* a file: its path relative to the root, with ``/`` separators. The root is
-  ``root=`` when given; otherwise the directory that was passed, the static
-  part of a glob (``docs/**/*.md`` → ``docs``), or a lone file's own folder.
+* a file: its path relative to the root, with ``/`` separators, in Unicode
+  NFC (`doc_id_for_path`; macOS writes NFD names, browsers send NFC: one
+  file, one id). The root is ``root=`` when given; otherwise the directory
+  that was passed, the static part of a glob (``docs/**/*.md`` → ``docs``), or
+  a lone file's own folder. The chatbot backend's uploads follow the same rule
+  (an upload's id is its file name), so a file has one id whichever way it came.
 * a ``.jsonl`` line / an item of a ``.json`` array: ``"{path}:{id}"``, where ``id``
   is the item's ``doc_id`` or ``id`` field, else its 1-based position.
 * a LangChain ``Document``: ``Document.id``, else ``metadata["doc_id"]``, else
@@ -28,6 +31,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,16 +145,26 @@ def _hidden(rel: Path) -> bool:
     return any(part.startswith(".") for part in rel.parts)
 
 
+def doc_id_for_path(rel: str) -> str:
+    """The document id of a file at ``rel`` (POSIX, relative to its root): ``rel`` in NFC.
+
+    The one rule for files, whether ingested from disk (CLI, ``ingest()``) or
+    uploaded to the chatbot backend. Lossless: no character is replaced, so
+    two names never share an id unless they are canonically the same text.
+    """
+    return unicodedata.normalize("NFC", rel)
+
+
 def _rel(path: Path, root: Path) -> str:
     if ".." not in path.parts and ".." not in root.parts:
         if path.is_absolute() != root.is_absolute():
             path, root = path.absolute(), root.absolute()
         try:  # cheap and exact for files found under the folder that was passed
-            return path.relative_to(root).as_posix()
+            return doc_id_for_path(path.relative_to(root).as_posix())
         except ValueError:
             pass
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
+        return doc_id_for_path(path.resolve().relative_to(root.resolve()).as_posix())
     except ValueError:
         raise ValueError(
             f"{path} is not under the root {root}; pass root= a folder that contains every source."
