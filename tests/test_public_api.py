@@ -94,6 +94,9 @@ SIGNATURES: dict[str, list[tuple[str, str, Any]]] = {
         ("wave_chunks", K, 512),
         ("writers", K, None),
         ("retry", K, None),
+        ("on_conflict", K, "refuse"),  # issue 12: another source's document is not replaced
+        ("doc_id_prefix", K, ""),
+        ("origin", K, None),
     ],
     "offboard": [
         ("tenant", P, ...),

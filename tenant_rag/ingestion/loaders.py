@@ -55,6 +55,9 @@ class SourceDocument:
     text: str
     metadata: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+    #: where the document came from, for conflict checks: a file's absolute path, a
+    #: Document's or record's ``metadata["source"]``; None when nothing says
+    origin: str | None = None
 
 
 @dataclass
@@ -214,25 +217,30 @@ def _from_record(rec: tuple[Any, ...] | list[Any], position: int) -> Iterator[Lo
     yield from _checked(doc_id, text, md, str(md.get("source") or doc_id))
 
 
-def _checked(doc_id: str, text: str, md: dict[str, Any], source: str) -> Iterator[Loaded]:
+def _checked(
+    doc_id: str, text: str, md: dict[str, Any], source: str, origin: str | None = None
+) -> Iterator[Loaded]:
     if not text.strip():
         yield LoadFailure(doc_id, "empty document (no text)", skipped=True, protects=doc_id)
     else:
-        yield SourceDocument(doc_id, text, md, source)
+        if origin is None and md.get("source"):
+            origin = str(md["source"])
+        yield SourceDocument(doc_id, text, md, source, origin)
 
 
 def load_file(fs: FileSource) -> Iterator[Loaded]:
     """Load one file by its suffix; every problem becomes a `LoadFailure` naming the file."""
     suffix = fs.path.suffix.lower()
+    origin = str(fs.path.resolve())
     try:
         if suffix in TEXT_SUFFIXES:
-            yield from _checked(fs.rel, read_text(fs.path), {}, fs.rel)
+            yield from _checked(fs.rel, read_text(fs.path), {}, fs.rel, origin)
         elif suffix in HTML_SUFFIXES:
             title, text = html_text(read_text(fs.path))
-            yield from _checked(fs.rel, text, {"title": title} if title else {}, fs.rel)
+            yield from _checked(fs.rel, text, {"title": title} if title else {}, fs.rel, origin)
         elif suffix == ".pdf":
             pages, text = pdf_text(fs.path)
-            yield from _checked(fs.rel, text, {"pages": pages}, fs.rel)
+            yield from _checked(fs.rel, text, {"pages": pages}, fs.rel, origin)
         elif suffix == ".json":
             yield from _json_documents(fs, json.loads(read_text(fs.path)))
         elif suffix == ".jsonl":
@@ -314,7 +322,7 @@ def _item_document(fs: FileSource, item: Any, n: int) -> Loaded:
         )
     md = _dict_field(item, "metadata")
     extra = {k: v for k, v in item.items() if k not in (*_TEXT_KEYS, *_ID_KEYS, "metadata")}
-    return next(iter(_checked(doc_id, text, {**extra, **md}, fs.rel)))
+    return next(iter(_checked(doc_id, text, {**extra, **md}, fs.rel, str(fs.path.resolve()))))
 
 
 def _dict_field(item: dict[str, Any], key: str) -> dict[str, Any]:
@@ -330,9 +338,10 @@ def _json_documents(fs: FileSource, data: Any) -> Iterator[Loaded]:
         text = next(data[k] for k in _TEXT_KEYS if isinstance(data.get(k), str))
         md = _dict_field(data, "metadata")
         extra = {k: v for k, v in data.items() if k not in (*_TEXT_KEYS, *_ID_KEYS, "metadata")}
-        yield from _checked(fs.rel, text, {**extra, **md}, fs.rel)
+        yield from _checked(fs.rel, text, {**extra, **md}, fs.rel, str(fs.path.resolve()))
     else:  # any other JSON: index its text as written, so its keys and values are searchable
-        yield from _checked(fs.rel, json.dumps(data, indent=1, ensure_ascii=False), {}, fs.rel)
+        text = json.dumps(data, indent=1, ensure_ascii=False)
+        yield from _checked(fs.rel, text, {}, fs.rel, str(fs.path.resolve()))
 
 
 def _jsonl_documents(fs: FileSource) -> Iterator[Loaded]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import tempfile
 import unicodedata
 from collections import Counter
+from functools import partial
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Annotated, Any
 
@@ -94,8 +95,15 @@ def _save(upload: UploadFile, target: Path, limit: int) -> None:
 
 
 @router.post("/documents")
-async def upload_documents(request: Request, tenant: Tenant, service: Service) -> dict[str, Any]:
-    """Ingest one or more uploaded files (multipart, any field name) into the tenant."""
+async def upload_documents(
+    request: Request, tenant: Tenant, service: Service, replace: bool = False
+) -> dict[str, Any]:
+    """Ingest one or more uploaded files (multipart, any field name) into the tenant.
+
+    A file whose name matches a document ingested from another source (the
+    CLI) is a 409 naming both, unless ``?replace=true``; uploading the same
+    name again replaces the earlier upload.
+    """
     limits = service.limits
     ctype = request.headers.get("content-type", "")
     if not ctype.lower().startswith("multipart/form-data"):
@@ -130,7 +138,9 @@ async def upload_documents(request: Request, tenant: Tenant, service: Service) -
             for upload, name in zip(uploads, names, strict=True):
                 _save(upload, root / name, limits.max_upload_bytes)
                 paths.append(root / name)
-            report = await run_in_threadpool(service.ingest, tenant, root, paths)
+            report = await run_in_threadpool(
+                partial(service.ingest, replace=replace), tenant, root, paths
+            )
     finally:
         await form.close()
     body = report_json(report)
