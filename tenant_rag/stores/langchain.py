@@ -5,9 +5,10 @@
 vector store keep working), but none of its methods can reach beyond the
 tenant it was built for:
 
-* Upstream (0.2.13) resolves each call's namespace as
-  ``kwargs.get("namespace", self._namespace)``, so ``namespace=None`` or a
-  forgotten namespace reaches Pinecone's shared default namespace. Here every
+* Upstream (0.2.13) takes each call's ``namespace=`` as given, falling back to
+  the store's own only when it is ``None``: a store built without a namespace
+  reaches Pinecone's shared default namespace on every call, and a per-call
+  override reaches any namespace. Here every
   method takes the namespace from the store's :class:`TenantScope`; passing
   any other namespace, including ``None`` and ``""``, raises
   :class:`TenantIsolationError`. Passing the tenant's own namespace is a no-op.
