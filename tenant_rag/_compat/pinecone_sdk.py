@@ -3,19 +3,20 @@
 * ``_check_type`` / ``_check_return_type``: keyword arguments of the REST
   ``Index`` methods that switch off the OpenAPI layer's per-value type checks
   (one Python call per float). `PinnedIndex.query` builds every request itself
-  and checks every returned record, so the checks add only ~0.15 ms per query.
+  and checks every returned record, so the checks add only time per query.
 * ``_data_store``: where an OpenAPI model keeps its fields; reading it skips a
   slow ``__getattr__`` per field on every returned record.
 * `RestTransport`: ``Index._vector_api.api_client`` (the SDK's connection pool,
   host, headers and key) with ``openapi_support``'s auth and error mapping, so
-  ingestion's bulk upserts and fetches can skip the model layer (0.40 -> 0.017
-  ms of client CPU per record) while raising the SDK's own exceptions.
+  ingestion's bulk upserts and fetches can skip the model layer (most of the
+  client CPU per record) while raising the SDK's own exceptions.
 * ``_IndexAsyncio``: the asyncio index class, to refuse it where a sync handle
   is needed (it is not exported under a public name).
 * ``_config``: where older handles keep their host, for metering labels.
 
 Without any of these, tenant_rag still works (the public SDK path is used),
-only slower; the canaries in ``tests/compat/test_canaries.py`` make that loud.
+only slower (figures: ``benchmarks/FIGURES.md``); the canaries in
+``tests/compat/test_canaries.py`` make that loud.
 """
 
 from __future__ import annotations

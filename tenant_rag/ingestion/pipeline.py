@@ -660,8 +660,8 @@ def _writers_for(embedding: Any) -> int:
     (hashing). A local ONNX model already keeps every core busy; with its
     thread pool set not to spin (see `tenant_rag.models.local_minilm`) and
     upserts encoded without the SDK's model layer (`tenant_rag.ingestion.sdk`),
-    one writer beside it keeps ingestion at 0.98x the model's own throughput
-    on 2 cores (``benchmarks/bench_ingest.py``).
+    one writer beside it keeps ingestion at nearly the model's own throughput
+    on 2 cores (``benchmarks/FIGURES.md``, ``benchmarks/bench_ingest.py``).
     """
     cpu_bound = getattr(embedding, "cpu_bound", None)
     if cpu_bound is None:

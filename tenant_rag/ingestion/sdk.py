@@ -5,16 +5,13 @@ one Python call per float. Ingestion builds its payloads itself (ids are
 ``str``, values pass through `as_floats`, metadata through
 `clean_metadata`), so that walk adds nothing but CPU, and on a small
 machine that CPU is taken from the embedding model running beside the
-writer. Measured on 170-record upserts of 384 dimensions against the
-embedded server: the SDK's default path costs 1.06 ms of client CPU per
-record, with its type checks off (``_check_type=False``) 0.40 ms, of which
-``sanitize_for_serialization`` and ``json.dumps`` are 85%.
+writer; even with its type checks off, most of what remains is
+``sanitize_for_serialization`` and ``json.dumps``.
 
 `LeanRestIndex` therefore sends plain-dict upserts as one orjson-encoded
-``POST /vectors/upsert`` (0.017 ms of client CPU per record), and fetches
-by id as one ``GET /vectors/fetch`` parsed by orjson (an unchanged re-run
-reads chunk ``#0`` of every document, values included: 200 records took
-24 ms through the SDK, 10 ms this way). Both go through the SDK's *own*
+``POST /vectors/upsert``, and fetches by id as one ``GET /vectors/fetch``
+parsed by orjson (an unchanged re-run reads chunk ``#0`` of every document,
+values included). Figures: ``benchmarks/FIGURES.md``. Both go through the SDK's *own*
 connection pool, host, headers and API key (so its TLS, proxy and urllib3
 retry settings still apply); a non-2xx reply is mapped by the SDK's own
 ``raise_exceptions_or_return`` and the call is wrapped in the SDK's

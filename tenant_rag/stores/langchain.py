@@ -31,11 +31,10 @@ Async methods embed with the embedding model's own async API and then run the
 pinned synchronous Pinecone call on a dedicated thread pool (:func:`io_pool`),
 on the same connection pool as every other tenant. Upstream's async path opens
 a ``PineconeAsyncio`` client and aiohttp session per call and has open
-session-lifetime bugs. Measured on the embedded server (384-d, 2 cores):
-upstream ~40 ms per call and "Session is closed" errors under
-``asyncio.gather``; this design ~1.8 ms and no errors, against ~1.1 ms for a
-raw ``IndexAsyncio`` on one long-lived session (which we would then have to
-keep alive per event loop). See ``docs/langchain.md``.
+session-lifetime bugs ("Session is closed" under ``asyncio.gather``); this
+design is many times faster and has none, at a small cost over one long-lived
+``IndexAsyncio`` session (which would have to be kept alive per event loop).
+Figures: ``benchmarks/FIGURES.md``; see also ``docs/langchain.md``.
 
 Building a store is pure bookkeeping: no request, no new client, no new
 connection. ``tenant_vector_store(index, "tenant-10000", emb)`` costs a few

@@ -279,7 +279,7 @@ class PinnedIndex:
         if self._lean:
             # We built the request (floats, pinned filter) and check every returned record
             # below, so the SDK's per-value type checks in both directions add nothing but
-            # ~0.15 ms per query; its REST Index lets callers switch them off.
+            # time per query (benchmarks/FIGURES.md); its REST Index lets callers switch them off.
             kwargs.update(SKIP_REQUEST_CHECKS)
             kwargs.update(SKIP_RESPONSE_CHECKS)
         resp = self._call(self.index.query, **kwargs)
@@ -420,7 +420,7 @@ class PinnedIndex:
 
     def _record(self, vec: Any, *, include_metadata: bool, scored: bool = False) -> Record:
         # The SDK's OpenAPI models answer attribute reads through a slow __getattr__
-        # (~0.7 us each); read their field dict directly when there is one. This is
+        # (benchmarks/FIGURES.md); read their field dict directly when there is one. This is
         # on every query's path, so it counts against the retriever's overhead.
         fields = vec if isinstance(vec, dict) else model_fields(vec)
         if fields is None:
