@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: venv sdk-venvs demo test lint typecheck unit notebooks browser-deps bench audit serve clean
+.PHONY: venv sdk-venvs demo test lint typecheck unit notebooks browser-deps bench audit serve clean grpc-gen
 
 # Pinecone SDKs the conformance script (tests/compat) runs against the embedded server,
 # besides 7.3.0 in .venv: one cached venv each under .venv-sdk/<version>/.
@@ -44,15 +44,15 @@ test: venv lint typecheck browser-deps sdk-venvs
 	$(BIN)/python -m pytest --nbmake tests notebooks $(PYTEST_ARGS)
 
 lint: venv
-	$(BIN)/ruff check tenant_rag tests benchmarks examples
-	$(BIN)/ruff format --check tenant_rag tests benchmarks examples
+	$(BIN)/ruff check tenant_rag tests benchmarks examples scripts
+	$(BIN)/ruff format --check tenant_rag tests benchmarks examples scripts
 
 typecheck: venv
 	$(BIN)/mypy tenant_rag
 
 format: venv
-	$(BIN)/ruff check --fix tenant_rag tests benchmarks examples
-	$(BIN)/ruff format tenant_rag tests benchmarks examples
+	$(BIN)/ruff check --fix tenant_rag tests benchmarks examples scripts
+	$(BIN)/ruff format tenant_rag tests benchmarks examples scripts
 
 ## Headless Chromium for the chatbot page's end-to-end test (Debian package).
 browser-deps:
@@ -70,6 +70,11 @@ bench: venv
 
 serve: venv
 	$(BIN)/tenant-rag serve
+
+## Regenerate tenant_rag/local/api/_grpc_gen/ from ../shared/pinecone-api/ (see the script's
+## docstring for where 2026-07 comes from; PROTO_2026_07=path/to/db_data_2026-07.proto).
+grpc-gen: venv
+	$(BIN)/python scripts/gen_grpc.py $(if $(PROTO_2026_07),--proto-2026-07 $(PROTO_2026_07))
 
 clean:
 	rm -rf $(VENV) .venv-sdk .tenant_rag .pytest_cache .mypy_cache .ruff_cache

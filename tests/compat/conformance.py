@@ -14,6 +14,7 @@ What it checks, in the SDK's own words for each generation:
 * the seed flow: create an index, upsert and update per namespace (two tenants),
   query one namespace (never the other's records), delete_all one namespace;
 * the namespaces API: list, describe, delete (and create_namespace from API 2025-10);
+* listing ids by prefix, page by page;
 * metadata operations: filtered query, delete by filter (and, from 2025-10,
   fetch_by_metadata with pagination and update by filter);
 * Pinecone's answers the embedded server pins: absent metadata is None, the
@@ -21,15 +22,28 @@ What it checks, in the SDK's own words for each generation:
   is an ``Invalid request``, ``fetch(ids=[])`` names ``ids``, a wrong key on the
   data plane is 403 ``Wrong API key``, ``describe_index_stats(filter=...)`` is
   refused, deletion protection's sentence, and the LSN headers where the SDK
-  exposes response headers (8.x and later).
+  exposes response headers (8.x and later);
+* gRPC (``--grpc-target``): the seed flow through the SDK's gRPC client, the 2025-10
+  operations from SDK 8 on, and a wrong key refused. SDK 7.x/8.x name the index on
+  the shared port; 9.x/10.x, which send no index name, dial the index's own port
+  (``GET /_local/grpc/<index>``);
+* backups: create, list (project and index), describe, restore into a new index
+  holding the snapshot's records, the restore job, delete.
+
+With ``--ca FILE`` the server speaks TLS (``tenant-rag serve --tls``) and the SDK is
+told to trust ``FILE`` with ``ssl_ca_certs``; the Rust gRPC client of 9.x/10.x (and
+9.x's REST client, which ignores ``ssl_ca_certs``) read ``SSL_CERT_FILE`` instead,
+which the caller sets.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import ssl
 import sys
 import traceback
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -103,9 +117,17 @@ def headers_of(response: Any) -> dict[str, str]:
 
 
 class Conformance:
-    def __init__(self, host: str, api_key: str, wrong_key: str | None) -> None:
+    def __init__(
+        self,
+        host: str,
+        api_key: str,
+        wrong_key: str | None,
+        grpc_target: str | None = None,
+        ca: str | None = None,
+    ) -> None:
         self.host, self.api_key, self.wrong_key = host, api_key, wrong_key
-        self.pc = Pinecone(api_key=api_key, host=host)
+        self.grpc_target, self.ca = grpc_target, ca
+        self.pc = Pinecone(api_key=api_key, host=host, ssl_ca_certs=ca)
         self.name = f"conf-{MAJOR}-{uuid.uuid4().hex[:8]}"
         self.checks: dict[str, str] = {}
         self.index: Any = None
@@ -187,6 +209,12 @@ class Conformance:
         self.index.delete_namespace(namespace="empty-tenant")
 
     # -- metadata operations -----------------------------------------------------------
+    def list_ids(self) -> None:
+        pages = list(self.index.list(prefix="acme-", namespace="acme", limit=2))
+        ids = [i for page in pages for i in (page if isinstance(page, list) else page.vectors)]
+        ids = [getattr(i, "id", i) for i in ids]
+        assert ids == ["acme-1", "acme-2", "acme-bare"], ids
+
     def filtered_query_and_delete(self) -> None:
         res = self.index.query(
             vector=vec(1.0), top_k=10, namespace="acme", filter={"n": {"$gte": 2}}
@@ -247,9 +275,11 @@ class Conformance:
         if self.wrong_key is None:
             raise Skip("the server accepts any key (start it with --api-key)")
         host = self.pc.describe_index(self.name).host
-        bad = Pinecone(api_key=self.wrong_key, host=self.host).Index(host=host)
+        bad = Pinecone(api_key=self.wrong_key, host=self.host, ssl_ca_certs=self.ca).Index(
+            host=host
+        )
         expect_error(bad.describe_index_stats, status=403, fragment="Wrong API key")
-        bad_control = Pinecone(api_key=self.wrong_key, host=self.host)
+        bad_control = Pinecone(api_key=self.wrong_key, host=self.host, ssl_ca_certs=self.ca)
         expect_error(bad_control.list_indexes, status=401, fragment="Invalid API key")
 
     def stats_filter_refused(self) -> None:
@@ -264,6 +294,127 @@ class Conformance:
         committed = int(headers_of(wrote)["x-pinecone-request-lsn"])
         read = self.index.query(vector=vec(0.3, 0.3), top_k=1, namespace="acme")
         assert int(headers_of(read)["x-pinecone-max-indexed-lsn"]) >= committed
+
+    # -- gRPC --------------------------------------------------------------------------
+    def grpc_index(self, api_key: str | None = None) -> Any:
+        """This SDK's gRPC client for the index, connected as its generation must."""
+        if self.grpc_target is None:
+            raise Skip("the server serves no gRPC (start it with --grpc-port)")
+        key, secure = api_key or self.api_key, self.ca is not None
+        if MAJOR >= 9:  # no index name on the wire: the index's own port
+            host = self.index_grpc_host()
+            if MAJOR >= 10 or secure:
+                scheme = {} if secure else {"grpc_scheme": "http"}
+                return Pinecone(api_key=key, **scheme).index(host=host, grpc=True)
+            from pinecone.grpc import GrpcIndex  # 9.x: plaintext only through GrpcIndex
+
+            return GrpcIndex(host=host, api_key=key, secure=False)
+        from pinecone.grpc import GRPCClientConfig, PineconeGRPC
+
+        return PineconeGRPC(api_key=key, ssl_ca_certs=self.ca).Index(
+            name=self.name, host=self.grpc_target, grpc_config=GRPCClientConfig(secure=secure)
+        )
+
+    def index_grpc_host(self) -> str:
+        """``GET /_local/grpc/<index>``: the port serving only this index."""
+        req = urllib.request.Request(
+            f"{self.host}/_local/grpc/{self.name}", headers={"Api-Key": self.api_key}
+        )
+        context = ssl.create_default_context(cafile=self.ca) if self.ca else None
+        with urllib.request.urlopen(req, context=context) as resp:
+            host: str = json.loads(resp.read())["grpc_host"]
+        return host
+
+    def grpc_seed_flow(self) -> None:
+        index = self.grpc_index()
+        for tenant, base in (("g-acme", 1.0), ("g-globex", -1.0)):
+            got = index.upsert(
+                vectors=[
+                    (f"{tenant}-1", vec(base, 0.1), {"tenant": tenant, "n": 1}),
+                    (f"{tenant}-2", vec(base, 0.2), {"tenant": tenant, "n": 2}),
+                    (f"{tenant}-bare", vec(base, 0.3)),
+                ],
+                namespace=tenant,
+            )
+            assert got.upserted_count == 3, got
+            index.update(id=f"{tenant}-1", set_metadata={"n": 10}, namespace=tenant)
+        res = index.query(vector=vec(1.0, 0.1), top_k=10, namespace="g-acme", include_metadata=True)
+        assert sorted(m.id for m in res.matches) == ["g-acme-1", "g-acme-2", "g-acme-bare"], res
+        assert res.namespace == "g-acme", res.namespace
+        by_id = {m.id: m.metadata for m in res.matches}
+        assert by_id["g-acme-1"] == {"tenant": "g-acme", "n": 10}, by_id
+        assert by_id["g-acme-bare"] is None, "absent metadata must be None"
+        plain = index.query(vector=vec(1.0), top_k=1, namespace="g-acme")
+        assert plain.matches[0].metadata is None, "no include_metadata: metadata must be None"
+        fetched = index.fetch(ids=["g-acme-2"], namespace="g-acme")
+        assert fetched.vectors["g-acme-2"].metadata == {"tenant": "g-acme", "n": 2}, fetched
+        index.delete(delete_all=True, namespace="g-globex")
+        stats = index.describe_index_stats()
+        assert "g-globex" not in stats.namespaces, stats
+        assert stats.namespaces["g-acme"].vector_count == 3, stats
+
+    def grpc_2025_10_operations(self) -> None:
+        if MAJOR < 8:
+            raise Skip("update by filter and create_namespace arrived with 2025-10 (SDK 8)")
+        index = self.grpc_index()
+        got = index.update(
+            filter={"n": {"$lt": 5}}, set_metadata={"tier": "gold"}, namespace="g-acme"
+        )
+        assert got.matched_records == 1, got
+        made = index.create_namespace(name="g-empty")
+        assert made.name == "g-empty" and int(made.record_count or 0) == 0, made
+        assert int(index.describe_namespace(namespace="g-empty").record_count or 0) == 0
+        index.delete_namespace(namespace="g-empty")
+
+    def grpc_fetch_by_metadata(self) -> None:
+        if MAJOR < 8:
+            raise Skip("fetch_by_metadata arrived with API 2025-10 (SDK 8)")
+        if MAJOR >= 9:
+            raise Skip(
+                "SDK 9.x/10.x send fetch_by_metadata over REST to the gRPC handle's host; "
+                "an index's gRPC port here speaks gRPC only (use the REST handle)"
+            )
+        index = self.grpc_index()
+        page = index.fetch_by_metadata(filter={"tier": "gold"}, namespace="g-acme", limit=10)
+        assert sorted(page.vectors) == ["g-acme-2"], page
+        assert page.vectors["g-acme-2"].metadata == {"tenant": "g-acme", "n": 2, "tier": "gold"}
+
+    def grpc_wrong_key(self) -> None:
+        if self.wrong_key is None:
+            raise Skip("the server accepts any key (start it with --api-key)")
+        expect_error(
+            self.grpc_index(self.wrong_key).describe_index_stats,
+            status=None,
+            fragment="Wrong API key",
+        )
+
+    # -- backups -----------------------------------------------------------------------
+    def backups(self) -> None:
+        total = self.index.describe_index_stats().total_vector_count
+        backup = self.pc.create_backup(
+            index_name=self.name, backup_name="conformance", description="before restore"
+        )
+        assert backup.status == "Ready" and backup.record_count == total, backup
+        assert backup.source_index_name == self.name and backup.name == "conformance", backup
+        listed = [b.backup_id for b in self.pc.list_backups(index_name=self.name)]
+        assert listed == [backup.backup_id], listed
+        assert backup.backup_id in [b.backup_id for b in self.pc.list_backups()]
+        assert self.pc.describe_backup(backup_id=backup.backup_id).status == "Ready"
+        restored = self.name + "-r"
+        self.pc.create_index_from_backup(backup_id=backup.backup_id, name=restored)
+        copy = self.pc.Index(name=restored)
+        assert copy.describe_index_stats().total_vector_count == total
+        assert copy.fetch(ids=["acme-2"], namespace="acme").vectors["acme-2"].metadata["n"] == 2
+        jobs = [j for j in self.pc.list_restore_jobs() if j.target_index_name == restored]
+        job = self.pc.describe_restore_job(job_id=jobs[0].restore_job_id)
+        assert (job.backup_id, job.status) == (backup.backup_id, "Completed"), job
+        self.pc.delete_index(restored)
+        self.pc.delete_backup(backup_id=backup.backup_id)
+        expect_error(
+            lambda: self.pc.describe_backup(backup_id=backup.backup_id),
+            status=404,
+            fragment=backup.backup_id,
+        )
 
     def deletion_protection(self) -> None:
         self.pc.configure_index(self.name, deletion_protection="enabled")
@@ -287,6 +438,7 @@ class Conformance:
             ("seed: delete_all", self.delete_all),
             ("namespaces: list, describe, delete", self.namespaces_api),
             ("namespaces: create_namespace", self.create_namespace),
+            ("vectors: list ids by prefix, paged", self.list_ids),
             ("metadata: filtered query, delete by filter", self.filtered_query_and_delete),
             ("metadata: fetch_by_metadata pages", self.fetch_by_metadata),
             ("metadata: update by filter", self.update_by_filter),
@@ -299,6 +451,11 @@ class Conformance:
             ("pinecone: wrong key 403 data / 401 control", self.wrong_key_on_data_plane),
             ("pinecone: describe_index_stats(filter) refused", self.stats_filter_refused),
             ("pinecone: LSN headers", self.lsn_headers),
+            ("grpc: seed flow", self.grpc_seed_flow),
+            ("grpc: update by filter, create_namespace", self.grpc_2025_10_operations),
+            ("grpc: fetch_by_metadata", self.grpc_fetch_by_metadata),
+            ("grpc: wrong key refused", self.grpc_wrong_key),
+            ("backups: create, list, describe, restore, delete", self.backups),
             ("pinecone: deletion protection", self.deletion_protection),
             ("cleanup: delete index", self.delete_index),
         ]
@@ -319,8 +476,10 @@ def main() -> int:
     parser.add_argument("--host", required=True, help="control-plane URL of the server")
     parser.add_argument("--api-key", default="local", help="the key the server accepts")
     parser.add_argument("--wrong-key", default=None, help="a key the server refuses, if any")
+    parser.add_argument("--grpc-target", default=None, help="the server's shared gRPC HOST:PORT")
+    parser.add_argument("--ca", default=None, help="CA file of a TLS server (serve --tls)")
     args = parser.parse_args()
-    report = Conformance(args.host, args.api_key, args.wrong_key).run()
+    report = Conformance(args.host, args.api_key, args.wrong_key, args.grpc_target, args.ca).run()
     print(json.dumps(report, indent=2))
     return 1 if any(v.startswith("FAILED") for v in report["checks"].values()) else 0
 

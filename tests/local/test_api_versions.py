@@ -332,4 +332,32 @@ def test_2026_07_document_index_is_described_and_its_documents_api_is_501(
         json={"vectors": [{"id": "a", "values": [1, 0, 0, 0]}]},
     )
     assert vectors.status_code == 400 and "document index" in vectors.json()["message"]
+    stats = v26.ok("POST", "/_index/docs/describe_index_stats", json={})
+    assert stats["totalVectorCount"] == 0 and stats["dimension"] == 4  # stats serve every index
     v26.ok("DELETE", "/indexes/docs")
+
+
+def test_2025_10_namespace_schema_is_kept_and_filterable_false_refused(
+    local_server: LocalServer,
+) -> None:
+    """2025-10 spec: create_namespace takes a metadata ``schema`` of ``filterable: true``
+    fields, described back; ``filterable: false`` is refused in Pinecone's words (quoted by
+    SDK 10.2.0's validation). Every metadata field stays filterable here."""
+    c = Client(local_server, "2025-10")
+    c.ok("POST", "/indexes", json={"name": "nsch", "dimension": 2, "spec": SPEC})
+    schema = {"fields": {"genre": {"filterable": True}}}
+    assert c.ok("POST", "/_index/nsch/namespaces", json={"name": "s", "schema": schema}) == {
+        "name": "s",
+        "record_count": "0",
+        "schema": schema,
+    }
+    assert c.ok("GET", "/_index/nsch/namespaces/s")["schema"] == schema
+    assert c.ok("GET", "/_index/nsch/namespaces")["namespaces"][0]["schema"] == schema
+    bad = c(
+        "POST",
+        "/_index/nsch/namespaces",
+        json={"name": "b", "schema": {"fields": {"year": {"filterable": False}}}},
+    )
+    assert bad.status_code == 400
+    assert "Only filterable: true is supported" in bad.json()["message"]
+    assert "schema" not in Client(local_server, "2025-04").ok("GET", "/_index/nsch/namespaces/s")

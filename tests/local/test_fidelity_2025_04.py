@@ -80,13 +80,15 @@ def test_empty_upsert_is_invalid_request(pc: Any) -> None:
     assert "Invalid request" in str(info.value)
 
 
-def test_fetch_without_ids_names_ids(pc: Any) -> None:
+def test_fetch_without_ids_names_ids(pc: Any, local_server: LocalServer) -> None:
     """``fetch(ids=[])`` fails with a message naming ``ids`` (7.3.0 and 8.1.2 integration
     tests ``test_fetch_with_empty_list_of_ids``)."""
     index = make_index(pc, "noids", dimension=2)
     with pytest.raises(PineconeException) as info:
         index.fetch(ids=[], namespace="t")
     assert "ids" in str(info.value).lower()
+    raw = _raw(local_server, "GET", "/_index/noids/vectors/fetch", params={"namespace": "t"})
+    assert raw.status_code == 400 and "ids" in raw.json()["message"]  # the server says it too
 
 
 def test_wrong_api_key_data_plane_403_control_plane_401(tmp_path: Any) -> None:
@@ -250,3 +252,15 @@ def test_unimplemented_pinecone_features_say_501_and_what_is_served(
         json={"name": "p", "metric": "dotproduct", "vector_type": "sparse", "spec": {"pod": {}}},
     )
     assert "Sparse vector type is not supported for pod indexes" in r.json()["error"]["message"]
+
+
+def test_unknown_routes_answer_in_pinecones_error_shape(local_server: LocalServer) -> None:
+    """A wrong path or method gets Pinecone's error body for its plane (ErrorResponse on the
+    control plane, RpcStatus on an index), not the web framework's ``{"detail": ...}``;
+    bulk imports, which the local server lacks, are a 501 saying what to do instead."""
+    control = _raw(local_server, "GET", "/no-such-route")
+    assert control.status_code == 404 and control.json()["error"]["code"] == "NOT_FOUND"
+    data = _raw(local_server, "POST", "/_index/any/no-such-route", json={})
+    assert data.status_code == 404 and data.json()["code"] == 5
+    imports = _raw(local_server, "POST", "/_index/any/bulk/imports", json={"uri": "s3://b/p"})
+    assert imports.status_code == 501 and "upsert" in imports.json()["message"]

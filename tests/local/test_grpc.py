@@ -89,7 +89,7 @@ def test_grpc_api_key(tmp_path: Path) -> None:
         )
         with pytest.raises(PineconeException) as info:
             bad.fetch(ids=["a"])
-        assert "UNAUTHENTICATED" in str(info.value) or "Invalid API key" in str(info.value)
+        assert "Wrong API key" in str(info.value)  # PERMISSION_DENIED, REST's 403
 
 
 def test_grpc_without_index_name(local_server: LocalServer) -> None:

@@ -113,7 +113,8 @@ def test_keyed_server_refuses_missing_and_wrong_keys_rest_and_grpc(tmp_path: Pat
                 with pytest.raises(Exception) as err:
                     call()
                 text = f"{err.value} {err.value.__cause__}"
-                assert "UNAUTHENTICATED" in text or "401" in text, text
+                # the status behind the REST data plane's 403 (body code 7)
+                assert "PERMISSION_DENIED" in text and "Wrong API key" in text, text
                 assert key not in text or key == "x"
                 TALLY.add("grpc_refusals")
         good = PineconeGRPC(api_key=SERVER_KEY).Index(

@@ -8,7 +8,9 @@ the SDK (sync and asyncio) keeps a path prefix in the host and appends
 The layer is deliberately thin: it parses JSON itself (orjson; no pydantic over large
 vector payloads), runs the engine call on a worker thread
 (so a write waiting on another process's SQLite lock never blocks the event
-loop), and turns ``ApiError`` into Pinecone's error bodies.
+loop), and turns ``ApiError`` into Pinecone's error bodies. Request and response
+shapes that differ between Pinecone API versions live in ``versions/``, one module per
+version; the routes here ask ``version_of(request)`` and stay one copy.
 """
 
 from __future__ import annotations
@@ -16,19 +18,22 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import orjson
 from anyio import to_thread
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tenant_rag.local.api import versions
 from tenant_rag.local.api.auth import UNAUTHENTICATED_MESSAGE, WRONG_KEY_MESSAGE, key_ok
+from tenant_rag.local.api.backups import backups_router
 from tenant_rag.local.api.versions import version_of
 from tenant_rag.local.engine import ApiError, Engine, IndexEngine
+from tenant_rag.local.engine.backups import Backups
 from tenant_rag.local.engine.errors import GRPC_NUMBER, bad_request
 from tenant_rag.local.engine.limits import DEFAULT_LIST_LIMIT, MAX_REQUEST_BYTES
 from tenant_rag.local.storage import IndexDef
@@ -152,8 +157,14 @@ def _int_param(value: str | None, name: str) -> int | None:
         raise bad_request(f"{name} must be an integer, got {value!r}") from None
 
 
-def create_app(engine: Engine, *, api_key: str | None = None) -> ASGIApp:
-    """The ASGI app for ``engine``; with ``api_key`` set, every other key is refused."""
+def create_app(
+    engine: Engine, *, api_key: str | None = None, routers: Sequence[APIRouter] = ()
+) -> ASGIApp:
+    """The ASGI app for ``engine``; with ``api_key`` set, every other key is refused.
+
+    ``routers``: more routes served behind the same key check, version layer and error
+    handling (the gRPC port lookup), each from a module of its own.
+    """
     app = FastAPI(
         title="tenant_rag local Pinecone", docs_url=None, redoc_url=None, openapi_url=None
     )
@@ -162,14 +173,20 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> ASGIApp:
         return await to_thread.run_sync(fn)
 
     async def read(
-        name: str, ns: Any, needs_matrix: bool, fn: Callable[[IndexEngine], T]
+        name: str,
+        ns: Any,
+        needs_matrix: bool,
+        fn: Callable[[IndexEngine], T],
+        *,
+        vectors_api: bool = True,
     ) -> tuple[T, int]:
         """Run a data-plane read inline when it is known cheap, else on a worker thread.
 
         Handing a request to a thread costs ~0.7 ms on a loaded 2-core machine, a third
         of a small tenant's whole query. Inline only if the index lock is free right now
         and nothing needs loading or replaying, so the event loop never waits. Returns
-        the answer and the LSN it reflects (read under the same lock).
+        the answer and the LSN it reflects (read under the same lock). ``vectors_api``
+        reads refuse a document index; stats and the namespaces API serve every index.
         """
         eng = engine.cached_index(name)
         if eng is not None and eng.lock.acquire(blocking=False):
@@ -178,7 +195,8 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> ASGIApp:
                     return fn(eng), eng.lsn
             finally:
                 eng.lock.release()
-        return await to_thread.run_sync(lambda: _locked(engine.vector_index(name), fn))
+        get = engine.vector_index if vectors_api else engine.index
+        return await to_thread.run_sync(lambda: _locked(get(name), fn))
 
     async def write(name: str, fn: Callable[[IndexEngine], T]) -> tuple[T, dict[str, str]]:
         """Run a data-plane write on a worker thread; the answer and its LSN header."""
@@ -189,58 +207,22 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> ASGIApp:
     async def _api_error(request: Request, exc: ApiError) -> Response:
         return error_response(exc, request.url.path.startswith(DATA_PREFIX + "/"))
 
-    # -- control plane -------------------------------------------------------
-    def host_of(request: Request) -> Callable[[IndexDef], str]:
-        base = str(request.base_url)
-        return lambda d: index_host(base, d.name)
-
-    @app.get("/indexes")
-    async def list_indexes(request: Request) -> Response:
-        defs = await run(engine.list_indexes)
-        return _json(version_of(request).index_list(defs, host_of(request)))
-
-    @app.post("/indexes")
-    async def create_index(request: Request) -> Response:
-        version = version_of(request)
-        body, schema = version.create_request(await _body(request))
-        d = await run(lambda: engine.create_index(body, document_schema=schema))
-        return _json(version.index_model(d, host_of(request)(d)), 201)
-
-    @app.post("/indexes/create-for-model")
-    async def create_index_for_model() -> Response:
-        raise ApiError(
-            501,
-            "UNIMPLEMENTED",
-            "Indexes with integrated embedding (create_index_for_model) are not implemented by "
-            "the local server; create an index with a dimension and embed text yourself.",
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """Unknown routes and methods in Pinecone's error shape, naming what was asked."""
+        code = {404: "NOT_FOUND", 405: "UNIMPLEMENTED"}.get(exc.status_code, "UNKNOWN")
+        message = (
+            f"{request.method} {request.url.path}: {exc.detail}. The local server serves "
+            "Pinecone's control plane under /indexes and each index's data plane under "
+            f"{DATA_PREFIX}/<index name>."
         )
-
-    @app.get("/indexes/{name}")
-    async def describe_index(name: str, request: Request) -> Response:
-        d = await run(lambda: engine.describe_index(name))
-        return _json(version_of(request).index_model(d, host_of(request)(d)))
-
-    @app.delete("/indexes/{name}")
-    async def delete_index(name: str) -> Response:
-        await run(lambda: engine.delete_index(name))
-        return Response(status_code=202)
-
-    @app.patch("/indexes/{name}")
-    async def configure_index(name: str, request: Request) -> Response:
-        version = version_of(request)
-        body = version.configure_request(await _body(request))
-        d = await run(lambda: engine.configure_index(name, body))
-        return _json(version.index_model(d, host_of(request)(d)))
+        return error_response(
+            ApiError(exc.status_code, code, message), request.url.path.startswith(DATA_PREFIX + "/")
+        )
 
     # -- data plane: vectors ---------------------------------------------------
-    @app.post(DATA_PREFIX + "/{name}/vectors/upsert")
-    async def upsert(name: str, request: Request) -> Response:
-        body = await _body(request)
-        n, headers = await write(
-            name, lambda ix: ix.upsert(body.get("namespace"), body.get("vectors"))
-        )
-        return _json({"upsertedCount": n}, headers=headers)
-
+    # Routes are matched in order (a regex per route per request), so the hot data-plane
+    # routes come first and query leads: every route ahead of it costs each query ~4 us.
     @app.post(DATA_PREFIX + "/{name}/query")
     async def query(name: str, request: Request) -> Response:
         b = await _body(request)
@@ -262,6 +244,14 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> ASGIApp:
             ),
         )
         return _json(result, headers=_lsn_header(MAX_INDEXED_LSN, lsn))
+
+    @app.post(DATA_PREFIX + "/{name}/vectors/upsert")
+    async def upsert(name: str, request: Request) -> Response:
+        body = await _body(request)
+        n, headers = await write(
+            name, lambda ix: ix.upsert(body.get("namespace"), body.get("vectors"))
+        )
+        return _json({"upsertedCount": n}, headers=headers)
 
     @app.get(DATA_PREFIX + "/{name}/vectors/fetch")
     async def fetch(name: str, request: Request) -> Response:
@@ -351,7 +341,9 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> ASGIApp:
     async def describe_index_stats(name: str, request: Request) -> Response:
         b = await _body(request)
         flt = b.get("filter")
-        stats, _ = await read(name, None, False, lambda ix: ix.describe_stats(flt))
+        stats, _ = await read(
+            name, None, False, lambda ix: ix.describe_stats(flt), vectors_api=False
+        )
         return _json(version_of(request).stats(stats))
 
     # -- data plane: namespaces ------------------------------------------------
@@ -367,31 +359,86 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> ASGIApp:
             version.require(versions.NAMESPACE_PREFIX, "list_namespaces(prefix=...)")
         token = qp.get("paginationToken")
         after = _decode_token(token) if token else None
-        counts, _ = await read(name, None, False, lambda ix: ix.namespaces())
+        (counts, schemas), _ = await read(
+            name,
+            None,
+            False,
+            lambda ix: (ix.namespaces(), ix.namespace_schemas()),
+            vectors_api=False,
+        )
         matching = [n for n in sorted(counts) if n.startswith(prefix)]
         names = [n for n in matching if after is None or n > after]
-        page = names[:limit]
-        nxt = _encode_token(page[-1]) if len(names) > limit else None
-        return _json(version.namespace_list([(n, counts[n]) for n in page], nxt, len(matching)))
+        page = [(n, counts[n], schemas.get(n)) for n in names[:limit]]
+        nxt = _encode_token(page[-1][0]) if len(names) > limit else None
+        return _json(version.namespace_list(page, nxt, len(matching)))
 
     @app.post(DATA_PREFIX + "/{name}/namespaces")
     async def create_namespace(name: str, request: Request) -> Response:
         version = version_of(request)
         version.require(versions.CREATE_NAMESPACE, "create_namespace")
         b = await _body(request)
-        ns = b.get("name")
-        await run(lambda: engine.index(name).create_namespace(ns, b.get("schema")))
-        return _json(version.namespace_description(str(ns), 0))
+        ns, schema = b.get("name"), b.get("schema")
+        await run(lambda: engine.index(name).create_namespace(ns, schema))
+        return _json(version.namespace_description(str(ns), 0, schema))
 
     @app.get(DATA_PREFIX + "/{name}/namespaces/{ns:path}")
     async def describe_namespace(name: str, ns: str, request: Request) -> Response:
-        n, _ = await read(name, ns, False, lambda ix: ix.namespace_count(ns))
-        return _json(version_of(request).namespace_description(ns, n))
+        (n, schemas), _ = await read(
+            name,
+            ns,
+            False,
+            lambda ix: (ix.namespace_count(ns), ix.namespace_schemas()),
+            vectors_api=False,
+        )
+        return _json(version_of(request).namespace_description(ns, n, schemas.get(ns)))
 
     @app.delete(DATA_PREFIX + "/{name}/namespaces/{ns:path}")
     async def delete_namespace(name: str, ns: str) -> Response:
         await run(lambda: engine.index(name).drop_namespace(ns))
         return _json({}, 202)
+
+    # -- control plane -------------------------------------------------------
+    def host_of(request: Request) -> Callable[[IndexDef], str]:
+        base = str(request.base_url)
+        return lambda d: index_host(base, d.name)
+
+    @app.get("/indexes")
+    async def list_indexes(request: Request) -> Response:
+        defs = await run(engine.list_indexes)
+        return _json(version_of(request).index_list(defs, host_of(request)))
+
+    @app.post("/indexes")
+    async def create_index(request: Request) -> Response:
+        version = version_of(request)
+        body, schema = version.create_request(await _body(request))
+        d = await run(lambda: engine.create_index(body, document_schema=schema))
+        return _json(version.index_model(d, host_of(request)(d)), 201)
+
+    @app.post("/indexes/create-for-model")
+    async def create_index_for_model() -> Response:
+        raise ApiError(
+            501,
+            "UNIMPLEMENTED",
+            "Indexes with integrated embedding (create_index_for_model) are not implemented by "
+            "the local server; create an index with a dimension and embed text yourself.",
+        )
+
+    @app.get("/indexes/{name}")
+    async def describe_index(name: str, request: Request) -> Response:
+        d = await run(lambda: engine.describe_index(name))
+        return _json(version_of(request).index_model(d, host_of(request)(d)))
+
+    @app.delete("/indexes/{name}")
+    async def delete_index(name: str) -> Response:
+        await run(lambda: engine.delete_index(name))
+        return Response(status_code=202)
+
+    @app.patch("/indexes/{name}")
+    async def configure_index(name: str, request: Request) -> Response:
+        version = version_of(request)
+        body = version.configure_request(await _body(request))
+        d = await run(lambda: engine.configure_index(name, body))
+        return _json(version.index_model(d, host_of(request)(d)))
 
     # -- not implemented: say so, and what is served instead -------------------
     @app.post(DATA_PREFIX + "/{name}/namespaces/{ns}/documents/{op}")
@@ -405,6 +452,16 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> ASGIApp:
             "dimension/metric or the schema fields '_values'/'_sparse_values'.",
         )
 
+    @app.api_route(DATA_PREFIX + "/{name}/bulk/imports", methods=["GET", "POST"])
+    @app.api_route(DATA_PREFIX + "/{name}/bulk/imports/{op}", methods=["GET", "DELETE"])
+    async def imports(name: str) -> Response:
+        raise ApiError(
+            501,
+            "UNIMPLEMENTED",
+            "Bulk imports from object storage are not implemented by the local server; "
+            "upsert the records in batches of up to 1,000.",
+        )
+
     @app.post(DATA_PREFIX + "/{name}/records/namespaces/{ns}/{op}")
     async def records(name: str, ns: str, op: str) -> Response:
         raise ApiError(
@@ -414,6 +471,9 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> ASGIApp:
             "embed your text yourself and use upsert and query with vectors.",
         )
 
+    app.include_router(backups_router(Backups(engine)))
+    for router in routers:
+        app.include_router(router)
     return EdgeMiddleware(app, api_key)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,8 @@ class Engine:
         self._lock = threading.Lock()
         self._open: dict[str, IndexEngine] = {}
         self._catalog_version = self.catalog.data_version()
+        #: called with each index this engine deletes (backups record when their source went)
+        self.on_index_deleted: list[Callable[[IndexDef], None]] = []
 
     def close(self) -> None:
         with self._lock:
@@ -133,6 +136,8 @@ class Engine:
             )
         if self.catalog.delete(name) is None:
             raise not_found(f"Resource {name} not found")
+        for listener in self.on_index_deleted:
+            listener(d)
         with self._lock:
             eng = self._open.pop(name, None)
         if eng is not None:

@@ -414,8 +414,7 @@ class IndexEngine:
                 f"Namespace name {DEFAULT_NAMESPACE!r} is reserved: it is the default "
                 "namespace, which always exists. Choose another name."
             )
-        if schema is not None and not isinstance(schema, dict):
-            raise bad_request("schema must be an object such as {'fields': {'genre': {...}}}")
+        _check_namespace_schema(schema)
         with self._locked(), self.store.write():
             self._catch_up()
             created = not self._exists(ns) and self.store.declare_namespace(
@@ -622,6 +621,12 @@ class IndexEngine:
                     out[ns] = n
             return out
 
+    def namespace_schemas(self) -> dict[str, dict[str, Any]]:
+        """The metadata schemas given to ``create_namespace``, by namespace."""
+        with self._locked():
+            declared = self.store.declared_namespaces()
+        return {ns: json.loads(text) for ns, text in declared.items() if text}
+
     def namespaces(self) -> dict[str, int]:
         """Every namespace and its record count: those with records and created empty ones."""
         with self._locked():
@@ -667,6 +672,29 @@ class IndexEngine:
     def loaded_namespaces(self) -> list[str]:
         with self._locked():
             return list(self._ns)
+
+
+def _check_namespace_schema(schema: Any) -> None:
+    """API 2025-10's namespace metadata schema: ``{"fields": {name: {"filterable": true}}}``.
+
+    Every metadata field is filterable here; a schema is kept and described, and
+    ``filterable: false`` is refused with Pinecone's sentence (quoted by SDK 10.2.0).
+    """
+    if schema is None:
+        return
+    if not isinstance(schema, dict) or not isinstance(schema.get("fields"), dict):
+        raise bad_request(
+            "schema must be an object such as {'fields': {'genre': {'filterable': true}}}"
+        )
+    extra = sorted(set(schema) - {"fields"})
+    if extra:
+        raise bad_request(f"schema has unknown key(s) {extra}; the only supported key is 'fields'")
+    for field, config in schema["fields"].items():
+        if not isinstance(config, dict) or config.get("filterable") is not True:
+            raise bad_request(
+                f"Field '{field}' is set to filterable: false. Only filterable: true is "
+                "supported. To avoid indexing the field, omit it from the list of fields."
+            )
 
 
 def _echo(namespace: Any) -> str:

@@ -98,14 +98,21 @@ class Api2025_04:
             raw["namespaces"] = {self.stats_namespace_key(k): v for k, v in namespaces.items()}
         return raw
 
-    def namespace_description(self, name: str, record_count: int) -> dict[str, Any]:
+    def namespace_description(
+        self, name: str, record_count: int, schema: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Pinecone's REST gateway writes the int64 ``record_count`` as a JSON string."""
         return {"name": name, "record_count": str(record_count)}
 
     def namespace_list(
-        self, page: list[tuple[str, int]], next_token: str | None, total: int
+        self,
+        page: list[tuple[str, int, dict[str, Any] | None]],
+        next_token: str | None,
+        total: int,
     ) -> dict[str, Any]:
-        body: dict[str, Any] = {"namespaces": [self.namespace_description(n, c) for n, c in page]}
+        body: dict[str, Any] = {
+            "namespaces": [self.namespace_description(n, c, sc) for n, c, sc in page]
+        }
         if next_token is not None:
             body["pagination"] = {"next": next_token}
         return body

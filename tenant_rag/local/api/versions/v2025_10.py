@@ -76,8 +76,20 @@ class Api2025_10(Api2025_04):
     def stats(self, raw: dict[str, Any]) -> dict[str, Any]:
         return raw
 
+    def namespace_description(
+        self, name: str, record_count: int, schema: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Adds the metadata ``schema`` a namespace was created with, if any."""
+        body = super().namespace_description(name, record_count)
+        if schema is not None:
+            body["schema"] = schema
+        return body
+
     def namespace_list(
-        self, page: list[tuple[str, int]], next_token: str | None, total: int
+        self,
+        page: list[tuple[str, int, dict[str, Any] | None]],
+        next_token: str | None,
+        total: int,
     ) -> dict[str, Any]:
         body = super().namespace_list(page, next_token, total)
         body["total_count"] = total
