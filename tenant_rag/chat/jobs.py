@@ -74,6 +74,8 @@ class Job:
     version: int = 0
     root: Path | None = field(default=None, repr=False)
     paths: list[Path] = field(default_factory=list, repr=False)
+    #: Keyword arguments for the ingest function (``replace=True``).
+    options: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def done(self) -> bool:
@@ -103,8 +105,8 @@ class TooManyJobs(Exception):
     """The tenant already has as many unfinished jobs as allowed."""
 
 
-#: Runs one job: ``ingest(tenant, root, paths, progress) -> report``.
-IngestFn = Callable[[str, Path, list[Path], Callable[[int, int | None, int], None]], Any]
+#: Runs one job: ``ingest(tenant, root, paths, progress, **options) -> report``.
+IngestFn = Callable[..., Any]
 
 
 class JobManager:
@@ -140,8 +142,11 @@ class JobManager:
         """A private directory for one upload's files (removed when its job ends)."""
         return Path(tempfile.mkdtemp(prefix=f"{UPLOAD_PREFIX}{os.getpid()}-"))
 
-    def submit(self, tenant: str, root: Path, paths: list[Path], nbytes: int) -> Job:
-        """Queue the ingestion of ``paths`` (under ``root``, which the job then owns)."""
+    def submit(
+        self, tenant: str, root: Path, paths: list[Path], nbytes: int, **options: Any
+    ) -> Job:
+        """Queue the ingestion of ``paths`` (under ``root``, which the job then owns);
+        ``options`` go to the ingest function."""
         job = Job(
             id=uuid.uuid4().hex,
             tenant=tenant,
@@ -149,6 +154,7 @@ class JobManager:
             bytes=nbytes,
             root=root,
             paths=list(paths),
+            options=options,
         )
         with self._cond:
             if self._closed:
@@ -263,11 +269,14 @@ class JobManager:
         assert job.root is not None
         started = time.perf_counter()
         try:
-            report = self._ingest(job.tenant, job.root, job.paths, progress)
+            report = self._ingest(job.tenant, job.root, job.paths, progress, **job.options)
         except Exception as exc:  # noqa: BLE001 - the job fails; the server goes on
             code, detail = _describe(exc)
             log.warning("ingestion job %s for tenant=%s failed: %s", job.id, job.tenant, code)
+            partial = getattr(exc, "report", None)  # DocumentConflictError carries the run's
             with self._cond:
+                if partial is not None and not isinstance(partial, str | bytes):
+                    job.report = report_json(partial)
                 self._fail(job, code, detail)
             return
         body = report_json(report)

@@ -16,6 +16,8 @@ from typing import Any
 
 from fastapi import Request
 
+#: The origin recorded for every uploaded document (see `tenant_rag.ingestion.ingest`).
+UPLOAD_ORIGIN = "upload"
 #: Default per-file upload cap.
 DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 #: File types `tenant_rag.ingestion` can load.
@@ -75,15 +77,20 @@ class ChatService:
         root: Path,
         paths: list[Path],
         progress: Callable[[int, int | None, int], None] | None = None,
+        *,
+        replace: bool = False,
     ) -> Any:
         """Ingest uploaded files (already saved under ``root``) into ``tenant``.
 
         The directory is the source, so each document id is the file's name
-        relative to it (the sanitised upload name). Runs on a job thread
-        (`tenant_rag.chat.jobs`); ``progress`` is ingestion's progress callback.
-        Embedding batches are kept small (`ChatLimits.job_embed_batch`), and the
-        local model runs on one thread for jobs (`job_embedding`), so a question of
-        another tenant, which needs the same model, finds a free core.
+        relative to it (the upload's name). Every upload has the origin
+        ``upload``: uploading a file again replaces it, while a document of
+        that name ingested from elsewhere (the CLI) is refused unless ``replace``.
+        Runs on a job thread (`tenant_rag.chat.jobs`); ``progress`` is ingestion's
+        progress callback. Embedding batches are kept small
+        (`ChatLimits.job_embed_batch`), and the local model runs on one thread for
+        jobs (`job_embedding`), so a question of another tenant, which needs the
+        same model, finds a free core.
         """
         from tenant_rag.ingestion import ingest
 
@@ -96,6 +103,8 @@ class ChatService:
             progress=progress if progress is not None else False,
             embed_batch_size=self.limits.job_embed_batch,
             wave_chunks=self.limits.job_wave_chunks,
+            origin=UPLOAD_ORIGIN,
+            on_conflict="replace" if replace else "refuse",
         )
 
     @cached_property

@@ -91,7 +91,10 @@ class Backend:
         status = 200
         if job["status"] == "failed":
             body.update(detail=job["error"]["detail"], code=job["error"]["code"])
-            status = 503 if job["error"]["code"] in ("store_unavailable", "rate_limited") else 422
+            code = job["error"]["code"]
+            status = {"store_unavailable": 503, "rate_limited": 429, "document_conflict": 409}.get(
+                code, 422
+            )
         return Outcome(status, body)
 
     def docs(self, key: str) -> dict[str, int]:

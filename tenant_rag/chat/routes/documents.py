@@ -1,17 +1,20 @@
 """``/documents``: upload (ingested by a background job), list, delete, in the caller's tenant.
 
-Uploads are written to a private temporary directory under a sanitised
-name (the name becomes the document id), checked (names, types, sizes), and
-handed to a background job (`tenant_rag.chat.jobs`) that runs
-`tenant_rag.ingestion.ingest` pinned to the tenant the key maps to; the
-upload answers ``202`` with the job at once. The body is checked as it
-arrives (`BodyLimitMiddleware`) and per file here.
+Uploads are written to a private temporary directory under their own name
+(the name becomes the document id, by ingestion's one rule for files:
+`tenant_rag.ingestion.loaders.doc_id_for_path`, so ``東京.md`` stays
+``東京.md`` and a file has the same id here and through the CLI), checked
+(names, types, sizes), and handed to a background job (`tenant_rag.chat.jobs`)
+that runs `tenant_rag.ingestion.ingest` pinned to the tenant the key maps to;
+the upload answers ``202`` with the job at once. A name that cannot be a file
+name is refused, never rewritten. The body is checked as it arrives
+(`BodyLimitMiddleware`) and per file here.
 """
 
 from __future__ import annotations
 
-import re
 import shutil
+import unicodedata
 from collections import Counter
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Annotated, Any
@@ -36,25 +39,36 @@ from tenant_rag.tenancy.records import (
 
 router = APIRouter()
 Service = Annotated[ChatService, Depends(service_of)]
-_UNSAFE = re.compile(r"[^A-Za-z0-9._ ()+-]")
-_MAX_NAME = 200
+#: Longest file name the server's filesystem stores (bytes of UTF-8).
+_MAX_NAME_BYTES = 255
 _COPY_CHUNK = 1024 * 1024
 
 
 def safe_name(filename: str | None) -> str:
-    """The document id for an uploaded file name: its base name, made safe.
+    """The document id for an uploaded file name: its base name, as ingestion names files.
 
     Directory parts (either slash) are dropped, so an upload can never name
-    a path outside the temporary directory; unusual characters become ``_``.
+    a path outside the temporary directory. Nothing else is changed (NFC
+    aside): a name that cannot be a file name (empty, ``.``/``..``, control
+    characters, over 255 bytes) is refused with a 400, never rewritten, since a
+    rewritten name could collide with another document's.
     """
+    from tenant_rag.ingestion.loaders import doc_id_for_path
+
     raw = PureWindowsPath(PurePosixPath(filename or "").name).name.strip()
-    name = _UNSAFE.sub("_", raw)[:_MAX_NAME].strip(" .")
-    if not name or set(name) <= {"_", "."}:
+    name = doc_id_for_path(raw)
+    problem = None
+    if not name.strip(". "):
+        problem = "is empty (or only dots)"
+    elif any(unicodedata.category(c) == "Cc" for c in name):
+        problem = "contains control characters"
+    elif len(name.encode("utf-8")) > _MAX_NAME_BYTES:
+        problem = f"is over {_MAX_NAME_BYTES} bytes"
+    if problem:
         raise ChatApiError(
             400,
             "bad_filename",
-            f"uploaded file name {filename!r} is empty or unusable; give the file a name "
-            "like handbook.md.",
+            f"uploaded file name {filename!r} {problem}; give the file a name like handbook.md.",
         )
     return name
 
@@ -92,7 +106,7 @@ Jobs = Annotated[JobManager, Depends(jobs_of)]
 
 @router.post("/documents", status_code=202)
 async def upload_documents(
-    request: Request, tenant: Tenant, service: Service, jobs: Jobs
+    request: Request, tenant: Tenant, service: Service, jobs: Jobs, replace: bool = False
 ) -> JSONResponse:
     """Save one or more uploaded files (multipart, any field name) and queue their ingestion.
 
@@ -100,7 +114,10 @@ async def upload_documents(
     /jobs/<id>``) as soon as the files are saved; follow it at ``GET /jobs/<id>``
     or ``GET /jobs/<id>/events``. What can be refused at once is: names, types,
     sizes (4xx here); what only ingestion can tell (empty, binary, not UTF-8) ends
-    the job ``failed`` with code ``nothing_ingested`` or ``partial``.
+    the job ``failed`` with code ``nothing_ingested`` or ``partial``. A file whose
+    name matches a document ingested from another source (the CLI) ends the job
+    ``failed`` with code ``document_conflict`` naming both, unless ``?replace=true``;
+    uploading the same name again replaces the earlier upload.
     """
     limits = service.limits
     ctype = request.headers.get("content-type", "")
@@ -138,7 +155,7 @@ async def upload_documents(
             paths.append(root / name)
         nbytes = sum(p.stat().st_size for p in paths)
         try:
-            job = jobs.submit(tenant, root, paths, nbytes)
+            job = jobs.submit(tenant, root, paths, nbytes, replace=replace)
         except TooManyJobs as exc:
             raise ChatApiError(
                 429,
