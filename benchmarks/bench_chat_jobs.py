@@ -72,6 +72,8 @@ class ChatServer:
             stderr=subprocess.STDOUT,
             text=True,
             env=env,
+            # python -m puts the working directory first on sys.path: run from the tree measured
+            cwd=str(source.resolve()) if source is not None else str(ROOT),
         )
         lines: queue.Queue[str] = queue.Queue()
         threading.Thread(

@@ -24,6 +24,8 @@ SCRIPTS = {
     "bench_embeddings.py": True,
     "bench_load.py": True,
     "bench_demo.py": False,
+    "bench_chat_auth.py": False,
+    "bench_chat_jobs.py": False,
 }
 
 
