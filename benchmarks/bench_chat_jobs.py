@@ -210,8 +210,10 @@ def main() -> int:
         finally:
             server.stop()
     result = {
-        "command": "python benchmarks/bench_chat_jobs.py"
-        + (f" --kb {args.kb}" if args.kb != 600 else ""),
+        "command": " ".join(["python", *sys.argv]),
+        "source": str(args.source) if args.source else "this tree",
+        "upload_api": "synchronous (200 after ingesting)" if old else "background job (202)",
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "upload_bytes": len(body),
         "upload_answered_s": round(accepted, 3),

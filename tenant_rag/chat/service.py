@@ -8,7 +8,9 @@ so there is no cache that could ever hand one tenant's objects to another.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -39,7 +41,9 @@ class ChatLimits:
     #: Unfinished ingestion jobs a tenant may have (queued or running); more is a 429.
     max_pending_jobs: int = 10
     #: Chunks per embedding call in an ingestion job (see `ChatService.ingest`).
-    job_embed_batch: int = 32
+    job_embed_batch: int = 16
+    #: Longest an ingestion job waits, before an embedding call, for questions to finish.
+    job_yield_seconds: float = 2.0
     #: Chunks per wave (embedded, then written) in an ingestion job: progress steps.
     job_wave_chunks: int = 128
 
@@ -108,13 +112,25 @@ class ChatService:
         )
 
     @cached_property
+    def foreground(self) -> ForegroundGate:
+        """Counts questions being answered; ingestion jobs give way to them."""
+        return ForegroundGate()
+
+    @cached_property
     def job_embedding(self) -> Any:
         """The embedding model for ingestion jobs: the local model on one intra-op thread
-        (same model and vectors, its own session), any other model as it is."""
+        (same model and vectors, its own session) that waits, before each batch, while
+        questions are being answered (at most `ChatLimits.job_yield_seconds`); any other
+        model as it is (a network model does not compete for these cores)."""
         from tenant_rag.models.local_minilm import LocalMiniLMEmbeddings
 
         if isinstance(self.embedding, LocalMiniLMEmbeddings):
-            return self.embedding.with_threads(1)
+            gate, wait = self.foreground, self.limits.job_yield_seconds
+
+            def give_way() -> None:
+                gate.wait_idle(wait)
+
+            return self.embedding.with_threads(1, before_embed=give_way)
         return self.embedding
 
     def pinned(self, tenant: str) -> Any:
@@ -122,6 +138,47 @@ class ChatService:
         from tenant_rag.tenancy.pinned import PinnedIndex
 
         return PinnedIndex(self.index, tenant, index_name=self.index_name)
+
+
+class ForegroundGate:
+    """Questions in flight, so background work can wait for a quiet moment.
+
+    Chat requests hold it (`active`) from retrieval to the end of their stream;
+    an ingestion job calls `wait_idle` before each embedding batch and goes on
+    when no question is in flight, or after ``timeout`` seconds at the latest, so
+    a steady stream of questions slows uploads down but never stops them.
+    """
+
+    def __init__(self) -> None:
+        self._active = 0
+        self._cond = threading.Condition()
+
+    def enter(self) -> None:
+        with self._cond:
+            self._active += 1
+
+    def leave(self) -> None:
+        with self._cond:
+            self._active = max(0, self._active - 1)
+            if not self._active:
+                self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        self.enter()
+        try:
+            yield
+        finally:
+            self.leave()
+
+    @property
+    def busy(self) -> bool:
+        return self._active > 0
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no question is in flight (True) or ``timeout`` passed (False)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._active == 0, timeout=timeout)
 
 
 def service_of(request: Request) -> ChatService:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -214,3 +215,45 @@ def test_upload_dirs_of_dead_processes_are_swept() -> None:
         assert not stale.exists() and mine.exists()
     finally:
         mine.rmdir()
+
+
+def test_foreground_gate_waits_for_questions_and_times_out() -> None:
+    from tenant_rag.chat.service import ForegroundGate
+
+    gate = ForegroundGate()
+    assert gate.wait_idle(0.0) is True
+    gate.enter()
+    assert gate.busy and gate.wait_idle(0.05) is False
+    threading.Timer(0.2, gate.leave).start()
+    started = time.monotonic()
+    assert gate.wait_idle(10.0) is True  # returns when the question ends, not at the timeout
+    assert time.monotonic() - started < 5.0 and not gate.busy
+
+
+def test_chats_release_the_gate_however_they_end(seeded: Backend) -> None:
+    """Answered, refused (422) and cut off mid-stream: no question stays counted."""
+    gate = seeded.app.state.service.foreground
+    assert seeded.chat(ACME_KEY, "vacation days?").status_code == 200
+    assert seeded.chat(ACME_KEY, "").status_code == 422
+    with seeded.client.stream(
+        "POST", "/chat", json={"question": "office?"}, headers=seeded.as_(ACME_KEY)
+    ) as resp:
+        next(resp.iter_lines())  # read a little, then hang up
+    deadline = time.monotonic() + 10
+    while gate.busy and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not gate.busy
+
+
+def test_local_model_for_jobs_calls_the_hook_before_each_batch() -> None:
+    from tenant_rag.models.local_minilm import LocalMiniLMEmbeddings
+
+    calls: list[int] = []
+    base = LocalMiniLMEmbeddings()
+    twin = base.with_threads(1, before_embed=lambda: calls.append(1))
+    texts = ["Zephyr ships on Tuesdays.", "Support runs from Lisbon."]
+    assert twin.embed_documents(texts) == base.embed_documents(texts)  # same vectors
+    assert calls == [1]
+    from tenant_rag.ingestion.chunking import embedding_fingerprint
+
+    assert embedding_fingerprint(twin) == embedding_fingerprint(base)  # same content hashes

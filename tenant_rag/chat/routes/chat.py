@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sse_starlette import EventSourceResponse
+from starlette.background import BackgroundTask
 
 from tenant_rag.chat.auth import Tenant
 from tenant_rag.chat.errors import ChatApiError, error_body, status_for
-from tenant_rag.chat.service import ChatService, service_of
+from tenant_rag.chat.service import ChatService, ForegroundGate, service_of
 from tenant_rag.errors import TenantRagError
 from tenant_rag.models.extractive import NO_LLM_NOTICE
 
@@ -105,13 +106,38 @@ async def chat(
             f"{limits.max_question_chars}.",
         )
     history = [(_ROLES[t.role], t.content) for t in body.chat_history[-limits.max_history_turns :]]
-    stream = service.chain(tenant).astream({"question": body.question, "chat_history": history})
-    iterator = aiter(stream)
+    # ingestion jobs give way while this question is answered (ChatService.foreground)
+    release = _once(service.foreground)
     try:
-        first = await anext(iterator)
-    except StopAsyncIteration:
-        first = None
-    return EventSourceResponse(_events(first, iterator, tenant), ping=15, sep="\n")
+        stream = service.chain(tenant).astream({"question": body.question, "chat_history": history})
+        iterator = aiter(stream)
+        try:
+            first = await anext(iterator)
+        except StopAsyncIteration:
+            first = None
+    except BaseException:
+        release()
+        raise
+    return EventSourceResponse(
+        _events(first, iterator, tenant, release),
+        ping=15,
+        sep="\n",
+        background=BackgroundTask(release),  # also when the stream never started
+    )
+
+
+def _once(gate: ForegroundGate) -> Callable[[], None]:
+    """Enter ``gate`` now; the returned function leaves it, once, however often called."""
+    gate.enter()
+    left = False
+
+    def release() -> None:
+        nonlocal left
+        if not left:
+            left = True
+            gate.leave()
+
+    return release
 
 
 class _NoticeSplitter:
@@ -144,6 +170,16 @@ class _NoticeSplitter:
 
 
 async def _events(
+    first: Any, rest: AsyncIterator[Any], tenant: str, release: Callable[[], None]
+) -> AsyncIterator[dict[str, str]]:
+    try:
+        async for event in _answer_events(first, rest, tenant):
+            yield event
+    finally:
+        release()
+
+
+async def _answer_events(
     first: Any, rest: AsyncIterator[Any], tenant: str
 ) -> AsyncIterator[dict[str, str]]:
     sources: list[Any] = []
