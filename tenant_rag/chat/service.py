@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -145,12 +146,15 @@ class ForegroundGate:
 
     Chat requests hold it (`active`) from retrieval to the end of their stream;
     an ingestion job calls `wait_idle` before each embedding batch and goes on
-    when no question is in flight, or after ``timeout`` seconds at the latest, so
-    a steady stream of questions slows uploads down but never stops them.
+    when no question has been in flight for ``quiet`` seconds (a reader often asks
+    again at once), or after ``timeout`` seconds at the latest, so a steady stream
+    of questions slows uploads down but never stops them.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, quiet: float = 0.25) -> None:
         self._active = 0
+        self._last_left = -1e9
+        self.quiet = quiet
         self._cond = threading.Condition()
 
     def enter(self) -> None:
@@ -160,6 +164,7 @@ class ForegroundGate:
     def leave(self) -> None:
         with self._cond:
             self._active = max(0, self._active - 1)
+            self._last_left = time.monotonic()
             if not self._active:
                 self._cond.notify_all()
 
@@ -176,9 +181,18 @@ class ForegroundGate:
         return self._active > 0
 
     def wait_idle(self, timeout: float) -> bool:
-        """Wait until no question is in flight (True) or ``timeout`` passed (False)."""
+        """Wait until no question has been in flight for ``quiet`` seconds (True) or
+        ``timeout`` passed (False)."""
+        deadline = time.monotonic() + timeout
         with self._cond:
-            return self._cond.wait_for(lambda: self._active == 0, timeout=timeout)
+            while True:
+                now = time.monotonic()
+                if not self._active and now - self._last_left >= self.quiet:
+                    return True
+                if now >= deadline:
+                    return False
+                until = deadline if self._active else min(deadline, self._last_left + self.quiet)
+                self._cond.wait(max(0.0, until - now))
 
 
 def service_of(request: Request) -> ChatService:
