@@ -23,7 +23,7 @@ from tenant_rag.chat.limits import BodyLimitMiddleware
 from tenant_rag.chat.logs import RequestLogMiddleware, install_redaction
 from tenant_rag.chat.routes import ROUTERS
 from tenant_rag.chat.service import ChatLimits, ChatService
-from tenant_rag.chat.throttle import AuthThrottle, ThrottleConfig
+from tenant_rag.chat.throttle import AuthThrottle, ThrottleConfig, ThrottleMiddleware
 from tenant_rag.errors import ConfigurationError
 
 log = logging.getLogger("tenant_rag.chat")
@@ -103,7 +103,7 @@ def create_chat_app(
         lifespan=lifespan,
     )
     app.state.keys = keys
-    app.state.throttle = AuthThrottle(throttle)
+    app.state.throttle = guard = AuthThrottle(throttle)
     app.state.service = service
     app.state.jobs = jobs
     install_error_handlers(app)
@@ -115,6 +115,7 @@ def create_chat_app(
         limit=limits.max_body_bytes,
     )
     app.add_middleware(RequestLogMiddleware)
+    app.add_middleware(ThrottleMiddleware, throttle=guard)  # outermost: refusals cost least
     for router in ROUTERS:
         app.include_router(router)
     log.info(

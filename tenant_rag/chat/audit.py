@@ -10,6 +10,7 @@ from many keys without revealing any of them. Route it to its own file with
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import Request
 
@@ -23,14 +24,33 @@ def auth_failure(
 ) -> None:
     """Log one failed attempt: ``reason`` is the error code the client got."""
     client = request.client.host if request.client else "-"
+    _line(client, request.method, request.url.path, reason, key, decision)
+
+
+def refused_at_edge(scope: Any, key: str, decision: Decision) -> None:
+    """Log an attempt the throttle refused before routing (`ThrottleMiddleware`)."""
+    client = scope.get("client")
+    _line(
+        client[0] if client else "-",
+        scope.get("method", "?"),
+        scope.get("path", "?"),
+        "too_many_failed_attempts",
+        key,
+        decision,
+    )
+
+
+def _line(
+    client: str, method: str, path: str, reason: str, key: str | None, decision: Decision | None
+) -> None:
     extra = ""
     if decision is not None and not decision.allowed:
         extra = f" throttled_by={decision.reason} retry_after={decision.retry_after:.0f}s"
     audit_log.warning(
         "auth failed: client=%s %s %s reason=%s key_sha256=%s%s",
         client,
-        request.method,
-        request.url.path,
+        method,
+        path,
         reason,
         fingerprint(key) if key else "-",
         extra,
