@@ -31,8 +31,15 @@ def is_local() -> bool:
 
 
 def data_dir() -> Path:
-    """The embedded server's data directory: ``TENANT_RAG_HOME`` or ``./.tenant_rag``."""
-    return Path(os.environ.get("TENANT_RAG_HOME") or ".tenant_rag").resolve()
+    """The embedded server's data directory.
+
+    ``$TENANT_RAG_HOME``, else the nearest ``.tenant_rag`` in the current
+    directory or a parent, else ``./.tenant_rag`` (see
+    `tenant_rag.local.discovery`).
+    """
+    from tenant_rag.local.discovery import default_data_dir
+
+    return default_data_dir()
 
 
 def connect(*, grpc: bool = False) -> Any:

@@ -46,7 +46,7 @@ def ask(
         raise typer.BadParameter("the question is empty", param_hint="QUESTION")
     mode = isolation_of(isolation)
     emb = embeddings()
-    ix = open_index(client(), index, dimension=dimension_of(emb))
+    ix = open_index(client(ctx), index, dimension=dimension_of(emb))
     on_token = None if out.json_mode else _printer(out.console)
     result = answer(ix, tenant, question, emb, k=k, isolation=mode, on_token=on_token)
     if out.json_mode:

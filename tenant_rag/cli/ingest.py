@@ -73,7 +73,7 @@ def ingest(
     from tenant_rag.ingestion.pipeline import ingest as run_ingest
 
     emb = embeddings()
-    ix = ensure_index(client(), index, dimension=dimension_of(emb))
+    ix = ensure_index(client(ctx, writes=True), index, dimension=dimension_of(emb))
     report = run_ingest(
         ix,
         tenant,
@@ -114,7 +114,7 @@ def delete_doc(
     mode = isolation_of(isolation)
     from tenant_rag.ingestion.pipeline import delete_document
 
-    ix = open_index(client(), index)
+    ix = open_index(client(ctx), index)
     deleted = delete_document(ix, tenant, doc_id, isolation=mode)
     result: dict[str, Any] = {
         "tenant": tenant,

@@ -55,7 +55,7 @@ def offboard(
     tenant_scope(tenant, mode)  # refuse a bad tenant before asking anything
     if all_indexes and index:
         raise typer.BadParameter("use either --index or --all-indexes", param_hint="--index")
-    pc = client()
+    pc = client(ctx)
     names = _all_index_names(pc) if all_indexes else (index or ["rag"])
     if not names:
         out.note("No index exists; nothing to offboard.")

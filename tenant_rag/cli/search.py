@@ -57,7 +57,7 @@ def search(
     from tenant_rag.tenancy.pinned import PinnedIndex
 
     emb = embeddings()
-    ix = open_index(client(), index, dimension=dimension_of(emb))
+    ix = open_index(client(ctx), index, dimension=dimension_of(emb))
     pinned = PinnedIndex(ix, tenant, isolation=mode)
     records = pinned.query(vector=emb.embed_query(query), top_k=k, filter=user_filter)
     rows = [

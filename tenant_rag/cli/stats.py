@@ -31,7 +31,7 @@ def stats(
     mode = isolation_of(isolation)
     from tenant_rag.lifecycle.tenants import tenant_stats
 
-    result = tenant_stats(open_index(client(), index), tenant, isolation=mode)
+    result = tenant_stats(open_index(client(ctx), index), tenant, isolation=mode)
     data = result.to_dict()
     if out.json_mode:
         out.json(data)

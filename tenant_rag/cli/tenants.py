@@ -32,7 +32,7 @@ def tenants(
     mode = isolation_of(isolation)
     from tenant_rag.lifecycle.tenants import list_tenants
 
-    found = list_tenants(open_index(client(), index), isolation=mode)
+    found = list_tenants(open_index(client(ctx), index), isolation=mode)
     if out.json_mode:
         out.json({"index": index, "isolation": mode, "tenants": [t.to_dict() for t in found]})
         return
