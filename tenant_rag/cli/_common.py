@@ -156,7 +156,7 @@ def open_index(pc: Any, name: str, *, dimension: int | None = None) -> Any:
         if getattr(exc, "status", None) == 404 or type(exc).__name__ == "NotFoundException":
             raise ConfigurationError(
                 f"index {name!r} does not exist{_where()}. Create it by ingesting documents: "
-                f"`tenant-rag ingest --tenant TENANT{_index_flag(name)} PATH...`."
+                f"`tenant-rag ingest --tenant TENANT{index_flag(name)} PATH...`."
             ) from None
         raise
     have = int(desc.dimension)
@@ -178,7 +178,8 @@ def _where() -> str:
     return f" on {backend.description}"
 
 
-def _index_flag(name: str) -> str:
+def index_flag(name: str) -> str:
+    """`` --index NAME`` for commands printed in hints (nothing for the default index)."""
     return "" if name == "rag" else f" --index {name}"
 
 
@@ -213,6 +214,27 @@ def check_tenant(tenant: str) -> str:
     from tenant_rag.tenancy.ids import validate_tenant
 
     return validate_tenant(tenant)
+
+
+def require_tenant(index: Any, tenant: str, isolation: Any, *, action: str = "") -> None:
+    """Stop with the close tenant names when ``tenant`` has no data in ``index`` (a typo)."""
+    from tenant_rag.errors import UnknownTenantError
+    from tenant_rag.lifecycle.lookup import require_tenant as check
+
+    try:
+        check(index, tenant, isolation=isolation, action=action)
+    except UnknownTenantError as exc:
+        from tenant_rag.tenancy.pinned import index_name_of
+
+        flag = index_flag(index_name_of(index))
+        raise UnknownTenantError(
+            f"{exc} (`tenant-rag tenants{flag}` lists them.)", exc.tenant, exc.suggestions
+        ) from None
+
+
+def plural(n: int, noun: str) -> str:
+    """``1 tenant``, ``2 tenants``, ``1,234 records``."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def snippet(text: Any, width: int = 160) -> str:

@@ -14,6 +14,7 @@ from tenant_rag.cli._help import PlainHelpCommand
 from tenant_rag.cli.ask import ask
 from tenant_rag.cli.chat_server import chat_server
 from tenant_rag.cli.demo import demo
+from tenant_rag.cli.docs import docs
 from tenant_rag.cli.ingest import delete_doc, ingest
 from tenant_rag.cli.offboard import offboard
 from tenant_rag.cli.search import search
@@ -103,6 +104,7 @@ _command("serve", serve)
 _command("chat-server", chat_server)
 _command("ingest", ingest)
 _command("delete-doc", delete_doc)
+_command("docs", docs)
 _command("ask", ask)
 _command("search", search)
 _command("tenants", tenants)

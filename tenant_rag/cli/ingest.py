@@ -25,8 +25,11 @@ from tenant_rag.cli._common import (
     client,
     dimension_of,
     embeddings,
+    index_flag,
     isolation_of,
     open_index,
+    plural,
+    require_tenant,
 )
 
 
@@ -115,7 +118,10 @@ def delete_doc(
     from tenant_rag.ingestion.pipeline import delete_document
 
     ix = open_index(client(ctx), index)
+    require_tenant(ix, tenant, mode)
     deleted = delete_document(ix, tenant, doc_id, isolation=mode)
+    if not deleted:
+        raise _unknown_document(ix, tenant, doc_id, mode)
     result: dict[str, Any] = {
         "tenant": tenant,
         "index": index,
@@ -124,10 +130,25 @@ def delete_doc(
     }
     if out.json_mode:
         out.json(result)
-    elif deleted:
-        out.console.print(f"Deleted {deleted} chunks of {doc_id!r} from tenant [bold]{tenant}[/].")
     else:
         out.console.print(
-            f"Tenant [bold]{tenant}[/] has no document {doc_id!r} in index {index!r}; "
-            "nothing deleted."
+            f"Deleted {plural(deleted, 'chunk')} of {doc_id!r} from tenant [bold]{tenant}[/]."
         )
+
+
+def _unknown_document(index: Any, tenant: str, doc_id: str, isolation: Any) -> Exception:
+    """A missing document id is an error naming the close ids (a typo deletes nothing)."""
+    from tenant_rag.errors import UnknownDocumentError
+    from tenant_rag.lifecycle.documents import list_documents
+    from tenant_rag.lifecycle.lookup import close_matches
+
+    known = [d.doc_id for d in list_documents(index, tenant, isolation=isolation)]
+    suggestions = close_matches(doc_id, known)
+    message = f"tenant {tenant!r} has no document {doc_id!r}; nothing was deleted."
+    if suggestions:
+        message += " Did you mean " + " or ".join(repr(s) for s in suggestions) + "?"
+    from tenant_rag.tenancy.pinned import index_name_of
+
+    flag = index_flag(index_name_of(index))
+    message += f" (`tenant-rag docs -t {tenant}{flag}` lists its documents.)"
+    return UnknownDocumentError(message, doc_id, suggestions)

@@ -18,6 +18,7 @@ from tenant_rag.cli._common import (
     client,
     isolation_of,
     open_index,
+    plural,
 )
 
 
@@ -48,5 +49,6 @@ def tenant_table(found: list, index: str) -> Table:
         table.add_row(t.tenant, f"{t.record_count:,}")
     if not found:
         table.add_row("(none)", "0")
-    table.caption = f"{len(found)} tenants, {sum(t.record_count for t in found):,} records"
+    records = sum(t.record_count for t in found)
+    table.caption = f"{plural(len(found), 'tenant')}, {plural(records, 'record')}"
     return table

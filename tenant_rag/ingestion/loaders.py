@@ -86,8 +86,9 @@ def is_path_like(source: Any) -> bool:
 def expand_paths(sources: Iterable[Any], root: str | os.PathLike[str] | None) -> Iterator[Any]:
     """Paths, directories and globs become `FileSource`s; other sources pass through.
 
-    Raises `FileNotFoundError` for a path that does not exist, so a typo is
-    an error rather than an empty (or, with ``sync=True``, destructive) run.
+    Raises `FileNotFoundError` for a path that does not exist or a glob that
+    matches no file, so a typo is an error rather than an empty (or, with
+    ``sync=True``, destructive) run.
     """
     root_path = Path(root).resolve() if root is not None else None
     for source in sources:
@@ -98,11 +99,16 @@ def expand_paths(sources: Iterable[Any], root: str | os.PathLike[str] | None) ->
         if any(c in text for c in _GLOB_CHARS) and not Path(text).exists():
             base = _glob_base(text)
             matches = sorted(Path(p) for p in glob.glob(text, recursive=True))
-            for path in matches:
-                if path.is_file() and not _hidden(
-                    path.relative_to(base) if _under(path, base) else path
-                ):
-                    yield FileSource(path, _rel(path, root_path or base))
+            files = [
+                path
+                for path in matches
+                if path.is_file()
+                and not _hidden(path.relative_to(base) if _under(path, base) else path)
+            ]
+            if not files:  # a typo in a pattern is an error, not an empty (or syncing) run
+                raise FileNotFoundError(f"the glob {text!r} matches no file.")
+            for path in files:
+                yield FileSource(path, _rel(path, root_path or base))
             continue
         path = Path(text)
         if path.is_dir():

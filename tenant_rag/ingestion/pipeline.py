@@ -274,6 +274,7 @@ class _Run:
     seen_bases: set[str] = field(default_factory=set)
     protected: list[str] = field(default_factory=list)
     next_key: int = 0
+    ingested_at: int = field(default_factory=lambda: int(time.time()))
 
     # -- set-up ----------------------------------------------------------------------------
 
@@ -417,8 +418,10 @@ class _Run:
                 "99,999); use a larger chunk_size or split the document."
             )
         # build (and size-check) every chunk's metadata before anything is written
+        # ingested_at: when this version was written (Unix seconds), for `list_documents`
+        extra = {**doc.metadata, "ingested_at": self.ingested_at}
         doc.chunk_metadata = [
-            chunk_metadata(doc.doc_id, n, doc.source, doc.digest, text, doc.metadata)
+            chunk_metadata(doc.doc_id, n, doc.source, doc.digest, text, extra)
             for n, text in enumerate(doc.chunks)
         ]
         doc.text = ""  # the chunks carry it now; free the memory

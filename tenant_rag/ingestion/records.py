@@ -30,7 +30,7 @@ MAX_METADATA_BYTES = 40 * 1024
 METADATA_HEADROOM = 512
 MAX_ID_LENGTH = 512
 #: Metadata keys ingestion owns; a document's own metadata cannot override them.
-RESERVED_KEYS = ("doc_id", "chunk", "source", "content_hash", "text")
+RESERVED_KEYS = ("doc_id", "chunk", "source", "content_hash", "text", "ingested_at")
 _SAFE = "".join(c for c in string.printable if c not in "%\t\n\r\x0b\x0c")
 
 

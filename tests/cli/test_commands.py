@@ -35,7 +35,7 @@ def as_json(result: Any) -> Any:
 
 
 @pytest.mark.parametrize(
-    "command", ["ask", "search", "tenants", "stats", "offboard", "serve", "chat-server"]
+    "command", ["ask", "search", "tenants", "stats", "docs", "offboard", "serve", "chat-server"]
 )
 def test_every_command_has_help(runner: CliRunner, command: str) -> None:
     result = run(runner, command, "--help")
@@ -187,7 +187,8 @@ def test_offboard_asks_for_confirmation(runner: CliRunner) -> None:
     accepted = run(runner, "offboard", "initech", input="y\n")
     assert accepted.exit_code == 0, accepted.stderr
     assert "offboarded tenant initech" in accepted.stdout and "yes" in accepted.stdout
-    assert as_json(run(runner, "stats", "-t", "initech", "--json"))["record_count"] == 0
+    gone = run(runner, "stats", "-t", "initech", "--json")  # an unknown tenant now
+    assert gone.exit_code == 1 and json.loads(gone.stdout)["type"] == "UnknownTenantError"
     # the other tenants are intact
     counts = {t["tenant"] for t in as_json(run(runner, "tenants", "--json"))["tenants"]}
     assert {"acme", "globex"} <= counts and "initech" not in counts
@@ -200,7 +201,9 @@ def test_offboard_yes_json_across_indexes_is_idempotent(runner: CliRunner) -> No
     )
     assert first["verified"] and first["deleted"] == 4
     assert [(i["index"], i["deleted"]) for i in first["indexes"]] == [("rag", 2), ("search", 2)]
-    again = as_json(run(runner, "offboard", "hooli", "--all-indexes", "--yes", "--json"))
+    again = as_json(
+        run(runner, "offboard", "hooli", "--all-indexes", "--yes", "--missing-ok", "--json")
+    )
     assert again["verified"] and again["deleted"] == 0
     assert {i["index"] for i in again["indexes"]} == {"rag", "search"}
 
@@ -276,6 +279,7 @@ ALL_COMMANDS = [
     "chat-server",
     "ingest",
     "delete-doc",
+    "docs",
     "ask",
     "search",
     "tenants",

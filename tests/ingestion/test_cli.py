@@ -64,7 +64,8 @@ def test_ingest_twice_then_delete_doc(home: Path) -> None:
     assert json.loads(deleted.stdout)["chunks_deleted"] >= 1
     assert not any(k.startswith("handbook.md#") for k in stored(raw_index(), "acme"))
     nothing = run("delete-doc", "--tenant", "acme", "--index", "ingest-cli", "handbook.md")
-    assert nothing.exit_code == 0 and "nothing" in nothing.stdout and "deleted" in nothing.stdout
+    assert nothing.exit_code == 1 and "no document 'handbook.md'" in nothing.stderr
+    assert "nothing was deleted" in nothing.stderr
 
 
 def test_sync_removes_a_deleted_file(home: Path, tmp_path: Path) -> None:
