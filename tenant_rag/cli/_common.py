@@ -163,8 +163,8 @@ def open_index(pc: Any, name: str, *, dimension: int | None = None) -> Any:
     if dimension is not None and dimension != have:
         raise IndexMismatchError(
             f"index {name!r} has dimension {have}, but the embedding model makes {dimension}-d "
-            "vectors. Use the model the index was built with (see TENANT_RAG_EMBEDDING_MODEL, "
-            "OPENAI_API_KEY) or another index."
+            "vectors. Use the model the index was built with (TENANT_RAG_EMBEDDING_MODEL) or "
+            "another index."
         )
     return ensure_index(pc, name, dimension=have, metric=str(desc.metric or "cosine"))
 
@@ -183,8 +183,13 @@ def index_flag(name: str) -> str:
     return "" if name == "rag" else f" --index {name}"
 
 
-def embeddings() -> Any:
-    """The default embedding model, or the test embeddings when ``TENANT_RAG_TEST_EMBEDDINGS`` is set."""
+def embeddings(pc: Any = None, index: str | None = None) -> Any:
+    """The embedding model for ``index``: the one it was built with (its tags), else the default.
+
+    ``TENANT_RAG_TEST_EMBEDDINGS`` overrides both (tests only). Without ``pc``
+    and ``index``, or for an index that does not exist yet, the default model
+    (``TENANT_RAG_EMBEDDING_MODEL``, else the local one).
+    """
     spec = os.environ.get(TEST_EMBEDDINGS_ENV, "").strip()
     if spec:
         from tenant_rag.models.hashing import HashingTestEmbeddings
@@ -198,9 +203,21 @@ def embeddings() -> Any:
                 "(optionally 'hashing:DIM')."
             )
         return HashingTestEmbeddings(dimension=int(dim) if dim else 64)
-    from tenant_rag.models.embeddings import default_embeddings
+    from tenant_rag.models.embeddings import default_embeddings, index_embeddings
 
+    if pc is not None and index is not None and _index_exists(pc, index):
+        return index_embeddings(pc, index)
     return default_embeddings()
+
+
+def _index_exists(pc: Any, name: str) -> bool:
+    try:
+        pc.describe_index(name)
+    except Exception as exc:
+        if getattr(exc, "status", None) == 404 or type(exc).__name__ == "NotFoundException":
+            return False
+        raise
+    return True
 
 
 def dimension_of(emb: Any) -> int:

@@ -48,7 +48,7 @@ def ask(
     mode = isolation_of(isolation)
     pc = client(ctx)
     require_tenant(open_index(pc, index), tenant, mode)  # before loading a model
-    emb = embeddings()
+    emb = embeddings(pc, index)  # the model the index was built with
     ix = open_index(pc, index, dimension=dimension_of(emb))
     on_token = None if out.json_mode else _printer(out.console)
     result = answer(ix, tenant, question, emb, k=k, isolation=mode, on_token=on_token)

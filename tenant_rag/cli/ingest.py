@@ -23,7 +23,6 @@ from tenant_rag.cli._common import (
     TenantOption,
     check_tenant,
     client,
-    dimension_of,
     embeddings,
     index_flag,
     isolation_of,
@@ -75,8 +74,9 @@ def ingest(
     from tenant_rag.connection import ensure_index
     from tenant_rag.ingestion.pipeline import ingest as run_ingest
 
-    emb = embeddings()
-    ix = ensure_index(client(ctx, writes=True), index, dimension=dimension_of(emb))
+    pc = client(ctx, writes=True)
+    emb = embeddings(pc, index)  # an existing index's own model; a new index records it
+    ix = ensure_index(pc, index, embedding=emb)
     report = run_ingest(
         ix,
         tenant,

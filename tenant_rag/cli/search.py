@@ -59,7 +59,7 @@ def search(
 
     pc = client(ctx)
     require_tenant(open_index(pc, index), tenant, mode)  # before loading a model
-    emb = embeddings()
+    emb = embeddings(pc, index)  # the model the index was built with
     ix = open_index(pc, index, dimension=dimension_of(emb))
     pinned = PinnedIndex(ix, tenant, isolation=mode)
     records = pinned.query(vector=emb.embed_query(query), top_k=k, filter=user_filter)
