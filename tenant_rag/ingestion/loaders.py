@@ -18,9 +18,10 @@ Document ids:
 
 File types: ``.txt .md .markdown .html .htm .pdf .json .jsonl``. Text is read as
 UTF-8 (a BOM is dropped); binary files (NUL bytes) and non-UTF-8 files fail
-with a message that says so; empty documents are skipped. Inside a directory,
-other suffixes and hidden files (``.git/``, ``.DS_Store``) are ignored; a file
-named explicitly with an unsupported suffix fails.
+with a message that says so; empty documents are skipped. Inside a directory
+(or matched by a glob), files of other types are skipped and counted in the
+report, and hidden files (``.git/``, ``.DS_Store``) are ignored; a file named
+explicitly with an unsupported suffix fails.
 """
 
 from __future__ import annotations
@@ -60,12 +61,15 @@ class LoadFailure:
     ``skipped`` marks benign cases (an empty file) that are reported apart
     from failures. ``protects`` is the document id (and ``id:`` prefix) a
     ``sync=True`` run must not delete, since the document may still exist.
+    ``not_a_document``: a file of a type ingestion does not read (a ``.bin``
+    in a folder), so a source holding only such files holds no document.
     """
 
     key: str
     reason: str
     skipped: bool = False
     protects: str | None = None
+    not_a_document: bool = False
 
 
 Loaded = SourceDocument | LoadFailure
@@ -73,10 +77,15 @@ Loaded = SourceDocument | LoadFailure
 
 @dataclass(frozen=True)
 class FileSource:
-    """A file to load and its document id (its path relative to the root)."""
+    """A file to load and its document id (its path relative to the root).
+
+    ``listed``: found inside a folder or by a glob rather than named, so an
+    unsupported type is skipped (and counted) instead of failing.
+    """
 
     path: Path
     rel: str
+    listed: bool = False
 
 
 def is_path_like(source: Any) -> bool:
@@ -108,17 +117,13 @@ def expand_paths(sources: Iterable[Any], root: str | os.PathLike[str] | None) ->
             if not files:  # a typo in a pattern is an error, not an empty (or syncing) run
                 raise FileNotFoundError(f"the glob {text!r} matches no file.")
             for path in files:
-                yield FileSource(path, _rel(path, root_path or base))
+                yield FileSource(path, _rel(path, root_path or base), listed=True)
             continue
         path = Path(text)
         if path.is_dir():
             for child in sorted(path.rglob("*")):
-                if (
-                    child.is_file()
-                    and child.suffix.lower() in SUPPORTED_SUFFIXES
-                    and not _hidden(child.relative_to(path))
-                ):
-                    yield FileSource(child, _rel(child, root_path or path))
+                if child.is_file() and not _hidden(child.relative_to(path)):
+                    yield FileSource(child, _rel(child, root_path or path), listed=True)
         elif path.is_file():
             yield FileSource(path, _rel(path, root_path or path.parent))
         else:
@@ -229,6 +234,13 @@ def load_file(fs: FileSource) -> Iterator[Loaded]:
             yield from _json_documents(fs, json.loads(read_text(fs.path)))
         elif suffix == ".jsonl":
             yield from _jsonl_documents(fs)
+        elif fs.listed:  # found in a folder: counted as skipped, not silently dropped
+            yield LoadFailure(
+                fs.rel,
+                f"unsupported file type {suffix or '(none)'!r}, not ingested",
+                skipped=True,
+                not_a_document=True,
+            )
         else:
             yield LoadFailure(
                 fs.rel,
