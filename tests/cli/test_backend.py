@@ -255,3 +255,43 @@ def test_a_serve_with_a_key_needs_the_key(project: Path) -> None:
         assert ok.returncode == 0, ok.stderr
         assert "zephyr" in ok.stdout
     assert "s3cret-key" not in (project / ".tenant_rag" / "serve.lock").read_text()
+
+
+_PROBE = """
+import sys
+from tenant_rag.cli.app import app
+try:
+    app(sys.argv[1:])
+except SystemExit as exit:
+    code = exit.code
+heavy = sorted(m for m in ("onnxruntime", "tokenizers", "langchain_openai", "openai") if m in sys.modules)
+print("LOADED=" + ",".join(heavy), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def test_commands_that_need_no_model_load_none(project: Path) -> None:
+    """Issue 12, item 6: tenants, stats, docs, delete-doc and offboard never load a model."""
+    assert cli("ingest", "-t", "zephyr", "docs", cwd=project).returncode == 0
+    env = clean_env()
+    del env["TENANT_RAG_TEST_EMBEDDINGS"]  # the real default model, were anything to load it
+    for args, code in (
+        (["tenants"], 0),
+        (["stats", "-t", "zephyr"], 0),
+        (["docs", "-t", "zephyr"], 0),
+        (["delete-doc", "-t", "zephyr", "nothing.md"], 1),
+        (["offboard", "zephyr", "--yes"], 0),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-c", _PROBE, *args],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == code, (args, proc.stderr)
+        assert "LOADED=\n" in proc.stderr or proc.stderr.rstrip().endswith("LOADED="), (
+            args,
+            proc.stderr,
+        )
