@@ -41,3 +41,20 @@ def test_quickstart_runs_as_written(tmp_path: Path) -> None:
     assert "acme Acme ships every order within 2 days." in out
     assert "globex Globex ships by sea; it takes 6 weeks." in out
     assert "2 days" in out.split("globex", 1)[1], "the per-request chain answered from acme's data"
+
+
+def test_every_environment_variable_is_documented() -> None:
+    """Each variable the package reads is named in the README and in docs/cli.md."""
+    root = README.parent
+    names: set[str] = set()
+    for path in (root / "tenant_rag").rglob("*.py"):
+        for match in re.finditer(
+            r"\b((?:TENANT_RAG|OPENAI|PINECONE)_[A-Z_]+)\b", path.read_text(encoding="utf-8")
+        ):
+            names.add(match.group(1))
+    names -= {"OPENAI_EMBEDDING_DIMENSIONS"}  # a constant, not a variable
+    assert {"TENANT_RAG_HOME", "TENANT_RAG_EMBEDDING_MODEL", "OPENAI_BASE_URL"} <= names
+    for doc in (README, root / "docs" / "cli.md"):
+        text = doc.read_text(encoding="utf-8")
+        missing = sorted(n for n in names if n not in text)
+        assert not missing, f"{doc.name} does not document {missing}"
