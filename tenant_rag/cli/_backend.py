@@ -53,6 +53,8 @@ class Backend:
     url: str | None = None
     data_dir: Path | None = None
     api_key: str | None = None
+    #: the CA to trust for a ``tenant-rag serve --tls`` found through its data dir
+    ca_file: str | None = None
 
     @property
     def line(self) -> str:
@@ -124,6 +126,7 @@ def choose(*, server: str | None = None, home: Path | None = None, writes: bool)
             url=record.url,
             data_dir=data_dir,
             api_key=key,
+            ca_file=record.ca_file,
         )
     created = "" if data_dir.is_dir() else " (new)"
     return Backend(
@@ -160,7 +163,12 @@ def open_client(backend: Backend) -> Any:
             if client is None:
                 from pinecone import Pinecone
 
-                client = Pinecone(api_key=key, host=backend.url, source_tag="tenant_rag")
+                client = Pinecone(
+                    api_key=key,
+                    host=backend.url,
+                    source_tag="tenant_rag",
+                    ssl_ca_certs=backend.ca_file,  # None: the system's trust store
+                )
                 _clients[cache_key] = client
             return client
     assert backend.data_dir is not None

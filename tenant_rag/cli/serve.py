@@ -40,7 +40,8 @@ def serve(
         typer.Option(
             "--api-key",
             envvar="TENANT_RAG_API_KEY",
-            help="Require this key (Api-Key header / gRPC api-key); others get 401.",
+            help="Require this key (Api-Key header / gRPC api-key); others are refused (401, "
+            "403 on an index).",
             show_default=False,
         ),
     ] = None,
@@ -48,6 +49,14 @@ def serve(
         int | None,
         typer.Option("--grpc-port", help="Also serve the gRPC data plane on this port (0 = free)."),
     ] = None,
+    tls: Annotated[
+        bool,
+        typer.Option(
+            "--tls",
+            help="Serve REST and gRPC over TLS with a loopback certificate from a local CA kept "
+            "in DATA/tls (created on first use); prints how clients trust it.",
+        ),
+    ] = False,
     log_level: Annotated[
         str, typer.Option(help="debug, info (logs each request), warning, error.")
     ] = "info",
@@ -75,6 +84,7 @@ def serve(
             grpc_port=grpc_port or 0,
             log_level=level,
             access_log=level in ("debug", "info"),
+            tls=tls,
         )
     except OSError as exc:
         typer.echo(
@@ -98,7 +108,11 @@ def serve(
     srv.start()
     try:
         with advertise(
-            srv.data_dir, srv.url, grpc_target=srv.grpc_target, key_required=bool(api_key)
+            srv.data_dir,
+            srv.url,
+            grpc_target=srv.grpc_target,
+            key_required=bool(api_key),
+            ca_file=str(srv.tls.ca) if srv.tls is not None else None,
         ) as record:
             for line in banner(srv, key_required=bool(api_key), advertised=record):
                 typer.echo(line)
@@ -121,7 +135,13 @@ def banner(srv: Any, *, key_required: bool, advertised: Any) -> list[str]:
     cli_key = "TENANT_RAG_API_KEY=<your key> " if key_required else ""
     lines = [f"tenant_rag local Pinecone serving {srv.url}  (data dir {srv.data_dir})"]
     if srv.grpc_target:
-        lines.append(f"gRPC data plane on {srv.grpc_target} (insecure; route by index name)")
+        lines.append(
+            f"gRPC data plane on {srv.grpc_target} ({'TLS' if srv.tls else 'plaintext'}; "
+            "SDK 7.x/8.x name the index; SDK 9.x/10.x, which do not, reach it alone when it "
+            f"is the only index, else on its own port: GET {srv.url}/_local/grpc/<index>)"
+        )
+    if srv.tls is not None:
+        lines.append(srv.tls.trust_instructions())
     lines.append("API key: " + ("required (--api-key)" if key_required else "not required"))
     if not ours:
         other = f" (pid {advertised.pid}, {advertised.url})" if advertised is not None else ""
@@ -132,13 +152,18 @@ def banner(srv: Any, *, key_required: bool, advertised: Any) -> list[str]:
     elif srv.data_dir.name == DATA_DIR_NAME:
         lines.append(f"tenant-rag commands run in {srv.data_dir.parent} or below use this server.")
     lines.append("Connect: (from any folder)")
-    if ours:
+    if ours:  # commands find the CA through the data dir too, so this line works under TLS
         lines.append(f"  $ {cli_key}TENANT_RAG_HOME={srv.data_dir} tenant-rag tenants")
-    lines += [
-        f"  $ {cli_key}tenant-rag --server {srv.url} tenants",
-        f"  $ PINECONE_API_KEY={key} PINECONE_CONTROLLER_HOST={srv.url} tenant-rag tenants",
-        f'Python: Pinecone(api_key="{key}", host="{srv.url}")',
-    ]
+    if srv.tls is None:  # with TLS, other clients first trust the CA (see above)
+        lines += [
+            f"  $ {cli_key}tenant-rag --server {srv.url} tenants",
+            f"  $ PINECONE_API_KEY={key} PINECONE_CONTROLLER_HOST={srv.url} tenant-rag tenants",
+            f'Python: Pinecone(api_key="{key}", host="{srv.url}")',
+        ]
+    else:
+        lines.append(
+            f'Python: Pinecone(api_key="{key}", host="{srv.url}", ssl_ca_certs="{srv.tls.ca}")'
+        )
     return lines
 
 

@@ -1,11 +1,11 @@
 """A tenant's documents as ingestion wrote them: ids, chunk counts, sources, when written.
 
 The index is the only state (there is no side database), so the listing is
-read from it: one paginated id listing of the tenant, grouped by document,
-then one fetch of each document's chunk ``#0`` (1,000 ids per request),
-whose metadata carries the document id, its source and ``ingested_at``.
-Records written by other means (ids that are not ``{doc}#{n}``) are listed
-one per id, without a source.
+read from it: one paginated id listing of the tenant, grouped by document
+(`tenant_rag.tenancy.records`: ``{base}#{key}``), then one fetch of each
+document's chunk ``#0`` (1,000 ids per request), whose metadata carries the
+document id, its source and ``ingested_at``. Records of no document (ids
+without ``#``) are listed one per id, without a source.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
-from urllib.parse import unquote
 
-from tenant_rag.ingestion.records import split_record_id
 from tenant_rag.tenancy.pinned import PinnedIndex
+from tenant_rag.tenancy.records import DOC_ID_KEY, doc_id_of_base, split_record_id
 from tenant_rag.tenancy.scope import Isolation
 
 
@@ -54,9 +53,9 @@ def list_documents(
         if parts is None:
             loose.append(rid)
             continue
-        base, n = parts
+        base, key = parts
         chunks[base] = chunks.get(base, 0) + 1
-        if n == 0:
+        if key == "0":
             heads.append(rid)
     fetched = pinned.fetch(heads) if heads else {}
     docs = []
@@ -66,7 +65,7 @@ def list_documents(
         when = md.get("ingested_at")
         docs.append(
             DocumentInfo(
-                doc_id=str(md.get("doc_id") or unquote(base)),
+                doc_id=str(md.get(DOC_ID_KEY) or doc_id_of_base(base)),
                 chunks=count,
                 source=str(md["source"]) if md.get("source") else None,
                 ingested_at=int(when) if isinstance(when, int | float) else None,

@@ -7,8 +7,8 @@ pipeline gets a docstore of its own tenant, in memory or persisted under
 ``persist_dir/<quoted tenant>/``, and writes through a
 :class:`TenantPineconeVectorStore` with ``DocstoreStrategy.UPSERTS``:
 re-running writes nothing for unchanged documents, and a changed document's
-old chunks are deleted (exactly, by ``{doc_id}#`` prefix) before the new ones
-are written.
+old chunks are deleted (exactly that document's records, by the id scheme of
+`tenant_rag.tenancy.records`) before the new ones are written.
 
 Give documents stable ids (``Document(id_=...)``, or
 ``SimpleDirectoryReader(..., filename_as_id=True)``); a random id is a new
@@ -132,7 +132,7 @@ class TenantIngestionPipeline(IngestionPipeline):
         return nodes
 
     def delete_document(self, doc_id: str) -> None:
-        """Delete one document's chunks (exactly ``{doc_id}#...``) and forget it.
+        """Delete one document's records (exactly, see `tenant_rag.tenancy.records`) and forget it.
 
         The next run that includes the document ingests it again.
         """

@@ -72,6 +72,8 @@ class ServeRecord:
     grpc_target: str | None = None
     key_required: bool = False
     started: float = 0.0
+    #: the CA file clients trust when the server speaks TLS (``serve --tls``), else None
+    ca_file: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,6 +95,7 @@ def running_server(data_dir: str | os.PathLike[str]) -> ServeRecord | None:
             grpc_target=data.get("grpc_target") or None,
             key_required=bool(data.get("key_required")),
             started=float(data.get("started") or 0.0),
+            ca_file=data.get("ca_file") or None,
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -106,6 +109,7 @@ def advertise(
     *,
     grpc_target: str | None = None,
     key_required: bool = False,
+    ca_file: str | None = None,
 ) -> Iterator[ServeRecord | None]:
     """Advertise a server over ``data_dir`` while the block runs.
 
@@ -129,6 +133,7 @@ def advertise(
             grpc_target=grpc_target,
             key_required=key_required,
             started=time.time(),
+            ca_file=ca_file,
         )
         tmp = folder / f".{RECORD_FILE}.{os.getpid()}.tmp"
         tmp.write_text(json.dumps(record.to_dict(), indent=1) + "\n", encoding="utf-8")

@@ -18,12 +18,11 @@ from typing import Any
 import orjson
 
 from tenant_rag.errors import TenantIsolationError
-from tenant_rag.tenancy import usage
+from tenant_rag.tenancy import records, usage
+from tenant_rag.tenancy.limits import MAX_IDS_PER_REQUEST
 from tenant_rag.tenancy.scope import Isolation, TenantScope
 from tenant_rag.tenancy.sdk_errors import http_status
 
-#: Pinecone's per-request ceilings for fetch and delete by id.
-MAX_IDS_PER_REQUEST = 1000
 _LOCAL_HOST = re.compile(r"/_index/([^/]+)/?$")
 _CLOUD_HOST = re.compile(r"^(?:https?://)?([a-z0-9-]+?)-[a-z0-9]+\.svc\.")
 
@@ -211,6 +210,24 @@ class PinnedIndex:
                 )
             )
         return len(stored)
+
+    def document_ids(self, doc_id: str) -> list[str]:
+        """Every record of document ``doc_id`` in this tenant, chunk ``#0`` first.
+
+        Exact by `tenant_rag.tenancy.records`: ``page`` never includes the
+        records of ``page#faq`` or ``page2``. Old-form records (the LlamaIndex
+        store's ``{ref_doc_id}#{node_id}`` as given) are found too.
+        """
+        return records.document_record_ids(
+            lambda prefix: self.list_ids(prefix),
+            lambda ids: {rid: rec.metadata for rid, rec in self.fetch(ids).items()},
+            doc_id,
+        )
+
+    def delete_document(self, doc_id: str) -> int:
+        """Delete exactly the records of document ``doc_id``; return how many there were."""
+        ids = self.document_ids(doc_id)
+        return self.delete(ids) if ids else 0
 
     def delete_by_filter(self, user_filter: Mapping[str, Any]) -> None:
         """Delete the tenant's records matching a metadata filter (pin applied)."""

@@ -84,7 +84,7 @@ def serve(cwd: Path, *extra: str, env: dict[str, str] | None = None) -> Iterator
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.05)
         text = log.read_text()
-        url = re.search(r"serving (http://[\d.]+:\d+)", text)
+        url = re.search(r"serving (https?://[\w.\[\]:]+:\d+)", text)
         assert url, text
         banner = [line for line in text.splitlines() if not line.startswith(("INFO", "20"))]
         yield Serve(proc, url.group(1), banner, log)
@@ -295,3 +295,25 @@ def test_commands_that_need_no_model_load_none(project: Path) -> None:
             args,
             proc.stderr,
         )
+
+
+def test_a_tls_serve_is_reached_through_its_data_dir(project: Path, tmp_path: Path) -> None:
+    """``serve --tls``: commands find its CA in the record, so the printed command works."""
+    assert cli("ingest", "-t", "zephyr", "docs", cwd=project).returncode == 0
+    with serve(project, "--tls") as srv:
+        assert srv.url.startswith("https://"), srv.banner
+        listed = cli("tenants", cwd=project / "docs")
+        assert listed.returncode == 0, listed.stderr
+        assert f"tenant-rag serve at {srv.url}" in backend_line(listed.stderr)
+        commands = [line[4:] for line in srv.banner if line.startswith("  $ ")]
+        assert commands, srv.banner
+        for command in commands:
+            proc = subprocess.run(
+                ["bash", "-c", command],
+                cwd=tmp_path,
+                env=clean_env(),
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert proc.returncode == 0 and "zephyr" in proc.stdout, (command, proc.stderr)

@@ -173,7 +173,9 @@ class NamespaceMatrix:
                 out = np.maximum(sq - 2.0 * dots + float(np.dot(q, q)), 0.0).astype(np.float32)
             else:
                 out = dots
-        if q_sparse is not None and self.n_sparse and count:
+        # hybrid scoring (dense + sparse inner product) is a dotproduct feature; a sparse
+        # index's metric is dotproduct too
+        if q_sparse is not None and self.n_sparse and count and metric == "dotproduct":
             qmap = dict(zip(q_sparse[0].tolist(), q_sparse[1].tolist(), strict=True))
             row_iter = range(n) if rows is None else rows.tolist()
             extra = np.zeros(count, dtype=np.float32)

@@ -11,6 +11,8 @@ Layout (one file per index):
   to stay in step without reloading everything.
 * ``namespaces(name, record_count)``: kept in the same transaction as each
   write, so stats and namespace listing never scan records.
+* ``declared_namespaces(name, schema)``: namespaces made by ``create_namespace``
+  (API 2025-10), which exist with no records until deleted.
 
 All methods expect the caller to hold the index lock; writes must happen inside
 ``write()``, which takes SQLite's write lock up front (``BEGIN IMMEDIATE``).
@@ -37,6 +39,8 @@ _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS namespaces (
         name TEXT PRIMARY KEY, record_count INTEGER NOT NULL)""",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER)",
+    """CREATE TABLE IF NOT EXISTS declared_namespaces (
+        name TEXT PRIMARY KEY, schema TEXT)""",
 ]
 
 # Keep the change log bounded: past KEEP_CHANGES * 2 rows, trim to the newest KEEP_CHANGES.
@@ -169,7 +173,18 @@ class IndexStore:
     def drop_namespace(self, ns: str) -> int:
         cur = self.conn.execute("DELETE FROM records WHERE namespace=?", (ns,))
         self.conn.execute("DELETE FROM namespaces WHERE name=?", (ns,))
+        self.conn.execute("DELETE FROM declared_namespaces WHERE name=?", (ns,))
         return cur.rowcount
+
+    def declare_namespace(self, ns: str, schema: str | None) -> bool:
+        """Record an explicitly created namespace; False if it is already declared."""
+        cur = self.conn.execute(
+            "INSERT OR IGNORE INTO declared_namespaces(name, schema) VALUES (?, ?)", (ns, schema)
+        )
+        return cur.rowcount == 1
+
+    def declared_namespaces(self) -> dict[str, str | None]:
+        return dict(self.conn.execute("SELECT name, schema FROM declared_namespaces").fetchall())
 
     def list_ids(self, ns: str, prefix: str, after: str | None, limit: int) -> list[str]:
         """Ids in C (byte) order: SQLite's BINARY collation compares with memcmp."""

@@ -23,6 +23,13 @@ from tenant_rag.server.errors import ApiError
 from tenant_rag.server.limits import too_large
 from tenant_rag.server.serialize import report_json
 from tenant_rag.server.service import ChatService, service_of
+from tenant_rag.tenancy.records import (
+    doc_id_of_base,
+    documents_of,
+    record_base,
+    record_id,
+    split_record_id,
+)
 
 router = APIRouter()
 Service = Annotated[ChatService, Depends(service_of)]
@@ -126,13 +133,35 @@ async def upload_documents(request: Request, tenant: Tenant, service: Service) -
 
 @router.get("/documents")
 def list_documents(tenant: Tenant, service: Service) -> dict[str, Any]:
-    """The tenant's document ids with their chunk counts."""
+    """The tenant's document ids (as named, ``café.md`` not ``caf%C3%A9.md``) with chunk counts."""
     counts: Counter[str] = Counter()
-    for record_id in service.pinned(tenant).list_ids():
-        doc_id, sep, _ = record_id.rpartition("#")
-        counts[doc_id if sep else record_id] += 1
+    for rid in service.pinned(tenant).list_ids():
+        parts = split_record_id(rid)
+        counts[doc_id_of_base(parts[0]) if parts else rid] += 1
     documents = [{"doc_id": d, "chunks": counts[d]} for d in sorted(counts)]
     return {"tenant": tenant, "documents": documents}
+
+
+def _items_of(pinned: Any, file_id: str) -> list[str]:
+    """The documents a ``.json``/``.jsonl`` file became (``support.jsonl:ticket-101``, ...).
+
+    Found by the id prefix ``{file}:`` and confirmed by each item's ``source``
+    (the file's own id), so a file that merely has such a name
+    (``support.jsonl:notes.md``) is not taken for one of its items.
+    """
+    head = f"{file_id}:"
+    candidates = sorted(
+        {d for d, _ in documents_of(pinned.list_ids(record_base(head))) if d.startswith(head)}
+    )
+    if not candidates:
+        return []
+    firsts = pinned.fetch([record_id(d, 0) for d in candidates])
+    return [
+        d
+        for d in candidates
+        if (rec := firsts.get(record_id(d, 0))) is not None
+        and rec.metadata.get("source") == file_id
+    ]
 
 
 @router.delete("/documents/{doc_id:path}")
@@ -149,10 +178,8 @@ def delete_document(doc_id: str, tenant: Tenant, service: Service) -> dict[str, 
     deleted = delete_doc(service.index, tenant, doc_id)
     items: list[str] = []
     if not deleted and Path(doc_id).suffix.lower() in (".json", ".jsonl"):
-        items = sorted(
-            {rid.rpartition("#")[0] for rid in service.pinned(tenant).list_ids(f"{doc_id}:")}
-        )
-        deleted = sum(delete_doc(service.index, tenant, item) for item in items if item)
+        items = _items_of(service.pinned(tenant), doc_id)
+        deleted = sum(delete_doc(service.index, tenant, item) for item in items)
     if not deleted:
         raise ApiError(404, "unknown_document", f"no document {doc_id!r} in this tenant.")
     body: dict[str, Any] = {"tenant": tenant, "doc_id": doc_id, "deleted_chunks": deleted}
