@@ -214,11 +214,16 @@ def main() -> int:
         if args.names and path.stem not in args.names and path.name not in args.names:
             continue
         fresh = tidy(execute(path))
+        stored = nbformat.read(path, as_version=4)
+        same_sources = [c.source for c in stored.cells] == [c.source for c in fresh.cells]
         if args.write:
+            if same_sources and not differences(stored, fresh):
+                print(f"{path.name}: outputs unchanged (ports, paths and timings aside)")
+                continue  # no churn in the repository for a port number
             nbformat.write(fresh, path)
             print(f"stored the outputs of {path.name}")
         else:
-            problems = differences(nbformat.read(path, as_version=4), fresh)
+            problems = differences(stored, fresh)
             failed += bool(problems)
             print(f"{path.name}: {'stale' if problems else 'fresh'}")
             for p in problems:
