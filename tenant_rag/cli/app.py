@@ -8,11 +8,11 @@ from typing import Annotated, Any
 
 import typer
 
+from tenant_rag.chat.command import chat_server
 from tenant_rag.cli._backend import SERVER_ENV
 from tenant_rag.cli._common import DEBUG_ENV, ErrorHandlingGroup, set_debug, set_location
 from tenant_rag.cli._help import PlainHelpCommand
 from tenant_rag.cli.ask import ask
-from tenant_rag.cli.chat_server import chat_server
 from tenant_rag.cli.demo import demo
 from tenant_rag.cli.docs import docs
 from tenant_rag.cli.ingest import delete_doc, ingest

@@ -45,7 +45,7 @@ model on a small machine gets one writer rather than two (``writers=None``
 picks it, see `_writers_for`), since the model already keeps every core busy.
 The hash check of each group of documents
 runs on a helper thread while the next group is read. Upserts are packed by
-bytes and count (`tenant_rag.ingestion.batching`). Unchanged documents cost
+bytes and count (`tenant_rag.tenancy.batching`). Unchanged documents cost
 a hash and a share of one ``fetch``; they are never chunked or embedded.
 
 Concurrency caveat: two ``ingest`` runs for the same tenant at the same time
@@ -67,7 +67,6 @@ from functools import partial
 from typing import Any
 
 from tenant_rag.errors import IngestError, TenantRagError
-from tenant_rag.ingestion.batching import DEFAULT_MAX_BATCH_BYTES, MAX_BATCH_RECORDS, batches
 from tenant_rag.ingestion.chunking import Splitter, config_fingerprint, default_splitter, split
 from tenant_rag.ingestion.loaders import (
     FileSource,
@@ -84,8 +83,9 @@ from tenant_rag.ingestion.records import (
     content_hash,
 )
 from tenant_rag.ingestion.report import IngestReport
-from tenant_rag.ingestion.retry import RetryPolicy, is_transient
 from tenant_rag.ingestion.sdk import lean_handle
+from tenant_rag.tenancy.batching import batches
+from tenant_rag.tenancy.limits import MAX_UPSERT_RECORDS, UPSERT_BATCH_BYTES
 from tenant_rag.tenancy.pinned import PinnedIndex, index_name_of
 from tenant_rag.tenancy.records import (
     chunk_number,
@@ -95,6 +95,7 @@ from tenant_rag.tenancy.records import (
     record_id,
     split_record_id,
 )
+from tenant_rag.tenancy.retry import RetryPolicy, is_transient
 from tenant_rag.tenancy.scope import Isolation
 
 #: ``progress`` may be a callable: ``fn(documents_done, documents_total_or_None, chunks_upserted)``.
@@ -138,8 +139,8 @@ def ingest(
     isolation: Isolation = "namespace",
     progress: bool | ProgressCallback = True,
     root: str | os.PathLike[str] | None = None,
-    batch_size: int = MAX_BATCH_RECORDS,
-    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+    batch_size: int = MAX_UPSERT_RECORDS,
+    max_batch_bytes: int = UPSERT_BATCH_BYTES,
     embed_batch_size: int = 256,
     wave_chunks: int = 512,
     writers: int | None = None,

@@ -57,23 +57,22 @@ from llama_index.vector_stores.pinecone.base import _to_pinecone_filter
 
 from tenant_rag.connection import index_shape
 from tenant_rag.errors import IngestError, TenantIsolationError
-from tenant_rag.stores.langchain import READ_WRITE_RETRY
-from tenant_rag.tenancy.pinned import PinnedIndex, Record, as_floats, upsert_batches
+from tenant_rag.tenancy.batching import batches
+from tenant_rag.tenancy.limits import (
+    MAX_ID_LENGTH,
+    MAX_METADATA_BYTES,
+    MAX_TOP_K,
+    MAX_UPSERT_RECORDS,
+)
+from tenant_rag.tenancy.pinned import PinnedIndex, Record, as_floats
 from tenant_rag.tenancy.records import node_record_id
+from tenant_rag.tenancy.retry import READ_WRITE_RETRY
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation, TenantScope
 
 _logger = logging.getLogger(__name__)
 
-#: Pinecone's documented per-record metadata limit.
-MAX_METADATA_BYTES = 40 * 1024
-#: Upsert request budget: under Pinecone's 2 MB, leaving room for JSON framing.
-MAX_REQUEST_BYTES = 1_800_000
 #: Records per upsert request (upstream's default; Pinecone allows 1,000).
 DEFAULT_BATCH_SIZE = 100
-#: Pinecone's record id limit (ASCII characters).
-MAX_ID_LENGTH = 512
-#: Pinecone's top_k ceiling.
-MAX_TOP_K = 10_000
 
 
 class TenantPineconeVectorStore(PineconeVectorStore):
@@ -187,13 +186,12 @@ class TenantPineconeVectorStore(PineconeVectorStore):
                 rec.sparse_values = {"indices": list(vec.keys()), "values": list(vec.values())}
         written: list[str] = []
         try:
-            for batch in upsert_batches(
-                records,
-                max_count=self.batch_size or DEFAULT_BATCH_SIZE,
-                max_bytes=MAX_REQUEST_BYTES,
+            for batch in batches(
+                ((r.id, r.as_upsert()) for r in records),
+                max_records=min(self.batch_size or DEFAULT_BATCH_SIZE, MAX_UPSERT_RECORDS),
             ):
-                self._pinned.upsert(batch)
-                written.extend(r.id for r in batch)
+                self._pinned.upsert(batch.records)
+                written.extend(batch.owners)
         except Exception:
             if written:
                 _logger.warning(

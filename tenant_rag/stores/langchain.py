@@ -68,24 +68,20 @@ from langchain_pinecone import PineconeVectorStore
 from langchain_pinecone._utilities import DistanceStrategy, maximal_marginal_relevance
 from pydantic import model_validator
 
+from tenant_rag.context import SCORE_KEY
 from tenant_rag.errors import TenantIsolationError
-from tenant_rag.ingestion.retry import RetryPolicy
 from tenant_rag.stores._guard import NamespaceGuardedIndex
-from tenant_rag.tenancy.pinned import PinnedIndex, Record, as_floats, index_name_of, upsert_batches
+from tenant_rag.tenancy.batching import record_batches
+from tenant_rag.tenancy.limits import MAX_UPSERT_RECORDS
+from tenant_rag.tenancy.pinned import PinnedIndex, Record, as_floats, index_name_of
 from tenant_rag.tenancy.records import node_record_id
+from tenant_rag.tenancy.retry import READ_WRITE_RETRY
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, TENANT_FIELD, Isolation, TenantScope
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: Metadata key the tenant retrievers put each document's Pinecone score under.
-SCORE_KEY = "score"
-#: Pinecone's upsert ceiling is 2 MB per request; stay well below it.
-_MAX_UPSERT_BYTES = 1_500_000
 _UNSET: Any = object()
-#: Retry of 429/5xx/dropped connections for every store call (all idempotent: ids are
-#: fixed before the first try). The SDK retries 5xx itself but not 429. Shared: stateless.
-READ_WRITE_RETRY = RetryPolicy()
 SEARCH_TYPES = ("similarity", "similarity_score_threshold", "mmr")
 
 
@@ -335,10 +331,10 @@ class TenantPineconeVectorStore(PineconeVectorStore):
         concurrent: bool,
     ) -> None:
         records = [
-            Record(id=i, values=as_floats(v), metadata=m)
+            {"id": i, "values": as_floats(v), "metadata": m}
             for i, v, m in zip(ids, vectors, metadatas, strict=True)
         ]
-        batches = upsert_batches(records, max_count=max(1, batch_size), max_bytes=_MAX_UPSERT_BYTES)
+        batches = record_batches(records, max_records=min(max(1, batch_size), MAX_UPSERT_RECORDS))
         if len(batches) <= 1 or not concurrent:
             for batch in batches:
                 self.pinned.upsert(batch)
@@ -928,7 +924,6 @@ def tenant_retriever(
 
 
 __all__ = [
-    "SCORE_KEY",
     "TenantPineconeVectorStore",
     "TenantVectorStoreRetriever",
     "tenant_retriever",

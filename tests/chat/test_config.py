@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tenant_rag.chat.config import KeyRing, Principal, load_keys, parse_keys_env
 from tenant_rag.errors import ConfigurationError
-from tenant_rag.server.config import KeyRing, Principal, load_keys, parse_keys_env
 
 A, B, ADM = "key-aaaaaaaa", "key-bbbbbbbb", "key-admin-000"
 
@@ -26,7 +26,7 @@ def test_lookup_maps_each_key_to_its_tenant() -> None:
 
 def test_lookup_compares_against_every_key(monkeypatch: pytest.MonkeyPatch) -> None:
     """No early exit: a hit on the first key still compares all the others."""
-    import tenant_rag.server.config as config
+    import tenant_rag.chat.config as config
 
     calls: list[int] = []
     real = config.hmac.compare_digest

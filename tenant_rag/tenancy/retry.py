@@ -1,8 +1,9 @@
 """Retry of transient Pinecone failures: 429 and 5xx, with exponential backoff and full jitter.
 
-Retrying is safe for every call ingestion makes because each one is
-idempotent: record ids are deterministic (``{doc_id}#{n}``), so an upsert
-sent twice writes the same records, and deleting an id twice is a no-op.
+Retrying is safe for every call the stores, ingestion and offboarding make
+because each one is idempotent: record ids are fixed before the first try
+(``{doc_id}#{n}`` for documents), so an upsert sent twice writes the same
+records, and deleting an id twice is a no-op.
 
 What counts as transient: HTTP 429 and any 5xx (REST, ``.status`` on the
 SDK's exceptions), urllib3's ``MaxRetryError`` (what the sync SDK raises
@@ -92,3 +93,8 @@ class RetryPolicy:
 def no_retry() -> RetryPolicy:
     """A policy that tries once (for tests that want to see the first failure)."""
     return RetryPolicy(attempts=1)
+
+
+#: The stores' policy for every call (LangChain and LlamaIndex alike; stateless, so shared).
+#: The SDK retries 5xx itself but not 429.
+READ_WRITE_RETRY = RetryPolicy()

@@ -1,4 +1,4 @@
-"""``tenant-rag chat-server``: run the chatbot backend (`tenant_rag.server`) with uvicorn.
+"""``tenant-rag chat-server``: run the chatbot backend (`tenant_rag.chat`) with uvicorn.
 
 Keys come from ``--keys FILE`` (JSON or TOML: ``{"keys": {"<key>": "acme"},
 "admin_keys": ["<key>"]}``) or the environment (``TENANT_RAG_CHAT_KEYS=key1=acme,key2=globex``,
@@ -39,9 +39,9 @@ def chat_server(
     ] = "info",
 ) -> None:
     """Serve the per-tenant chat backend and its web page (open http://HOST:PORT/)."""
+    from tenant_rag.chat.config import load_keys
+    from tenant_rag.chat.logs import REDACTOR
     from tenant_rag.errors import ConfigurationError, TenantRagError
-    from tenant_rag.server.config import load_keys
-    from tenant_rag.server.logs import REDACTOR
 
     if max_upload_mb <= 0:
         typer.echo("error: --max-upload-mb must be positive.", err=True)
@@ -68,15 +68,15 @@ def chat_server(
     handler.addFilter(REDACTOR)
     logging.basicConfig(level=log_level.upper(), handlers=[handler], force=True)
 
-    from tenant_rag.server.app import create_app
-    from tenant_rag.server.service import Limits
+    from tenant_rag.chat.app import create_chat_app
+    from tenant_rag.chat.service import ChatLimits
 
     typer.echo(f"loading models and opening index {index!r} ...")
     try:
-        app = create_app(
+        app = create_chat_app(
             keys=ring,
             index_name=index,
-            limits=Limits(max_upload_bytes=int(max_upload_mb * 1024 * 1024)),
+            limits=ChatLimits(max_upload_bytes=int(max_upload_mb * 1024 * 1024)),
         )
     except TenantRagError as exc:
         sock.close()
@@ -117,5 +117,5 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def main() -> None:
-    """Entry point of ``python -m tenant_rag.server``: the same command, standalone."""
+    """Entry point of ``python -m tenant_rag.chat``: the same command, standalone."""
     typer.run(chat_server)

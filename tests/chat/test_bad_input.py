@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from tenant_rag.chat import ChatLimits, KeyRing
 from tenant_rag.local import LocalServer
-from tenant_rag.server import KeyRing, Limits
 
 from .conftest import ACME_KEY, ADMIN_KEY, WRONG_KEY, Backend, make_backend
 
@@ -70,7 +70,7 @@ def test_admin_key_on_tenant_route_is_403(
 @pytest.fixture
 def small(shared_local_server: LocalServer, keyring: KeyRing) -> Iterator[Backend]:
     """A backend whose upload limit is 1 KB per file, at most 3 files."""
-    b = make_backend(shared_local_server, keyring, Limits(max_upload_bytes=1024, max_files=3))
+    b = make_backend(shared_local_server, keyring, ChatLimits(max_upload_bytes=1024, max_files=3))
     with b.client:
         yield b
 

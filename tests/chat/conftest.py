@@ -17,10 +17,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from tenant_rag.chat import ChatLimits, KeyRing, create_chat_app
 from tenant_rag.connection import ensure_index
 from tenant_rag.local import LocalServer
 from tenant_rag.models.hashing import HashingTestEmbeddings
-from tenant_rag.server import KeyRing, Limits, create_app
 
 ACME_KEY = "acme-key-7f3a9c1e5b"
 GLOBEX_KEY = "globex-key-2d8e4f6a0c"
@@ -96,12 +96,12 @@ def keyring() -> KeyRing:
 
 
 def make_backend(
-    server: LocalServer, keyring: KeyRing, limits: Limits | None = None, llm: Any = None
+    server: LocalServer, keyring: KeyRing, limits: ChatLimits | None = None, llm: Any = None
 ) -> Backend:
     name = "chat-" + uuid.uuid4().hex[:12]
     embedding = HashingTestEmbeddings(DIM)
     index = ensure_index(server.client(), name, dimension=DIM)
-    app = create_app(
+    app = create_chat_app(
         keys=keyring, embedding=embedding, llm=llm, index=index, index_name=name, limits=limits
     )
     return Backend(app, TestClient(app), index, name, embedding)

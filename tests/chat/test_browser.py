@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from tenant_rag.chat import KeyRing
 from tenant_rag.local import LocalServer
-from tenant_rag.server import KeyRing
 
 from .conftest import ACME_KEY, GLOBEX_KEY, WRONG_KEY, make_backend
 

@@ -21,7 +21,7 @@ DEFAULT_ALLOWED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf",
 
 
 @dataclass(frozen=True)
-class Limits:
+class ChatLimits:
     """Request limits; each one turns into a 4xx naming the limit."""
 
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
@@ -47,7 +47,7 @@ class ChatService:
     index_name: str
     embedding: Any
     llm: Any
-    limits: Limits = field(default_factory=Limits)
+    limits: ChatLimits = field(default_factory=ChatLimits)
 
     def retriever(self, tenant: str) -> Any:
         """A retriever pinned to ``tenant`` (from the request's key, never its body)."""

@@ -1,4 +1,11 @@
-"""The context block the RAG chain shows the model: one format, one parser.
+"""What retrieval hands the chains and models: the context block format and the score key.
+
+Neutral ground: the stores put each retrieved document's score under
+`SCORE_KEY`, ``rag_chain`` (chains) reads it and renders the passages, and the
+local answerer (models) parses them back, so none of those layers imports another
+for it.
+
+The context block the RAG chain shows the model: one format, one parser.
 
 ``rag_chain`` renders retrieved passages with :func:`format_context` and the
 local :class:`~tenant_rag.models.llm.ExtractiveAnswerer` reads them back with
@@ -35,6 +42,7 @@ from urllib.parse import unquote
 from langchain_core.documents import Document
 
 __all__ = [
+    "SCORE_KEY",
     "Passage",
     "doc_id_of",
     "format_context",
@@ -42,6 +50,9 @@ __all__ = [
     "parse_context",
     "parse_question",
 ]
+
+#: Metadata key the tenant retrievers put each document's Pinecone score under.
+SCORE_KEY = "score"
 
 OPEN_TAG = "<context>"
 CLOSE_TAG = "</context>"

@@ -19,13 +19,13 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sse_starlette import EventSourceResponse
 
+from tenant_rag.chat.auth import Tenant
+from tenant_rag.chat.errors import ChatApiError, error_body, status_for
+from tenant_rag.chat.service import ChatService, service_of
 from tenant_rag.errors import TenantRagError
-from tenant_rag.server.auth import Tenant
-from tenant_rag.server.errors import ApiError, error_body, status_for
-from tenant_rag.server.service import ChatService, service_of
 
 router = APIRouter()
-log = logging.getLogger("tenant_rag.server")
+log = logging.getLogger("tenant_rag.chat")
 _ROLES = {"user": "human", "human": "human", "assistant": "ai", "ai": "ai"}
 
 
@@ -94,7 +94,7 @@ async def chat(
 ) -> EventSourceResponse:
     limits = service.limits
     if len(body.question) > limits.max_question_chars:
-        raise ApiError(
+        raise ChatApiError(
             422,
             "question_too_long",
             f"question is {len(body.question)} characters; the limit is "

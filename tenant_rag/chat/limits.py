@@ -14,11 +14,11 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tenant_rag.server.errors import ApiError, error_body
+from tenant_rag.chat.errors import ChatApiError, error_body
 
 
-def too_large(limit: int) -> ApiError:
-    return ApiError(
+def too_large(limit: int) -> ChatApiError:
+    return ChatApiError(
         413,
         "upload_too_large",
         f"upload too large: the limit is {limit:,} bytes per file "
@@ -26,8 +26,10 @@ def too_large(limit: int) -> ApiError:
     )
 
 
-def body_too_large(limit: int) -> ApiError:
-    return ApiError(413, "body_too_large", f"request body too large: the limit is {limit:,} bytes.")
+def body_too_large(limit: int) -> ChatApiError:
+    return ChatApiError(
+        413, "body_too_large", f"request body too large: the limit is {limit:,} bytes."
+    )
 
 
 class BodyLimitMiddleware:
@@ -46,7 +48,7 @@ class BodyLimitMiddleware:
         self.upload_path = upload_path
         self.upload_limit, self.per_file_limit, self.limit = upload_limit, per_file_limit, limit
 
-    def _error(self, upload: bool) -> ApiError:
+    def _error(self, upload: bool) -> ChatApiError:
         return too_large(self.per_file_limit) if upload else body_too_large(self.limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -74,7 +76,7 @@ class BodyLimitMiddleware:
 
         await self.app(scope, counting_receive, send)
 
-    async def _refuse(self, send: Send, err: ApiError) -> None:
+    async def _refuse(self, send: Send, err: ChatApiError) -> None:
         body = json.dumps(error_body(err.code, err.message)).encode()
         await send(
             {

@@ -18,11 +18,11 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from tenant_rag.server.auth import Tenant
-from tenant_rag.server.errors import ApiError
-from tenant_rag.server.limits import too_large
-from tenant_rag.server.serialize import report_json
-from tenant_rag.server.service import ChatService, service_of
+from tenant_rag.chat.auth import Tenant
+from tenant_rag.chat.errors import ChatApiError
+from tenant_rag.chat.limits import too_large
+from tenant_rag.chat.serialize import report_json
+from tenant_rag.chat.service import ChatService, service_of
 from tenant_rag.tenancy.records import (
     doc_id_of_base,
     documents_of,
@@ -47,7 +47,7 @@ def safe_name(filename: str | None) -> str:
     raw = PureWindowsPath(PurePosixPath(filename or "").name).name.strip()
     name = _UNSAFE.sub("_", raw)[:_MAX_NAME].strip(" .")
     if not name or set(name) <= {"_", "."}:
-        raise ApiError(
+        raise ChatApiError(
             400,
             "bad_filename",
             f"uploaded file name {filename!r} is empty or unusable; give the file a name "
@@ -59,7 +59,7 @@ def safe_name(filename: str | None) -> str:
 def _check_type(name: str, allowed: tuple[str, ...]) -> None:
     suffix = Path(name).suffix.lower()
     if suffix not in allowed:
-        raise ApiError(
+        raise ChatApiError(
             415,
             "unsupported_file_type",
             f"unsupported file type {suffix or '(none)'!r} for {name!r}; "
@@ -85,7 +85,7 @@ async def upload_documents(request: Request, tenant: Tenant, service: Service) -
     limits = service.limits
     ctype = request.headers.get("content-type", "")
     if not ctype.lower().startswith("multipart/form-data"):
-        raise ApiError(
+        raise ChatApiError(
             415,
             "multipart_required",
             "upload documents as multipart/form-data with one or more file parts "
@@ -95,7 +95,7 @@ async def upload_documents(request: Request, tenant: Tenant, service: Service) -
     try:
         uploads = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
         if not uploads:
-            raise ApiError(
+            raise ChatApiError(
                 422,
                 "no_files",
                 "no files in the upload; send one or more file parts (curl -F files=@a.md).",
@@ -103,7 +103,7 @@ async def upload_documents(request: Request, tenant: Tenant, service: Service) -
         names = [safe_name(u.filename) for u in uploads]
         duplicates = sorted(n for n, c in Counter(names).items() if c > 1)
         if duplicates:
-            raise ApiError(
+            raise ChatApiError(
                 400, "duplicate_filename", f"the upload names {duplicates} more than once."
             )
         for upload, name in zip(uploads, names, strict=True):
@@ -125,7 +125,7 @@ async def upload_documents(request: Request, tenant: Tenant, service: Service) -
         # caller's input, so a 422 naming each file's problem, with the report.
         reasons = {**report.skipped, **report.failed}
         detail = "; ".join(f"{doc}: {why}" for doc, why in sorted(reasons.items()))
-        raise ApiError(
+        raise ChatApiError(
             422, "nothing_ingested", f"nothing could be ingested: {detail}", extra={"report": body}
         )
     return {"tenant": tenant, "documents": names, "report": body}
@@ -174,14 +174,16 @@ def delete_document(doc_id: str, tenant: Tenant, service: Service) -> dict[str, 
     from tenant_rag.ingestion import delete_document as delete_doc
 
     if not doc_id:
-        raise ApiError(404, "unknown_document", "name the document to delete: /documents/<doc_id>.")
+        raise ChatApiError(
+            404, "unknown_document", "name the document to delete: /documents/<doc_id>."
+        )
     deleted = delete_doc(service.index, tenant, doc_id)
     items: list[str] = []
     if not deleted and Path(doc_id).suffix.lower() in (".json", ".jsonl"):
         items = _items_of(service.pinned(tenant), doc_id)
         deleted = sum(delete_doc(service.index, tenant, item) for item in items)
     if not deleted:
-        raise ApiError(404, "unknown_document", f"no document {doc_id!r} in this tenant.")
+        raise ChatApiError(404, "unknown_document", f"no document {doc_id!r} in this tenant.")
     body: dict[str, Any] = {"tenant": tenant, "doc_id": doc_id, "deleted_chunks": deleted}
     if items:
         body["items"] = items

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
-from tenant_rag.server.auth import Admin
-from tenant_rag.server.serialize import report_json
-from tenant_rag.server.service import ChatService, service_of
+from tenant_rag.chat.auth import Admin
+from tenant_rag.chat.serialize import report_json
+from tenant_rag.chat.service import ChatService, service_of
 from tenant_rag.tenancy.ids import validate_tenant
 
 router = APIRouter()

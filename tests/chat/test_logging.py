@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from tenant_rag.server.logs import REDACTED, RedactingFilter
+from tenant_rag.chat.logs import REDACTED, RedactingFilter
 
 from .conftest import ACME_KEY, ADMIN_KEY, GLOBEX_KEY, WRONG_KEY, Backend
 

@@ -12,8 +12,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from tenant_rag.server.config import KeyRing, Principal
-from tenant_rag.server.errors import ApiError
+from tenant_rag.chat.config import KeyRing, Principal
+from tenant_rag.chat.errors import ChatApiError
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tenant-rag"'}
 
@@ -26,7 +26,7 @@ def _keyring(request: Request) -> KeyRing:
 def _presented_key(request: Request) -> str:
     header = request.headers.get("authorization")
     if not header:
-        raise ApiError(
+        raise ChatApiError(
             401,
             "missing_key",
             "missing API key: send the header 'Authorization: Bearer <your tenant key>'.",
@@ -35,7 +35,7 @@ def _presented_key(request: Request) -> str:
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise ApiError(
+        raise ChatApiError(
             401,
             "malformed_authorization",
             "malformed Authorization header: expected 'Bearer <key>'.",
@@ -48,7 +48,7 @@ def principal_of(request: Request) -> Principal:
     """The principal behind the request's bearer key; 401 when there is none."""
     found = _keyring(request).lookup(_presented_key(request))
     if found is None:
-        raise ApiError(
+        raise ChatApiError(
             401,
             "invalid_key",
             "invalid API key: it matches no configured tenant or admin key.",
@@ -61,7 +61,7 @@ def principal_of(request: Request) -> Principal:
 def tenant_of(principal: Annotated[Principal, Depends(principal_of)]) -> str:
     """The tenant id the request's key maps to; admin keys have none (403)."""
     if principal.admin or principal.tenant is None:
-        raise ApiError(
+        raise ChatApiError(
             403,
             "admin_key_has_no_tenant",
             "admin keys are not bound to a tenant; use the tenant's own key for this route.",
@@ -72,7 +72,7 @@ def tenant_of(principal: Annotated[Principal, Depends(principal_of)]) -> str:
 def require_admin(principal: Annotated[Principal, Depends(principal_of)]) -> Principal:
     """Allow admin keys only; a tenant key gets 403, not a wider scope."""
     if not principal.admin:
-        raise ApiError(
+        raise ChatApiError(
             403,
             "admin_only",
             "this route needs an admin key; tenant keys cannot manage tenants.",

@@ -1,4 +1,4 @@
-"""``tenant-rag chat-server`` and ``python -m tenant_rag.server``: help and key errors."""
+"""``tenant-rag chat-server`` and ``python -m tenant_rag.chat``: help and key errors."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def test_bad_keys_file_exits_2(tmp_path: Path) -> None:
 
 def test_python_dash_m_entry_point() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "tenant_rag.server", "--help"],
+        [sys.executable, "-m", "tenant_rag.chat", "--help"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -70,7 +70,7 @@ def test_chat_server_command_serves_the_app(tmp_path: Path) -> None:
     }
     env["TENANT_RAG_HOME"] = str(tmp_path / "data")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tenant_rag.server", "--port", "0", "--keys", str(keys)],
+        [sys.executable, "-m", "tenant_rag.chat", "--port", "0", "--keys", str(keys)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

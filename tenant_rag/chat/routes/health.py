@@ -12,8 +12,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
 
-from tenant_rag.server.auth import Tenant
-from tenant_rag.server.service import ChatService, service_of
+from tenant_rag.chat.auth import Tenant
+from tenant_rag.chat.service import ChatService, service_of
 
 router = APIRouter()
 _INLINE = re.compile(r"<(script|style)>(.*?)</\1>", re.S)
@@ -34,7 +34,7 @@ def me(tenant: Tenant) -> dict[str, str]:
 @lru_cache(maxsize=1)
 def _page() -> tuple[str, str]:
     """The page and a Content-Security-Policy allowing exactly its inline code."""
-    html = resources.files("tenant_rag.server").joinpath("static/index.html").read_text("utf-8")
+    html = resources.files("tenant_rag.chat").joinpath("static/index.html").read_text("utf-8")
     hashes: dict[str, list[str]] = {"script": [], "style": []}
     for kind, body in _INLINE.findall(html):
         digest = base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode()

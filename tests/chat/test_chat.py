@@ -10,9 +10,9 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from tenant_rag.chains.rag import rag_chain
+from tenant_rag.chat import KeyRing
 from tenant_rag.errors import QuotaExceededError
 from tenant_rag.local import LocalServer
-from tenant_rag.server import KeyRing
 from tenant_rag.stores.langchain import tenant_retriever
 from tenant_rag.tenancy import usage
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-log = logging.getLogger("tenant_rag.server")
+log = logging.getLogger("tenant_rag.chat")
 
 REDACTED = "[REDACTED]"
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s'\",;]+")
@@ -30,7 +30,7 @@ _AUTH_HEADER = re.compile(
 #: Loggers whose records are filtered (filters on a logger do not see its children's records).
 REDACTED_LOGGERS = (
     "tenant_rag",
-    "tenant_rag.server",
+    "tenant_rag.chat",
     "uvicorn",
     "uvicorn.error",
     "uvicorn.access",

@@ -26,14 +26,14 @@ from tenant_rag.errors import (
 )
 from tenant_rag.tenancy.sdk_errors import http_status
 
-log = logging.getLogger("tenant_rag.server")
+log = logging.getLogger("tenant_rag.chat")
 #: Exceptions meaning "the vector store could not be reached" (SDK and transport).
 _UNAVAILABLE = frozenset(
     {"MaxRetryError", "ServiceException", "ConnectionError", "NewConnectionError", "ProtocolError"}
 )
 
 
-class ApiError(Exception):
+class ChatApiError(Exception):
     """An error response: HTTP status, a stable machine code and a human message."""
 
     def __init__(
@@ -75,8 +75,8 @@ def status_for(exc: BaseException) -> tuple[int, str]:
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that give every failure the JSON error shape."""
 
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+    @app.exception_handler(ChatApiError)
+    async def _api_error(request: Request, exc: ChatApiError) -> JSONResponse:
         return JSONResponse(
             error_body(exc.code, exc.message, **exc.extra),
             status_code=exc.status,

@@ -1,4 +1,4 @@
-"""`create_app`: the chatbot backend as a FastAPI application.
+"""`create_chat_app`: the chatbot backend as a FastAPI application.
 
 Defaults are the embedded setup: `tenant_rag.connection.connect()` (the
 embedded server unless ``PINECONE_API_KEY`` is set), `ensure_index` for the
@@ -13,21 +13,21 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from tenant_rag.chat.config import KeyRing, load_keys
+from tenant_rag.chat.errors import install_error_handlers
+from tenant_rag.chat.limits import BodyLimitMiddleware
+from tenant_rag.chat.logs import RequestLogMiddleware, install_redaction
+from tenant_rag.chat.routes import ROUTERS
+from tenant_rag.chat.service import ChatLimits, ChatService
 from tenant_rag.errors import ConfigurationError
-from tenant_rag.server.config import KeyRing, load_keys
-from tenant_rag.server.errors import install_error_handlers
-from tenant_rag.server.limits import BodyLimitMiddleware
-from tenant_rag.server.logs import RequestLogMiddleware, install_redaction
-from tenant_rag.server.routes import ROUTERS
-from tenant_rag.server.service import ChatService, Limits
 
-log = logging.getLogger("tenant_rag.server")
+log = logging.getLogger("tenant_rag.chat")
 
 #: The index the chat backend reads and writes (the seed's RAG workload).
 DEFAULT_INDEX = "rag"
 
 
-def create_app(
+def create_chat_app(
     *,
     keys: KeyRing | None = None,
     embedding: Any = None,
@@ -35,7 +35,7 @@ def create_app(
     index: Any = None,
     pc: Any = None,
     index_name: str = DEFAULT_INDEX,
-    limits: Limits | None = None,
+    limits: ChatLimits | None = None,
 ) -> FastAPI:
     """Build the app.
 
@@ -74,7 +74,7 @@ def create_app(
         from tenant_rag.connection import ensure_index
 
         index = ensure_index(pc, index_name, embedding=embedding)
-    limits = limits or Limits()
+    limits = limits or ChatLimits()
     install_redaction(keys.secrets())
 
     app = FastAPI(
