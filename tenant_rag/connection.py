@@ -140,15 +140,13 @@ def ensure_index(
         )
     model: str | None = None
     if embedding is not None:
-        from tenant_rag.models.embeddings import embedding_dimension, embedding_model_name
-
-        made = embedding_dimension(embedding)
+        made = _dimension_of(embedding)
         if dimension is not None and dimension != made:
             raise ConfigurationError(
                 f"dimension={dimension} but the embedding model makes {made}-d vectors; "
                 "pass one of them."
             )
-        dimension, model = made, embedding_model_name(embedding)
+        dimension, model = made, _model_name_of(embedding)
     if dimension is None:
         raise ConfigurationError(
             "ensure_index needs embedding= (the model you embed with) or dimension=."
@@ -191,16 +189,15 @@ def ensure_index(
                 raise
         desc = _wait_ready(pc, name, ready_timeout)
     recorded = recorded_embedding_model(desc)
-    if model is not None and recorded is not None:  # checked first: the clearer message
-        from tenant_rag.models.embeddings import same_model
-
-        if not same_model(model, recorded):
-            raise IndexMismatchError(
-                f"index {name!r} was built with the embedding model {recorded!r}, but this "
-                f"embedding is {model!r}. Query it with the model that built it "
-                "(tenant_rag.index_embeddings(pc, name)), or put the new model's vectors in "
-                "another index."
-            )
+    # checked before the dimension, for the clearer message; both names are the ones models
+    # give themselves (never aliases), so they compare as strings
+    if model is not None and recorded is not None and model != recorded:
+        raise IndexMismatchError(
+            f"index {name!r} was built with the embedding model {recorded!r}, but this "
+            f"embedding is {model!r}. Query it with the model that built it "
+            "(tenant_rag.index_embeddings(pc, name)), or put the new model's vectors in "
+            "another index."
+        )
     _check_matches(desc, name, dimension, metric)
 
     handle = _data_plane_handle(pc, name, desc)
@@ -210,6 +207,25 @@ def ensure_index(
     with _lock:
         _indexes[cache_key] = handle
     return handle
+
+
+def _dimension_of(embedding: Any) -> int:
+    """The vector size an embedding model makes: its ``dimension``, else one probe."""
+    dimension = getattr(embedding, "dimension", None)
+    if isinstance(dimension, int) and not isinstance(dimension, bool):
+        return dimension
+    return len(embedding.embed_query("dimension probe"))
+
+
+def _model_name_of(embedding: Any) -> str | None:
+    """The name an embedding model gives itself for the index tag, or None.
+
+    tenant_rag's models answer ``tenant_rag_model_name`` (a name
+    `tenant_rag.models.embeddings.embeddings_named` rebuilds); other classes
+    are not recorded, and their indexes are checked by dimension only.
+    """
+    name = getattr(embedding, "tenant_rag_model_name", None)
+    return name if isinstance(name, str) and name else None
 
 
 def recorded_embedding_model(desc: Any) -> str | None:

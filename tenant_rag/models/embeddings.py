@@ -139,8 +139,9 @@ def embedding_model_name(embeddings: Embeddings) -> str | None:
     ``model``. Other classes return None (the index then records nothing and
     only its dimension is checked).
     """
-    if isinstance(embeddings, LocalMiniLMEmbeddings | HashingTestEmbeddings):
-        return str(embeddings.model_name)
+    own = getattr(embeddings, "tenant_rag_model_name", None)
+    if isinstance(own, str) and own:
+        return own
     openai_module = sys.modules.get("langchain_openai")  # not imported: not an instance
     if openai_module is not None and isinstance(embeddings, openai_module.OpenAIEmbeddings):
         return str(embeddings.model)
