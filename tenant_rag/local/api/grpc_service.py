@@ -32,13 +32,18 @@ from typing import Any
 
 import grpc
 from google.protobuf import json_format
+from google.protobuf.message import DecodeError
 
 from tenant_rag.local.api import grpc_versions
 from tenant_rag.local.api.auth import WRONG_KEY_MESSAGE, key_ok
 from tenant_rag.local.api.grpc_versions import GrpcVersion
 from tenant_rag.local.engine import ApiError, Engine, IndexEngine
 from tenant_rag.local.engine.errors import bad_request
-from tenant_rag.local.engine.limits import DEFAULT_LIST_LIMIT, MAX_REQUEST_BYTES
+from tenant_rag.local.engine.limits import (
+    DEFAULT_LIST_LIMIT,
+    MAX_FILTER_DEPTH,
+    MAX_REQUEST_BYTES,
+)
 
 log = logging.getLogger("tenant_rag.local")
 
@@ -55,6 +60,8 @@ _STATUS: dict[int, grpc.StatusCode] = {
     503: grpc.StatusCode.UNAVAILABLE,
 }
 _MAX_NAMESPACE_PAGE = 1000
+#: Message nesting the protobuf runtime's decoder (upb) accepts; deeper bytes do not parse.
+PROTOBUF_MAX_DEPTH = 100
 
 #: An RPC's body: (version, request message, index) -> response message of that version.
 Rpc = Callable[[GrpcVersion, Any, IndexEngine], Any]
@@ -145,7 +152,20 @@ class VectorService:
             return rpc(version, request, self._index(name))
         except ApiError as exc:
             context.abort(_STATUS.get(exc.status, grpc.StatusCode.UNKNOWN), exc.message)
+        except RecursionError:
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"the request nests too deep; a filter may nest $and/$or at most "
+                f"{MAX_FILTER_DEPTH} levels and metadata must be flat",
+            )
         raise AssertionError("unreachable")  # context.abort raises
+
+    def refuse(self, context: grpc.ServicerContext, message: str) -> None:
+        """Check the key (a wrong one is still PERMISSION_DENIED), then INVALID_ARGUMENT."""
+        meta = dict(context.invocation_metadata())
+        if not key_ok(self.api_key, meta.get("api-key")):  # type: ignore[arg-type]
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, WRONG_KEY_MESSAGE)
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, message)
 
     def _index(self, name: str) -> IndexEngine:
         if not name:
@@ -324,6 +344,21 @@ class VectorService:
         return v.message("NamespaceDescription")(name=req.name, record_count=0)
 
 
+class _Undecodable:
+    """Stands for request bytes that do not parse as the method's message."""
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+    def message(self) -> str:
+        return (
+            f"the request is not a valid {self.type_name} message: it is malformed, a string "
+            "field (an id, a namespace) is not valid UTF-8, or it nests more than "
+            f"{PROTOBUF_MAX_DEPTH} message levels, protocol buffers' limit (a filter or "
+            "metadata Struct reaches it at about 18 levels of $and/$or)"
+        )
+
+
 class _Router(grpc.GenericRpcHandler):
     """Maps ``/VectorService/<Method>`` + the caller's API version to a handler.
 
@@ -370,12 +405,22 @@ class _Router(grpc.GenericRpcHandler):
         request_cls = version.message(desc.input_type.name)
         vectors, bound = self.vectors, self.bound_index
 
+        def deserialize(data: bytes) -> Any:
+            # grpcio answers INTERNAL ("Exception deserializing request!") when this raises;
+            # bytes that are not a valid message are the caller's fault: INVALID_ARGUMENT.
+            try:
+                return request_cls.FromString(data)
+            except (DecodeError, RecursionError):
+                return _Undecodable(desc.input_type.name)
+
         def call(request: Any, context: grpc.ServicerContext) -> Any:
+            if isinstance(request, _Undecodable):
+                vectors.refuse(context, request.message())
             return vectors.run(rpc, version, request, context, bound)
 
         return grpc.unary_unary_rpc_method_handler(
             call,
-            request_deserializer=request_cls.FromString,
+            request_deserializer=deserialize,
             response_serializer=lambda msg: msg.SerializeToString(),
         )
 

@@ -32,8 +32,13 @@ from tenant_rag.local.api.backups import backups_router
 from tenant_rag.local.api.versions import version_of
 from tenant_rag.local.engine import ApiError, Engine, IndexEngine
 from tenant_rag.local.engine.backups import Backups
-from tenant_rag.local.engine.errors import GRPC_NUMBER, bad_request
-from tenant_rag.local.engine.limits import DEFAULT_LIST_LIMIT, MAX_REQUEST_BYTES
+from tenant_rag.local.engine.errors import GRPC_NUMBER, bad_request, short
+from tenant_rag.local.engine.limits import (
+    DEFAULT_LIST_LIMIT,
+    MAX_FILTER_DEPTH,
+    MAX_JSON_DEPTH,
+    MAX_REQUEST_BYTES,
+)
 from tenant_rag.local.storage import IndexDef
 
 log = logging.getLogger("tenant_rag.local")
@@ -138,12 +143,24 @@ async def _parse_body(request: Request) -> Any:
         return {}
     try:
         return _loads(raw)
-    except ValueError:
-        pass
+    except ValueError as exc:
+        if "depth limit" in str(exc):  # orjson's own nesting limit
+            raise too_deep() from None
     try:  # the stdlib also reads NaN/Infinity, so validation can name them precisely
         return json.loads(raw)
+    except RecursionError:
+        raise too_deep() from None
     except ValueError as exc:
-        raise bad_request(f"request body is not valid JSON: {exc}") from None
+        raise bad_request(f"request body is not valid JSON: {short(str(exc))}") from None
+
+
+def too_deep() -> ApiError:
+    """400 for JSON nested deeper than the server reads (a deep filter or metadata)."""
+    return bad_request(
+        f"request body nests JSON more than {MAX_JSON_DEPTH} levels deep; the limit is "
+        f"{MAX_JSON_DEPTH}. Metadata must be a flat object, and a filter may nest $and/$or "
+        f"at most {MAX_FILTER_DEPTH} levels."
+    )
 
 
 def _int_param(value: str | None, name: str) -> int | None:
@@ -204,6 +221,11 @@ def create_app(
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
         return error_response(exc, request.url.path.startswith(DATA_PREFIX + "/"))
+
+    @app.exception_handler(RecursionError)
+    async def _too_deep(request: Request, exc: RecursionError) -> Response:
+        """The last line against deep input: whatever recursed too far, it is a 400."""
+        return error_response(too_deep(), request.url.path.startswith(DATA_PREFIX + "/"))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -155,6 +155,11 @@ def check_metadata_value(key: str, value: Any, where: str = "") -> None:
         return
     if value is None:
         raise bad_request(f"metadata field {key!r}{where} is null; null values are not supported")
+    if isinstance(value, dict):
+        raise bad_request(
+            f"metadata field {key!r}{where} has unsupported type object: metadata must be "
+            "flat (no nested objects); use a string, number, boolean or list of strings"
+        )
     raise bad_request(
         f"metadata field {key!r}{where} has unsupported type {type(value).__name__}; "
         "use a string, number, boolean or list of strings"
