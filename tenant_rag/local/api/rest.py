@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tenant_rag.local.api import versions
 from tenant_rag.local.api.auth import UNAUTHENTICATED_MESSAGE, WRONG_KEY_MESSAGE, key_ok
 from tenant_rag.local.api.backups import backups_router
+from tenant_rag.local.api.body_limit import BodyLimitMiddleware
 from tenant_rag.local.api.versions import version_of
 from tenant_rag.local.engine import ApiError, Engine, IndexEngine
 from tenant_rag.local.engine.backups import Backups
@@ -127,18 +128,8 @@ async def _body(request: Request) -> dict[str, Any]:
 
 
 async def _parse_body(request: Request) -> Any:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_REQUEST_BYTES:  # refuse before reading it
-        raise bad_request(
-            f"request body is {declared} bytes; the limit is {MAX_REQUEST_BYTES} bytes (2 MB). "
-            "Send fewer records per upsert."
-        )
+    """The parsed body; its size was checked on the way in (``body_limit``)."""
     raw = await request.body()
-    if len(raw) > MAX_REQUEST_BYTES:
-        raise bad_request(
-            f"request body is {len(raw)} bytes; the limit is {MAX_REQUEST_BYTES} bytes (2 MB). "
-            "Send fewer records per upsert."
-        )
     if not raw:
         return {}
     try:
@@ -492,7 +483,11 @@ def create_app(
     app.include_router(backups_router(Backups(engine)))
     for router in routers:
         app.include_router(router)
-    return EdgeMiddleware(app, api_key)
+    return BodyLimitMiddleware(EdgeMiddleware(app, api_key), MAX_REQUEST_BYTES, _refusal)
+
+
+def _refusal(scope: Scope, message: str) -> Response:
+    return error_response(bad_request(message), scope["path"].startswith(DATA_PREFIX + "/"))
 
 
 def _locked(ix: IndexEngine, fn: Callable[[IndexEngine], T]) -> tuple[T, int]:
