@@ -272,7 +272,8 @@ def create_app(
         version = version_of(request)
         body = version.configure_request(await _body(request))
         d = await run(lambda: engine.configure_index(name, body))
-        return _json(version.index_model(d, host_of(request)(d)))
+        # 202 Accepted with the IndexModel, as every version's spec answers configure_index
+        return _json(version.index_model(d, host_of(request)(d)), 202)
 
     # -- data plane: vectors ---------------------------------------------------
     @app.post(DATA_PREFIX + "/{name}/vectors/upsert")

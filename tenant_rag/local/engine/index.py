@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from tenant_rag.local.engine import validation as v
-from tenant_rag.local.engine.errors import ApiError, bad_request, not_found
+from tenant_rag.local.engine.errors import ApiError, bad_request, not_found, short
 from tenant_rag.local.engine.filters import Predicate, compile_filter
 from tenant_rag.local.engine.limits import (
     DEFAULT_LIST_LIMIT,
@@ -444,6 +444,8 @@ class IndexEngine:
         ns = v.namespace_name(namespace)
         if isinstance(top_k_, bool) or not isinstance(top_k_, int) or not 1 <= top_k_ <= MAX_TOP_K:
             raise bad_request(f"topK must be an integer between 1 and {MAX_TOP_K}, got {top_k_!r}")
+        if vector is not None and not isinstance(vector, list | tuple):
+            raise bad_request(f"vector must be a list of numbers, got {short(vector)}")
         if vector is not None and len(vector) == 0:
             vector = None
         if rid is not None and vector is not None:
