@@ -38,7 +38,7 @@ from tenant_rag.local.api import grpc_versions
 from tenant_rag.local.api.auth import WRONG_KEY_MESSAGE, key_ok
 from tenant_rag.local.api.grpc_versions import GrpcVersion
 from tenant_rag.local.engine import ApiError, Engine, IndexEngine
-from tenant_rag.local.engine.errors import bad_request
+from tenant_rag.local.engine.errors import bad_request, short
 from tenant_rag.local.engine.limits import (
     DEFAULT_LIST_LIMIT,
     MAX_FILTER_DEPTH,
@@ -67,8 +67,15 @@ PROTOBUF_MAX_DEPTH = 100
 Rpc = Callable[[GrpcVersion, Any, IndexEngine], Any]
 
 
-def _struct_to_dict(msg: Any) -> dict[str, Any]:
-    return json_format.MessageToDict(msg)
+def _struct_to_dict(msg: Any, what: str = "filter or metadata") -> dict[str, Any]:
+    """A Struct (filter, metadata) as a dict; 400 for what JSON cannot carry (NaN, infinity)."""
+    try:
+        return json_format.MessageToDict(msg)
+    except (json_format.Error, ValueError) as exc:
+        raise bad_request(
+            f"{what} holds a value that JSON cannot carry: {short(str(exc))}. Numbers in "
+            "filters and metadata must be finite."
+        ) from None
 
 
 def _sparse_in(msg: Any, field: str) -> dict[str, Any] | None:
@@ -187,7 +194,9 @@ class VectorService:
                 "id": vec.id,
                 "values": list(vec.values),
                 "sparseValues": _sparse_in(vec, "sparse_values"),
-                "metadata": _struct_to_dict(vec.metadata) if vec.HasField("metadata") else None,
+                "metadata": _struct_to_dict(vec.metadata, f"metadata of vector {short(vec.id)}")
+                if vec.HasField("metadata")
+                else None,
             }
             for vec in req.vectors
         ]
@@ -203,7 +212,7 @@ class VectorService:
             vector=list(req.vector) or None,
             sparse_vector=_sparse_in(req, "sparse_vector"),
             rid=req.id or None,
-            flt=_struct_to_dict(req.filter) if req.HasField("filter") else None,
+            flt=_struct_to_dict(req.filter, "filter") if req.HasField("filter") else None,
             include_values=req.include_values,
             include_metadata=req.include_metadata,
         )
@@ -244,7 +253,11 @@ class VectorService:
         return out
 
     def update(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
-        md = _struct_to_dict(req.set_metadata) if req.HasField("set_metadata") else None
+        md = (
+            _struct_to_dict(req.set_metadata, "set_metadata")
+            if req.HasField("set_metadata")
+            else None
+        )
         if "filter" in req.DESCRIPTOR.fields_by_name and req.HasField("filter"):
             if req.id:
                 raise bad_request("update takes either id or filter, not both")
