@@ -448,7 +448,7 @@ def create_app(
     @app.delete(DATA_PREFIX + "/{name}/namespaces/{ns:path}")
     async def delete_namespace(name: str, ns: str) -> Response:
         await run(lambda: engine.index(name).drop_namespace(ns))
-        return _json({}, 202)
+        return _json({})  # 200, as every version's spec answers deleteNamespace
 
     # -- not implemented: say so, and what is served instead -------------------
     @app.post(DATA_PREFIX + "/{name}/namespaces/{ns}/documents/{op}")
