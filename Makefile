@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: venv sdk-venvs demo test lint typecheck unit notebooks browser-deps bench audit serve clean grpc-gen
+.PHONY: venv sdk-venvs demo test lint typecheck unit notebooks browser-deps test-tools bench audit serve clean grpc-gen fuzz
 
 # Pinecone SDKs the conformance script (tests/compat) runs against the embedded server,
 # besides 7.3.0 in .venv: one cached venv each under .venv-sdk/<version>/.
@@ -39,7 +39,7 @@ demo: venv
 ## Lint, type-check, audit dependencies (fails on a known vulnerability; says NOT CHECKED when
 ## PyPI's vulnerability API is unreachable), then every test (unit, integration, notebooks,
 ## browser, reliability). TENANT_RAG_SOAK=1 makes the reliability suite run long.
-test: venv lint typecheck browser-deps sdk-venvs
+test: venv lint typecheck browser-deps test-tools sdk-venvs
 	$(BIN)/python tests/reliability/run_audit.py
 	$(BIN)/python -m pytest --nbmake tests notebooks $(PYTEST_ARGS)
 
@@ -61,6 +61,25 @@ browser-deps:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	      || echo "browser-deps: could not install chromium; the browser test will be skipped"; \
 	  else echo "browser-deps: chromium missing and not root; the browser test will be skipped"; fi; }
+
+## strace, for the test that counts the embedded server's fsyncs per acknowledged write in each
+## durability mode (tests/reliability/test_durability_modes.py); Debian's package, as root.
+test-tools:
+	@command -v strace >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace >/dev/null) \
+	      || echo "test-tools: could not install strace; the fsync-count test will be skipped"; \
+	  else echo "test-tools: strace missing and not root; the fsync-count test will be skipped"; fi; }
+
+## Longer schema-driven fuzzing of the embedded server, REST and gRPC (tests/fuzz): FUZZ_EXAMPLES
+## generated cases per operation and mode (make test runs 25), a fresh seed each run unless
+## FUZZ_SEED is given; a failure prints the request that reproduces it.
+FUZZ_EXAMPLES ?= 300
+FUZZ_SEED ?= $(shell date +%s)
+fuzz: venv
+	@echo "fuzz: $(FUZZ_EXAMPLES) cases per operation, seed $(FUZZ_SEED) (FUZZ_SEED=$(FUZZ_SEED) repeats it)"
+	TENANT_RAG_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) TENANT_RAG_FUZZ_SEED=$(FUZZ_SEED) \
+	  $(BIN)/python -m pytest -o timeout=3600 -p no:cacheprovider tests/fuzz $(PYTEST_ARGS)
 
 audit: venv
 	$(BIN)/pip-audit --skip-editable --progress-spinner off

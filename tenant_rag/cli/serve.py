@@ -15,6 +15,12 @@ from typing import Annotated, Any
 
 import typer
 
+DURABILITY_PROMISE = {
+    "process": "acknowledged writes survive the server being killed; an OS crash or power "
+    "loss may drop the last ones",
+    "power": "acknowledged writes survive the server being killed, an OS crash or power loss",
+}
+
 
 def serve(
     host: Annotated[
@@ -48,13 +54,29 @@ def serve(
             "in DATA/tls (created on first use); prints how clients trust it.",
         ),
     ] = False,
+    durability: Annotated[
+        str | None,
+        typer.Option(
+            "--durability",
+            help="process (the default): an acknowledged write survives the server being "
+            "killed; power: also an OS crash or power loss (each commit is fsynced; slower, "
+            "see docs/reliability.md).",
+            show_default=False,
+        ),
+    ] = None,
     log_level: Annotated[
         str, typer.Option(help="debug, info (logs each request), warning, error.")
     ] = "info",
 ) -> None:
     """Serve Pinecone's REST API (and optionally gRPC) from a local, durable data dir."""
     from tenant_rag.local.server import LocalServer, resolve_data_dir
+    from tenant_rag.local.storage.sqlite import DEFAULT_DURABILITY, check_durability
 
+    try:
+        mode = check_durability(durability or DEFAULT_DURABILITY)
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
     level = log_level.lower()
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -70,6 +92,7 @@ def serve(
             log_level=level,
             access_log=level in ("debug", "info"),
             tls=tls,
+            durability=mode,
         )
     except OSError as exc:
         typer.echo(
@@ -101,6 +124,7 @@ def serve(
     if srv.tls is not None:
         typer.echo(srv.tls.trust_instructions())
     typer.echo("API key: " + ("required" if api_key else "not required (any key accepted)"))
+    typer.echo(f"Durability: {mode} ({DURABILITY_PROMISE[mode]})")
     typer.echo(
         f"Connect: Pinecone(api_key=..., host={srv.url!r})  or  PINECONE_CONTROLLER_HOST={srv.url}"
     )

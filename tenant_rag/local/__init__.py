@@ -15,6 +15,7 @@ import threading
 
 from tenant_rag.local.faults import FaultConfig
 from tenant_rag.local.server import LocalServer, resolve_data_dir
+from tenant_rag.local.storage.sqlite import DEFAULT_DURABILITY, Durability
 
 __all__ = ["LocalServer", "resolve_data_dir", "shared_server", "start"]
 
@@ -32,6 +33,7 @@ def start(
     grpc_port: int = 0,
     faults: FaultConfig | None = None,
     tls: bool = False,
+    durability: Durability = DEFAULT_DURABILITY,
 ) -> LocalServer:
     """Run a server on a background thread and return it once it accepts requests.
 
@@ -47,6 +49,9 @@ def start(
         tls: serve REST and gRPC over TLS with a certificate from a local CA kept in
             ``<data_dir>/tls/`` (``LocalServer.tls.ca`` is the file clients trust;
             ``client()`` and ``grpc_client()`` already do).
+        durability: ``"process"`` (an acknowledged write survives the server being killed)
+            or ``"power"`` (also an OS crash or power loss: every commit is fsynced); the
+            cost of each is in docs/reliability.md.
     """
     srv = LocalServer(
         resolve_data_dir(data_dir),
@@ -57,6 +62,7 @@ def start(
         grpc_port=grpc_port,
         faults=faults if faults is not None else FaultConfig.from_env(),
         tls=tls,
+        durability=durability,
     )
     return srv.start()
 

@@ -42,6 +42,7 @@ from tenant_rag.local.engine.limits import (
 from tenant_rag.local.engine.matrix import NamespaceMatrix, Sparse, top_k
 from tenant_rag.local.storage import IndexDef, IndexStore
 from tenant_rag.local.storage.index_store import Row
+from tenant_rag.local.storage.sqlite import DEFAULT_DURABILITY, Durability
 
 _GB = 1024**3
 _RELOAD_WHOLE_NAMESPACE_AT = 1000
@@ -63,12 +64,14 @@ def resident_budget() -> int:
 class IndexEngine:
     """Data-plane operations of one index. Arguments follow the wire's camelCase JSON."""
 
-    def __init__(self, definition: IndexDef, path: Path) -> None:
+    def __init__(
+        self, definition: IndexDef, path: Path, durability: Durability = DEFAULT_DURABILITY
+    ) -> None:
         self.d = definition
         self.dim = definition.dimension or 0
         self.metric = definition.metric
         self.sparse_only = definition.vector_type == "sparse"
-        self.store = IndexStore(path)
+        self.store = IndexStore(path, durability)
         self.lock = threading.RLock()
         # least recently used first; bounded by resident_budget() when one is configured
         self._ns: OrderedDict[str, NamespaceMatrix] = OrderedDict()
