@@ -39,7 +39,6 @@ _EXPORTS: dict[str, str] = {
     "default_embeddings": "tenant_rag.models.embeddings",
     "default_llm": "tenant_rag.models.llm",
     "LocalMiniLMEmbeddings": "tenant_rag.models.embeddings",
-    "HashingTestEmbeddings": "tenant_rag.models.embeddings",
     "ExtractiveAnswerer": "tenant_rag.models.llm",
     # LangChain stores and retrievers
     "TenantPineconeVectorStore": "tenant_rag.stores.langchain",
@@ -68,9 +67,17 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 
+#: Names that left the root namespace, and where they live now.
+_MOVED = {
+    "HashingTestEmbeddings": "tenant_rag.models.hashing (a test-only embedding, not public API)",
+}
+
+
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
+        if name in _MOVED:
+            raise AttributeError(f"tenant_rag.{name} moved: import it from {_MOVED[name]}.")
         raise AttributeError(f"module 'tenant_rag' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
@@ -107,7 +114,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         update_record,
     )
     from tenant_rag.models.embeddings import (
-        HashingTestEmbeddings,
         LocalMiniLMEmbeddings,
         default_embeddings,
     )

@@ -37,7 +37,7 @@ from llama_index.core.storage.docstore import BaseDocumentStore, SimpleDocumentS
 from llama_index.core.storage.storage_context import DOCSTORE_FNAME
 
 from tenant_rag.errors import ConfigurationError, TenantIsolationError
-from tenant_rag.llamaindex.models import resolve_embed_model
+from tenant_rag.llamaindex.resolve import resolve_embed_model
 from tenant_rag.llamaindex.splitting import default_splitter
 from tenant_rag.llamaindex.store import TenantPineconeVectorStore, tenant_vector_store
 from tenant_rag.tenancy.scope import Isolation, TenantScope

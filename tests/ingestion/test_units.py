@@ -8,8 +8,8 @@ import random
 import pytest
 from pinecone.exceptions import NotFoundException, PineconeApiException, ServiceException
 
-from tenant_rag.ingestion.batching import MAX_REQUEST_BYTES, batches, record_bytes
-from tenant_rag.ingestion.retry import RetryPolicy, is_transient
+from tenant_rag.tenancy.batching import MAX_REQUEST_BYTES, batches, record_bytes
+from tenant_rag.tenancy.retry import RetryPolicy, is_transient
 
 
 def rec(i: int, dim: int = 384, text: str = "") -> dict:
@@ -40,7 +40,7 @@ def test_batches_respect_the_count_limit() -> None:
 def test_batches_refuse_impossible_limits_and_records() -> None:
     with pytest.raises(ValueError):
         list(batches([], max_records=1001))
-    with pytest.raises(ValueError, match="request budget"):
+    with pytest.raises(ValueError, match="more than one upsert request may carry"):
         list(batches([(0, rec(0, dim=200_000))]))
 
 

@@ -80,13 +80,15 @@ def test_empty_upsert_is_invalid_request(pc: Any) -> None:
     assert "Invalid request" in str(info.value)
 
 
-def test_fetch_without_ids_names_ids(pc: Any) -> None:
+def test_fetch_without_ids_names_ids(pc: Any, local_server: LocalServer) -> None:
     """``fetch(ids=[])`` fails with a message naming ``ids`` (7.3.0 and 8.1.2 integration
     tests ``test_fetch_with_empty_list_of_ids``)."""
     index = make_index(pc, "noids", dimension=2)
     with pytest.raises(PineconeException) as info:
         index.fetch(ids=[], namespace="t")
     assert "ids" in str(info.value).lower()
+    raw = _raw(local_server, "GET", "/_index/noids/vectors/fetch", params={"namespace": "t"})
+    assert raw.status_code == 400 and "ids" in raw.json()["message"]  # the server says it too
 
 
 def test_wrong_api_key_data_plane_403_control_plane_401(tmp_path: Any) -> None:

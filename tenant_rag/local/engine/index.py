@@ -641,6 +641,31 @@ class IndexEngine:
                 counts.setdefault(ns, 0)
             return counts
 
+    def namespace_page(
+        self, prefix: str, limit: Any, token: Any
+    ) -> tuple[list[tuple[str, int, dict[str, Any] | None]], str | None, int]:
+        """One page of ``namespaces()`` for the namespaces API, shared by REST and gRPC.
+
+        Names starting with ``prefix``, in C (byte) order, after the token's name:
+        the page as (name, record count, metadata schema or None), the next page's
+        token (None on the last) and how many names match ``prefix`` in all
+        (2025-10's ``total_count``).
+        """
+        limit = DEFAULT_LIST_LIMIT if limit is None else limit
+        if (
+            isinstance(limit, bool)
+            or not isinstance(limit, int)
+            or not 1 <= limit <= MAX_LIST_LIMIT
+        ):
+            raise bad_request(f"limit must be between 1 and {MAX_LIST_LIMIT}, got {limit!r}")
+        after = _decode_token(token) if token else None
+        counts, schemas = self.namespaces(), self.namespace_schemas()
+        matching = sorted((n for n in counts if n.startswith(prefix)), key=lambda n: n.encode())
+        names = [n for n in matching if after is None or n.encode() > after.encode()]
+        page = names[:limit]
+        nxt = _encode_token(page[-1]) if len(names) > limit else None
+        return [(n, counts[n], schemas.get(n)) for n in page], nxt, len(matching)
+
     def describe_stats(self, flt: Any = None) -> dict[str, Any]:
         """Pinecone serverless's ``describe_index_stats``: a metadata filter is refused.
 
