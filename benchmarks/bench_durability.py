@@ -14,7 +14,7 @@ fresh data dir on the same disk, with the modes interleaved (process, power, pro
 ...) so a busy machine weighs on both alike; the figure is the median of the rounds. Also
 measured: one ``fsync`` of a 4 KB write on that disk, the floor under every ``power`` commit.
 
-    .venv/bin/python benchmarks/bench_durability.py            # 3 rounds
+    .venv/bin/python benchmarks/bench_durability.py            # 3 rounds (--rounds N)
     .venv/bin/python benchmarks/bench_durability.py --quick    # 1 round, fewer requests
 
 Writes ``benchmarks/results/durability.json``.
@@ -216,7 +216,9 @@ def main() -> int:
     load = os.getloadavg()
     report = {
         "benchmark": "durability",
-        "command": "python benchmarks/bench_durability.py" + (" --quick" if args.quick else ""),
+        "command": "python benchmarks/bench_durability.py"
+        + (" --quick" if args.quick else "")
+        + (f" --rounds {args.rounds}" if not args.quick and args.rounds != 3 else ""),
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),

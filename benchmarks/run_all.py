@@ -23,6 +23,7 @@ SCRIPTS = {
     "bench_ingest.py": True,
     "bench_embeddings.py": True,
     "bench_load.py": True,
+    "bench_durability.py": True,
     "bench_demo.py": False,
 }
 

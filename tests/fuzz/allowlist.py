@@ -146,6 +146,15 @@ ALLOWED: tuple[Allowed, ...] = (
 )
 
 
-def unexplained(case: Any, response: Any, failures: list[Any]) -> list[Any]:
-    """The failures no entry covers."""
-    return [f for f in failures if not any(a.covers(case, response, f) for a in ALLOWED)]
+def unexplained(
+    case: Any, response: Any, failures: list[Any], used: dict[int, int] | None = None
+) -> list[Any]:
+    """The failures no entry covers; ``used`` counts the failures each entry (by position) covered."""
+    left = []
+    for failure in failures:
+        entry = next((i for i, a in enumerate(ALLOWED) if a.covers(case, response, failure)), None)
+        if entry is None:
+            left.append(failure)
+        elif used is not None:
+            used[entry] = used.get(entry, 0) + 1
+    return left

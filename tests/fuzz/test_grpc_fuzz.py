@@ -29,7 +29,9 @@ from hypothesis import strategies as st
 from tenant_rag.local import LocalServer, start
 from tenant_rag.local.api import grpc_versions
 from tenant_rag.local.engine.limits import MAX_REQUEST_BYTES
+from tests.reliability._figures import Tally
 
+TALLY = Tally("fuzz_grpc")
 KEY = "grpc-fuzz-key"
 INDEX = "grpc-fuzz-7f3a"
 EXAMPLES = int(os.environ.get("TENANT_RAG_FUZZ_EXAMPLES", "25"))
@@ -239,6 +241,8 @@ def test_generated_messages_never_get_a_server_error(
     @given(payload=request_bytes(request_cls))
     def run(payload: bytes) -> None:
         answer, err = _call(channel, version, method, payload)
+        TALLY.add(f"calls_{version}")
+        TALLY.add("ok" if err is None else f"status_{err.code().name}")
         if err is None:
             assert answer is not None
             response_cls.FromString(answer)  # the answer is that version's message
@@ -273,3 +277,11 @@ def test_a_wrong_key_is_refused_even_for_bytes_that_do_not_parse(channel: grpc.C
     for payload in (b"\xff\xff\xff", b""):
         _, err = _call(channel, "2025-10", "Query", payload, key="wrong")
         assert err is not None and err.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_write_figures() -> None:
+    """Last in the module: the calls made and their statuses (printed; written to
+    benchmarks/results/reliability_fuzz_grpc.json with TENANT_RAG_WRITE_FIGURES=1)."""
+    TALLY.extra.update(examples_per_rpc=EXAMPLES, seed=SEED)
+    TALLY.write(f"TENANT_RAG_FUZZ_EXAMPLES={EXAMPLES} pytest tests/fuzz/test_grpc_fuzz.py")
+    assert sum(v for k, v in TALLY.counts.items() if k.startswith("calls_")) > 0

@@ -34,7 +34,8 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import FailureGroup
 
 from tenant_rag.local import LocalServer, start
-from tests.fuzz.allowlist import unexplained
+from tests.fuzz.allowlist import ALLOWED, unexplained
+from tests.reliability._figures import Tally
 
 
 @schemathesis.serializer("application/x-ndjson")
@@ -111,13 +112,22 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
         srv.stop()
 
 
-def _check(case: Any, base_url: str) -> None:
+TALLY = Tally("fuzz_rest")
+ALLOWED_USED: dict[int, int] = {}
+
+
+def _check(case: Any, base_url: str, plane: str) -> None:
     response = case.call(base_url=base_url, timeout=60)
+    version = dict(response.request.headers).get("X-Pinecone-Api-Version", "none")
+    TALLY.add(f"requests_{plane}_{version}")
+    code = response.status_code
+    TALLY.add(f"status_{code}" if code >= 500 else f"status_{code // 100}xx")
     try:
         case.validate_response(response)
     except FailureGroup as group:
-        left = unexplained(case, response, list(group.exceptions))
+        left = unexplained(case, response, list(group.exceptions), ALLOWED_USED)
         if left:
+            TALLY.add("unexplained_failures", len(left))
             raise FailureGroup(left, str(group)) from None
 
 
@@ -127,7 +137,7 @@ def _check(case: Any, base_url: str) -> None:
     v2026_07=load("2025-10", "data", send_version="2026-07"),
 )
 def test_data_plane(case: Any, server: LocalServer) -> None:
-    _check(case, f"{server.url}/_index/{DATA_INDEX}")
+    _check(case, f"{server.url}/_index/{DATA_INDEX}", "data")
 
 
 @schemathesis.pytest.parametrize(
@@ -135,4 +145,14 @@ def test_data_plane(case: Any, server: LocalServer) -> None:
     v2025_10=load("2025-10", "control"),
 )
 def test_control_plane(case: Any, server: LocalServer) -> None:
-    _check(case, server.url)
+    _check(case, server.url, "control")
+
+
+def test_write_figures() -> None:
+    """Last in the module: what was sent and what the allow-list covered (printed; written
+    to benchmarks/results/reliability_fuzz_rest.json with TENANT_RAG_WRITE_FIGURES=1)."""
+    for i, n in sorted(ALLOWED_USED.items()):
+        TALLY.add(f"allowed_{i}_{ALLOWED[i].kinds[0]}_{ALLOWED[i].operations[0]}", n)
+    TALLY.extra.update(examples_per_operation_and_mode=EXAMPLES, seed=SEED)
+    TALLY.write(f"TENANT_RAG_FUZZ_EXAMPLES={EXAMPLES} pytest tests/fuzz/test_rest_schema.py")
+    assert TALLY.counts["unexplained_failures"] == 0
