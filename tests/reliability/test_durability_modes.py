@@ -292,12 +292,14 @@ def test_sigkill_in_the_middle_of_a_checkpoint(tmp_path: Path, mode: str) -> Non
     # calibrate: how long this machine's checkpoint of that WAL takes
     _, duration, _ = _checkpoint_trial(tmp_path / "calibrate.sqlite", mode, batches, None)
     assert duration is not None
-    mid = 0
-    for trial in range(trials):
+    mid = trial = 0
+    # `trials` kills, more (up to 3x) until one has landed inside a checkpoint: a loaded
+    # machine can make one trial's checkpoint quicker than the calibration's
+    while trial < trials or (mid == 0 and trial < 3 * trials):
         path = tmp_path / f"t{trial}" / "index.sqlite"
         path.parent.mkdir()
         acked, _, killed_mid = _checkpoint_trial(
-            path, mode, batches, rng.uniform(0.05, 0.8) * duration
+            path, mode, batches, rng.uniform(0.05, 0.6) * duration
         )
         mid += killed_mid
         TALLY.add("sqlite_files_checked", _integrity_ok(path.parent, tmp_path / "scratch"))
@@ -310,6 +312,7 @@ def test_sigkill_in_the_middle_of_a_checkpoint(tmp_path: Path, mode: str) -> Non
         assert not missing, f"trial {trial}: {len(missing)} acknowledged records lost"
         TALLY.add(f"checkpoint_kills_{mode}")
         TALLY.add(f"checkpoint_acknowledged_{mode}", len(acked))
+        trial += 1
     TALLY.add(f"checkpoint_kills_mid_checkpoint_{mode}", mid)
     TALLY.extra[f"checkpoint_seconds_{mode}"] = duration
     assert mid >= 1, f"no kill landed inside the checkpoint ({duration:.3f} s long)"
