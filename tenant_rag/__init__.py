@@ -27,6 +27,8 @@ _EXPORTS: dict[str, str] = {
     "ConfigurationError": "tenant_rag.errors",
     "QuotaExceededError": "tenant_rag.errors",
     "IngestError": "tenant_rag.errors",
+    "UnknownTenantError": "tenant_rag.errors",
+    "UnknownDocumentError": "tenant_rag.errors",
     # tenant ids and scope
     "validate_tenant": "tenant_rag.tenancy.ids",
     "tenant_id_for": "tenant_rag.tenancy.ids",
@@ -38,6 +40,7 @@ _EXPORTS: dict[str, str] = {
     # default models
     "default_embeddings": "tenant_rag.models.embeddings",
     "default_llm": "tenant_rag.models.llm",
+    "index_embeddings": "tenant_rag.models.embeddings",
     "LocalMiniLMEmbeddings": "tenant_rag.models.embeddings",
     "ExtractiveAnswerer": "tenant_rag.models.llm",
     # LangChain stores and retrievers
@@ -60,6 +63,7 @@ _EXPORTS: dict[str, str] = {
     "list_tenants": "tenant_rag.lifecycle.tenants",
     "tenant_stats": "tenant_rag.lifecycle.tenants",
     "update_record": "tenant_rag.lifecycle.tenants",
+    "list_documents": "tenant_rag.lifecycle.documents",
     "UsageMeter": "tenant_rag.lifecycle.metering",
     "Quotas": "tenant_rag.lifecycle.metering",
 }
@@ -102,9 +106,12 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         QuotaExceededError,
         TenantIsolationError,
         TenantRagError,
+        UnknownDocumentError,
+        UnknownTenantError,
     )
     from tenant_rag.ingestion.pipeline import delete_document, ingest
     from tenant_rag.ingestion.report import IngestReport
+    from tenant_rag.lifecycle.documents import list_documents
     from tenant_rag.lifecycle.metering import Quotas, UsageMeter
     from tenant_rag.lifecycle.tenants import (
         list_tenants,
@@ -116,6 +123,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from tenant_rag.models.embeddings import (
         LocalMiniLMEmbeddings,
         default_embeddings,
+        index_embeddings,
     )
     from tenant_rag.models.llm import (
         ExtractiveAnswerer,

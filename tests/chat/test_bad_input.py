@@ -19,7 +19,7 @@ TENANT_ROUTES: list[tuple[str, str, dict[str, Any]]] = [
     ("DELETE", "/documents/a.md", {}),
     ("POST", "/chat", {"json": {"question": "hello?"}}),
 ]
-ALL_ROUTES = [*TENANT_ROUTES, ("DELETE", "/tenants/acme", {})]
+ALL_ROUTES = [*TENANT_ROUTES, ("DELETE", "/tenants/acme", {}), ("GET", "/tenants", {})]
 
 
 def assert_error(resp: Any, status: int, code: str, *words: str) -> None:
