@@ -19,7 +19,7 @@ from tenant_rag.chat.config import KeyRing
 from tenant_rag.chat.errors import install_error_handlers
 from tenant_rag.chat.jobs import JobManager
 from tenant_rag.chat.keystore import KeyStore
-from tenant_rag.chat.limits import BodyLimitMiddleware
+from tenant_rag.chat.limits import body_limit
 from tenant_rag.chat.logs import RequestLogMiddleware, install_redaction
 from tenant_rag.chat.routes import ROUTERS
 from tenant_rag.chat.service import ChatLimits, ChatService
@@ -109,7 +109,7 @@ def create_chat_app(
     app.state.jobs = jobs
     install_error_handlers(app)
     app.add_middleware(
-        BodyLimitMiddleware,
+        body_limit,
         upload_path="/documents",
         upload_limit=limits.max_request_bytes,
         per_file_limit=limits.max_upload_bytes,
