@@ -9,14 +9,32 @@ from many keys without revealing any of them. Route it to its own file with
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import Request
 
-from tenant_rag.chat.throttle import Decision, fingerprint
-
 audit_log = logging.getLogger("tenant_rag.chat.audit")
+
+
+class Decision(Protocol):
+    """What the audit line says of a throttle decision (`tenant_rag.chat.throttle.Decision`).
+
+    A protocol, so that the throttle can write audit lines without this module importing it.
+    """
+
+    @property
+    def allowed(self) -> bool: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def retry_after(self) -> float: ...
+
+
+def fingerprint(key: str) -> str:
+    """A short, one-way label of a presented key for the audit log (never the key)."""
+    return hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:12]
 
 
 def auth_failure(

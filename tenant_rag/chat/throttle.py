@@ -31,7 +31,6 @@ memory, per process.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import ipaddress
 import json
 import threading
@@ -41,6 +40,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tenant_rag.chat.audit import refused_at_edge
 
 #: Characters of a presented key that name its prefix bucket (``trk_`` + 8 random characters
 #: for generated keys). Only kept in memory, never logged.
@@ -106,11 +107,6 @@ def client_group(address: str | None) -> str:
 def key_prefix(key: str) -> str:
     """The prefix bucket of a presented key."""
     return key[:KEY_PREFIX_CHARS]
-
-
-def fingerprint(key: str) -> str:
-    """A short, one-way label of a presented key for the audit log (never the key)."""
-    return hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:12]
 
 
 class AuthThrottle:
@@ -260,8 +256,6 @@ class ThrottleMiddleware:
         if decision.allowed:
             await self.app(scope, receive, send)
             return
-        from tenant_rag.chat.audit import refused_at_edge
-
         refused_at_edge(scope, key, decision)
         cfg = self.throttle.config
         if cfg.tarpit_seconds > 0 and self._held < cfg.max_tarpitted:

@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 from tenant_rag.chat import KeyRing
-from tenant_rag.chat.throttle import AuthThrottle, ThrottleConfig, client_group, fingerprint
+from tenant_rag.chat.audit import fingerprint
+from tenant_rag.chat.throttle import AuthThrottle, ThrottleConfig, client_group
 from tenant_rag.local import LocalServer
 
 from .conftest import ACME_KEY, GLOBEX_KEY, WRONG_KEY, Backend, make_backend, serving
