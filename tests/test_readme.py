@@ -163,9 +163,9 @@ def test_tutorial_runs_and_prints_what_the_readme_shows(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PINECONE_", "OPENAI_"))}
     env.pop("TENANT_RAG_HOME", None)
     env.pop("TENANT_RAG_SERVER", None)
+    env.pop("TENANT_RAG_DEBUG", None)
     env.update(
-        PYTHONUNBUFFERED="1",
-        COLUMNS="80", TENANT_RAG_DEBUG="", PATH=f"{Path(sys.executable).parent}:{env['PATH']}"
+        PYTHONUNBUFFERED="1", COLUMNS="80", PATH=f"{Path(sys.executable).parent}:{env['PATH']}"
     )
     cwd, server = tmp_path, None
     try:
