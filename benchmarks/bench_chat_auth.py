@@ -61,7 +61,9 @@ def start(home: Path, keys: Path) -> tuple[subprocess.Popen[str], str]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the chat server did not start") from None
             continue
-        m = re.search(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", line)
+        # the banner names the bound port (the port is bound before uvicorn starts, so
+        # uvicorn's own "running on" line does not come)
+        m = re.search(r"(?:open|Uvicorn running on) (http://127\.0\.0\.1:\d+)", line)
         if m:
             return proc, m.group(1)
 

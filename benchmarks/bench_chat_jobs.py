@@ -88,7 +88,9 @@ class ChatServer:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("the chat server did not start") from None
                 continue
-            m = re.search(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", line)
+            # today's banner says "open <url>/" (the port is bound before uvicorn starts, so
+            # uvicorn's own line does not come); older source trees (the A/B) print uvicorn's
+            m = re.search(r"(?:open|Uvicorn running on) (http://127\.0\.0\.1:\d+)", line)
             self.url = m.group(1) if m else ""
 
     def stop(self) -> None:
