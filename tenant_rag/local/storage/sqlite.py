@@ -6,6 +6,13 @@ a ``write()`` before the call returns, so it survives the process being killed
 power loss can drop the last few commits, which is an accepted trade for a
 development database (FULL would fsync every commit and cost ~10x on upserts).
 ``busy_timeout`` lets two processes over one data dir take turns writing.
+
+``secure_delete=ON``: SQLite overwrites deleted records with zeros instead of
+leaving them in free space, so an offboarded tenant's text is not left in the
+database file. Its default depends on how SQLite was built (Debian's is on,
+upstream's and many others' off), hence set here. The old page images still sit
+in the WAL until a ``wal_checkpoint(TRUNCATE)`` (`IndexStore.checkpoint`,
+``POST /_local/checkpoint``) empties it: together, deletion is physical.
 """
 
 from __future__ import annotations
@@ -29,4 +36,5 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=OFF")
+    conn.execute("PRAGMA secure_delete=ON")
     return conn
