@@ -42,6 +42,8 @@ def create_chat_app(
     pc: Any = None,
     index_name: str = DEFAULT_INDEX,
     limits: ChatLimits | None = None,
+    routes: Any = None,
+    audit_log: str | None = None,
 ) -> FastAPI:
     """Build the app.
 
@@ -55,6 +57,10 @@ def create_chat_app(
         pc: the Pinecone client for ``ensure_index``; default `connect()`.
         index_name: the index to create or open when ``index`` is not given.
         limits: upload and question limits.
+        routes: a `RoutingTable` or the path of one (default: ``$TENANT_RAG_ROUTES``, else
+            none): a tenant routed to another index (re-embedded, moved) is served there.
+        audit_log: where the admin routes append their deletion receipts (default:
+            ``$TENANT_RAG_AUDIT_LOG``, else none).
     """
     keys = keys if keys is not None else load_keys()
     if not keys.tenants:
@@ -83,8 +89,14 @@ def create_chat_app(
     )
     app.state.keys = keys
     app.state.service = ChatService(
-        index=index, index_name=index_name, embedding=embedding, llm=llm, limits=limits
+        index=index,
+        index_name=index_name,
+        embedding=embedding,
+        llm=llm,
+        limits=limits,
+        routes=_routing_table(routes),
     )
+    app.state.audit_log = audit_log
     install_error_handlers(app)
     app.add_middleware(
         BodyLimitMiddleware,
@@ -103,6 +115,19 @@ def create_chat_app(
         keys.admin_count,
     )
     return app
+
+
+def _routing_table(routes: Any) -> Any:
+    """A `RoutingTable` from an object, a path, or ``$TENANT_RAG_ROUTES``; None without one."""
+    import os
+
+    from tenant_rag.tenancy.routing import RoutingTable
+
+    if routes is None:
+        routes = os.environ.get("TENANT_RAG_ROUTES") or None
+    if routes is None or isinstance(routes, RoutingTable):
+        return routes
+    return RoutingTable(routes)
 
 
 def _version() -> str:

@@ -144,13 +144,16 @@ class RoutingTable:
         *,
         isolation: Isolation = "namespace",
         expect: str | None = None,
+        expect_isolation: Isolation = "namespace",
         reason: str = "",
     ) -> Route:
         """Route ``tenant`` to ``index`` in one atomic write; the old route is kept for rollback.
 
         ``expect``: the index the caller believes serves the tenant now (the
-        route's, or the default's name); a different current route raises
-        instead of overwriting a switch made meanwhile by someone else.
+        route's, or the default's name; ``expect_isolation`` its isolation); a
+        different current route raises instead of overwriting a switch made
+        meanwhile by someone else. It becomes the route's ``previous`` when the
+        tenant had no route yet.
         """
         tenant = validate_tenant(tenant)
         if not index:

@@ -168,6 +168,20 @@ CASES = [
         lambda b: b.client.delete("/tenants/acme", headers=b.as_(ACME_KEY)),
         (403,),
     ),
+    Case(
+        "GET /tenants/globex/export with acme's key",
+        lambda b: b.client.get("/tenants/globex/export", headers=b.as_(ACME_KEY)),
+        (403,),
+    ),
+    Case(
+        "POST /tenants/globex/erase with acme's key",
+        lambda b: b.client.post(
+            "/tenants/globex/erase",
+            json={"filter": {"doc_id": "secret.md"}},
+            headers=b.as_(ACME_KEY),
+        ),
+        (403,),
+    ),
 ]
 
 
@@ -205,6 +219,8 @@ def test_every_route_is_covered(backend: Backend) -> None:
         ("DELETE", "/documents/{doc_id}"),
         ("POST", "/chat"),
         ("DELETE", "/tenants/{tenant_id}"),
+        ("GET", "/tenants/{tenant_id}/export"),
+        ("POST", "/tenants/{tenant_id}/erase"),
     }
     assert routes - {("GET", "/healthz")} == tested
 

@@ -177,6 +177,7 @@ def reembed_tenant(
             dst.index_name,
             isolation=dst.scope.isolation,
             expect=report.previous_route,
+            expect_isolation=previous.isolation if previous is not None else src.scope.isolation,
             reason=f"reembed with {model or 'a new model'}",
         )
         report.routed = True

@@ -449,10 +449,19 @@ class _Transfer:
     def _route(self) -> None:
         if self.routes is None or self.report.routed:
             return
+        current = self.routes.get(self.dst.tenant)
+        if current is not None and (current.index, current.isolation) == (
+            self.dst.index_name,
+            self.dst.scope.isolation,
+        ):  # switched already (a resumed move)
+            self.report.routed = True
+            return
         self.routes.switch(
             self.dst.tenant,
             self.dst.index_name,
             isolation=self.dst.scope.isolation,
+            expect=self.src.index_name,
+            expect_isolation=self.src.scope.isolation,
             reason=f"move from {self.src.index_name}",
         )
         self.report.routed = True
