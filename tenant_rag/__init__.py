@@ -27,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "ConfigurationError": "tenant_rag.errors",
     "QuotaExceededError": "tenant_rag.errors",
     "IngestError": "tenant_rag.errors",
+    "PortabilityError": "tenant_rag.errors",
     # tenant ids and scope
     "validate_tenant": "tenant_rag.tenancy.ids",
     "tenant_id_for": "tenant_rag.tenancy.ids",
@@ -39,7 +40,6 @@ _EXPORTS: dict[str, str] = {
     "default_embeddings": "tenant_rag.models.embeddings",
     "default_llm": "tenant_rag.models.llm",
     "LocalMiniLMEmbeddings": "tenant_rag.models.embeddings",
-    "HashingTestEmbeddings": "tenant_rag.models.embeddings",
     "ExtractiveAnswerer": "tenant_rag.models.llm",
     # LangChain stores and retrievers
     "TenantPineconeVectorStore": "tenant_rag.stores.langchain",
@@ -61,6 +61,16 @@ _EXPORTS: dict[str, str] = {
     "list_tenants": "tenant_rag.lifecycle.tenants",
     "tenant_stats": "tenant_rag.lifecycle.tenants",
     "update_record": "tenant_rag.lifecycle.tenants",
+    "erase": "tenant_rag.lifecycle.erasure",
+    "DeletionReceipt": "tenant_rag.lifecycle.erasure",
+    # portability (issue 13): export, import, copy, move, re-embed; the routing table
+    "export_tenant": "tenant_rag.lifecycle.portability",
+    "import_tenant": "tenant_rag.lifecycle.portability",
+    "copy_tenant": "tenant_rag.lifecycle.portability",
+    "move_tenant": "tenant_rag.lifecycle.portability",
+    "migrate_isolation": "tenant_rag.lifecycle.portability",
+    "reembed_tenant": "tenant_rag.lifecycle.portability",
+    "RoutingTable": "tenant_rag.tenancy.routing",
     "UsageMeter": "tenant_rag.lifecycle.metering",
     "Quotas": "tenant_rag.lifecycle.metering",
 }
@@ -68,9 +78,17 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 
+#: Names that left the root namespace, and where they live now.
+_MOVED = {
+    "HashingTestEmbeddings": "tenant_rag.models.hashing (a test-only embedding, not public API)",
+}
+
+
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
+        if name in _MOVED:
+            raise AttributeError(f"tenant_rag.{name} moved: import it from {_MOVED[name]}.")
         raise AttributeError(f"module 'tenant_rag' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
@@ -92,13 +110,23 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         IndexMismatchError,
         IngestError,
         InvalidTenantError,
+        PortabilityError,
         QuotaExceededError,
         TenantIsolationError,
         TenantRagError,
     )
     from tenant_rag.ingestion.pipeline import delete_document, ingest
     from tenant_rag.ingestion.report import IngestReport
+    from tenant_rag.lifecycle.erasure import DeletionReceipt, erase
     from tenant_rag.lifecycle.metering import Quotas, UsageMeter
+    from tenant_rag.lifecycle.portability import (
+        copy_tenant,
+        export_tenant,
+        import_tenant,
+        migrate_isolation,
+        move_tenant,
+        reembed_tenant,
+    )
     from tenant_rag.lifecycle.tenants import (
         list_tenants,
         offboard,
@@ -107,7 +135,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         update_record,
     )
     from tenant_rag.models.embeddings import (
-        HashingTestEmbeddings,
         LocalMiniLMEmbeddings,
         default_embeddings,
     )
@@ -130,4 +157,5 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         validate_tenant,
     )
     from tenant_rag.tenancy.pinned import PinnedIndex
+    from tenant_rag.tenancy.routing import RoutingTable
     from tenant_rag.tenancy.scope import TenantScope

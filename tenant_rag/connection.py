@@ -12,6 +12,7 @@ import os
 import re
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,11 @@ from tenant_rag.errors import ConfigurationError, IndexMismatchError
 _INDEX_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,43}[a-z0-9])?$")
 _lock = threading.Lock()
 _clients: dict[tuple[Any, ...], Any] = {}
-_indexes: dict[tuple[int, str], Any] = {}
+#: Data-plane handles per client object and index name. Keyed by the client itself (weakly):
+#: an id() key could be reused by a new client after the old one is collected.
+_indexes: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 #: gRPC target of the embedded server, per gRPC client built by `connect(grpc=True)`.
-_local_grpc_targets: dict[int, str] = {}
+_local_grpc_targets: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
 
 def is_local() -> bool:
@@ -88,7 +91,7 @@ def _local_client(grpc: bool) -> Any:
     client = server.grpc_client()
     if not server.grpc_target:
         raise ConfigurationError("the embedded server was started without its gRPC port.")
-    _local_grpc_targets[id(client)] = server.grpc_target
+    _local_grpc_targets[client] = server.grpc_target
     return client
 
 
@@ -127,9 +130,8 @@ def ensure_index(
         raise ConfigurationError(
             f"metric must be 'cosine', 'euclidean' or 'dotproduct', got {metric!r}."
         )
-    cache_key = (id(pc), name)
     with _lock:
-        handle = _indexes.get(cache_key)
+        handle = _indexes.get(pc, {}).get(name)
     if handle is not None and getattr(handle, "_tenant_rag_shape", None) == (dimension, metric):
         return handle
 
@@ -157,7 +159,7 @@ def ensure_index(
     handle._tenant_rag_index_name = name
     handle._tenant_rag_shape = (dimension, metric)
     with _lock:
-        _indexes[cache_key] = handle
+        _indexes.setdefault(pc, {})[name] = handle
     return handle
 
 
@@ -219,7 +221,7 @@ def _data_plane_handle(pc: Any, name: str, desc: Any) -> Any:
     the SDK sends, so a local gRPC handle names the index and that port; the
     REST host in ``desc.host`` is for HTTP clients only.
     """
-    grpc_target = _local_grpc_targets.get(id(pc))
+    grpc_target = _local_grpc_targets.get(pc)
     if grpc_target:
         from pinecone.grpc import GRPCClientConfig
 

@@ -13,12 +13,14 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from tenant_rag.chat.config import KeyRing, load_keys
+from tenant_rag.chat.config import KeyRing
 from tenant_rag.chat.errors import install_error_handlers
+from tenant_rag.chat.keystore import KeyStore
 from tenant_rag.chat.limits import BodyLimitMiddleware
 from tenant_rag.chat.logs import RequestLogMiddleware, install_redaction
 from tenant_rag.chat.routes import ROUTERS
 from tenant_rag.chat.service import ChatLimits, ChatService
+from tenant_rag.chat.throttle import AuthThrottle, ThrottleConfig
 from tenant_rag.errors import ConfigurationError
 
 log = logging.getLogger("tenant_rag.chat")
@@ -35,7 +37,7 @@ def _dimension_of(embedding: Any) -> int:
 
 def create_chat_app(
     *,
-    keys: KeyRing | None = None,
+    keys: KeyRing | KeyStore | None = None,
     embedding: Any = None,
     llm: Any = None,
     index: Any = None,
@@ -44,11 +46,13 @@ def create_chat_app(
     limits: ChatLimits | None = None,
     routes: Any = None,
     audit_log: str | None = None,
+    throttle: ThrottleConfig | None = None,
 ) -> FastAPI:
     """Build the app.
 
     Args:
-        keys: tenant and admin keys; default `load_keys()` (``TENANT_RAG_CHAT_KEYS_FILE``
+        keys: tenant and admin keys: a fixed `KeyRing`, or a `KeyStore` (a keys file,
+            reloaded when it changes); default `KeyStore.load()` (``TENANT_RAG_CHAT_KEYS_FILE``
             or ``TENANT_RAG_CHAT_KEYS`` / ``TENANT_RAG_ADMIN_KEY``).
         embedding: LangChain embeddings; default `default_embeddings()`.
         llm: LangChain chat model; default `default_llm()` (the local extractive
@@ -61,9 +65,13 @@ def create_chat_app(
             none): a tenant routed to another index (re-embedded, moved) is served there.
         audit_log: where the admin routes append their deletion receipts (default:
             ``$TENANT_RAG_AUDIT_LOG``, else none).
+        throttle: failed-authentication throttling (`ThrottleConfig()` by default).
     """
-    keys = keys if keys is not None else load_keys()
-    if not keys.tenants:
+    if keys is None:
+        keys = KeyStore.load()
+    elif isinstance(keys, KeyRing):
+        keys = KeyStore(keys)
+    if not keys.ring.tenants:
         raise ConfigurationError("the key ring has no tenant keys; the server would serve nobody.")
     if embedding is None:
         from tenant_rag.models.embeddings import default_embeddings
@@ -80,7 +88,7 @@ def create_chat_app(
             pc if pc is not None else connect(), index_name, dimension=_dimension_of(embedding)
         )
     limits = limits or ChatLimits()
-    install_redaction(keys.secrets())
+    install_redaction(keys.ring.secrets())
 
     app = FastAPI(
         title="tenant_rag chat backend",
@@ -88,6 +96,7 @@ def create_chat_app(
         version=_version(),
     )
     app.state.keys = keys
+    app.state.throttle = AuthThrottle(throttle)
     app.state.service = ChatService(
         index=index,
         index_name=index_name,
@@ -111,8 +120,8 @@ def create_chat_app(
     log.info(
         "chat backend ready: index=%s, tenants=%s, admin keys=%d",
         index_name,
-        ", ".join(keys.tenants),
-        keys.admin_count,
+        ", ".join(keys.ring.tenants),
+        keys.ring.admin_count,
     )
     return app
 

@@ -1,7 +1,8 @@
 """``tenant-rag chat-server``: run the chatbot backend (`tenant_rag.chat`) with uvicorn.
 
-Keys come from ``--keys FILE`` (JSON or TOML: ``{"keys": {"<key>": "acme"},
-"admin_keys": ["<key>"]}``) or the environment (``TENANT_RAG_CHAT_KEYS=key1=acme,key2=globex``,
+Keys come from ``--keys FILE`` (JSON or TOML: ``{"keys": {"sha256:<hex>": "acme"},
+"admin_keys": ["sha256:<hex>"]}``, written by ``tenant-rag chat-keys new --keys FILE``,
+reloaded when it changes) or the environment (``TENANT_RAG_CHAT_KEYS=key1=acme,key2=globex``,
 ``TENANT_RAG_ADMIN_KEY``). The data lives on the embedded server
 (``TENANT_RAG_HOME``) unless ``PINECONE_API_KEY`` is set.
 """
@@ -24,8 +25,8 @@ def chat_server(
         Path | None,
         typer.Option(
             "--keys",
-            help="Keys file (JSON or .toml). Default: $TENANT_RAG_CHAT_KEYS_FILE, else "
-            "$TENANT_RAG_CHAT_KEYS / $TENANT_RAG_ADMIN_KEY.",
+            help="Keys file (JSON or .toml; reloaded when it changes). Default: "
+            "$TENANT_RAG_CHAT_KEYS_FILE, else $TENANT_RAG_CHAT_KEYS / $TENANT_RAG_ADMIN_KEY.",
             show_default=False,
         ),
     ] = None,
@@ -36,9 +37,17 @@ def chat_server(
     log_level: Annotated[
         str, typer.Option(help="debug, info (logs each request, never keys), warning, error.")
     ] = "info",
+    audit_log: Annotated[
+        Path | None,
+        typer.Option(
+            "--audit-log",
+            help="Also append the audit lines (one per failed authentication) to this file.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the per-tenant chat backend and its web page (open http://HOST:PORT/)."""
-    from tenant_rag.chat.config import load_keys
+    from tenant_rag.chat.keystore import KeyStore
     from tenant_rag.chat.logs import REDACTOR
     from tenant_rag.errors import ConfigurationError, TenantRagError
 
@@ -46,7 +55,7 @@ def chat_server(
         typer.echo("error: --max-upload-mb must be positive.", err=True)
         raise typer.Exit(2)
     try:
-        ring = load_keys(keys)
+        ring = KeyStore.load(keys)
     except ConfigurationError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -57,6 +66,11 @@ def chat_server(
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(REDACTOR)
     logging.basicConfig(level=log_level.upper(), handlers=[handler], force=True)
+    if audit_log is not None:
+        audit_handler = logging.FileHandler(audit_log, encoding="utf-8")
+        audit_handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        audit_handler.addFilter(REDACTOR)
+        logging.getLogger("tenant_rag.chat.audit").addHandler(audit_handler)
 
     from tenant_rag.chat.app import create_chat_app
     from tenant_rag.chat.service import ChatLimits

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from tenant_rag.chat.command import chat_server
+from tenant_rag.chat.keys_command import app as chat_keys_app
 from tenant_rag.cli._common import DEBUG_ENV, ErrorHandlingGroup, set_debug
 from tenant_rag.cli.ask import ask
 from tenant_rag.cli.demo import demo
@@ -44,6 +45,7 @@ def _root(
 
 app.command("serve")(serve)
 app.command("chat-server")(chat_server)
+app.add_typer(chat_keys_app, name="chat-keys")
 app.command("ingest")(ingest)
 app.command("delete-doc")(delete_doc)
 app.command("ask")(ask)

@@ -5,6 +5,9 @@ dimension), shows a progress bar on a terminal, and ends with a one-screen
 summary (or ``--json``). Running it again on unchanged files writes nothing.
 A run in which some documents failed exits with code 1 after the summary;
 those documents were not left half-written, so running it again retries them.
+A document that would replace one ingested from another source (a second
+folder holding ``company.md``) is left as it was and the run exits with code 1
+naming both sources, unless ``--replace``; ``--prefix docs2/`` keeps both.
 """
 
 from __future__ import annotations
@@ -63,6 +66,21 @@ def ingest(
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Progress bar (on a terminal only).")
     ] = True,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Replace documents of the same id that were ingested from another source.",
+        ),
+    ] = False,
+    prefix: Annotated[
+        str,
+        typer.Option(
+            "--prefix",
+            help="Put this before every document id (e.g. docs2/), to keep documents of "
+            "another source with the same names; --sync then stays under it.",
+        ),
+    ] = "",
     json_output: JsonOption = False,
 ) -> None:
     """Ingest PATHS into the tenant's namespace: chunk, embed, upsert; unchanged files are skipped."""
@@ -70,26 +88,45 @@ def ingest(
     check_tenant(tenant)
     mode = isolation_of(isolation)
     from tenant_rag.connection import ensure_index
+    from tenant_rag.errors import DocumentConflictError
     from tenant_rag.ingestion.pipeline import ingest as run_ingest
 
     emb = embeddings()
     ix = ensure_index(client(), index, dimension=dimension_of(emb))
-    report = run_ingest(
-        ix,
-        tenant,
-        list(paths),
-        embedding=emb,
-        chunk_size=chunk_size,
-        chunk_overlap=chunk_overlap,
-        sync=sync,
-        isolation=mode,
-        progress=progress and not json_output,
-        root=root,
-    )
+    conflict: DocumentConflictError | None = None
+    try:
+        report = run_ingest(
+            ix,
+            tenant,
+            list(paths),
+            embedding=emb,
+            chunk_size=chunk_size,
+            chunk_overlap=chunk_overlap,
+            sync=sync,
+            isolation=mode,
+            progress=progress and not json_output,
+            root=root,
+            on_conflict="replace" if replace else "refuse",
+            doc_id_prefix=prefix,
+        )
+    except DocumentConflictError as exc:
+        conflict, report = exc, exc.report  # type: ignore[assignment]
     if out.json_mode:
         out.json(report.to_dict())
     else:
         out.console.print(report)
+    if conflict is not None:
+        out.note(
+            f"[bold red]error:[/] {len(conflict.conflicts)} document(s) left as they were: each "
+            "would replace a document of the same id from another source:"
+        )
+        for doc_id, (was, new) in sorted(conflict.conflicts.items()):
+            out.note(f"  {doc_id}: stored from {was}; this run's source is {new}")
+        out.note(
+            "Run again with --replace to replace them, or with --prefix docs2/ (any prefix) "
+            "to keep both."
+        )
+        raise typer.Exit(EXIT_REFUSED)
     if not report.ok:
         out.note(
             f"[bold red]error:[/] {report.documents_failed} document(s) failed (listed above); "

@@ -7,9 +7,12 @@ so a large corpus is never held in memory.
 
 Document ids:
 
-* a file: its path relative to the root, with ``/`` separators. The root is
-  ``root=`` when given; otherwise the directory that was passed, the static
-  part of a glob (``docs/**/*.md`` → ``docs``), or a lone file's own folder.
+* a file: its path relative to the root, with ``/`` separators, in Unicode
+  NFC (`doc_id_for_path`; macOS writes NFD names, browsers send NFC: one
+  file, one id). The root is ``root=`` when given; otherwise the directory
+  that was passed, the static part of a glob (``docs/**/*.md`` → ``docs``), or
+  a lone file's own folder. The chatbot backend's uploads follow the same rule
+  (an upload's id is its file name), so a file has one id whichever way it came.
 * a ``.jsonl`` line / an item of a ``.json`` array: ``"{path}:{id}"``, where ``id``
   is the item's ``doc_id`` or ``id`` field, else its 1-based position.
 * a LangChain ``Document``: ``Document.id``, else ``metadata["doc_id"]``, else
@@ -28,6 +31,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +55,9 @@ class SourceDocument:
     text: str
     metadata: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+    #: where the document came from, for conflict checks: a file's absolute path, a
+    #: Document's or record's ``metadata["source"]``; None when nothing says
+    origin: str | None = None
 
 
 @dataclass
@@ -141,16 +148,26 @@ def _hidden(rel: Path) -> bool:
     return any(part.startswith(".") for part in rel.parts)
 
 
+def doc_id_for_path(rel: str) -> str:
+    """The document id of a file at ``rel`` (POSIX, relative to its root): ``rel`` in NFC.
+
+    The one rule for files, whether ingested from disk (CLI, ``ingest()``) or
+    uploaded to the chatbot backend. Lossless: no character is replaced, so
+    two names never share an id unless they are canonically the same text.
+    """
+    return unicodedata.normalize("NFC", rel)
+
+
 def _rel(path: Path, root: Path) -> str:
     if ".." not in path.parts and ".." not in root.parts:
         if path.is_absolute() != root.is_absolute():
             path, root = path.absolute(), root.absolute()
         try:  # cheap and exact for files found under the folder that was passed
-            return path.relative_to(root).as_posix()
+            return doc_id_for_path(path.relative_to(root).as_posix())
         except ValueError:
             pass
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
+        return doc_id_for_path(path.resolve().relative_to(root.resolve()).as_posix())
     except ValueError:
         raise ValueError(
             f"{path} is not under the root {root}; pass root= a folder that contains every source."
@@ -200,25 +217,30 @@ def _from_record(rec: tuple[Any, ...] | list[Any], position: int) -> Iterator[Lo
     yield from _checked(doc_id, text, md, str(md.get("source") or doc_id))
 
 
-def _checked(doc_id: str, text: str, md: dict[str, Any], source: str) -> Iterator[Loaded]:
+def _checked(
+    doc_id: str, text: str, md: dict[str, Any], source: str, origin: str | None = None
+) -> Iterator[Loaded]:
     if not text.strip():
         yield LoadFailure(doc_id, "empty document (no text)", skipped=True, protects=doc_id)
     else:
-        yield SourceDocument(doc_id, text, md, source)
+        if origin is None and md.get("source"):
+            origin = str(md["source"])
+        yield SourceDocument(doc_id, text, md, source, origin)
 
 
 def load_file(fs: FileSource) -> Iterator[Loaded]:
     """Load one file by its suffix; every problem becomes a `LoadFailure` naming the file."""
     suffix = fs.path.suffix.lower()
+    origin = str(fs.path.resolve())
     try:
         if suffix in TEXT_SUFFIXES:
-            yield from _checked(fs.rel, read_text(fs.path), {}, fs.rel)
+            yield from _checked(fs.rel, read_text(fs.path), {}, fs.rel, origin)
         elif suffix in HTML_SUFFIXES:
             title, text = html_text(read_text(fs.path))
-            yield from _checked(fs.rel, text, {"title": title} if title else {}, fs.rel)
+            yield from _checked(fs.rel, text, {"title": title} if title else {}, fs.rel, origin)
         elif suffix == ".pdf":
             pages, text = pdf_text(fs.path)
-            yield from _checked(fs.rel, text, {"pages": pages}, fs.rel)
+            yield from _checked(fs.rel, text, {"pages": pages}, fs.rel, origin)
         elif suffix == ".json":
             yield from _json_documents(fs, json.loads(read_text(fs.path)))
         elif suffix == ".jsonl":
@@ -300,7 +322,7 @@ def _item_document(fs: FileSource, item: Any, n: int) -> Loaded:
         )
     md = _dict_field(item, "metadata")
     extra = {k: v for k, v in item.items() if k not in (*_TEXT_KEYS, *_ID_KEYS, "metadata")}
-    return next(iter(_checked(doc_id, text, {**extra, **md}, fs.rel)))
+    return next(iter(_checked(doc_id, text, {**extra, **md}, fs.rel, str(fs.path.resolve()))))
 
 
 def _dict_field(item: dict[str, Any], key: str) -> dict[str, Any]:
@@ -316,9 +338,10 @@ def _json_documents(fs: FileSource, data: Any) -> Iterator[Loaded]:
         text = next(data[k] for k in _TEXT_KEYS if isinstance(data.get(k), str))
         md = _dict_field(data, "metadata")
         extra = {k: v for k, v in data.items() if k not in (*_TEXT_KEYS, *_ID_KEYS, "metadata")}
-        yield from _checked(fs.rel, text, {**extra, **md}, fs.rel)
+        yield from _checked(fs.rel, text, {**extra, **md}, fs.rel, str(fs.path.resolve()))
     else:  # any other JSON: index its text as written, so its keys and values are searchable
-        yield from _checked(fs.rel, json.dumps(data, indent=1, ensure_ascii=False), {}, fs.rel)
+        text = json.dumps(data, indent=1, ensure_ascii=False)
+        yield from _checked(fs.rel, text, {}, fs.rel, str(fs.path.resolve()))
 
 
 def _jsonl_documents(fs: FileSource) -> Iterator[Loaded]:

@@ -64,9 +64,9 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
-from tenant_rag.errors import IngestError, TenantRagError
+from tenant_rag.errors import DocumentConflictError, IngestError, TenantRagError
 from tenant_rag.ingestion.chunking import Splitter, config_fingerprint, default_splitter, split
 from tenant_rag.ingestion.loaders import (
     FileSource,
@@ -77,6 +77,7 @@ from tenant_rag.ingestion.loaders import (
     load,
 )
 from tenant_rag.ingestion.records import (
+    ORIGIN_KEY,
     check_doc_id,
     chunk_metadata,
     clean_metadata,
@@ -116,6 +117,7 @@ class _Doc:
     text: str
     metadata: dict[str, Any]
     digest: str
+    origin: str | None = None
     had_chunk0: bool = False
     chunks: list[str] = field(default_factory=list)
     chunk_metadata: list[dict[str, Any]] = field(default_factory=list)
@@ -145,6 +147,9 @@ def ingest(
     wave_chunks: int = 512,
     writers: int | None = None,
     retry: RetryPolicy | None = None,
+    on_conflict: Literal["refuse", "replace"] = "refuse",
+    doc_id_prefix: str = "",
+    origin: str | None = None,
 ) -> IngestReport:
     """Chunk, embed and upsert ``sources`` into ``tenant``'s part of ``index``; return the report.
 
@@ -160,7 +165,21 @@ def ingest(
     produced any document, so a wrong path cannot wipe a tenant). A document
     that fails (unreadable, metadata over 40 KB, writes failing after the
     retries) is reported with its reason and the run goes on.
+
+    Sources: every chunk records its document's origin (a file's absolute
+    path, a Document's or record's ``metadata["source"]``, or ``origin=``
+    for the whole run). A document whose stored version came from another
+    origin (two folders both holding ``company.md``) is not replaced: it is
+    left as it was, listed in ``report.conflicts``, and after the run
+    `DocumentConflictError` (with ``.report``) names both sources, unless
+    ``on_conflict="replace"``. ``doc_id_prefix="docs2/"`` keeps both instead:
+    every document id of this run gets the prefix (and ``sync=True`` then
+    deletes only documents under it). Documents stored without an origin
+    (older versions, records given in code without a ``source``) are replaced
+    as before.
     """
+    if on_conflict not in ("refuse", "replace"):
+        raise ValueError(f"on_conflict must be 'refuse' or 'replace', got {on_conflict!r}.")
     started = time.perf_counter()
     # PinnedIndex validates the tenant first; the lean handle under it only skips the SDK's
     # per-float type checks (see tenant_rag.ingestion.sdk)
@@ -190,6 +209,9 @@ def ingest(
         embed_batch_size=max(1, embed_batch_size),
         wave_chunks=max(1, wave_chunks),
         progress=_Progress(progress, total, tenant=pinned.tenant),
+        on_conflict=on_conflict,
+        doc_id_prefix=doc_id_prefix,
+        origin=origin,
     )
     try:
         run.prepare(sync)
@@ -199,6 +221,10 @@ def ingest(
     finally:
         run.progress.close()
         report.seconds = time.perf_counter() - started
+    if report.conflicts:
+        raise DocumentConflictError(
+            report, {d: (str(c["stored"]), c["new"]) for d, c in report.conflicts.items()}
+        )
     return report
 
 
@@ -262,6 +288,9 @@ class _Run:
     embed_batch_size: int
     wave_chunks: int
     progress: _Progress
+    on_conflict: str = "refuse"
+    doc_id_prefix: str = ""
+    origin: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     #: base -> chunk numbers present at the start (sync only)
     existing: dict[str, set[int]] | None = None
@@ -328,18 +357,19 @@ class _Run:
             self.report.documents_seen += 1
         if isinstance(loaded, LoadFailure):
             if loaded.protects:
-                self.protected.append(record_base(loaded.protects))
+                self.protected.append(record_base(self.doc_id_prefix + loaded.protects))
             self._finish_failed(loaded.key, loaded.reason, skipped=loaded.skipped)
             return None
+        doc_id = self.doc_id_prefix + loaded.doc_id
         try:
-            check_doc_id(loaded.doc_id)
+            check_doc_id(doc_id)
         except IngestError as exc:
-            self._finish_failed(loaded.doc_id, str(exc))
+            self._finish_failed(doc_id, str(exc))
             return None
-        base = record_base(loaded.doc_id)
+        base = record_base(doc_id)
         if base in self.seen_bases:
             self._finish_failed(
-                loaded.doc_id,
+                doc_id,
                 "two sources produced this document id; give one of them another id or root.",
             )
             return None
@@ -348,12 +378,13 @@ class _Run:
         self.next_key += 1
         return _Doc(
             key=self.next_key,
-            doc_id=loaded.doc_id,
+            doc_id=doc_id,
             base=base,
             source=loaded.source,
             text=loaded.text,
             metadata=metadata,
             digest=content_hash(loaded.text, metadata, self.fingerprint),
+            origin=self.origin if self.origin is not None else loaded.origin,
         )
 
     def _process(self, changed: list[_Doc], pool: _WriterPool) -> None:
@@ -399,6 +430,12 @@ class _Run:
                     self.report.documents_unchanged += 1
                 self.progress.advance()
                 continue
+            was = rec.metadata.get(ORIGIN_KEY) if rec is not None else None
+            if was is not None and was != d.origin and self.on_conflict != "replace":
+                with self.lock:  # left as it was; ingest() raises after the run
+                    self.report.conflicts[d.doc_id] = {"stored": str(was), "new": d.origin}
+                self.progress.advance()
+                continue
             d.had_chunk0 = rec is not None
             changed.append(d)
         return changed
@@ -414,7 +451,7 @@ class _Run:
             )
         # build (and size-check) every chunk's metadata before anything is written
         doc.chunk_metadata = [
-            chunk_metadata(doc.doc_id, n, doc.source, doc.digest, text, doc.metadata)
+            chunk_metadata(doc.doc_id, n, doc.source, doc.digest, text, doc.metadata, doc.origin)
             for n, text in enumerate(doc.chunks)
         ]
         doc.text = ""  # the chunks carry it now; free the memory
@@ -471,10 +508,13 @@ class _Run:
                 "to remove a tenant."
             )
         assert self.existing is not None
+        scope = record_base(self.doc_id_prefix)  # with a prefix, sync stays under it
         gone = [
             base
             for base in self.existing
-            if base not in self.seen_bases and not self._is_protected(base)
+            if base.startswith(scope)
+            and base not in self.seen_bases
+            and not self._is_protected(base)
         ]
         for base in sorted(gone):
             ids = [f"{base}#{n}" for n in sorted(self.existing[base])]  # #0 first
@@ -620,8 +660,8 @@ def _writers_for(embedding: Any) -> int:
     (hashing). A local ONNX model already keeps every core busy; with its
     thread pool set not to spin (see `tenant_rag.models.local_minilm`) and
     upserts encoded without the SDK's model layer (`tenant_rag.ingestion.sdk`),
-    one writer beside it keeps ingestion at 0.98x the model's own throughput
-    on 2 cores (``benchmarks/bench_ingest.py``).
+    one writer beside it keeps ingestion at nearly the model's own throughput
+    on 2 cores (``benchmarks/FIGURES.md``, ``benchmarks/bench_ingest.py``).
     """
     cpu_bound = getattr(embedding, "cpu_bound", None)
     if cpu_bound is None:

@@ -37,6 +37,9 @@ class IngestReport:
     seconds: float = 0.0
     failed: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    #: documents left as they were because another source wrote them: doc id ->
+    #: ``{"stored": <its source>, "new": <this run's source>}``
+    conflicts: dict[str, dict[str, str | None]] = field(default_factory=dict)
 
     @property
     def documents_failed(self) -> int:
@@ -53,8 +56,8 @@ class IngestReport:
 
     @property
     def ok(self) -> bool:
-        """True when no document failed (skipped empty documents do not count as failures)."""
-        return not self.failed
+        """True when no document failed or conflicted (skipped empty documents do not count)."""
+        return not self.failed and not self.conflicts
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, with the derived counts included."""
@@ -79,6 +82,10 @@ class IngestReport:
         ]
         lines += [f"  failed  {doc}: {reason}" for doc, reason in sorted(self.failed.items())]
         lines += [f"  skipped {doc}: {reason}" for doc, reason in sorted(self.skipped.items())]
+        lines += [
+            f"  conflict {doc}: stored from {c['stored']}; this run's source is {c['new']}"
+            for doc, c in sorted(self.conflicts.items())
+        ]
         if self.failed:
             lines.append("failed documents were not left half-written; run again to retry them.")
         return lines
@@ -119,4 +126,9 @@ class IngestReport:
             table.add_row(f"[red]failed[/] {doc}", reason)
         for doc, reason in sorted(self.skipped.items()):
             table.add_row(f"[yellow]skipped[/] {doc}", reason)
+        for doc, c in sorted(self.conflicts.items()):
+            table.add_row(
+                f"[red]conflict[/] {doc}",
+                f"stored from {c['stored']}; this run's source is {c['new']}",
+            )
         return Group(header, table)

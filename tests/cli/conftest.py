@@ -38,7 +38,8 @@ def cli_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def seed(index_name: str = "rag") -> Any:
     """Create ``index_name`` (64-d) in the current data dir with acme and globex documents."""
-    from tenant_rag import HashingTestEmbeddings, connect, ensure_index, tenant_vector_store
+    from tenant_rag import connect, ensure_index, tenant_vector_store
+    from tenant_rag.models.hashing import HashingTestEmbeddings
 
     ix = ensure_index(connect(), index_name, dimension=64)
     emb = HashingTestEmbeddings(dimension=64)

@@ -168,7 +168,8 @@ def test_unexpected_errors_exit_4_and_debug_shows_them(
 
 
 def _seed_tenant(tenant: str, *index_names: str) -> None:
-    from tenant_rag import HashingTestEmbeddings, connect, ensure_index, tenant_vector_store
+    from tenant_rag import connect, ensure_index, tenant_vector_store
+    from tenant_rag.models.hashing import HashingTestEmbeddings
 
     for name in index_names:
         ix = ensure_index(connect(), name, dimension=64)
@@ -251,7 +252,8 @@ def test_ingest_then_ask_search_stats_offboard(runner: CliRunner, tmp_path: Path
 
 
 def test_metadata_isolation_through_the_cli(runner: CliRunner) -> None:
-    from tenant_rag import HashingTestEmbeddings, connect, ensure_index, tenant_vector_store
+    from tenant_rag import connect, ensure_index, tenant_vector_store
+    from tenant_rag.models.hashing import HashingTestEmbeddings
 
     ix = ensure_index(connect(), "meta", dimension=64)
     emb = HashingTestEmbeddings(dimension=64)

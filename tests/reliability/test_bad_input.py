@@ -37,7 +37,7 @@ from ._figures import Tally
 
 DIM = 64
 TALLY = Tally("bad_input")
-KEY = "acme-bad-input-key-1234"
+KEY = "acme-bad-input-key-1234-Zx9Wq3Rt"
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -9,7 +9,8 @@ working throughout; nothing locks it.
 **Copy**: stream the source page by page into the destination, then verify:
 each source page is fetched again and compared record by record (checksum
 digests) with the destination; a record that differs (the source was written
-meanwhile) is copied again and the pass repeated, up to ``max_passes``. Under
+meanwhile) is copied again and the pass repeated, for up to ``settle`` seconds
+(or ``max_passes`` passes when given). Under
 ``on_existing="fail"`` or ``"replace"``, destination records the source does
 not have are deleted. The copy is verified when one pass finds nothing to fix
 and both sides hold the same count and checksum.
@@ -62,7 +63,8 @@ from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation
 
 #: ``progress(phase, records_done, records_expected_or_None)``
 Progress = Callable[[str, int, int | None], None]
-MAX_PASSES = 10
+#: Seconds a copy or move keeps making passes while the source is being written to.
+SETTLE_SECONDS = 60.0
 
 
 @dataclass
@@ -119,7 +121,8 @@ def copy_tenant(
     dst_shared_namespace: str = DEFAULT_SHARED_NAMESPACE,
     on_existing: OnExisting = "fail",
     journal_dir: str | os.PathLike[str] | None = None,
-    max_passes: int = MAX_PASSES,
+    max_passes: int | None = None,
+    settle: float = SETTLE_SECONDS,
     progress: Progress | None = None,
 ) -> TransferReport:
     """Copy ``tenant``'s records from ``src_index`` to ``dst_index`` and verify the copy.
@@ -144,6 +147,7 @@ def copy_tenant(
         on_existing=on_existing,
         journal_dir=journal_dir,
         max_passes=max_passes,
+        settle=settle,
         progress=progress,
     )
     return job.run()
@@ -162,7 +166,8 @@ def move_tenant(
     on_existing: OnExisting = "fail",
     routes: RoutingTable | None = None,
     journal_dir: str | os.PathLike[str] | None = None,
-    max_passes: int = MAX_PASSES,
+    max_passes: int | None = None,
+    settle: float = SETTLE_SECONDS,
     progress: Progress | None = None,
 ) -> TransferReport:
     """Copy ``tenant`` to ``dst_index``, verify, then delete it from the source, record by record.
@@ -185,6 +190,7 @@ def move_tenant(
         on_existing=on_existing,
         journal_dir=journal_dir,
         max_passes=max_passes,
+        settle=settle,
         progress=progress,
         routes=routes,
     )
@@ -299,13 +305,14 @@ class _Transfer:
         dst_shared_namespace: str,
         on_existing: str,
         journal_dir: str | os.PathLike[str] | None,
-        max_passes: int,
+        max_passes: int | None,
+        settle: float,
         progress: Progress | None,
         routes: RoutingTable | None = None,
     ) -> None:
         if on_existing not in ON_EXISTING:
             raise ValueError(f"on_existing must be one of {ON_EXISTING}, got {on_existing!r}.")
-        if max_passes < 1:
+        if max_passes is not None and max_passes < 1:
             raise ValueError("max_passes must be at least 1.")
         self.started = time.monotonic()
         self.operation = operation
@@ -332,6 +339,7 @@ class _Transfer:
         )
         self.on_existing = on_existing
         self.max_passes = max_passes
+        self.settle = settle
         self.progress = progress
         self.routes = routes
         self.journal = Journal(
@@ -397,11 +405,26 @@ class _Transfer:
                 self.progress("copy", copied, expected)
         return copied
 
+    def _more_passes(self, done: int, deadline: float) -> bool:
+        """Whether another pass may run: within ``max_passes``, else within the settle time."""
+        if self.max_passes is not None:
+            return done < self.max_passes
+        return done == 0 or time.monotonic() < deadline
+
     def _verify(self) -> None:
-        """Passes comparing every source record with the destination until one fixes nothing."""
-        for number in range(1, self.max_passes + 1):
+        """Passes comparing every source record with the destination until one fixes nothing.
+
+        A copy that cannot get one clean pass (the source is written to throughout)
+        is not verified and raises. A move goes on to its deletion passes instead,
+        which verify each record before deleting it and carry later writes over.
+        """
+        deadline = time.monotonic() + self.settle
+        number = 0
+        rewritten: set[bytes] = set()  # digests copied again in the previous pass
+        while self._more_passes(number, deadline):
+            number += 1
             self.report.passes = number
-            seen, fixed = Checksum(), 0
+            seen, fixed, again = Checksum(), 0, set()
             for page in self.src.pages():
                 there = {r.id: digest_of(r) for r in self.dst.fetch(page.ids)}
                 stale = []
@@ -409,12 +432,22 @@ class _Transfer:
                     digest = digest_of(rec)
                     seen.add(digest)
                     if there.get(rec.id) != digest:
+                        if digest in rewritten:  # unchanged at the source, lost again
+                            raise TransferVerificationError(
+                                f"index {self.dst.index_name!r} did not keep record {rec.id!r} "
+                                "of the copy (written twice, unchanged at the source, missing "
+                                "or different both times); nothing was deleted. Check the "
+                                "destination index and run the same call again.",
+                                self.report,
+                            )
+                        again.add(digest)
                         stale.append(as_upsert(rec))
                 if stale:
                     fixed += self.dst.upsert(stale)
                 if self.progress is not None:
                     self.progress("verify", seen.count, None)
             self.report.recopied += fixed
+            rewritten = again
             if self.on_existing != "merge":
                 self.report.pruned += prune_to(
                     self.dst,
@@ -424,10 +457,16 @@ class _Transfer:
             if fixed == 0:
                 self._finish_verification(seen)
                 return
+        if self.operation == "move":
+            self.report.notes.append(
+                "the source was written to during every verification pass; each record was "
+                "verified on its own before its deletion instead"
+            )
+            return
         raise TransferVerificationError(
-            f"tenant {self.src.tenant!r} kept changing in the source during {self.max_passes} "
-            "verification passes; nothing was deleted. Pause its writers (or route them to the "
-            "destination) and run the same call again.",
+            f"tenant {self.src.tenant!r} kept changing in the source during {number} "
+            "verification passes; the copy is not verified and nothing was deleted. Pause its "
+            "writers (or route them to the destination) and run the same call again.",
             self.report,
         )
 
@@ -468,7 +507,10 @@ class _Transfer:
 
     def _delete_source(self) -> None:
         """Delete the source page by page, each record only if the destination holds it equal."""
-        for _ in range(self.max_passes):
+        deadline = time.monotonic() + self.settle
+        number = 0
+        while self._more_passes(number, deadline):
+            number += 1
             seen = 0
             for page in self.src.pages():
                 seen += len(page.records)
@@ -485,12 +527,15 @@ class _Transfer:
                 if self.progress is not None:
                     self.progress("delete", self.report.deleted_from_source, None)
             if seen == 0:
+                self.report.verified = True  # every record deleted was verified first
+                self.report.records = self.report.records or self.report.deleted_from_source
                 return
+            time.sleep(min(0.05 * number, 0.5))  # writes are still arriving: let them land
         raise TransferVerificationError(
             f"tenant {self.src.tenant!r} kept receiving writes at the source while it was "
-            f"being deleted ({self.max_passes} passes); every record deleted had been verified "
-            "in the destination. Route the writers to the destination and run the same call "
-            "again to finish.",
+            f"being deleted ({number} passes); every record deleted had been verified in the "
+            "destination. Route the writers to the destination and run the same call again "
+            "to finish.",
             self.report,
         )
 
