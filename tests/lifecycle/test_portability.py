@@ -324,3 +324,13 @@ def test_a_metadata_tenant_field_that_names_another_tenant_is_refused(
         import_tenant(dst, "acme", tmp_path / "out", isolation="metadata")
     assert PinnedIndex(dst, "acme", isolation="metadata").count() == 0
     assert PinnedIndex(dst, "globex", isolation="metadata").count() == 0
+
+
+def test_manifest_records_the_embedding_model_of_the_index(pc: Any, tmp_path: Path) -> None:
+    """The index's ``embedding_model`` tag (what ensure_index records) goes into the manifest."""
+    ix = ensure_index(pc, "tagged-export", dimension=DIM, tags={"embedding_model": "minilm-l6"})
+    seed(ix, "acme", 3)
+    assert export_tenant(ix, "acme", tmp_path / "a", pc=pc).manifest.embedding_model == "minilm-l6"
+    assert export_tenant(ix, "acme", tmp_path / "b").manifest.embedding_model is None
+    named = export_tenant(ix, "acme", tmp_path / "c", embedding_model="other")
+    assert Manifest.read(tmp_path / "c").embedding_model == named.manifest.embedding_model == "other"

@@ -147,7 +147,6 @@ class TenantEndpoint:
                 metric=_opt_str(_get(stats, "metric")),
                 vector_type=str(_get(stats, "vector_type") or "dense"),
                 host=str(getattr(config, "host", "") or "") or None,
-                embedding_model=getattr(self.handle, "_tenant_rag_model", None),
             )
         return self._info
 

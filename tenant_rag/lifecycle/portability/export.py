@@ -79,6 +79,7 @@ def export_tenant(
     isolation: Isolation = "namespace",
     shared_namespace: str = DEFAULT_SHARED_NAMESPACE,
     embedding_model: str | None = None,
+    pc: Any = None,
     overwrite: bool = False,
     page_size: int = PAGE_SIZE,
     records_per_file: int = RECORDS_PER_FILE,
@@ -95,8 +96,9 @@ def export_tenant(
     so an export can be imported under either isolation.
 
     The manifest records the tenant, the source index (name, dimension,
-    metric, vector type), its isolation, the embedding model (``embedding_model=``
-    or what the index handle records), the record count, a content checksum,
+    metric, vector type), its isolation, the embedding model (``embedding_model=``,
+    else the ``embedding_model`` tag of the index when ``pc`` is given), the record
+    count, a content checksum,
     each file's size and SHA-256, when, and the tenant_rag version.
 
     Raises:
@@ -154,7 +156,7 @@ def export_tenant(
             files=files,
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             tenant_rag_version=_version(),
-            embedding_model=embedding_model or info.embedding_model,
+            embedding_model=embedding_model or _recorded_model(pc, info.name),
             sorted_ids=in_order,
         )
         manifest.write(work)
@@ -204,6 +206,18 @@ def _install(work: Path, dest: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def _recorded_model(pc: Any, name: str) -> str | None:
+    """The embedding model an index's tags record (``embedding_model``), when ``pc`` can tell."""
+    if pc is None:
+        return None
+    try:
+        tags = getattr(pc.describe_index(name), "tags", None) or {}
+        value = tags.get("embedding_model") if hasattr(tags, "get") else None
+    except Exception:  # noqa: BLE001 - the manifest says "unknown" rather than failing
+        return None
+    return str(value) if value else None
 
 
 def _version() -> str:
