@@ -11,8 +11,10 @@ from tenant_rag.chat.keys_command import app as chat_keys_app
 from tenant_rag.cli._common import DEBUG_ENV, ErrorHandlingGroup, set_debug
 from tenant_rag.cli.ask import ask
 from tenant_rag.cli.demo import demo
+from tenant_rag.cli.erase import erase
 from tenant_rag.cli.ingest import delete_doc, ingest
 from tenant_rag.cli.offboard import offboard
+from tenant_rag.cli.portability import copy, export, import_, migrate_isolation, move, reembed
 from tenant_rag.cli.search import search
 from tenant_rag.cli.serve import serve
 from tenant_rag.cli.stats import stats
@@ -53,6 +55,13 @@ app.command("search")(search)
 app.command("tenants")(tenants)
 app.command("stats")(stats)
 app.command("offboard")(offboard)
+app.command("erase")(erase)
+app.command("export")(export)
+app.command("import")(import_)
+app.command("copy")(copy)
+app.command("move")(move)
+app.command("migrate-isolation")(migrate_isolation)
+app.command("reembed")(reembed)
 app.command("demo")(demo)
 
 

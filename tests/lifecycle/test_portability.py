@@ -333,4 +333,6 @@ def test_manifest_records_the_embedding_model_of_the_index(pc: Any, tmp_path: Pa
     assert export_tenant(ix, "acme", tmp_path / "a", pc=pc).manifest.embedding_model == "minilm-l6"
     assert export_tenant(ix, "acme", tmp_path / "b").manifest.embedding_model is None
     named = export_tenant(ix, "acme", tmp_path / "c", embedding_model="other")
-    assert Manifest.read(tmp_path / "c").embedding_model == named.manifest.embedding_model == "other"
+    assert (
+        Manifest.read(tmp_path / "c").embedding_model == named.manifest.embedding_model == "other"
+    )
