@@ -28,6 +28,8 @@ _EXPORTS: dict[str, str] = {
     "QuotaExceededError": "tenant_rag.errors",
     "IngestError": "tenant_rag.errors",
     "PortabilityError": "tenant_rag.errors",
+    "UnknownTenantError": "tenant_rag.errors",
+    "UnknownDocumentError": "tenant_rag.errors",
     # tenant ids and scope
     "validate_tenant": "tenant_rag.tenancy.ids",
     "tenant_id_for": "tenant_rag.tenancy.ids",
@@ -39,6 +41,7 @@ _EXPORTS: dict[str, str] = {
     # default models
     "default_embeddings": "tenant_rag.models.embeddings",
     "default_llm": "tenant_rag.models.llm",
+    "index_embeddings": "tenant_rag.models.embeddings",
     "LocalMiniLMEmbeddings": "tenant_rag.models.embeddings",
     "ExtractiveAnswerer": "tenant_rag.models.llm",
     # LangChain stores and retrievers
@@ -71,6 +74,7 @@ _EXPORTS: dict[str, str] = {
     "migrate_isolation": "tenant_rag.lifecycle.portability",
     "reembed_tenant": "tenant_rag.lifecycle.portability",
     "RoutingTable": "tenant_rag.tenancy.routing",
+    "list_documents": "tenant_rag.lifecycle.documents",
     "UsageMeter": "tenant_rag.lifecycle.metering",
     "Quotas": "tenant_rag.lifecycle.metering",
 }
@@ -114,9 +118,12 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         QuotaExceededError,
         TenantIsolationError,
         TenantRagError,
+        UnknownDocumentError,
+        UnknownTenantError,
     )
     from tenant_rag.ingestion.pipeline import delete_document, ingest
     from tenant_rag.ingestion.report import IngestReport
+    from tenant_rag.lifecycle.documents import list_documents
     from tenant_rag.lifecycle.erasure import DeletionReceipt, erase
     from tenant_rag.lifecycle.metering import Quotas, UsageMeter
     from tenant_rag.lifecycle.portability import (
@@ -137,6 +144,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from tenant_rag.models.embeddings import (
         LocalMiniLMEmbeddings,
         default_embeddings,
+        index_embeddings,
     )
     from tenant_rag.models.llm import (
         ExtractiveAnswerer,

@@ -49,6 +49,29 @@ class IngestError(TenantRagError):
     """A document could not be ingested; the message names the document."""
 
 
+class UnknownTenantError(TenantRagError, LookupError):
+    """An operation named a tenant that has no data in the index; ``suggestions`` are close names.
+
+    Pinecone creates a namespace with its first record, so "unknown" and
+    "holds nothing" are the same thing; reading such a tenant is almost
+    always a typo, which is why it is an error rather than an empty answer.
+    """
+
+    def __init__(self, message: str, tenant: str, suggestions: list[str]) -> None:
+        super().__init__(message)
+        self.tenant = tenant
+        self.suggestions = suggestions
+
+
+class UnknownDocumentError(TenantRagError, LookupError):
+    """A document id the tenant does not have; ``suggestions`` are close ids."""
+
+    def __init__(self, message: str, doc_id: str, suggestions: list[str]) -> None:
+        super().__init__(message)
+        self.doc_id = doc_id
+        self.suggestions = suggestions
+
+
 class DocumentConflictError(IngestError):
     """Documents of this run would replace documents ingested from another source.
 

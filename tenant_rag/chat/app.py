@@ -29,12 +29,6 @@ log = logging.getLogger("tenant_rag.chat")
 DEFAULT_INDEX = "rag"
 
 
-def _dimension_of(embedding: Any) -> int:
-    from tenant_rag.models.embeddings import embedding_dimension
-
-    return int(embedding_dimension(embedding))
-
-
 def create_chat_app(
     *,
     keys: KeyRing | KeyStore | None = None,
@@ -54,7 +48,8 @@ def create_chat_app(
         keys: tenant and admin keys: a fixed `KeyRing`, or a `KeyStore` (a keys file,
             reloaded when it changes); default `KeyStore.load()` (``TENANT_RAG_CHAT_KEYS_FILE``
             or ``TENANT_RAG_CHAT_KEYS`` / ``TENANT_RAG_ADMIN_KEY``).
-        embedding: LangChain embeddings; default `default_embeddings()`.
+        embedding: LangChain embeddings; default: the model the index records
+            (`index_embeddings`), or `default_embeddings()` for a new index.
         llm: LangChain chat model; default `default_llm()` (the local extractive
             answerer when no OpenAI endpoint is configured).
         index: a data-plane index handle; default ``ensure_index(pc, index_name, ...)``.
@@ -73,20 +68,26 @@ def create_chat_app(
         keys = KeyStore(keys)
     if not keys.ring.tenants:
         raise ConfigurationError("the key ring has no tenant keys; the server would serve nobody.")
-    if embedding is None:
-        from tenant_rag.models.embeddings import default_embeddings
+    if index is None:
+        from tenant_rag.connection import connect
 
-        embedding = default_embeddings()
+        pc = pc if pc is not None else connect()
+    if embedding is None:
+        # the model an existing index was built with (its tags), else the default
+        from tenant_rag.models.embeddings import default_embeddings, index_embeddings
+
+        if index is None and _exists(pc, index_name):
+            embedding = index_embeddings(pc, index_name)
+        else:
+            embedding = default_embeddings()
     if llm is None:
         from tenant_rag.models.llm import default_llm
 
         llm = default_llm()
     if index is None:
-        from tenant_rag.connection import connect, ensure_index
+        from tenant_rag.connection import ensure_index
 
-        index = ensure_index(
-            pc if pc is not None else connect(), index_name, dimension=_dimension_of(embedding)
-        )
+        index = ensure_index(pc, index_name, embedding=embedding)
     limits = limits or ChatLimits()
     install_redaction(keys.ring.secrets())
 
@@ -137,6 +138,16 @@ def _routing_table(routes: Any) -> Any:
     if routes is None or isinstance(routes, RoutingTable):
         return routes
     return RoutingTable(routes)
+
+
+def _exists(pc: Any, name: str) -> bool:
+    try:
+        pc.describe_index(name)
+    except Exception as exc:
+        if getattr(exc, "status", None) == 404 or type(exc).__name__ == "NotFoundException":
+            return False
+        raise
+    return True
 
 
 def _version() -> str:

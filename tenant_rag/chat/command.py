@@ -10,6 +10,7 @@ reloaded when it changes) or the environment (``TENANT_RAG_CHAT_KEYS=key1=acme,k
 from __future__ import annotations
 
 import logging
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -62,6 +63,15 @@ def chat_server(
 
     import uvicorn
 
+    try:  # bound before anything is printed or loaded: a busy port fails at once
+        sock = _listen(host, port)
+    except OSError as exc:
+        typer.echo(
+            f"error: cannot listen on {host}:{port}: {exc.strerror or exc}. Pick another --port.",
+            err=True,
+        )
+        raise typer.Exit(2) from None
+
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(REDACTOR)
@@ -83,24 +93,41 @@ def chat_server(
             limits=ChatLimits(max_upload_bytes=int(max_upload_mb * 1024 * 1024)),
         )
     except TenantRagError as exc:
+        sock.close()
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    where = f"http://{host}:{port}/" if port else "the port uvicorn reports below"
+    bound = int(sock.getsockname()[1])
+    shown = f"[{host}]" if ":" in host else host
     typer.echo(
-        f"tenant_rag chat backend: open {where}  "
+        f"tenant_rag chat backend: open http://{shown}:{bound}/  "
         f"(tenants: {', '.join(ring.tenants)}; admin keys: {ring.admin_count})"
     )
     # log_config=None keeps our handler (and its redaction filter) for uvicorn's loggers;
     # uvicorn's access log is off because RequestLogMiddleware logs each request without
     # its query string.
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=host,
-        port=port,
+        port=bound,
         log_config=None,
         log_level=log_level.lower(),
         access_log=False,
     )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (0: a free port), for uvicorn to serve on."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def main() -> None:

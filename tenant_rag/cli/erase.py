@@ -73,7 +73,7 @@ def erase(
         )
     from tenant_rag.lifecycle.erasure import erase as do_erase
 
-    pc = client()
+    pc = client(ctx)
     handle = open_index(pc, index)
     if not yes:
         typer.confirm(

@@ -74,7 +74,7 @@ def export(
     check_tenant(tenant)
     from tenant_rag.lifecycle.portability import export_tenant
 
-    pc = client()
+    pc = client(ctx)
     handle = open_index(pc, index)
     with _bar(out, f"export {tenant}") as tick:
         report = export_tenant(
@@ -118,7 +118,7 @@ def import_(
     from tenant_rag.lifecycle.portability import Manifest, import_tenant
 
     manifest = Manifest.read(src.expanduser().resolve())
-    pc = client()
+    pc = client(ctx, writes=True)
     handle = _open_or_create(pc, index, manifest.dimension, manifest.metric, out)
     with _bar(out, f"import {tenant}") as tick:
         report = import_tenant(
@@ -204,7 +204,7 @@ def _transfer(ctx: typer.Context, operation: str, opts: dict[str, Any]) -> None:
     _check_on_existing(opts["on_existing"])
     from tenant_rag.lifecycle.portability import copy_tenant, move_tenant
 
-    pc = client()
+    pc = client(ctx, writes=True)
     source = open_index(pc, opts["index"])
     target_pc = _destination_client(opts["to_host"], opts["to_api_key_env"]) or pc
     desc = source.describe_index_stats()
@@ -271,7 +271,7 @@ def migrate_isolation(
         check_tenant(t)
     from tenant_rag.lifecycle.portability import migrate_isolation as migrate
 
-    pc = client()
+    pc = client(ctx, writes=True)
     source = open_index(pc, index)
     destination = open_index(pc, to_index) if to_index else source
     if not yes:
@@ -344,7 +344,7 @@ def reembed(
     from tenant_rag.lifecycle.portability import reembed_tenant
 
     model = embeddings()
-    pc = client()
+    pc = client(ctx, writes=True)
     source = open_index(pc, index)
     dimension = _dimension(model)
     destination = _open_or_create(pc, to_index, dimension, "cosine", out)

@@ -21,9 +21,10 @@ Document ids:
 
 File types: ``.txt .md .markdown .html .htm .pdf .json .jsonl``. Text is read as
 UTF-8 (a BOM is dropped); binary files (NUL bytes) and non-UTF-8 files fail
-with a message that says so; empty documents are skipped. Inside a directory,
-other suffixes and hidden files (``.git/``, ``.DS_Store``) are ignored; a file
-named explicitly with an unsupported suffix fails.
+with a message that says so; empty documents are skipped. Inside a directory
+(or matched by a glob), files of other types are skipped and counted in the
+report, and hidden files (``.git/``, ``.DS_Store``) are ignored; a file named
+explicitly with an unsupported suffix fails.
 """
 
 from __future__ import annotations
@@ -67,12 +68,15 @@ class LoadFailure:
     ``skipped`` marks benign cases (an empty file) that are reported apart
     from failures. ``protects`` is the document id (and ``id:`` prefix) a
     ``sync=True`` run must not delete, since the document may still exist.
+    ``not_a_document``: a file of a type ingestion does not read (a ``.bin``
+    in a folder), so a source holding only such files holds no document.
     """
 
     key: str
     reason: str
     skipped: bool = False
     protects: str | None = None
+    not_a_document: bool = False
 
 
 Loaded = SourceDocument | LoadFailure
@@ -80,10 +84,15 @@ Loaded = SourceDocument | LoadFailure
 
 @dataclass(frozen=True)
 class FileSource:
-    """A file to load and its document id (its path relative to the root)."""
+    """A file to load and its document id (its path relative to the root).
+
+    ``listed``: found inside a folder or by a glob rather than named, so an
+    unsupported type is skipped (and counted) instead of failing.
+    """
 
     path: Path
     rel: str
+    listed: bool = False
 
 
 def is_path_like(source: Any) -> bool:
@@ -93,8 +102,9 @@ def is_path_like(source: Any) -> bool:
 def expand_paths(sources: Iterable[Any], root: str | os.PathLike[str] | None) -> Iterator[Any]:
     """Paths, directories and globs become `FileSource`s; other sources pass through.
 
-    Raises `FileNotFoundError` for a path that does not exist, so a typo is
-    an error rather than an empty (or, with ``sync=True``, destructive) run.
+    Raises `FileNotFoundError` for a path that does not exist or a glob that
+    matches no file, so a typo is an error rather than an empty (or, with
+    ``sync=True``, destructive) run.
     """
     root_path = Path(root).resolve() if root is not None else None
     for source in sources:
@@ -105,21 +115,22 @@ def expand_paths(sources: Iterable[Any], root: str | os.PathLike[str] | None) ->
         if any(c in text for c in _GLOB_CHARS) and not Path(text).exists():
             base = _glob_base(text)
             matches = sorted(Path(p) for p in glob.glob(text, recursive=True))
-            for path in matches:
-                if path.is_file() and not _hidden(
-                    path.relative_to(base) if _under(path, base) else path
-                ):
-                    yield FileSource(path, _rel(path, root_path or base))
+            files = [
+                path
+                for path in matches
+                if path.is_file()
+                and not _hidden(path.relative_to(base) if _under(path, base) else path)
+            ]
+            if not files:  # a typo in a pattern is an error, not an empty (or syncing) run
+                raise FileNotFoundError(f"the glob {text!r} matches no file.")
+            for path in files:
+                yield FileSource(path, _rel(path, root_path or base), listed=True)
             continue
         path = Path(text)
         if path.is_dir():
             for child in sorted(path.rglob("*")):
-                if (
-                    child.is_file()
-                    and child.suffix.lower() in SUPPORTED_SUFFIXES
-                    and not _hidden(child.relative_to(path))
-                ):
-                    yield FileSource(child, _rel(child, root_path or path))
+                if child.is_file() and not _hidden(child.relative_to(path)):
+                    yield FileSource(child, _rel(child, root_path or path), listed=True)
         elif path.is_file():
             yield FileSource(path, _rel(path, root_path or path.parent))
         else:
@@ -228,10 +239,24 @@ def _checked(
         yield SourceDocument(doc_id, text, md, source, origin)
 
 
+def file_origin(path: Path) -> str:
+    """Where a file came from, for telling two sources of one document id apart.
+
+    The path relative to the working directory when the file lies under it (so a
+    checkout ingested from its own root has the same origins wherever it is cloned,
+    and no home directory lands in the index), else the absolute path.
+    """
+    full = path.resolve()
+    try:
+        return full.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return full.as_posix()
+
+
 def load_file(fs: FileSource) -> Iterator[Loaded]:
     """Load one file by its suffix; every problem becomes a `LoadFailure` naming the file."""
     suffix = fs.path.suffix.lower()
-    origin = str(fs.path.resolve())
+    origin = file_origin(fs.path)
     try:
         if suffix in TEXT_SUFFIXES:
             yield from _checked(fs.rel, read_text(fs.path), {}, fs.rel, origin)
@@ -245,6 +270,13 @@ def load_file(fs: FileSource) -> Iterator[Loaded]:
             yield from _json_documents(fs, json.loads(read_text(fs.path)))
         elif suffix == ".jsonl":
             yield from _jsonl_documents(fs)
+        elif fs.listed:  # found in a folder: counted as skipped, not silently dropped
+            yield LoadFailure(
+                fs.rel,
+                f"unsupported file type {suffix or '(none)'!r}, not ingested",
+                skipped=True,
+                not_a_document=True,
+            )
         else:
             yield LoadFailure(
                 fs.rel,

@@ -166,8 +166,8 @@ def ingest(
     that fails (unreadable, metadata over 40 KB, writes failing after the
     retries) is reported with its reason and the run goes on.
 
-    Sources: every chunk records its document's origin (a file's absolute
-    path, a Document's or record's ``metadata["source"]``, or ``origin=``
+    Sources: every chunk records its document's origin (a file's path relative
+    to the working directory, or its absolute path outside it, a Document's or record's ``metadata["source"]``, or ``origin=``
     for the whole run). A document whose stored version came from another
     origin (two folders both holding ``company.md``) is not replaced: it is
     left as it was, listed in ``report.conflicts``, and after the run
@@ -298,6 +298,10 @@ class _Run:
     seen_bases: set[str] = field(default_factory=set)
     protected: list[str] = field(default_factory=list)
     next_key: int = 0
+    #: a source produced a document (written, failed or empty); files of unsupported
+    #: types do not count, so a folder of only those cannot make sync delete everything
+    found_documents: bool = False
+    ingested_at: int = field(default_factory=lambda: int(time.time()))
 
     # -- set-up ----------------------------------------------------------------------------
 
@@ -355,6 +359,8 @@ class _Run:
         """Count the document, reject duplicates and failures; return it when it must be checked."""
         with self.lock:
             self.report.documents_seen += 1
+        if not (isinstance(loaded, LoadFailure) and loaded.not_a_document):
+            self.found_documents = True
         if isinstance(loaded, LoadFailure):
             if loaded.protects:
                 self.protected.append(record_base(self.doc_id_prefix + loaded.protects))
@@ -420,7 +426,11 @@ class _Run:
                 if isinstance(exc, TenantRagError) and not isinstance(exc, IngestError):
                     raise
                 for d in group:
-                    self._finish_failed(d.doc_id, f"could not read its stored hash: {_brief(exc)}")
+                    self._finish_failed(
+                        d.doc_id,
+                        f"could not read its stored hash: {_brief(exc)}",
+                        retryable=_temporary(exc),
+                    )
                 return []
         changed = []
         for d in group:
@@ -450,8 +460,10 @@ class _Run:
                 "99,999); use a larger chunk_size or split the document."
             )
         # build (and size-check) every chunk's metadata before anything is written
+        # ingested_at: when this version was written (Unix seconds), for `list_documents`
+        extra = {**doc.metadata, "ingested_at": self.ingested_at}
         doc.chunk_metadata = [
-            chunk_metadata(doc.doc_id, n, doc.source, doc.digest, text, doc.metadata, doc.origin)
+            chunk_metadata(doc.doc_id, n, doc.source, doc.digest, text, extra, doc.origin)
             for n, text in enumerate(doc.chunks)
         ]
         doc.text = ""  # the chunks carry it now; free the memory
@@ -469,7 +481,9 @@ class _Run:
                 )
         except Exception as exc:  # noqa: BLE001 - these documents fail, the run goes on
             for d in wave:
-                self._finish_failed(d.doc_id, f"embedding failed: {_brief(exc)}")
+                self._finish_failed(
+                    d.doc_id, f"embedding failed: {_brief(exc)}", retryable=_temporary(exc)
+                )
             return
         at = 0
         for d in wave:
@@ -479,10 +493,14 @@ class _Run:
 
     # -- bookkeeping -----------------------------------------------------------------------
 
-    def _finish_failed(self, key: str, reason: str, *, skipped: bool = False) -> None:
+    def _finish_failed(
+        self, key: str, reason: str, *, skipped: bool = False, retryable: bool = False
+    ) -> None:
         with self.lock:
             target = self.report.skipped if skipped else self.report.failed
             target[key] = reason
+            if retryable and not skipped:
+                self.report.retryable.append(key)
         self.progress.advance()
 
     def finish_written(self) -> None:
@@ -501,7 +519,7 @@ class _Run:
 
     def delete_gone(self) -> None:
         """Delete the documents present at the start that no source produced this run."""
-        if not self.seen_bases and not self.report.failed and not self.report.skipped:
+        if not self.seen_bases and not self.found_documents:
             raise IngestError(
                 "sync=True with sources that hold no documents would delete every document of "
                 f"tenant {self.pinned.tenant!r}; refusing. Check the paths, or use offboard() "
@@ -526,6 +544,8 @@ class _Run:
                 self.report.failed[base] = (
                     f"could not delete it (gone from the source): {_brief(exc)}"
                 )
+                if _temporary(exc):
+                    self.report.retryable.append(base)
                 continue
             self.report.documents_deleted += 1
             self.report.chunks_deleted += len(ids)
@@ -539,6 +559,7 @@ class _Run:
         """Steps A, B, C of the module docstring for a wave of documents."""
         failed: dict[int, str] = {}
         touched: set[int] = set()
+        temporary: set[int] = set()  # failed on a transient error: a re-run may succeed
 
         # A: old chunk #0 and surplus chunks go first
         for d in wave:
@@ -548,6 +569,8 @@ class _Run:
                 if isinstance(exc, TenantRagError) and not isinstance(exc, IngestError):
                     raise
                 failed[d.key] = f"could not list its stored chunks: {_brief(exc)}"
+                if _temporary(exc):
+                    temporary.add(d.key)
         doomed = [(d.key, rid) for d in wave if d.key not in failed for rid in d.stale]
         if doomed:
             ids = [rid for _, rid in doomed]
@@ -560,6 +583,8 @@ class _Run:
                 for key, _ in doomed:
                     failed[key] = f"deleting its old chunks failed: {_brief(exc)}"
                     touched.add(key)
+                    if _temporary(exc):
+                        temporary.add(key)
 
         # B: chunks #1.. ; C: chunk #0 of every document whose other chunks all landed
         for step in ("body", "head"):
@@ -577,20 +602,24 @@ class _Run:
                     if key not in failed:
                         groups.setdefault(key, []).append(rec)
                 if groups:
-                    self._upsert(groups, failed, touched)
+                    self._upsert(groups, failed, touched, temporary)
 
         for d in wave:
             if d.key in failed:
                 reason = failed[d.key]
                 if d.key in touched:  # untouched: the previous version is still intact
                     reason += self._clean_up(d)
-                self._finish_failed(d.doc_id, reason)
+                self._finish_failed(d.doc_id, reason, retryable=d.key in temporary)
             else:
                 self.finish_written()
             d.vectors, d.chunks, d.chunk_metadata = [], [], []
 
     def _upsert(
-        self, groups: dict[int, list[dict[str, Any]]], failed: dict[int, str], touched: set[int]
+        self,
+        groups: dict[int, list[dict[str, Any]]],
+        failed: dict[int, str],
+        touched: set[int],
+        temporary: set[int],
     ) -> None:
         """Upsert one batch (records grouped by document); mark the documents it fails for.
 
@@ -607,10 +636,12 @@ class _Run:
             touched.update(groups)  # a failed request may still have written part of it
             if len(groups) > 1 and not is_transient(exc):
                 for key, recs in groups.items():
-                    self._upsert({key: recs}, failed, touched)
+                    self._upsert({key: recs}, failed, touched, temporary)
                 return
             for key in groups:
                 failed.setdefault(key, f"upsert failed: {_brief(exc)}")
+                if is_transient(exc):
+                    temporary.add(key)
             return
         touched.update(groups)
         self.add_chunks(upserted=len(live))
@@ -774,6 +805,12 @@ def _stderr_is_terminal() -> bool:
         return sys.stderr.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def _temporary(exc: BaseException) -> bool:
+    """True when a failure may pass on a re-run: Pinecone's transient errors, or a network
+    error of an embedding service (the OpenAI client's own connection and timeout errors)."""
+    return is_transient(exc) or type(exc).__name__ in ("APIConnectionError", "APITimeoutError")
 
 
 def _brief(exc: BaseException) -> str:

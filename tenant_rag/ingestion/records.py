@@ -21,7 +21,7 @@ from tenant_rag.tenancy.records import DOC_ID_KEY, record_id
 #: Kept free below the limit for what the tenancy layer adds (``tenant_id`` under metadata isolation).
 METADATA_HEADROOM = 512
 #: Metadata keys ingestion owns; a document's own metadata cannot override them.
-RESERVED_KEYS = (DOC_ID_KEY, "chunk", "source", "origin", "content_hash", "text")
+RESERVED_KEYS = (DOC_ID_KEY, "chunk", "source", "origin", "content_hash", "text", "ingested_at")
 #: Metadata key naming where a document came from (a file's absolute path, ``upload``, a
 #: Document's ``source``): a document is only replaced silently by one from the same origin.
 ORIGIN_KEY = "origin"

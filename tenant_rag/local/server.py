@@ -26,22 +26,27 @@ import uvicorn
 from tenant_rag.local.api.grpc_lookup import grpc_lookup_router
 from tenant_rag.local.api.maintenance import maintenance_router
 from tenant_rag.local.api.rest import create_app
+from tenant_rag.local.discovery import DATA_DIR_NAME, default_data_dir
 from tenant_rag.local.engine import Engine
 from tenant_rag.local.faults import FaultConfig, FaultMiddleware, GrpcFaults
+from tenant_rag.local.storage.sqlite import DEFAULT_DURABILITY, Durability
 
 if TYPE_CHECKING:
     from tenant_rag.local.api.grpc_service import GrpcPlane
     from tenant_rag.local.tls import TlsFiles
 
 log = logging.getLogger("tenant_rag.local")
-DEFAULT_DATA_DIR = ".tenant_rag"
+DEFAULT_DATA_DIR = DATA_DIR_NAME
 ANY_KEY = "local"
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None) -> Path:
-    """The argument, else ``$TENANT_RAG_HOME``, else ``./.tenant_rag``; made absolute."""
-    chosen = data_dir or os.environ.get("TENANT_RAG_HOME") or DEFAULT_DATA_DIR
-    return Path(chosen).expanduser().resolve()
+    """The argument, else the rule of `tenant_rag.local.discovery.default_data_dir`
+    (``$TENANT_RAG_HOME``, else the nearest ``.tenant_rag`` here or above, else
+    ``./.tenant_rag``); made absolute."""
+    if data_dir:
+        return Path(data_dir).expanduser().resolve()
+    return default_data_dir()
 
 
 class LocalServer:
@@ -60,12 +65,15 @@ class LocalServer:
         access_log: bool = False,
         faults: FaultConfig | None = None,
         tls: bool = False,
+        durability: Durability = DEFAULT_DURABILITY,
     ) -> None:
         self.data_dir = data_dir
         self.host = host
         self._configured_key = api_key
         self.api_key = api_key if api_key is not None else ANY_KEY
-        self.engine = Engine(data_dir)
+        self.engine = Engine(data_dir, durability)
+        #: "process" or "power" (see tenant_rag/local/storage/sqlite.py)
+        self.durability = self.engine.durability
         # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only
         # when their proto is IPPROTO_TCP. With proto 0, uvicorn's separate header and
         # body writes meet the client's delayed ACK: 44 ms per request instead of <1 ms.

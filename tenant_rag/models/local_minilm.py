@@ -226,6 +226,8 @@ class LocalMiniLMEmbeddings(Embeddings):
 
     dimension: int = DIMENSION
     model_name: str = MODEL_NAME
+    #: the name an index records for this model (``ensure_index(embedding=...)``)
+    tenant_rag_model_name: str = MODEL_NAME
 
     def __init__(
         self,

@@ -91,7 +91,7 @@ def test_chat_server_command_serves_the_app(tmp_path: Path) -> None:
             except queue.Empty:
                 pytest.fail("chat-server printed nothing for 120 s:\n" + "".join(output))
             output.append(line)
-            m = re.search(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", line)
+            m = re.search(r"chat backend: open (http://127\.0\.0\.1:\d+)/", line)
             url = m.group(1) if m else None
             assert proc.poll() is None, "".join(output)
         auth = {"Authorization": f"Bearer {key}"}
@@ -116,3 +116,21 @@ def test_chat_server_command_serves_the_app(tmp_path: Path) -> None:
             proc.wait()
     log = "".join(output) + "".join(lines.queue)
     assert key not in log
+
+
+def test_a_busy_port_is_an_error_before_anything_is_announced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    monkeypatch.setenv("TENANT_RAG_CHAT_KEYS", "acme-key-123456-Yh7Rk2Wp9Dz4=acme")
+    monkeypatch.setenv("TENANT_RAG_HOME", str(tmp_path / "data"))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(app, ["chat-server", "--port", str(port)])
+    assert result.exit_code == 2, result.output
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "open http" not in result.output  # no invitation to a server that never started
+    assert not (tmp_path / "data").exists()  # nothing was loaded or created

@@ -53,6 +53,13 @@ def seed(index_name: str = "rag") -> Any:
     return ix
 
 
+def without_backend(stderr: str) -> str:
+    """stderr minus the ``backend: ...`` line every command that connects prints first."""
+    return "".join(
+        line for line in stderr.splitlines(keepends=True) if not line.startswith("backend: ")
+    )
+
+
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
