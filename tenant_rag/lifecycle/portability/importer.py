@@ -73,6 +73,8 @@ class ImportReport:
     resumed: bool
     seconds: float
     destination_count: int = 0
+    #: of ``seconds``, the read-back verification (every record fetched and digested)
+    verify_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -89,6 +91,7 @@ class ImportReport:
             "resumed": self.resumed,
             "destination_count": self.destination_count,
             "seconds": round(self.seconds, 3),
+            "verify_seconds": round(self.verify_seconds, 3),
             "notes": self.notes,
         }
 
@@ -208,7 +211,9 @@ def import_tenant(
             "import_tenant(...) again to resume from the last row group written."
         ) from exc
 
+    verify_started = time.monotonic()
     ok, found = verify_import(dest, manifest, mode, root)
+    report.verify_seconds = time.monotonic() - verify_started
     report.destination_count = dest.count()
     report.verified = ok
     report.seconds = time.monotonic() - started
