@@ -117,6 +117,22 @@ class DeletionReceipt:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False, default=str)
 
+    def __str__(self) -> str:
+        """One line for people (``print``): what was deleted where, and whether it was verified.
+
+        The receipt id, hashes and times are in `to_dict` / `to_json`.
+        """
+        rows = "; ".join(
+            f"{i.index}/{i.namespace}: deleted={i.deleted} remaining={i.remaining} "
+            f"verified={i.verified}"
+            for i in self.indexes
+        )
+        subject = f" filter={self.filter}" if self.filter else ""
+        return (
+            f"DeletionReceipt({self.kind} tenant={self.tenant!r} "
+            f"isolation={self.isolation!r}{subject}: {rows})"
+        )
+
 
 def erase(
     index: Any,
