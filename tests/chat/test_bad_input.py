@@ -22,7 +22,13 @@ TENANT_ROUTES: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/jobs/0123abcd", {}),
     ("GET", "/jobs/0123abcd/events", {}),
 ]
-ALL_ROUTES = [*TENANT_ROUTES, ("DELETE", "/tenants/acme", {}), ("GET", "/tenants", {})]
+ALL_ROUTES = [
+    *TENANT_ROUTES,
+    ("DELETE", "/tenants/acme", {}),
+    ("GET", "/tenants", {}),
+    ("GET", "/tenants/acme/export", {}),
+    ("POST", "/tenants/acme/erase", {"json": {"filter": {"doc_id": "a.md"}}}),
+]
 
 
 def assert_error(resp: Any, status: int, code: str, *words: str) -> None:
