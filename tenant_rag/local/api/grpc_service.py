@@ -221,16 +221,16 @@ class VectorService(VectorServiceServicer):
         return out
 
     def ListNamespaces(self, request: Any, context: Any) -> Any:
-        counts = self._call(request, context, lambda ix: ix.namespace_counts())
-        limit = request.limit if request.HasField("limit") else 100
+        limit = max(request.limit if request.HasField("limit") else 100, 1)
         after = request.pagination_token if request.HasField("pagination_token") else ""
-        names = [n for n in sorted(counts) if n > after]
-        page = names[: max(limit, 1)]
-        out = pb.ListNamespacesResponse(
-            namespaces=[pb.NamespaceDescription(name=n, record_count=counts[n]) for n in page]
+        page, last = self._call(
+            request, context, lambda ix: ix.namespace_page(after or None, limit)
         )
-        if len(names) > len(page):
-            out.pagination.CopyFrom(pb.Pagination(next=page[-1]))
+        out = pb.ListNamespacesResponse(
+            namespaces=[pb.NamespaceDescription(name=n, record_count=c) for n, c in page]
+        )
+        if last is not None:
+            out.pagination.CopyFrom(pb.Pagination(next=last))
         return out
 
     def DescribeNamespace(self, request: Any, context: Any) -> Any:

@@ -291,14 +291,10 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> ASGIApp:
             raise bad_request(f"limit must be between 1 and 1000, got {limit}")
         token = qp.get("paginationToken")
         after = _decode_token(token) if token else None
-        counts = await read(name, None, False, lambda ix: ix.namespace_counts())
-        names = [n for n in sorted(counts) if after is None or n > after]
-        page = names[:limit]
-        body: dict[str, Any] = {
-            "namespaces": [{"name": n, "record_count": counts[n]} for n in page]
-        }
-        if len(names) > limit:
-            body["pagination"] = {"next": _encode_token(page[-1])}
+        page, last = await read(name, None, False, lambda ix: ix.namespace_page(after, limit))
+        body: dict[str, Any] = {"namespaces": [{"name": n, "record_count": c} for n, c in page]}
+        if last is not None:
+            body["pagination"] = {"next": _encode_token(last)}
         return _json(body)
 
     @app.get(DATA_PREFIX + "/{name}/namespaces/{ns:path}")

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from tenant_rag.local.engine import validation as v
+from tenant_rag.local.engine.ann import RERANK, AnnIndex, ann_min_rows, start_build
 from tenant_rag.local.engine.errors import bad_request, not_found
 from tenant_rag.local.engine.filters import Predicate, compile_filter
 from tenant_rag.local.engine.limits import (
@@ -42,6 +43,10 @@ from tenant_rag.local.storage.index_store import Row
 
 _GB = 1024**3
 _RELOAD_WHOLE_NAMESPACE_AT = 1000
+# A filtered query on a namespace with an approximate index is searched exactly over the
+# matching rows when they are fewer than this fraction of the namespace (or than the index
+# threshold); otherwise the index is searched for more candidates and they are filtered.
+FILTER_EXACT_FRACTION = 0.05
 # A search over at most this many stored floats (e.g. 4,000 x 384) takes well under a
 # millisecond, less than handing the request to a worker thread costs; see cheap_read().
 INLINE_MAX_FLOATS = 1_500_000
@@ -92,13 +97,54 @@ class IndexEngine:
         if not needs_matrix:
             return True
         mat = self._ns.get(v.namespace_name(namespace))
-        return mat is not None and mat.n * max(self.dim, 1) <= INLINE_MAX_FLOATS
+        if mat is None:
+            return False
+        return mat.n * max(self.dim, 1) <= INLINE_MAX_FLOATS or (
+            mat.ann is not None and mat.ann.ready
+        )
 
     def close(self) -> None:
         with self.lock:
             self._closed = True
-            self._ns.clear()
+            self._forget_all()
             self.store.close()
+
+    # -- namespaces in memory ------------------------------------------------
+    def _forget(self, ns: str) -> None:
+        """Drop one in-memory namespace (and stop its approximate index's build)."""
+        mat = self._ns.pop(ns, None)
+        if mat is not None:
+            mat.drop_ann()
+
+    def _forget_all(self) -> None:
+        for mat in self._ns.values():
+            mat.drop_ann()
+        self._ns.clear()
+
+    def _maybe_ann(self, mat: NamespaceMatrix) -> None:
+        """Start (or drop, or restart) the approximate index of a namespace by its size.
+
+        Lock held. The build runs on a background thread; until it is ready the
+        namespace is searched exactly, so nothing waits for it.
+        """
+        if not self.dim or self.sparse_only:
+            return
+        min_rows = ann_min_rows()
+        ann = mat.ann
+        if ann is not None and (
+            ann.state == "failed" or ann.needs_rebuild() or min_rows <= 0 or mat.n < min_rows // 2
+        ):
+            mat.drop_ann()
+            ann = None
+        if ann is None and min_rows > 0 and mat.n >= min_rows:
+            mat.ann = AnnIndex(self.dim, self.metric)
+            start_build(mat.ann, mat, self.lock)
+
+    def ann_info(self, namespace: Any) -> dict[str, Any] | None:
+        """The approximate index's state and counters for a namespace in memory, else None."""
+        with self._locked():
+            mat = self._ns.get(v.namespace_name(namespace))
+            return mat.ann.info() if mat is not None and mat.ann is not None else None
 
     # -- keeping in step with other processes -------------------------------
     def _catch_up(self) -> None:
@@ -111,7 +157,7 @@ class IndexEngine:
             self._seen_seq = self.store.max_seq()
             return
         if self._seen_seq < self.store.trimmed_upto():
-            self._ns.clear()
+            self._forget_all()
             self._seen_seq = self.store.max_seq()
             return
         changes = self.store.changes_since(self._seen_seq)
@@ -128,7 +174,7 @@ class IndexEngine:
                 ids.add(rid)
         for ns, maybe_ids in touched.items():
             if maybe_ids is None or len(maybe_ids) > _RELOAD_WHOLE_NAMESPACE_AT:
-                del self._ns[ns]
+                self._forget(ns)
                 continue
             mat = self._ns[ns]
             id_list = sorted(maybe_ids)
@@ -139,6 +185,7 @@ class IndexEngine:
                     mat.remove(rid)
                 else:
                     mat.set(rid, *self._decode(row))
+            self._maybe_ann(mat)
         self._seen_seq = changes[-1][0]
 
     def _namespace(self, ns: str) -> NamespaceMatrix:
@@ -151,6 +198,7 @@ class IndexEngine:
             mat = NamespaceMatrix.load(self.dim, self.store.count(ns), rows)
             self._ns[ns] = mat
             self._evict_beyond_budget()
+            self._maybe_ann(mat)
         else:
             self._ns.move_to_end(ns)
         return mat
@@ -168,6 +216,7 @@ class IndexEngine:
         while total > budget and len(self._ns) > 1:
             _, gone = self._ns.popitem(last=False)
             total -= gone.resident_bytes()
+            gone.drop_ann()
 
     def _matching_ids(self, ns: str, predicate: Predicate) -> list[str]:
         """Ids whose metadata matches, without loading vectors of a namespace not in memory.
@@ -232,6 +281,7 @@ class IndexEngine:
             if mat is not None:
                 for rid, (vec, sp, md) in records.items():
                     mat.set(rid, vec, sp, md)
+                self._maybe_ann(mat)
         return len(vectors)
 
     def _prepare(
@@ -323,6 +373,7 @@ class IndexEngine:
             if held is not None:
                 for rid in id_list:
                     held.remove(rid)
+                self._maybe_ann(held)
 
     def drop_namespace(self, namespace: Any, *, missing_ok: bool = False) -> None:
         ns = v.namespace_name(namespace)
@@ -335,7 +386,7 @@ class IndexEngine:
                 self.store.log_drop(ns)
                 seq = self.store.max_seq()
             self._seen_seq = seq
-            self._ns.pop(ns, None)
+            self._forget(ns)
 
     # -- reads -------------------------------------------------------------
     def query(
@@ -374,7 +425,7 @@ class IndexEngine:
                 raise bad_request("query needs a vector, a sparseVector or an id")
             if q is None and not self.sparse_only and self.metric != "dotproduct":
                 raise bad_request(f"a query on this {self.metric} index needs a dense vector")
-            rows = mat.matching_rows(predicate) if predicate is not None else None
+            rows = self._candidate_rows(mat, q, q_sparse, predicate, top_k_)
             scores = mat.scores(q, q_sparse, self.metric, rows)
             best = top_k(scores, top_k_, ascending=self.metric == "euclidean")
             matches = []
@@ -394,6 +445,46 @@ class IndexEngine:
                     }
                 matches.append(match)
             return _query_result(matches, ns, mat)
+
+    def _candidate_rows(
+        self,
+        mat: NamespaceMatrix,
+        q: np.ndarray | None,
+        q_sparse: Sparse | None,
+        predicate: Predicate | None,
+        k: int,
+    ) -> np.ndarray | None:
+        """Rows to score exactly (None: all of them). Lock held.
+
+        Exact unless the namespace's approximate index is ready and the query is dense
+        only (sparse and hybrid queries keep the exact path). With a filter, the rows it
+        allows are exact-searched when they are few; else the index is asked for more
+        candidates, in inverse proportion to the filter's share, and they are filtered.
+        Whenever the candidates cannot fill ``k`` the query falls back to exact search, so
+        a filter never loses a match it allows, nor admits one it does not.
+        """
+        allowed = mat.matching_rows(predicate) if predicate is not None else None
+        ann = mat.ann
+        if ann is None or not ann.ready or q is None or q_sparse is not None or not self.dim:
+            return allowed
+        want = max(RERANK, 4 * k)
+        if want * 4 > mat.n:
+            return allowed
+        mask = None
+        if allowed is not None:
+            if len(allowed) < max(ann_min_rows(), FILTER_EXACT_FRACTION * mat.n):
+                ann.counts["exact_filtered"] += 1
+                return allowed
+            mask = np.zeros(mat.n, dtype=bool)
+            mask[allowed] = True
+            want = min(mat.n, int(want * mat.n / len(allowed)) + 1)
+        cand = ann.candidates(mat, q, want, mask)
+        available = mat.n if allowed is None else len(allowed)
+        if len(cand) < min(k, available):
+            ann.counts["exact_fallback"] += 1
+            return allowed
+        ann.counts["ann" if mask is None else "ann_filtered"] += 1
+        return cand
 
     def fetch(self, namespace: Any, ids: Any) -> dict[str, Any]:
         ns = v.namespace_name(namespace)
@@ -454,6 +545,17 @@ class IndexEngine:
                 if n:
                     out[ns] = n
             return out
+
+    def namespace_page(
+        self, after: str | None, limit: int
+    ) -> tuple[list[tuple[str, int]], str | None]:
+        """One page of (namespace, record count) in name order, and the last name when more
+        follow (the caller encodes it as its pagination token). Reads ``limit + 1`` rows."""
+        with self._locked():
+            self._catch_up()
+            rows = self.store.namespace_page(after, limit + 1)
+        page = rows[:limit]
+        return page, (page[-1][0] if len(rows) > limit and page else None)
 
     def describe_stats(self, flt: Any = None) -> dict[str, Any]:
         counts = self.namespace_counts(flt)

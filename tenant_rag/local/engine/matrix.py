@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from tenant_rag.local.engine.ann import AnnIndex
 from tenant_rag.local.engine.filters import Predicate
 
 Sparse = tuple[np.ndarray, np.ndarray]  # (uint32 indices, float32 values), indices sorted
@@ -33,6 +34,8 @@ class NamespaceMatrix:
         self.sparse: list[Sparse | None] = []
         self.n_sparse = 0
         self.meta_bytes = 0  # running total, so read-unit accounting never scans
+        # approximate index of a big namespace (engine/ann.py); told of every write below
+        self.ann: AnnIndex | None = None
 
     @property
     def n(self) -> int:
@@ -84,6 +87,8 @@ class NamespaceMatrix:
         if self.dimension:
             self._mat[row] = vec
             self._sq[row] = float(np.dot(vec, vec))
+        if self.ann is not None:
+            self.ann.on_set(row)
 
     def remove(self, rid: str) -> bool:
         """Swap-remove one record; False if it was not here."""
@@ -91,6 +96,8 @@ class NamespaceMatrix:
         if row is None:
             return False
         last = self.n - 1
+        if self.ann is not None:
+            self.ann.on_remove(row, last)
         self.n_sparse -= self.sparse[row] is not None
         gone = self.meta[row]
         self.meta_bytes -= len(gone) if gone else 0
@@ -130,6 +137,16 @@ class NamespaceMatrix:
     def values(self, row: int) -> np.ndarray:
         return self._mat[row]
 
+    def rows(self, rows: np.ndarray) -> np.ndarray:
+        """A copy of the float32 vectors of ``rows``."""
+        return self._mat[rows]
+
+    def drop_ann(self) -> None:
+        """Forget the approximate index (the namespace is leaving memory or shrank)."""
+        if self.ann is not None:
+            self.ann.close()
+            self.ann = None
+
     def metadata(self, row: int) -> dict[str, Any]:
         if self._parsed is not None:
             return self._parsed[row]
@@ -141,7 +158,8 @@ class NamespaceMatrix:
 
     def resident_bytes(self) -> int:
         """Approximate memory held: matrix capacity, norms, ids and metadata text."""
-        return self._mat.nbytes + self._sq.nbytes + self.n * 120 + self.meta_bytes
+        extra = self.ann.resident_bytes() if self.ann is not None else 0
+        return self._mat.nbytes + self._sq.nbytes + self.n * 120 + self.meta_bytes + extra
 
     def matching_rows(self, predicate: Predicate) -> np.ndarray:
         """Rows whose metadata satisfies ``predicate`` (parses metadata once, then caches)."""

@@ -199,9 +199,24 @@ class IndexStore:
         self.conn.execute("DELETE FROM namespaces WHERE name=? AND record_count <= 0", (ns,))
 
     def counts(self) -> dict[str, int]:
+        """Every namespace's count (describe_index_stats lists them all): one pass over the
+        small ``namespaces`` table in primary-key order, never over records."""
         return dict(
             self.conn.execute("SELECT name, record_count FROM namespaces ORDER BY name").fetchall()
         )
+
+    def namespace_page(self, after: str | None, limit: int) -> list[tuple[str, int]]:
+        """Up to ``limit`` (name, count) pairs with name > ``after``, in name order.
+
+        A range of the table's primary key: the cost is the page, not the number of
+        namespaces (100,000 tenants list as fast as 100).
+        """
+        args: list[object] = [limit]
+        sql = "SELECT name, record_count FROM namespaces ORDER BY name LIMIT ?"
+        if after is not None:
+            sql = "SELECT name, record_count FROM namespaces WHERE name > ? ORDER BY name LIMIT ?"
+            args = [after, limit]
+        return [(str(r[0]), int(r[1])) for r in self.conn.execute(sql, args)]
 
     def count(self, ns: str) -> int:
         row = self.conn.execute(
