@@ -223,19 +223,19 @@ def test_restart_rebuilds_and_kill_during_build_loses_nothing(tmp_path: Path) ->
     queries = _data(10, seed=22)
     env = {ANN_MIN_ROWS_ENV: str(THRESHOLD)}
     with serve_subprocess(tmp_path, env=env) as (proc, url):
-        index = make_index(Pinecone(api_key="k", host=url), "crash", dimension=DIM)
+        index = make_index(Pinecone(api_key="ann-crash", host=url), "ann-crash", dimension=DIM)
         _fill(index, data)
         index.query(vector=queries[0].tolist(), top_k=1, namespace="big")  # starts the build
         index.upsert(vectors=[("late", queries[1].tolist())], namespace="big")
         proc.send_signal(signal.SIGKILL)  # mid-build (or just after): nothing was persisted
         proc.wait(10)
     with start(tmp_path) as srv:
-        index = srv.client().Index(name="crash")
+        index = srv.client().Index(name="ann-crash")
         assert index.describe_index_stats().namespaces["big"].vector_count == 6001
         assert index.query(vector=queries[1].tolist(), top_k=1, namespace="big").matches[0].id == (
             "late"
         )
-        _wait_ready(srv, "crash")
+        _wait_ready(srv, "ann-crash")
         full = np.vstack([data, queries[1][None, :]])
         names = [f"r{i}" for i in range(len(data))] + ["late"]
         hits = 0
@@ -244,24 +244,24 @@ def test_restart_rebuilds_and_kill_during_build_loses_nothing(tmp_path: Path) ->
             got = {m.id for m in index.query(vector=q.tolist(), top_k=10, namespace="big").matches}
             hits += len(want & got)
         assert hits >= 95
-        assert _info(srv, "crash")["ann"] == len(queries)
+        assert _info(srv, "ann-crash")["ann"] == len(queries)
 
 
 def test_another_process_writes_reach_the_approximate_index(tmp_path: Path) -> None:
     data = _data()
     with serve_subprocess(tmp_path) as (_proc, url), start(tmp_path) as local:
-        other = make_index(Pinecone(api_key="k", host=url), "shared", dimension=DIM)
+        other = make_index(Pinecone(api_key="ann-shared", host=url), "ann-shared", dimension=DIM)
         _fill(other, data)
-        mine = local.client().Index(name="shared")
+        mine = local.client().Index(name="ann-shared")
         q = _data(1, seed=8)[0]
         mine.query(vector=q.tolist(), top_k=1, namespace="big")
-        _wait_ready(local, "shared")
+        _wait_ready(local, "ann-shared")
         top = [m.id for m in mine.query(vector=q.tolist(), top_k=3, namespace="big").matches]
         other.upsert(vectors=[("theirs", q.tolist())], namespace="big")
         other.delete(ids=[top[0]], namespace="big")
         got = [m.id for m in mine.query(vector=q.tolist(), top_k=3, namespace="big").matches]
         assert got[0] == "theirs" and top[0] not in got and got[1] == top[1]
-        assert _info(local, "shared")["ann"] >= 2
+        assert _info(local, "ann-shared")["ann"] >= 2
 
 
 def test_namespace_listing_pages_through_many_namespaces(local_server: LocalServer) -> None:
