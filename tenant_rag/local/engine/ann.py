@@ -66,14 +66,17 @@ _faiss_ready = False
 
 
 def _faiss() -> Any:
-    """faiss, with OpenMP at one thread: on a shared 2-core machine its spinning barriers
-    made training 25x slower (measured), and a single query gains nothing from them."""
+    """faiss, with OpenMP at one thread *for the calling thread* (OpenMP's thread count is
+    per thread, so every caller sets it) and passive waiting: on a shared 2-core machine its
+    spinning barriers made training 25x slower (measured), and a single query gains nothing
+    from them."""
     global _faiss_ready
+    if not _faiss_ready:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when OpenMP starts
+        _faiss_ready = True
     import faiss
 
-    if not _faiss_ready:
-        faiss.omp_set_num_threads(1)
-        _faiss_ready = True
+    faiss.omp_set_num_threads(1)
     return faiss
 
 
@@ -277,6 +280,7 @@ class AnnIndex:
             return np.empty(0, dtype=np.int64)
 
         def one(i: int) -> np.ndarray:
+            _faiss()  # this thread's OpenMP setting
             shard = self._shards[i]
             local = shard.search(qv, min(want, shard.ntotal))[1][0]
             local = local[local >= 0]
