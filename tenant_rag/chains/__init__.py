@@ -8,8 +8,8 @@ from typing import Any
 _EXPORTS = {
     "rag_chain": "tenant_rag.chains.rag",
     "per_request_rag_chain": "tenant_rag.chains.rag",
-    "format_context": "tenant_rag.chains.context",
-    "parse_context": "tenant_rag.chains.context",
+    "format_context": "tenant_rag.context",
+    "parse_context": "tenant_rag.context",
 }
 
 __all__ = sorted(_EXPORTS)

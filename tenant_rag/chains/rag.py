@@ -21,7 +21,7 @@ produces them (at least one, possibly ``""``), then exactly one
 
 Retrieval uses the question as typed (the history goes to the model, not to
 the retriever). Passages reach the model in the shared context format of
-:mod:`tenant_rag.chains.context`, which the local
+:mod:`tenant_rag.context`, which the local
 :class:`~tenant_rag.models.llm.ExtractiveAnswerer` reads back. ``score`` is the
 raw Pinecone score that tenant retrievers put in ``metadata["score"]``
 (``None`` for retrievers that do not).
@@ -49,8 +49,7 @@ from langchain_core.runnables import (
 )
 from langchain_core.runnables.utils import AddableDict
 
-from tenant_rag.chains.context import doc_id_of, format_context, format_question
-from tenant_rag.stores.langchain import SCORE_KEY
+from tenant_rag.context import SCORE_KEY, doc_id_of, format_context, format_question
 
 SYSTEM_PROMPT = (
     "You answer questions for one organisation, using only the numbered passages inside "

@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
+from tenant_rag.chat.command import chat_server
 from tenant_rag.cli._common import DEBUG_ENV, ErrorHandlingGroup, set_debug
 from tenant_rag.cli.ask import ask
-from tenant_rag.cli.chat_server import chat_server
 from tenant_rag.cli.demo import demo
 from tenant_rag.cli.ingest import delete_doc, ingest
 from tenant_rag.cli.offboard import offboard

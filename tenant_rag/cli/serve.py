@@ -32,7 +32,7 @@ def serve(
         typer.Option(
             "--api-key",
             envvar="TENANT_RAG_API_KEY",
-            help="Require this key (Api-Key header / gRPC api-key); others get 401. Env: TENANT_RAG_API_KEY.",
+            help="Require this key (Api-Key header / gRPC api-key); others are refused (401, 403 on an index). Env: TENANT_RAG_API_KEY.",
             show_default=False,
         ),
     ] = None,
@@ -40,6 +40,14 @@ def serve(
         int | None,
         typer.Option("--grpc-port", help="Also serve the gRPC data plane on this port (0 = free)."),
     ] = None,
+    tls: Annotated[
+        bool,
+        typer.Option(
+            "--tls",
+            help="Serve REST and gRPC over TLS with a loopback certificate from a local CA kept "
+            "in DATA/tls (created on first use); prints how clients trust it.",
+        ),
+    ] = False,
     log_level: Annotated[
         str, typer.Option(help="debug, info (logs each request), warning, error.")
     ] = "info",
@@ -61,6 +69,7 @@ def serve(
             grpc_port=grpc_port or 0,
             log_level=level,
             access_log=level in ("debug", "info"),
+            tls=tls,
         )
     except OSError as exc:
         typer.echo(
@@ -84,7 +93,13 @@ def serve(
     srv.start()
     typer.echo(f"tenant_rag local Pinecone serving {srv.url}  (data dir {srv.data_dir})")
     if srv.grpc_target:
-        typer.echo(f"gRPC data plane on {srv.grpc_target} (insecure; route by index name)")
+        typer.echo(
+            f"gRPC data plane on {srv.grpc_target} ({'TLS' if srv.tls else 'plaintext'}; "
+            "SDK 7.x/8.x name the index; SDK 9.x/10.x, which do not, reach it alone when it "
+            f"is the only index, else on its own port: GET {srv.url}/_local/grpc/<index>)"
+        )
+    if srv.tls is not None:
+        typer.echo(srv.tls.trust_instructions())
     typer.echo("API key: " + ("required" if api_key else "not required (any key accepted)"))
     typer.echo(
         f"Connect: Pinecone(api_key=..., host={srv.url!r})  or  PINECONE_CONTROLLER_HOST={srv.url}"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tenant_rag.ingestion.pipeline import delete_document, ingest
 from tenant_rag.ingestion.report import IngestReport
-from tenant_rag.ingestion.retry import RetryPolicy
+from tenant_rag.tenancy.retry import RetryPolicy
 
 
 def sample_corpus() -> Path:

@@ -14,7 +14,8 @@ whole vector store, which would need its own tenant scoping. Here the index
 itself is the source of truth: every chunk carries the document's
 ``content_hash``; chunk ``#0`` is read back with one batched ``fetch`` per
 group of documents to decide "unchanged"; a document's records are found by
-listing the prefix ``{doc_id}#``; ``sync=True`` enumerates document ids by
+listing its prefix and keeping exactly its ids (`tenant_rag.tenancy.records`,
+the scheme every writer shares); ``sync=True`` enumerates document ids by
 listing the tenant's ids. Nothing else is stored anywhere.
 
 Write order (why a failed document is never left half-written)
@@ -44,7 +45,7 @@ model on a small machine gets one writer rather than two (``writers=None``
 picks it, see `_writers_for`), since the model already keeps every core busy.
 The hash check of each group of documents
 runs on a helper thread while the next group is read. Upserts are packed by
-bytes and count (`tenant_rag.ingestion.batching`). Unchanged documents cost
+bytes and count (`tenant_rag.tenancy.batching`). Unchanged documents cost
 a hash and a share of one ``fetch``; they are never chunked or embedded.
 
 Concurrency caveat: two ``ingest`` runs for the same tenant at the same time
@@ -66,7 +67,6 @@ from functools import partial
 from typing import Any
 
 from tenant_rag.errors import IngestError, TenantRagError
-from tenant_rag.ingestion.batching import DEFAULT_MAX_BATCH_BYTES, MAX_BATCH_RECORDS, batches
 from tenant_rag.ingestion.chunking import Splitter, config_fingerprint, default_splitter, split
 from tenant_rag.ingestion.loaders import (
     FileSource,
@@ -79,18 +79,23 @@ from tenant_rag.ingestion.loaders import (
 from tenant_rag.ingestion.records import (
     check_doc_id,
     chunk_metadata,
-    chunk_of,
     clean_metadata,
     content_hash,
+)
+from tenant_rag.ingestion.report import IngestReport
+from tenant_rag.ingestion.sdk import lean_handle
+from tenant_rag.tenancy.batching import batches
+from tenant_rag.tenancy.limits import MAX_UPSERT_RECORDS, UPSERT_BATCH_BYTES
+from tenant_rag.tenancy.pinned import PinnedIndex, index_name_of
+from tenant_rag.tenancy.records import (
+    chunk_number,
+    chunk_numbers,
     doc_prefix,
     record_base,
     record_id,
     split_record_id,
 )
-from tenant_rag.ingestion.report import IngestReport
-from tenant_rag.ingestion.retry import RetryPolicy, is_transient
-from tenant_rag.ingestion.sdk import lean_handle
-from tenant_rag.tenancy.pinned import PinnedIndex, index_name_of
+from tenant_rag.tenancy.retry import RetryPolicy, is_transient
 from tenant_rag.tenancy.scope import Isolation
 
 #: ``progress`` may be a callable: ``fn(documents_done, documents_total_or_None, chunks_upserted)``.
@@ -134,8 +139,8 @@ def ingest(
     isolation: Isolation = "namespace",
     progress: bool | ProgressCallback = True,
     root: str | os.PathLike[str] | None = None,
-    batch_size: int = MAX_BATCH_RECORDS,
-    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+    batch_size: int = MAX_UPSERT_RECORDS,
+    max_batch_bytes: int = UPSERT_BATCH_BYTES,
     embed_batch_size: int = 256,
     wave_chunks: int = 512,
     writers: int | None = None,
@@ -205,32 +210,22 @@ def delete_document(
     isolation: Isolation = "namespace",
     retry: RetryPolicy | None = None,
 ) -> int:
-    """Delete exactly ``doc_id``'s chunks in ``tenant``; return how many were deleted.
+    """Delete exactly ``doc_id``'s records in ``tenant``; return how many were deleted.
 
-    Lists the prefix ``{doc_id}#`` and keeps only ids followed by digits, so
-    deleting ``doc1`` never touches ``doc10#0`` (nor ``doc1#x#0``, the chunks of
-    a document named ``doc1#x``). Chunk ``#0`` goes first, so an interrupted
-    delete leaves a document the next ``ingest`` rewrites in full.
+    The records are those of `tenant_rag.tenancy.records` (the scheme every
+    writer shares), so deleting ``doc1`` never touches ``doc10#0``, nor
+    ``https://acme.test/page`` the records of ``https://acme.test/page#faq``.
+    Chunk ``#0`` goes first, so an interrupted delete leaves a document the
+    next ``ingest`` rewrites in full.
     """
     if not isinstance(doc_id, str) or not doc_id:
         raise ValueError("doc_id must be a non-empty string.")
     pinned = PinnedIndex(index, tenant, isolation=isolation)
     policy = retry or RetryPolicy()
-    prefix = doc_prefix(doc_id)
-    numbered = policy.call(lambda: _chunks_under(pinned, prefix), what="list")
-    ids = [f"{prefix}{n}" for n in sorted(numbered)]
+    ids = policy.call(lambda: pinned.document_ids(doc_id), what="list")
     if ids:
         policy.call(lambda: pinned.delete(ids), what="delete")
     return len(ids)
-
-
-def _chunks_under(pinned: PinnedIndex, prefix: str) -> set[int]:
-    found = set()
-    for rid in pinned.list_ids(prefix):
-        n = chunk_of(rid, prefix)
-        if n is not None:
-            found.add(n)
-    return found
 
 
 # -- planning ----------------------------------------------------------------------------------
@@ -286,8 +281,9 @@ class _Run:
                 existing.clear()
                 for rid in self.pinned.list_ids():
                     parts = split_record_id(rid)
-                    if parts is not None:
-                        existing.setdefault(parts[0], set()).add(parts[1])
+                    n = chunk_number(parts[1]) if parts else None
+                    if parts is not None and n is not None:  # ingestion's own records only
+                        existing.setdefault(parts[0], set()).add(n)
 
             self.policy.call(list_all, what="list")
             self.existing = existing
@@ -588,7 +584,9 @@ class _Run:
             numbers = set()
         else:
             prefix = doc_prefix(d.doc_id)
-            numbers = self.policy.call(lambda: _chunks_under(self.pinned, prefix), what="list")
+            numbers = self.policy.call(
+                lambda: chunk_numbers(self.pinned.list_ids(prefix), d.doc_id), what="list"
+            )
         d.existing = sorted(numbers)
         stale = [n for n in d.existing if n == 0 or n >= n_new]
         return [f"{d.base}#{n}" for n in stale]

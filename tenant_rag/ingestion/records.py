@@ -1,15 +1,9 @@
-"""Record ids and metadata: the stable naming scheme that makes re-ingestion idempotent.
+"""Chunk metadata and content hashes: what makes re-ingestion idempotent.
 
-A document ``doc_id`` is stored as records ``{base}#{n}`` where ``n`` is the chunk
-number and ``base`` is ``doc_id`` itself for the usual printable-ASCII ids. Pinecone
-ids must be ASCII, so other characters (and ``%``, to keep the mapping
-one-to-one) are percent-encoded in ``base``; the metadata keeps the original
-``doc_id``.
-
-Prefix exactness: the records of ``doc1`` are exactly the ids that start with
-``doc1#`` and continue with digits only. The ``#`` keeps ``doc10#0`` out of
-``doc1``'s listing, and the digits-only rule keeps ``a#b#0`` (document ``a#b``)
-out of document ``a``'s, so document ids may contain ``#`` too.
+Record ids follow the one scheme of `tenant_rag.tenancy.records`
+(``{base}#{n}``, ``base`` = ``doc_id`` percent-encoded where Pinecone needs it);
+this module owns what each chunk carries: the document's cleaned metadata,
+``doc_id``, ``chunk``, ``source``, the content hash and the text.
 """
 
 from __future__ import annotations
@@ -17,51 +11,17 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import string
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
 from tenant_rag.errors import IngestError
+from tenant_rag.tenancy.limits import MAX_ID_LENGTH, MAX_METADATA_BYTES
+from tenant_rag.tenancy.records import DOC_ID_KEY, record_id
 
-#: Pinecone's metadata limit per record.
-MAX_METADATA_BYTES = 40 * 1024
 #: Kept free below the limit for what the tenancy layer adds (``tenant_id`` under metadata isolation).
 METADATA_HEADROOM = 512
-MAX_ID_LENGTH = 512
 #: Metadata keys ingestion owns; a document's own metadata cannot override them.
-RESERVED_KEYS = ("doc_id", "chunk", "source", "content_hash", "text")
-_SAFE = "".join(c for c in string.printable if c not in "%\t\n\r\x0b\x0c")
-
-
-def record_base(doc_id: str) -> str:
-    """The id stem of a document's records (``doc_id`` unless it needs escaping)."""
-    return quote(doc_id, safe=_SAFE)
-
-
-def record_id(doc_id: str, chunk: int) -> str:
-    return f"{record_base(doc_id)}#{chunk}"
-
-
-def doc_prefix(doc_id: str) -> str:
-    """The list prefix of a document's records. Filter the results with `chunk_of`."""
-    return f"{record_base(doc_id)}#"
-
-
-def chunk_of(rid: str, prefix: str) -> int | None:
-    """The chunk number when ``rid`` is one of the records under ``prefix``, else None."""
-    if not rid.startswith(prefix):
-        return None
-    rest = rid[len(prefix) :]
-    return int(rest) if rest.isdigit() and rest.isascii() else None
-
-
-def split_record_id(rid: str) -> tuple[str, int] | None:
-    """``(base, chunk)`` of a record id written by ingestion; None for foreign ids."""
-    base, sep, rest = rid.rpartition("#")
-    if not sep or not base or not (rest.isdigit() and rest.isascii()):
-        return None
-    return base, int(rest)
+RESERVED_KEYS = (DOC_ID_KEY, "chunk", "source", "content_hash", "text")
 
 
 def content_hash(text: str, metadata: Mapping[str, Any], fingerprint: str) -> str:

@@ -21,9 +21,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from tenant_rag.errors import InvalidTenantError, TenantRagError
-from tenant_rag.ingestion.retry import RetryPolicy
 from tenant_rag.tenancy.ids import DEFAULT_NAMESPACE_NAMES, validate_tenant
 from tenant_rag.tenancy.pinned import PinnedIndex, index_name_of
+from tenant_rag.tenancy.retry import RetryPolicy
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation, TenantScope
 from tenant_rag.tenancy.sdk_errors import http_status
 

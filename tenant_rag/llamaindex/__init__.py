@@ -11,12 +11,12 @@ from tenant_rag.llamaindex.engines import (
     tenant_index,
     tenant_query_engine,
 )
-from tenant_rag.llamaindex.models import resolve_embed_model, resolve_llm
 from tenant_rag.llamaindex.pipeline import (
     TenantIngestionPipeline,
     tenant_dirname,
     tenant_ingestion_pipeline,
 )
+from tenant_rag.llamaindex.resolve import resolve_embed_model, resolve_llm
 from tenant_rag.llamaindex.splitting import default_splitter, split_sentences, stable_chunk_id
 from tenant_rag.llamaindex.store import TenantPineconeVectorStore, tenant_vector_store
 

@@ -3,7 +3,7 @@
 Each is a plain LlamaIndex object over a :class:`TenantPineconeVectorStore`,
 so retrieval can only ever see the tenant's records, whatever filters or
 retriever options the caller adds. Models are always passed explicitly
-(see `tenant_rag.llamaindex.models`), so LlamaIndex's global ``Settings``
+(see `tenant_rag.llamaindex.resolve`), so LlamaIndex's global ``Settings``
 (OpenAI by default) are never consulted.
 """
 
@@ -15,7 +15,7 @@ from llama_index.core import VectorStoreIndex
 from llama_index.core.base.base_query_engine import BaseQueryEngine
 from llama_index.core.chat_engine.types import BaseChatEngine, ChatMode
 
-from tenant_rag.llamaindex.models import resolve_embed_model, resolve_llm
+from tenant_rag.llamaindex.resolve import resolve_embed_model, resolve_llm
 from tenant_rag.llamaindex.splitting import default_splitter
 from tenant_rag.llamaindex.store import TenantPineconeVectorStore, tenant_vector_store
 from tenant_rag.tenancy.scope import Isolation, TenantScope

@@ -7,8 +7,8 @@ pipeline gets a docstore of its own tenant, in memory or persisted under
 ``persist_dir/<quoted tenant>/``, and writes through a
 :class:`TenantPineconeVectorStore` with ``DocstoreStrategy.UPSERTS``:
 re-running writes nothing for unchanged documents, and a changed document's
-old chunks are deleted (exactly, by ``{doc_id}#`` prefix) before the new ones
-are written.
+old chunks are deleted (exactly that document's records, by the id scheme of
+`tenant_rag.tenancy.records`) before the new ones are written.
 
 Give documents stable ids (``Document(id_=...)``, or
 ``SimpleDirectoryReader(..., filename_as_id=True)``); a random id is a new
@@ -37,7 +37,7 @@ from llama_index.core.storage.docstore import BaseDocumentStore, SimpleDocumentS
 from llama_index.core.storage.storage_context import DOCSTORE_FNAME
 
 from tenant_rag.errors import ConfigurationError, TenantIsolationError
-from tenant_rag.llamaindex.models import resolve_embed_model
+from tenant_rag.llamaindex.resolve import resolve_embed_model
 from tenant_rag.llamaindex.splitting import default_splitter
 from tenant_rag.llamaindex.store import TenantPineconeVectorStore, tenant_vector_store
 from tenant_rag.tenancy.scope import Isolation, TenantScope
@@ -132,7 +132,7 @@ class TenantIngestionPipeline(IngestionPipeline):
         return nodes
 
     def delete_document(self, doc_id: str) -> None:
-        """Delete one document's chunks (exactly ``{doc_id}#...``) and forget it.
+        """Delete one document's records (exactly, see `tenant_rag.tenancy.records`) and forget it.
 
         The next run that includes the document ingests it again.
         """

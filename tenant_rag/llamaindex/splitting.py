@@ -3,9 +3,9 @@
 Two changes from LlamaIndex's default ``SentenceSplitter()``:
 
 * Chunk ids are ``"{doc_id}#{n}"`` (:func:`stable_chunk_id`), not random
-  UUIDs, so a retried run overwrites instead of duplicating, and a
-  document's chunks are exactly the ids with prefix ``"{doc_id}#"``: the
-  same scheme as `tenant_rag.ingestion`.
+  UUIDs, so a retried run overwrites instead of duplicating, and the store
+  writes chunk ``n`` to the record `tenant_rag.ingestion` would write for it
+  (the one scheme of `tenant_rag.tenancy.records`).
 * Sentences are found by a regular expression (:func:`split_sentences`)
   instead of NLTK's punkt. LlamaIndex loads punkt and the stopword list from
   a bundled NLTK cache, downloads them when they are missing (a network

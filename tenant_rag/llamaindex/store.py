@@ -11,9 +11,14 @@ is reported to `tenant_rag.tenancy.usage`.
 
 It also fixes the upstream store's faults (llama-index-vector-stores-pinecone 0.9.0):
 
-* ``delete(ref_doc_id)`` deletes exactly the ids starting with ``"{ref_doc_id}#"``.
-  Upstream lists the prefix ``ref_doc_id`` without the ``#``, so deleting
-  ``doc1`` also deleted ``doc10#...``.
+* Record ids follow the one scheme of `tenant_rag.tenancy.records`, shared with
+  `tenant_rag.ingestion` and the LangChain store: ``{base}#{key}``, where
+  ``base`` is the document id (percent-encoded where Pinecone needs ASCII) and
+  the key (the chunk number, or the node id) never holds ``#``. So
+  ``delete(ref_doc_id)`` deletes exactly that document's records. Upstream
+  lists the prefix ``ref_doc_id`` without the ``#``, so deleting ``doc1`` also
+  deleted ``doc10#...``; and a prefix with the ``#`` still took the records of
+  ``https://acme.test/page#faq`` when deleting ``https://acme.test/page``.
 * ``query`` sends no filter when there is none (upstream always sends ``{}``),
   honours ``VectorStoreQuery.doc_ids``, and reads the index dimension from the
   handle ``ensure_index`` returned instead of an unpinned
@@ -52,22 +57,22 @@ from llama_index.vector_stores.pinecone.base import _to_pinecone_filter
 
 from tenant_rag.connection import index_shape
 from tenant_rag.errors import IngestError, TenantIsolationError
-from tenant_rag.stores.langchain import READ_WRITE_RETRY
-from tenant_rag.tenancy.pinned import PinnedIndex, Record, as_floats, upsert_batches
+from tenant_rag.tenancy.batching import batches
+from tenant_rag.tenancy.limits import (
+    MAX_ID_LENGTH,
+    MAX_METADATA_BYTES,
+    MAX_TOP_K,
+    MAX_UPSERT_RECORDS,
+)
+from tenant_rag.tenancy.pinned import PinnedIndex, Record, as_floats
+from tenant_rag.tenancy.records import node_record_id
+from tenant_rag.tenancy.retry import READ_WRITE_RETRY
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation, TenantScope
 
 _logger = logging.getLogger(__name__)
 
-#: Pinecone's documented per-record metadata limit.
-MAX_METADATA_BYTES = 40 * 1024
-#: Upsert request budget: under Pinecone's 2 MB, leaving room for JSON framing.
-MAX_REQUEST_BYTES = 1_800_000
 #: Records per upsert request (upstream's default; Pinecone allows 1,000).
 DEFAULT_BATCH_SIZE = 100
-#: Pinecone's record id limit (ASCII characters).
-MAX_ID_LENGTH = 512
-#: Pinecone's top_k ceiling.
-MAX_TOP_K = 10_000
 
 
 class TenantPineconeVectorStore(PineconeVectorStore):
@@ -162,9 +167,11 @@ class TenantPineconeVectorStore(PineconeVectorStore):
     def add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
         """Upsert nodes (with embeddings) into the tenant's namespace; return their ids.
 
-        Ids are ``"{ref_doc_id}#{node_id}"`` as upstream, except that a node id
-        already starting with ``"{ref_doc_id}#"`` (our pipeline's stable chunk
-        ids) is kept as is. Nothing is written if any node's metadata is over
+        Ids follow `tenant_rag.tenancy.records`: ``"{base}#{key}"`` with the
+        document's base and, as key, the chunk number of a node id
+        ``"{ref_doc_id}#{n}"`` (the default splitter's) or else the node id with
+        ``#`` escaped. For ASCII document ids without ``%`` that is upstream's
+        ``"{ref_doc_id}#{node_id}"``. Nothing is written if any node's metadata is over
         Pinecone's 40 KB limit; if a batch fails, the batches already written
         by this call are deleted again before the error propagates.
         """
@@ -179,13 +186,12 @@ class TenantPineconeVectorStore(PineconeVectorStore):
                 rec.sparse_values = {"indices": list(vec.keys()), "values": list(vec.values())}
         written: list[str] = []
         try:
-            for batch in upsert_batches(
-                records,
-                max_count=self.batch_size or DEFAULT_BATCH_SIZE,
-                max_bytes=MAX_REQUEST_BYTES,
+            for batch in batches(
+                ((r.id, r.as_upsert()) for r in records),
+                max_records=min(self.batch_size or DEFAULT_BATCH_SIZE, MAX_UPSERT_RECORDS),
             ):
-                self._pinned.upsert(batch)
-                written.extend(r.id for r in batch)
+                self._pinned.upsert(batch.records)
+                written.extend(batch.owners)
         except Exception:
             if written:
                 _logger.warning(
@@ -206,15 +212,14 @@ class TenantPineconeVectorStore(PineconeVectorStore):
             node, remove_text=self.remove_text_from_metadata, flat_metadata=self.flat_metadata
         )
         ref = node.ref_doc_id
-        node_id = node.node_id
-        if ref is not None and not node_id.startswith(f"{ref}#"):
-            node_id = f"{ref}#{node_id}"
+        node_id = node.node_id if ref is None else node_record_id(ref, node.node_id)
         stored_id = self.scope.stored_id(node_id)
         if not stored_id.isascii() or len(stored_id) > MAX_ID_LENGTH or "\x00" in stored_id:
             raise IngestError(
                 f"node {node_id!r} of document {ref!r} cannot be stored: Pinecone record ids "
                 f"are ASCII without NUL, at most {MAX_ID_LENGTH} characters (here "
-                f"{len(stored_id)}). Give the document an ASCII id, e.g. a quoted path."
+                f"{len(stored_id)}). Give the node a source document (its ref_doc_id), whose "
+                "id is escaped as needed, or a shorter id."
             )
         size = len(json.dumps(self.scope.stored_metadata(metadata), ensure_ascii=False).encode())
         if size > MAX_METADATA_BYTES:
@@ -232,25 +237,25 @@ class TenantPineconeVectorStore(PineconeVectorStore):
         return Record(id=node_id, values=as_floats(embedding), metadata=metadata)
 
     def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
-        """Delete the tenant's records of one document: exactly the ids ``"{ref_doc_id}#..."``.
+        """Delete the tenant's records of one document, exactly (`tenant_rag.tenancy.records`).
 
-        Listing by the prefix with its ``#`` is exact and works on every
-        serverless index; ``doc1`` never matches ``doc10#0``. Every writer in
-        this project (this store, upstream's id scheme, `tenant_rag.ingestion`)
-        names chunks ``{doc_id}#...``, so the prefix finds them all. Upstream's
-        first attempt, a delete by ``doc_id`` filter, is not used: in a shared
-        namespace it matches every tenant's document of that id, and any error
-        from it (a server without filtered deletes, say) fell through to the
-        over-deleting prefix.
+        The document's id prefix is listed (every serverless index can) and
+        only the ids of this document are kept: ``doc1`` never takes
+        ``doc10#0``, ``https://acme.test/page`` never takes
+        ``https://acme.test/page#faq#0``. Every writer in this project (this
+        store, `tenant_rag.ingestion`, the LangChain store) uses that scheme;
+        records this store wrote before it (``{ref_doc_id}#{node_id}`` as
+        given) are found too. Upstream's first attempt, a delete by ``doc_id``
+        filter, is not used: in a shared namespace it matches every tenant's
+        document of that id, and any error from it (a server without filtered
+        deletes, say) fell through to its over-deleting prefix.
         """
         self.scope.check_namespace_kwarg(delete_kwargs, where="delete")
         if delete_kwargs:
             raise TypeError(f"unexpected delete() arguments: {sorted(delete_kwargs)}.")
         if not isinstance(ref_doc_id, str) or not ref_doc_id:
             raise ValueError(f"ref_doc_id must be a non-empty string, got {ref_doc_id!r}.")
-        ids = list(self._pinned.list_ids(f"{ref_doc_id}#"))
-        if ids:
-            self._pinned.delete(ids)
+        self._pinned.delete_document(ref_doc_id)
 
     def delete_nodes(
         self,

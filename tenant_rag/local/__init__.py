@@ -31,6 +31,7 @@ def start(
     grpc: bool = False,
     grpc_port: int = 0,
     faults: FaultConfig | None = None,
+    tls: bool = False,
 ) -> LocalServer:
     """Run a server on a background thread and return it once it accepts requests.
 
@@ -43,6 +44,9 @@ def start(
         grpc: also serve the gRPC data plane on ``grpc_port`` (0 = free port).
         faults: test-only fault injection on the REST data plane (``tenant_rag.local.faults``);
             when None, ``$TENANT_RAG_FAULTS`` is read; unset means no faults.
+        tls: serve REST and gRPC over TLS with a certificate from a local CA kept in
+            ``<data_dir>/tls/`` (``LocalServer.tls.ca`` is the file clients trust;
+            ``client()`` and ``grpc_client()`` already do).
     """
     srv = LocalServer(
         resolve_data_dir(data_dir),
@@ -52,6 +56,7 @@ def start(
         grpc=grpc,
         grpc_port=grpc_port,
         faults=faults if faults is not None else FaultConfig.from_env(),
+        tls=tls,
     )
     return srv.start()
 

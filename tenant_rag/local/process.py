@@ -18,17 +18,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-_REST = re.compile(r"serving (http://[\d.]+:\d+)")
+_REST = re.compile(r"serving (https?://[\d.]+:\d+)")
 _GRPC = re.compile(r"gRPC data plane on ([\d.]+:\d+)")
+_CA = re.compile(r"TLS: local CA (\S+)")
 
 
 @dataclass(frozen=True)
 class ServerProcess:
-    """A running ``tenant-rag serve`` child: its process, REST URL and gRPC target."""
+    """A running ``tenant-rag serve`` child: its process, REST URL, gRPC target and TLS CA."""
 
     proc: subprocess.Popen[str]
     url: str
     grpc_target: str | None
+    ca: str | None = None
 
     @property
     def pid(self) -> int:
@@ -60,10 +62,11 @@ def serve_process(
         env={**os.environ, **(env or {})},
     )
     try:
-        url = grpc_target = None
+        url = grpc_target = ca = None
+        tls = "--tls" in extra
         deadline = time.monotonic() + timeout
         assert proc.stdout is not None
-        while url is None or (grpc and grpc_target is None):
+        while url is None or (grpc and grpc_target is None) or (tls and ca is None):
             line = proc.stdout.readline()
             if not line or time.monotonic() > deadline:
                 raise RuntimeError("tenant-rag serve exited before reporting its address")
@@ -71,7 +74,9 @@ def serve_process(
                 url = m.group(1)
             if m := _GRPC.search(line):
                 grpc_target = m.group(1)
-        yield ServerProcess(proc, url, grpc_target)
+            if m := _CA.search(line):
+                ca = m.group(1)
+        yield ServerProcess(proc, url, grpc_target, ca)
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)

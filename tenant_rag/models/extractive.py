@@ -4,7 +4,7 @@ Kept apart from the LangChain class in :mod:`tenant_rag.models.llm` so it is
 plain functions over strings, easy to test and to reuse. Two prompt shapes are
 understood:
 
-* tenant_rag's own context block (:mod:`tenant_rag.chains.context`), whose
+* tenant_rag's own context block (:mod:`tenant_rag.context`), whose
   passages carry their citation numbers;
 * LlamaIndex's query, refine and chat-engine prompts
   (:mod:`tenant_rag.models.llamaindex_prompts`), where each node (or, without
@@ -32,7 +32,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tenant_rag.chains.context import OPEN_TAG, Passage, parse_context, parse_question
+from tenant_rag.context import OPEN_TAG, Passage, parse_context, parse_question
 from tenant_rag.models.llamaindex_prompts import read_llamaindex_prompt
 
 NO_LLM_NOTICE = (

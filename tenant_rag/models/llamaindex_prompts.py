@@ -24,7 +24,7 @@ from __future__ import annotations
 import ast
 import re
 
-from tenant_rag.chains.context import Passage
+from tenant_rag.context import Passage
 
 _DASHES = re.compile(r"^\s*-{5,}\s*$")
 _META_LINE = re.compile(r"^[A-Za-z_][\w .-]{0,40}: \S")

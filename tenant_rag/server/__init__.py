@@ -1,16 +1,28 @@
-"""The chatbot backend: a FastAPI app serving per-tenant RAG chat over SSE.
+"""Deprecated: the chatbot backend is `tenant_rag.chat`. This alias goes in the next release.
 
-Start it with ``tenant-rag chat-server --keys keys.json`` (or
-``python -m tenant_rag.server``). Each tenant has its own bearer key; the key
-alone decides the tenant, so no request can name another tenant's data.
-
-Routes: ``POST /chat`` (SSE: token, sources, done), ``POST /documents``,
-``GET /documents``, ``DELETE /documents/{doc_id}``, admin-only
-``DELETE /tenants/{id}``, ``GET /me``, ``GET /healthz``, and the chat page at ``/``.
+``tenant_rag.server`` was renamed so that it is not confused with the
+embedded Pinecone server (`tenant_rag.local`). Importing it warns
+(`DeprecationWarning`) and gives the old names: ``create_app`` (now
+`tenant_rag.chat.create_chat_app`), ``Limits`` (now `tenant_rag.chat.ChatLimits`),
+``KeyRing``, ``Principal``, ``load_keys``, ``DEFAULT_INDEX``.
+``python -m tenant_rag.server`` still starts the backend. Submodules
+(``tenant_rag.server.config``, ...) are not aliased: import them from `tenant_rag.chat`.
 """
 
-from tenant_rag.server.app import DEFAULT_INDEX, create_app
-from tenant_rag.server.config import KeyRing, Principal, load_keys
-from tenant_rag.server.service import Limits
+from __future__ import annotations
+
+import warnings
+
+from tenant_rag.chat.app import DEFAULT_INDEX
+from tenant_rag.chat.app import create_chat_app as create_app
+from tenant_rag.chat.config import KeyRing, Principal, load_keys
+from tenant_rag.chat.service import ChatLimits as Limits
+
+warnings.warn(
+    "tenant_rag.server was renamed tenant_rag.chat (create_app -> create_chat_app, "
+    "Limits -> ChatLimits); the old name goes in the next release.",
+    DeprecationWarning,
+    stacklevel=2,
+)
 
 __all__ = ["DEFAULT_INDEX", "KeyRing", "Limits", "Principal", "create_app", "load_keys"]

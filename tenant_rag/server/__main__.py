@@ -1,6 +1,13 @@
-"""``python -m tenant_rag.server``: same options as ``tenant-rag chat-server``."""
+"""Deprecated ``python -m tenant_rag.server``: runs ``python -m tenant_rag.chat`` (same options)."""
 
-from tenant_rag.cli.chat_server import main
+import sys
+
+from tenant_rag.chat.command import main
 
 if __name__ == "__main__":
+    print(
+        "note: 'python -m tenant_rag.server' is now 'python -m tenant_rag.chat' "
+        "(or 'tenant-rag chat-server'); the old name goes in the next release.",
+        file=sys.stderr,
+    )
     main()

@@ -30,8 +30,9 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_pinecone._utilities import maximal_marginal_relevance
 from pydantic import ConfigDict, model_validator
 
+from tenant_rag.context import SCORE_KEY
 from tenant_rag.errors import TenantIsolationError
-from tenant_rag.stores.langchain import SCORE_KEY, SEARCH_TYPES
+from tenant_rag.stores.langchain import SEARCH_TYPES
 from tenant_rag.tenancy.ids import DEFAULT_NAMESPACE_NAMES
 from tenant_rag.tenancy.pinned import as_floats
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, TENANT_FIELD, TenantScope

@@ -18,6 +18,11 @@ tenant it was built for:
   any request whose namespace is not the pin.
 * ``delete(delete_all=True)`` deletes the tenant's own data only.
 * ``get_by_ids`` is implemented (upstream raises ``NotImplementedError``).
+* Documents: ``add_texts(..., id_prefix=doc_id)`` names records by the one
+  scheme of `tenant_rag.tenancy.records` (``{doc_id}#{id}`` for ASCII ids, as
+  upstream), and ``delete_document(doc_id)`` deletes exactly that document's
+  records, whoever wrote them (this store, `tenant_rag.ingestion`, the
+  LlamaIndex store); upstream has no delete by document.
 * Embedding values are coerced to Python floats before upsert (the SDK
   rejects numpy floats, which LangChain's fake embeddings return).
 
@@ -63,23 +68,20 @@ from langchain_pinecone import PineconeVectorStore
 from langchain_pinecone._utilities import DistanceStrategy, maximal_marginal_relevance
 from pydantic import model_validator
 
+from tenant_rag.context import SCORE_KEY
 from tenant_rag.errors import TenantIsolationError
-from tenant_rag.ingestion.retry import RetryPolicy
 from tenant_rag.stores._guard import NamespaceGuardedIndex
-from tenant_rag.tenancy.pinned import PinnedIndex, Record, as_floats, index_name_of, upsert_batches
+from tenant_rag.tenancy.batching import record_batches
+from tenant_rag.tenancy.limits import MAX_UPSERT_RECORDS
+from tenant_rag.tenancy.pinned import PinnedIndex, Record, as_floats, index_name_of
+from tenant_rag.tenancy.records import node_record_id
+from tenant_rag.tenancy.retry import READ_WRITE_RETRY
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, TENANT_FIELD, Isolation, TenantScope
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: Metadata key the tenant retrievers put each document's Pinecone score under.
-SCORE_KEY = "score"
-#: Pinecone's upsert ceiling is 2 MB per request; stay well below it.
-_MAX_UPSERT_BYTES = 1_500_000
 _UNSET: Any = object()
-#: Retry of 429/5xx/dropped connections for every store call (all idempotent: ids are
-#: fixed before the first try). The SDK retries 5xx itself but not 429. Shared: stateless.
-READ_WRITE_RETRY = RetryPolicy()
 SEARCH_TYPES = ("similarity", "similarity_score_threshold", "mmr")
 
 
@@ -257,8 +259,12 @@ class TenantPineconeVectorStore(PineconeVectorStore):
         """Embed ``texts`` and upsert them into the tenant's data; returns their ids.
 
         Like upstream: ids default to fresh UUIDs (also for ``None`` entries),
-        ``id_prefix`` gives ``"{id_prefix}#{id}"``, and the text is stored in
-        metadata under ``text_key``. Unlike upstream, the caller's metadata
+        ``id_prefix`` gives ``"{id_prefix}#{id}"`` (an id already starting with
+        ``"{id_prefix}#"`` keeps its tail), and the text is stored in metadata
+        under ``text_key``. ``id_prefix`` is a document id: the ids follow
+        `tenant_rag.tenancy.records` (non-ASCII and ``%`` percent-encoded,
+        ``#`` in the id escaped), so ``delete_document(id_prefix)`` deletes
+        exactly these records. Unlike upstream, the caller's metadata
         dicts are not mutated, and numpy floats are accepted.
         """
         self._check_ns(namespace, kwargs, "add_texts")
@@ -306,7 +312,7 @@ class TenantPineconeVectorStore(PineconeVectorStore):
             raise ValueError(f"got {len(ids)} ids for {len(texts)} texts.")
         out_ids = [str(i) if i else str(uuid.uuid4()) for i in (ids or [None] * len(texts))]
         if id_prefix:
-            out_ids = [i if f"{id_prefix}#" in i else f"{id_prefix}#{i}" for i in out_ids]
+            out_ids = [node_record_id(id_prefix, i) for i in out_ids]
         metas: list[dict[str, Any]] = []
         for md, text in zip(metadatas or [None] * len(texts), texts, strict=True):
             stored = dict(md or {})
@@ -325,10 +331,10 @@ class TenantPineconeVectorStore(PineconeVectorStore):
         concurrent: bool,
     ) -> None:
         records = [
-            Record(id=i, values=as_floats(v), metadata=m)
+            {"id": i, "values": as_floats(v), "metadata": m}
             for i, v, m in zip(ids, vectors, metadatas, strict=True)
         ]
-        batches = upsert_batches(records, max_count=max(1, batch_size), max_bytes=_MAX_UPSERT_BYTES)
+        batches = record_batches(records, max_records=min(max(1, batch_size), MAX_UPSERT_RECORDS))
         if len(batches) <= 1 or not concurrent:
             for batch in batches:
                 self.pinned.upsert(batch)
@@ -374,6 +380,20 @@ class TenantPineconeVectorStore(PineconeVectorStore):
     ) -> bool:
         self._check_ns(namespace, kwargs, "adelete")
         return await run_in_io_thread(self.delete, ids, delete_all, _UNSET, filter)
+
+    def delete_document(self, doc_id: str) -> int:
+        """Delete exactly the records of document ``doc_id``; return how many there were.
+
+        A document's records are those `tenant_rag.tenancy.records` names:
+        written here with ``id_prefix=doc_id``, by `tenant_rag.ingest` or by
+        the LlamaIndex store. ``https://acme.test/page`` never takes the
+        records of ``https://acme.test/page#faq`` or ``https://acme.test/page2``.
+        """
+        return self.pinned.delete_document(doc_id)
+
+    async def adelete_document(self, doc_id: str) -> int:
+        """Async :meth:`delete_document` (the pinned calls run on :func:`io_pool`)."""
+        return await run_in_io_thread(self.delete_document, doc_id)
 
     # -- get by id -------------------------------------------------------------------
 
@@ -904,7 +924,6 @@ def tenant_retriever(
 
 
 __all__ = [
-    "SCORE_KEY",
     "TenantPineconeVectorStore",
     "TenantVectorStoreRetriever",
     "tenant_retriever",

@@ -18,12 +18,12 @@ from typing import Any
 import orjson
 
 from tenant_rag.errors import TenantIsolationError
-from tenant_rag.tenancy import usage
+from tenant_rag.tenancy import records, usage
+from tenant_rag.tenancy.limits import MAX_IDS_PER_REQUEST
+from tenant_rag.tenancy.retry import RetryPolicy
 from tenant_rag.tenancy.scope import Isolation, TenantScope
 from tenant_rag.tenancy.sdk_errors import http_status
 
-#: Pinecone's per-request ceilings for fetch and delete by id.
-MAX_IDS_PER_REQUEST = 1000
 _LOCAL_HOST = re.compile(r"/_index/([^/]+)/?$")
 _CLOUD_HOST = re.compile(r"^(?:https?://)?([a-z0-9-]+?)-[a-z0-9]+\.svc\.")
 
@@ -38,34 +38,12 @@ class Record:
     sparse_values: dict[str, Any] | None = None
     score: float | None = None
 
-
-def upsert_batches(
-    records: Sequence[Record], *, max_count: int, max_bytes: int
-) -> list[list[Record]]:
-    """Split records into upsert requests under both a count and a byte budget, in order.
-
-    Sizes are each record's JSON as sent (id, values, metadata), so a batch of
-    large-metadata records closes before Pinecone's 2 MB request limit where a
-    count-only batcher (LangChain's) would overflow it. Shared by the pinned
-    LangChain and LlamaIndex stores; ingestion packs with its own upper-bound
-    estimate in `tenant_rag.ingestion.batching`.
-    """
-    out: list[list[Record]] = []
-    batch: list[Record] = []
-    size = 0
-    for rec in records:
-        # the stdlib's own spacing: the SDK sends json.dumps(body), ", " and ": " included
-        rec_size = len(
-            json.dumps({"id": rec.id, "values": rec.values, "metadata": rec.metadata}, default=str)
-        )
-        if batch and (len(batch) >= max_count or size + rec_size > max_bytes):
-            out.append(batch)
-            batch, size = [], 0
-        batch.append(rec)
-        size += rec_size
-    if batch:
-        out.append(batch)
-    return out
+    def as_upsert(self) -> dict[str, Any]:
+        """The record as an upsert dict (what `tenant_rag.tenancy.batching` sizes)."""
+        out: dict[str, Any] = {"id": self.id, "values": self.values, "metadata": self.metadata}
+        if self.sparse_values:
+            out["sparse_values"] = self.sparse_values
+        return out
 
 
 def json_size(value: Any) -> int:
@@ -120,12 +98,12 @@ class PinnedIndex:
         *,
         isolation: Isolation = "namespace",
         index_name: str | None = None,
-        retry: Any = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.index = index
-        #: a ``tenant_rag.ingestion.retry.RetryPolicy`` (or None: one try). Stores and
-        #: offboarding pass one; ingestion retries whole steps itself, so it passes none.
-        self.retry = retry
+        #: a `RetryPolicy` (or None: one try). Stores and offboarding pass one;
+        #: ingestion retries whole steps itself, so it passes none.
+        self.retry: RetryPolicy | None = retry
         self.scope = tenant if isinstance(tenant, TenantScope) else TenantScope(tenant, isolation)
         self.index_name = index_name or index_name_of(index)
         self._lean = _is_rest_index(index)
@@ -211,6 +189,24 @@ class PinnedIndex:
                 )
             )
         return len(stored)
+
+    def document_ids(self, doc_id: str) -> list[str]:
+        """Every record of document ``doc_id`` in this tenant, chunk ``#0`` first.
+
+        Exact by `tenant_rag.tenancy.records`: ``page`` never includes the
+        records of ``page#faq`` or ``page2``. Old-form records (the LlamaIndex
+        store's ``{ref_doc_id}#{node_id}`` as given) are found too.
+        """
+        return records.document_record_ids(
+            lambda prefix: self.list_ids(prefix),
+            lambda ids: {rid: rec.metadata for rid, rec in self.fetch(ids).items()},
+            doc_id,
+        )
+
+    def delete_document(self, doc_id: str) -> int:
+        """Delete exactly the records of document ``doc_id``; return how many there were."""
+        ids = self.document_ids(doc_id)
+        return self.delete(ids) if ids else 0
 
     def delete_by_filter(self, user_filter: Mapping[str, Any]) -> None:
         """Delete the tenant's records matching a metadata filter (pin applied)."""

@@ -22,7 +22,7 @@ from tenant_rag import (
     tenant_retriever,
     tenant_vector_store,
 )
-from tenant_rag.chains.context import parse_context
+from tenant_rag.context import parse_context
 from tenant_rag.local import LocalServer
 from tenant_rag.models.hashing import HashingTestEmbeddings
 

@@ -14,10 +14,10 @@ import pytest
 from pinecone.exceptions import PineconeApiException, ServiceException
 
 from tenant_rag.connection import ensure_index
-from tenant_rag.ingestion.retry import RetryPolicy
 from tenant_rag.local import LocalServer
 from tenant_rag.models.hashing import HashingTestEmbeddings
 from tenant_rag.tenancy import usage
+from tenant_rag.tenancy.retry import RetryPolicy
 
 DIM = 64
 

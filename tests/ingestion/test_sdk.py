@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pinecone.exceptions import PineconeApiException, UnauthorizedException
+from pinecone.exceptions import ForbiddenException, PineconeApiException
 
 from tenant_rag.connection import ensure_index
 from tenant_rag.ingestion.sdk import LeanRestIndex, UpsertResult, lean_handle
@@ -87,9 +87,10 @@ def test_a_wrong_key_and_a_rate_limit_raise_what_the_sdk_raises(tmp_path: Path) 
         from pinecone import Pinecone
 
         wrong = Pinecone(api_key="wrong-key", host=srv.url).Index(host=index._config.host)
-        with pytest.raises(UnauthorizedException):
+        # an index's data plane answers a wrong key 403 "Wrong API key", as Pinecone's does
+        with pytest.raises(ForbiddenException):
             wrong.upsert(vectors=_records(1), namespace="n")
-        with pytest.raises(UnauthorizedException):
+        with pytest.raises(ForbiddenException):
             lean_handle(wrong).upsert(vectors=_records(1), namespace="n")
         assert lean_handle(index).upsert(vectors=_records(2), namespace="n").upserted_count == 2
     finally:

@@ -8,9 +8,8 @@ import random
 import pytest
 from pinecone.exceptions import NotFoundException, PineconeApiException, ServiceException
 
-from tenant_rag.ingestion.batching import MAX_REQUEST_BYTES, batches, record_bytes
-from tenant_rag.ingestion.records import chunk_of, record_base, record_id, split_record_id
-from tenant_rag.ingestion.retry import RetryPolicy, is_transient
+from tenant_rag.tenancy.batching import MAX_REQUEST_BYTES, batches, record_bytes
+from tenant_rag.tenancy.retry import RetryPolicy, is_transient
 
 
 def rec(i: int, dim: int = 384, text: str = "") -> dict:
@@ -41,7 +40,7 @@ def test_batches_respect_the_count_limit() -> None:
 def test_batches_refuse_impossible_limits_and_records() -> None:
     with pytest.raises(ValueError):
         list(batches([], max_records=1001))
-    with pytest.raises(ValueError, match="request budget"):
+    with pytest.raises(ValueError, match="more than one upsert request may carry"):
         list(batches([(0, rec(0, dim=200_000))]))
 
 
@@ -97,17 +96,3 @@ def test_retry_does_not_retry_what_cannot_succeed() -> None:
     with pytest.raises(PineconeApiException):
         policy.call(bad_request)
     assert calls == 1
-
-
-def test_record_ids_and_prefix_exactness() -> None:
-    assert record_id("doc1", 3) == "doc1#3"
-    prefix = "doc1#"
-    assert chunk_of("doc1#12", prefix) == 12
-    assert chunk_of("doc10#0", prefix) is None
-    assert chunk_of("doc1#x#0", prefix) is None
-    assert split_record_id("a#b#7") == ("a#b", 7)
-    assert split_record_id("foreign-id") is None
-    assert split_record_id("x#") is None
-    assert record_base("100%.md") == "100%25.md"  # '%' is escaped, so the mapping is one-to-one
-    assert record_base("café") == "caf%C3%A9"
-    assert record_base("dir/a b#1.md") == "dir/a b#1.md"

@@ -262,12 +262,21 @@ def test_metadata_over_the_limit_writes_nothing(index, embed_model, tenants) -> 
 
 def test_ids_pinecone_would_reject_are_named_before_writing(index, embed_model, tenants) -> None:
     store = tenant_vector_store(index, tenants[0])
+    orphan = make_node(embed_model, "x", 0, "no source document")
+    orphan.relationships = {}
+    orphan.id_ = "résumé.md"  # no ref_doc_id: the node id is the record id, and not ASCII
     with pytest.raises(IngestError, match="résumé.md"):
-        store.add(
-            [make_node(embed_model, "ok", 0, "fine"), make_node(embed_model, "résumé.md", 0, "x")]
-        )
+        store.add([make_node(embed_model, "ok", 0, "fine"), orphan])
     with pytest.raises(IngestError, match="at most 512"):
         store.add([make_node(embed_model, "d" * 600, 0, "long id")])
+    assert stored_ids(index, tenants[0]) == []
+
+
+def test_non_ascii_document_ids_are_escaped_like_ingestion(index, embed_model, tenants) -> None:
+    """A document id Pinecone cannot store as given gets ingestion's record ids, not an error."""
+    store = tenant_vector_store(index, tenants[0])
+    assert store.add([make_node(embed_model, "résumé.md", 0, "x")]) == ["r%C3%A9sum%C3%A9.md#0"]
+    store.delete("résumé.md")
     assert stored_ids(index, tenants[0]) == []
 
 

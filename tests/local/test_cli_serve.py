@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import ssl
 from pathlib import Path
 
 import pytest
@@ -27,3 +28,30 @@ def test_serve_with_env_key_logs_requests_and_stops_on_ctrl_c(tmp_path: Path) ->
     assert "shutting down" in out
     assert '"POST /_index/cli/vectors/upsert HTTP/1.1" 200' in out  # info logs each request
     assert "from-env" not in out  # the key is never logged
+
+
+def test_serve_tls_prints_how_to_trust_it(tmp_path: Path) -> None:
+    """`tenant-rag serve --tls`: HTTPS, the CA under the data dir, the trust hints printed.
+
+    Every SDK running over it (REST and gRPC) is the conformance script's (tests/compat)."""
+    import httpx
+
+    from tenant_rag.local.process import serve_process
+
+    with serve_process(tmp_path, "--tls", grpc=True) as server:
+        assert server.url.startswith("https://127.0.0.1:") and server.ca is not None
+        assert server.ca == str(tmp_path / "tls" / "ca.pem")
+        pc = Pinecone(api_key="k", host=server.url, ssl_ca_certs=server.ca)
+        make_index(pc, "cli-tls", dimension=2)
+        with pytest.raises(httpx.ConnectError):  # not trusted without the CA
+            httpx.get(f"{server.url}/indexes")
+        trusted = ssl.create_default_context(cafile=server.ca)
+        lookup = httpx.get(f"{server.url}/_local/grpc/cli-tls", verify=trusted).json()
+        assert lookup["name"] == "cli-tls" and lookup["grpc_host"].startswith("127.0.0.1:")
+        server.proc.send_signal(signal.SIGINT)
+        assert server.proc.stdout is not None
+        out = server.proc.stdout.read()  # the rest of the banner, read through the same buffer
+        server.proc.wait(20)
+    assert f"SSL_CERT_FILE={server.ca}" in out
+    assert f"ssl_ca_certs='{server.ca}'" in out
+    assert f"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH={server.ca}" in out

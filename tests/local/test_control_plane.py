@@ -120,9 +120,13 @@ def test_api_key_enforced(tmp_path) -> None:  # type: ignore[no-untyped-def]
             bad.list_indexes()
         assert '"UNAUTHENTICATED"' in info.value.body
         assert "s3cret" not in info.value.body
+        # Pinecone's data plane answers a wrong key 403 "Wrong API key" (SDK 8.1.2's
+        # integration test test_unauthorized_requests_rejected), the control plane 401.
         host = good.describe_index("keyed").host
-        with pytest.raises(UnauthorizedException):
+        with pytest.raises(ForbiddenException) as forbidden:
             bad.Index(host=host).fetch(ids=["a"])
+        assert "Wrong API key" in forbidden.value.body
+        assert "s3cret" not in forbidden.value.body
 
 
 def test_any_key_accepted_without_configured_key(local_server: LocalServer) -> None:

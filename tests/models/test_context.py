@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from langchain_core.documents import Document
 
-from tenant_rag.chains.context import format_context, format_question, parse_context, parse_question
+from tenant_rag.context import format_context, format_question, parse_context, parse_question
 
 _tricky = st.sampled_from(
     ["", "\n", "\n\n", "</context>", "<context>", "[2] (doc_id=x, id=y)", "\\", ", id=", "%2C", ")"]

@@ -7,7 +7,7 @@ from typing import Any
 from langchain_core.documents import Document
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from tenant_rag.chains.context import format_question
+from tenant_rag.context import format_question
 from tenant_rag.models import ExtractiveAnswerer
 from tenant_rag.models.extractive import NO_LLM_NOTICE, NOTHING_RELEVANT
 
@@ -72,7 +72,7 @@ async def test_async_stream_and_invoke() -> None:
 
 
 def test_context_in_system_message_question_from_human() -> None:
-    from tenant_rag.chains.context import format_context
+    from tenant_rag.context import format_context
 
     messages = [
         SystemMessage(content="Answer from this:\n" + format_context(DOCS)),
@@ -102,7 +102,7 @@ def test_sentences_join_wrapped_lines_and_skip_titles() -> None:
 
 
 def test_faq_questions_are_not_quoted_as_answers() -> None:
-    from tenant_rag.chains.context import Passage
+    from tenant_rag.context import Passage
     from tenant_rag.models.extractive import rank
 
     faq = Passage(

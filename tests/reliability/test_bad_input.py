@@ -7,7 +7,7 @@ except where the case is a valid-but-extreme input (a huge document), which
 must then be written completely.
 
 Count of cases goes to ``benchmarks/results/reliability_bad_input.json``.
-Chatbot-backend cases that tests/server/test_bad_input.py already covers
+Chatbot-backend cases that tests/chat/test_bad_input.py already covers
 (auth, oversized bodies, file types, filenames) are not repeated here; the
 ones below check in addition that nothing reached the index.
 """
@@ -25,13 +25,13 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from tenant_rag import PinnedIndex, ingest, tenant_vector_store
+from tenant_rag.chat import KeyRing, create_chat_app
 from tenant_rag.cli._common import TEST_EMBEDDINGS_ENV
 from tenant_rag.cli.app import app as cli_app
 from tenant_rag.connection import connect, ensure_index, reset_for_tests
 from tenant_rag.errors import ConfigurationError, IndexMismatchError
 from tenant_rag.local import LocalServer, start
 from tenant_rag.models.embeddings import HashingTestEmbeddings
-from tenant_rag.server import KeyRing, create_app
 
 from ._figures import Tally
 
@@ -318,7 +318,7 @@ def test_cli_bad_inputs(
 def backend(shared_local_server: LocalServer) -> Iterator[tuple[TestClient, Any]]:
     name = "bad-" + uuid.uuid4().hex[:10]
     index = ensure_index(shared_local_server.client(), name, dimension=DIM)
-    app = create_app(
+    app = create_chat_app(
         keys=KeyRing.from_mapping({KEY: "acme"}, []),
         embedding=HashingTestEmbeddings(DIM),
         index=index,

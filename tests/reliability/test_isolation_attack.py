@@ -25,7 +25,6 @@ ten times more examples.
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -49,10 +48,10 @@ from tenant_rag import (
 )
 from tenant_rag.connection import ensure_index
 from tenant_rag.ingestion import delete_document, ingest
-from tenant_rag.ingestion.records import doc_prefix, record_id
 from tenant_rag.lifecycle import onboard
 from tenant_rag.local import LocalServer
 from tenant_rag.models.embeddings import HashingTestEmbeddings
+from tenant_rag.tenancy.records import belongs, record_id
 
 from ._figures import Tally, soak
 
@@ -194,8 +193,7 @@ class IsolationMachine(RuleBasedStateMachine):
     def delete_document(self, who: int, doc: str) -> None:
         self._op("delete_document")
         n = delete_document(self.index, self.tenants[who], doc, isolation=self.mode)
-        mine = re.compile(re.escape(doc_prefix(doc)) + r"[0-9]+")
-        gone = [rid for rid in self.model[who] if mine.fullmatch(rid)]
+        gone = [rid for rid in self.model[who] if belongs(rid, doc)]
         assert n == len(gone), (doc, n, gone)
         for rid in gone:
             del self.model[who][rid]

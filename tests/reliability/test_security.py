@@ -5,7 +5,7 @@
 * ``start()``, ``tenant-rag serve`` and ``tenant-rag chat-server`` bind
   127.0.0.1 unless told otherwise (the bound addresses are inspected).
 * The chatbot backend's authentication is tested route by route in
-  tests/server/test_bad_input.py (no key, wrong key, malformed header, wrong
+  tests/chat/test_bad_input.py (no key, wrong key, malformed header, wrong
   kind of key). Here we only make sure that list stays complete: every route
   the app serves, except the public ``/`` and ``/healthz``, answers 401
   without a key, so a route added later cannot slip through untested.
@@ -39,10 +39,10 @@ import psutil
 import pytest
 from fastapi.testclient import TestClient
 
+from tenant_rag.chat import KeyRing, create_chat_app
 from tenant_rag.connection import ensure_index
 from tenant_rag.local import LocalServer, start
 from tenant_rag.models.hashing import HashingTestEmbeddings
-from tenant_rag.server import KeyRing, create_app
 
 from ._figures import Tally
 
@@ -86,7 +86,9 @@ def test_keyed_server_refuses_missing_and_wrong_keys_rest_and_grpc(tmp_path: Pat
         for headers in ({}, {"Api-Key": WRONG_SERVER_KEY}, {"Api-Key": ""}):
             for method, url, body in calls:
                 r = httpx.request(method, url, json=body, headers=headers)
-                assert r.status_code == 401, (method, url, headers, r.text)
+                # as Pinecone: the control plane 401, an index's data plane 403 Wrong API key
+                expected = 403 if "/_index/" in url else 401
+                assert r.status_code == expected, (method, url, headers, r.text)
                 assert "api key" in r.text.lower() and WRONG_SERVER_KEY not in r.text
                 TALLY.add("rest_refusals")
         # nothing above took effect
@@ -111,7 +113,8 @@ def test_keyed_server_refuses_missing_and_wrong_keys_rest_and_grpc(tmp_path: Pat
                 with pytest.raises(Exception) as err:
                     call()
                 text = f"{err.value} {err.value.__cause__}"
-                assert "UNAUTHENTICATED" in text or "401" in text, text
+                # the status behind the REST data plane's 403 (body code 7)
+                assert "PERMISSION_DENIED" in text and "Wrong API key" in text, text
                 assert key not in text or key == "x"
                 TALLY.add("grpc_refusals")
         good = PineconeGRPC(api_key=SERVER_KEY).Index(
@@ -233,8 +236,8 @@ def test_chat_server_binds_loopback_by_default(tmp_path: Path) -> None:
 
 
 def test_chat_backend_every_route_needs_a_key() -> None:
-    """Completeness guard for the per-route auth tests in tests/server/test_bad_input.py."""
-    app = create_app(
+    """Completeness guard for the per-route auth tests in tests/chat/test_bad_input.py."""
+    app = create_chat_app(
         keys=KeyRing.from_mapping({TENANT_KEY: "acme"}, [ADMIN_KEY]),
         embedding=HashingTestEmbeddings(DIM),
         index=object(),
@@ -249,14 +252,14 @@ def test_chat_backend_every_route_needs_a_key() -> None:
         and r.path not in public  # type: ignore[attr-defined]
         and not r.path.startswith(("/docs", "/openapi", "/redoc"))  # type: ignore[attr-defined]
     }
-    tested = importlib.import_module("server.test_bad_input").ALL_ROUTES
+    tested = importlib.import_module("chat.test_bad_input").ALL_ROUTES
     tested_shapes = {(m, re.sub(r"/[^/]+$", "/{x}", p)) for m, p, _ in tested}
     with TestClient(app) as client:
         for method, path in sorted(served):
             shape = (method, re.sub(r"\{[^}]+\}$", "{x}", path).replace("{x}", "{x}"))
             concrete = re.sub(r"\{[^}]+\}", "x", path)
             assert shape in tested_shapes or (method, path) in {(m, p) for m, p, _ in tested}, (
-                f"{method} {path} is not in tests/server/test_bad_input.py ALL_ROUTES"
+                f"{method} {path} is not in tests/chat/test_bad_input.py ALL_ROUTES"
             )
             r = client.request(method, concrete)
             assert r.status_code == 401, (method, path, r.status_code, r.text)
@@ -267,7 +270,7 @@ def test_chat_backend_debug_logs_and_errors_never_carry_a_key(
     shared_local_server: LocalServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     index = ensure_index(shared_local_server.client(), "sec-" + uuid.uuid4().hex[:8], dimension=64)
-    app = create_app(
+    app = create_chat_app(
         keys=KeyRing.from_mapping({TENANT_KEY: "acme"}, [ADMIN_KEY]),
         embedding=HashingTestEmbeddings(64),
         index=index,

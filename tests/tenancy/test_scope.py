@@ -87,20 +87,31 @@ def test_public_id_refuses_foreign_ids() -> None:
         scope.public_id(TenantScope("acme2", "metadata").stored_id("x"))
 
 
-def test_upsert_batches_respect_count_and_byte_budgets_in_order() -> None:
+def test_record_batches_respect_count_and_byte_budgets_in_order() -> None:
     import json
 
-    from tenant_rag.tenancy.pinned import Record, upsert_batches
+    from tenant_rag.tenancy.batching import record_batches
 
     records = [
-        Record(id=f"r{i}", values=[0.5] * 8, metadata={"text": "x" * (i * 50)}) for i in range(40)
+        {"id": f"r{i}", "values": [0.5] * 8, "metadata": {"text": "x" * (i * 50)}}
+        for i in range(40)
     ]
-    batches = upsert_batches(records, max_count=7, max_bytes=4000)
-    assert [r.id for b in batches for r in b] == [r.id for r in records]
+    batches = record_batches(records, max_records=7, max_bytes=4000)
+    assert [r["id"] for b in batches for r in b] == [r["id"] for r in records]
     for b in batches:
         assert len(b) <= 7
-        sizes = [
-            len(json.dumps({"id": r.id, "values": r.values, "metadata": r.metadata})) for r in b
-        ]
-        assert len(b) == 1 or sum(sizes) <= 4000
+        assert len(b) == 1 or len(json.dumps(b)) <= 4000
     assert any(len(b) < 7 for b in batches[:-1]), "the byte budget closed some batches early"
+
+
+def test_sparse_values_count_against_the_byte_budget() -> None:
+    import json
+
+    from tenant_rag.tenancy.batching import record_batches, record_bytes
+
+    sparse = {"indices": list(range(4000)), "values": [0.123456789] * 4000}
+    rec = {"id": "s", "values": [0.5] * 4, "sparse_values": sparse}
+    assert record_bytes(rec) >= len(json.dumps(rec))
+    dense_only = {"id": "s", "values": [0.5] * 4}
+    assert record_bytes(rec) > record_bytes(dense_only) + 4000 * 30
+    assert [len(b) for b in record_batches([rec] * 30, max_bytes=400_000)] == [2] * 15

@@ -1,5 +1,5 @@
 """One reading of SDK errors (`tenant_rag.tenancy.sdk_errors`) for REST and gRPC alike,
-and the retry decision built on it (`tenant_rag.ingestion.retry.is_transient`)."""
+and the retry decision built on it (`tenant_rag.tenancy.retry.is_transient`)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from pinecone.exceptions import NotFoundException, PineconeApiException, PineconeException
 
 from tenant_rag.connection import ensure_index
-from tenant_rag.ingestion.retry import is_transient
 from tenant_rag.local import LocalServer
+from tenant_rag.tenancy.retry import is_transient
 from tenant_rag.tenancy.sdk_errors import grpc_code_name, http_status
 
 

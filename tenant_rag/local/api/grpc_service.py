@@ -1,35 +1,46 @@
-"""gRPC data plane: Pinecone's own ``VectorService`` servicer, over the same engine as REST.
+"""gRPC data plane: Pinecone's ``VectorService`` for every API version, over the same engine as REST.
 
-One gRPC port serves every index. The SDK sends the index name as the
-``service-name`` invocation metadata (``PineconeGRPC().Index(name=...)``), so we
-route on it; when it is empty and exactly one index exists, that index is used.
-The ``api-key`` metadata is checked like REST's header, in constant time.
+The messages are generated in this repository from Pinecone's ``.proto`` files
+(``api/_grpc_gen``, see ``grpc_versions``); nothing of the client SDK is
+imported. One generic handler answers Pinecone's wire paths
+(``/VectorService/<Method>``): it reads the version from the
+``x-pinecone-api-version`` metadata, parses the request with that version's
+message class and answers with that version's response class.
+
+Which index a call is for:
+
+* SDK 7.x and 8.x send the index name as ``service-name`` metadata
+  (``PineconeGRPC().Index(name=...)``), so one shared port serves every index;
+* SDK 9.x and 10.x send nothing that names the index: Pinecone tells indexes
+  apart by host. Here each index can have a port of its own
+  (`GrpcPlane.index_port`), whose calls all go to that index;
+* a call naming no index on the shared port goes to the only index, if exactly one exists.
+
+The ``api-key`` metadata is checked like REST's header, in constant time; a wrong
+key is ``PERMISSION_DENIED`` "Wrong API key", the status behind the REST data
+plane's 403 (its body's ``code`` 7).
 """
 
 from __future__ import annotations
 
+import base64
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from concurrent import futures
-from typing import Any, TypeVar
+from typing import Any
 
 import grpc
 from google.protobuf import json_format
-from google.protobuf.struct_pb2 import Struct
-from pinecone.core.grpc.protos import db_data_2025_04_pb2 as pb
-from pinecone.core.grpc.protos.db_data_2025_04_pb2_grpc import (
-    VectorServiceServicer,
-    add_VectorServiceServicer_to_server,
-)
 
-from tenant_rag.local.api.auth import UNAUTHENTICATED_MESSAGE, key_ok
+from tenant_rag.local.api import grpc_versions
+from tenant_rag.local.api.auth import WRONG_KEY_MESSAGE, key_ok
+from tenant_rag.local.api.grpc_versions import GrpcVersion
 from tenant_rag.local.engine import ApiError, Engine, IndexEngine
 from tenant_rag.local.engine.errors import bad_request
-from tenant_rag.local.engine.limits import MAX_REQUEST_BYTES
-from tenant_rag.local.engine.validation import namespace_name
+from tenant_rag.local.engine.limits import DEFAULT_LIST_LIMIT, MAX_REQUEST_BYTES
 
 log = logging.getLogger("tenant_rag.local")
-T = TypeVar("T")
 
 _STATUS: dict[int, grpc.StatusCode] = {
     400: grpc.StatusCode.INVALID_ARGUMENT,
@@ -37,17 +48,20 @@ _STATUS: dict[int, grpc.StatusCode] = {
     403: grpc.StatusCode.PERMISSION_DENIED,
     404: grpc.StatusCode.NOT_FOUND,
     409: grpc.StatusCode.ALREADY_EXISTS,
+    412: grpc.StatusCode.FAILED_PRECONDITION,
+    429: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    500: grpc.StatusCode.INTERNAL,
+    501: grpc.StatusCode.UNIMPLEMENTED,
+    503: grpc.StatusCode.UNAVAILABLE,
 }
+_MAX_NAMESPACE_PAGE = 1000
+
+#: An RPC's body: (version, request message, index) -> response message of that version.
+Rpc = Callable[[GrpcVersion, Any, IndexEngine], Any]
 
 
-def _struct_to_dict(msg: Struct) -> dict[str, Any]:
+def _struct_to_dict(msg: Any) -> dict[str, Any]:
     return json_format.MessageToDict(msg)
-
-
-def _dict_to_struct(d: dict[str, Any]) -> Struct:
-    s = Struct()
-    s.update(d)
-    return s
 
 
 def _sparse_in(msg: Any, field: str) -> dict[str, Any] | None:
@@ -57,31 +71,78 @@ def _sparse_in(msg: Any, field: str) -> dict[str, Any] | None:
     return {"indices": list(sv.indices), "values": list(sv.values)}
 
 
-def _sparse_out(d: dict[str, Any] | None) -> pb.SparseValues | None:
-    if not d:
-        return None
-    return pb.SparseValues(indices=d["indices"], values=d["values"])
+def _set_record(out: Any, rec: dict[str, Any], metadata_key: str = "metadata") -> None:
+    """Copy a record's metadata and sparse values into a ``Vector``/``ScoredVector``.
+
+    Metadata is set only when the record has some: an absent Struct is what the
+    SDKs read back as ``metadata=None``, as Pinecone answers.
+    """
+    md = rec.get(metadata_key)
+    if md:
+        out.metadata.update(md)
+    sp = rec.get("sparseValues")
+    if sp:
+        out.sparse_values.indices.extend(sp["indices"])
+        out.sparse_values.values.extend(sp["values"])
 
 
-class VectorService(VectorServiceServicer):
-    """Translate protobuf requests to engine calls and engine results back to protobuf."""
+def _optional(msg: Any, field: str) -> Any:
+    return getattr(msg, field) if msg.HasField(field) else None
+
+
+def _encode_token(last: str) -> str:
+    return base64.urlsafe_b64encode(last.encode()).decode()
+
+
+def _decode_token(token: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(token.encode()).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise bad_request(f"pagination_token {token!r} is not one this server issued") from None
+
+
+class VectorService:
+    """The RPC bodies: protobuf request -> engine call -> protobuf response of the caller's version."""
 
     def __init__(self, engine: Engine, api_key: str | None) -> None:
         self.engine = engine
         self.api_key = api_key
+        self.rpcs: dict[str, Rpc] = {
+            "Upsert": self.upsert,
+            "Query": self.query,
+            "Fetch": self.fetch,
+            "Update": self.update,
+            "Delete": self.delete,
+            "List": self.list_ids,
+            "DescribeIndexStats": self.describe_index_stats,
+            "ListNamespaces": self.list_namespaces,
+            "DescribeNamespace": self.describe_namespace,
+            "DeleteNamespace": self.delete_namespace,
+            "CreateNamespace": self.create_namespace,
+            "FetchByMetadata": self.fetch_by_metadata,
+        }
 
-    def _call(
-        self, request: Any, context: grpc.ServicerContext, fn: Callable[[IndexEngine], T]
-    ) -> T:
+    # -- dispatch ----------------------------------------------------------
+    def run(
+        self,
+        rpc: Rpc,
+        version: GrpcVersion,
+        request: Any,
+        context: grpc.ServicerContext,
+        bound_index: str | None,
+    ) -> Any:
+        """Check the key and the size, find the index, run ``rpc``; ``ApiError`` -> gRPC status."""
         meta = dict(context.invocation_metadata())
         if not key_ok(self.api_key, meta.get("api-key")):  # type: ignore[arg-type]
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE)
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, WRONG_KEY_MESSAGE)
         try:
-            if request.ByteSize() > MAX_REQUEST_BYTES:
+            size = request.ByteSize()
+            if size > MAX_REQUEST_BYTES:
                 raise bad_request(
-                    f"request is {request.ByteSize()} bytes; the limit is {MAX_REQUEST_BYTES} (2 MB)"
+                    f"request is {size} bytes; the limit is {MAX_REQUEST_BYTES} (2 MB)"
                 )
-            return fn(self._index(str(meta.get("service-name") or "")))
+            name = bound_index or str(meta.get("service-name") or "")
+            return rpc(version, request, self._index(name))
         except ApiError as exc:
             context.abort(_STATUS.get(exc.status, grpc.StatusCode.UNKNOWN), exc.message)
         raise AssertionError("unreachable")  # context.abort raises
@@ -91,13 +152,16 @@ class VectorService(VectorServiceServicer):
             defs = self.engine.list_indexes()
             if len(defs) != 1:
                 raise bad_request(
-                    "no index named: connect with PineconeGRPC(...).Index(name=<index>, "
-                    "host=<grpc_target>, grpc_config=GRPCClientConfig(secure=False))"
+                    f"this call names no index and the server holds {len(defs)}. "
+                    "SDK 7.x/8.x: PineconeGRPC(...).Index(name=<index>, host=<grpc_target>). "
+                    "SDK 9.x/10.x send no index name: connect to the index's own gRPC port "
+                    "(LocalServer.grpc_index_target(<index>))."
                 )
             name = defs[0].name
-        return self.engine.index(name)
+        return self.engine.vector_index(name)
 
-    def Upsert(self, request: Any, context: Any) -> Any:
+    # -- vectors -----------------------------------------------------------
+    def upsert(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
         vectors = [
             {
                 "id": vec.id,
@@ -105,110 +169,107 @@ class VectorService(VectorServiceServicer):
                 "sparseValues": _sparse_in(vec, "sparse_values"),
                 "metadata": _struct_to_dict(vec.metadata) if vec.HasField("metadata") else None,
             }
-            for vec in request.vectors
+            for vec in req.vectors
         ]
-        n = self._call(request, context, lambda ix: ix.upsert(request.namespace, vectors))
-        return pb.UpsertResponse(upserted_count=n)
+        n = ix.upsert(req.namespace, vectors)
+        return v.message("UpsertResponse")(upserted_count=n)
 
-    def Query(self, request: Any, context: Any) -> Any:
-        if len(request.queries):
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "'queries' is not supported")
-        flt = _struct_to_dict(request.filter) if request.HasField("filter") else None
-        res = self._call(
-            request,
-            context,
-            lambda ix: ix.query(
-                request.namespace,
-                request.top_k,
-                vector=list(request.vector) or None,
-                sparse_vector=_sparse_in(request, "sparse_vector"),
-                rid=request.id or None,
-                flt=flt,
-                include_values=request.include_values,
-                include_metadata=request.include_metadata,
-            ),
+    def query(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
+        if len(req.queries):
+            raise bad_request("the deprecated 'queries' field is not supported; send one query")
+        res = ix.query(
+            req.namespace,
+            req.top_k,
+            vector=list(req.vector) or None,
+            sparse_vector=_sparse_in(req, "sparse_vector"),
+            rid=req.id or None,
+            flt=_struct_to_dict(req.filter) if req.HasField("filter") else None,
+            include_values=req.include_values,
+            include_metadata=req.include_metadata,
         )
-        matches = []
+        out = v.message("QueryResponse")(namespace=req.namespace)
+        out.usage.read_units = res["usage"]["readUnits"]
         for m in res["matches"]:
-            sv = pb.ScoredVector(id=m["id"], score=m["score"], values=m["values"])
-            if m["metadata"]:
-                sv.metadata.CopyFrom(_dict_to_struct(m["metadata"]))
-            sp = _sparse_out(m.get("sparseValues"))
-            if sp is not None:
-                sv.sparse_values.CopyFrom(sp)
-            matches.append(sv)
-        return pb.QueryResponse(
-            matches=matches,
-            namespace=res["namespace"],
-            usage=pb.Usage(read_units=res["usage"]["readUnits"]),
-        )
+            scored = out.matches.add(id=m["id"], score=m["score"], values=m["values"])
+            _set_record(scored, m)
+        return out
 
-    def Fetch(self, request: Any, context: Any) -> Any:
-        res = self._call(
-            request, context, lambda ix: ix.fetch(request.namespace, list(request.ids))
-        )
-        out = pb.FetchResponse(
-            namespace=res["namespace"], usage=pb.Usage(read_units=res["usage"]["readUnits"])
-        )
+    def fetch(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
+        res = ix.fetch(req.namespace, list(req.ids))
+        out = v.message("FetchResponse")(namespace=req.namespace)
+        out.usage.read_units = res["usage"]["readUnits"]
         for rid, rec in res["vectors"].items():
-            vec = pb.Vector(id=rid, values=rec["values"])
-            if rec.get("metadata"):
-                vec.metadata.CopyFrom(_dict_to_struct(rec["metadata"]))
-            sp = _sparse_out(rec.get("sparseValues"))
-            if sp is not None:
-                vec.sparse_values.CopyFrom(sp)
-            out.vectors[rid].CopyFrom(vec)
+            vec = out.vectors[rid]
+            vec.id = rid
+            vec.values.extend(rec["values"])
+            _set_record(vec, rec)
         return out
 
-    def Update(self, request: Any, context: Any) -> Any:
-        md = _struct_to_dict(request.set_metadata) if request.HasField("set_metadata") else None
-        self._call(
-            request,
-            context,
-            lambda ix: ix.update(
-                request.namespace,
-                request.id,
-                list(request.values) or None,
-                _sparse_in(request, "sparse_values"),
-                md,
-            ),
+    def fetch_by_metadata(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
+        res = ix.fetch_by_metadata(
+            req.namespace,
+            _struct_to_dict(req.filter) if req.HasField("filter") else None,
+            _optional(req, "limit"),
+            _optional(req, "pagination_token"),
         )
-        return pb.UpdateResponse()
-
-    def Delete(self, request: Any, context: Any) -> Any:
-        flt = _struct_to_dict(request.filter) if request.HasField("filter") else None
-        ids = list(request.ids) or None
-        self._call(
-            request,
-            context,
-            lambda ix: ix.delete(request.namespace, ids, request.delete_all, flt),
-        )
-        return pb.DeleteResponse()
-
-    def List(self, request: Any, context: Any) -> Any:
-        ids, nxt = self._call(
-            request,
-            context,
-            lambda ix: ix.list_ids(
-                request.namespace,
-                request.prefix if request.HasField("prefix") else None,
-                request.limit if request.HasField("limit") else None,
-                request.pagination_token if request.HasField("pagination_token") else None,
-            ),
-        )
-        out = pb.ListResponse(
-            vectors=[pb.ListItem(id=i) for i in ids],
-            namespace=namespace_name(request.namespace),
-            usage=pb.Usage(read_units=1),
-        )
-        if nxt is not None:
-            out.pagination.CopyFrom(pb.Pagination(next=nxt))
+        out = v.message("FetchByMetadataResponse")(namespace=req.namespace)
+        out.usage.read_units = res["usage"]["readUnits"]
+        for rid, rec in res["vectors"].items():
+            vec = out.vectors[rid]
+            vec.id = rid
+            vec.values.extend(rec["values"])
+            _set_record(vec, rec)
+        if "pagination" in res:
+            out.pagination.next = res["pagination"]["next"]
         return out
 
-    def DescribeIndexStats(self, request: Any, context: Any) -> Any:
-        flt = _struct_to_dict(request.filter) if request.HasField("filter") else None
-        res = self._call(request, context, lambda ix: ix.describe_stats(flt))
-        out = pb.DescribeIndexStatsResponse(
+    def update(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
+        md = _struct_to_dict(req.set_metadata) if req.HasField("set_metadata") else None
+        if "filter" in req.DESCRIPTOR.fields_by_name and req.HasField("filter"):
+            if req.id:
+                raise bad_request("update takes either id or filter, not both")
+            if len(req.values) or req.HasField("sparse_values"):
+                raise bad_request(
+                    "an update by filter changes metadata only; values and sparse_values "
+                    "belong to an update by id"
+                )
+            matched = ix.update_by_filter(
+                req.namespace, _struct_to_dict(req.filter), md, bool(req.dry_run)
+            )
+            return v.message("UpdateResponse")(matched_records=matched)
+        ix.update(
+            req.namespace,
+            req.id,
+            list(req.values) or None,
+            _sparse_in(req, "sparse_values"),
+            md,
+        )
+        return v.message("UpdateResponse")()  # an update by id reports no matched_records
+
+    def delete(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
+        flt = _struct_to_dict(req.filter) if req.HasField("filter") else None
+        ix.delete(req.namespace, list(req.ids) or None, req.delete_all, flt)
+        return v.message("DeleteResponse")()
+
+    def list_ids(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
+        ids, nxt = ix.list_ids(
+            req.namespace,
+            _optional(req, "prefix"),
+            _optional(req, "limit"),
+            _optional(req, "pagination_token"),
+        )
+        out = v.message("ListResponse")(
+            vectors=[v.message("ListItem")(id=i) for i in ids], namespace=req.namespace
+        )
+        out.usage.read_units = 1
+        if nxt is not None:  # absent on the last page, as over REST
+            out.pagination.next = nxt
+        return out
+
+    def describe_index_stats(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
+        flt = _struct_to_dict(req.filter) if req.HasField("filter") else None
+        res = ix.describe_stats(flt)
+        out = v.message("DescribeIndexStatsResponse")(
             index_fullness=res["indexFullness"],
             total_vector_count=res["totalVectorCount"],
             metric=res["metric"],
@@ -217,54 +278,191 @@ class VectorService(VectorServiceServicer):
         if res["dimension"] is not None:
             out.dimension = res["dimension"]
         for ns, summary in res["namespaces"].items():
-            out.namespaces[ns].vector_count = summary["vectorCount"]
+            out.namespaces[v.rest.stats_namespace_key(ns)].vector_count = summary["vectorCount"]
         return out
 
-    def ListNamespaces(self, request: Any, context: Any) -> Any:
-        limit = max(request.limit if request.HasField("limit") else 100, 1)
-        after = request.pagination_token if request.HasField("pagination_token") else ""
-        page, last = self._call(
-            request, context, lambda ix: ix.namespace_page(after or None, limit)
+    # -- namespaces ----------------------------------------------------------
+    def list_namespaces(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
+        limit = _optional(req, "limit")
+        limit = DEFAULT_LIST_LIMIT if limit is None else limit
+        if not 1 <= limit <= _MAX_NAMESPACE_PAGE:
+            raise bad_request(f"limit must be between 1 and {_MAX_NAMESPACE_PAGE}, got {limit}")
+        token = _optional(req, "pagination_token")
+        after = _decode_token(token) if token else None
+        has_prefix = "prefix" in req.DESCRIPTOR.fields_by_name
+        prefix = (_optional(req, "prefix") if has_prefix else None) or ""
+        response = v.message("ListNamespacesResponse")
+        total = "total_count" in response.DESCRIPTOR.fields_by_name
+        page = ix.namespace_page(after, limit, prefix, total=total)
+        out = response(
+            namespaces=[
+                v.message("NamespaceDescription")(name=n, record_count=c)
+                for n, c, _ in page.entries
+            ]
         )
-        out = pb.ListNamespacesResponse(
-            namespaces=[pb.NamespaceDescription(name=n, record_count=c) for n, c in page]
-        )
-        if last is not None:
-            out.pagination.CopyFrom(pb.Pagination(next=last))
+        if page.last is not None:
+            out.pagination.next = _encode_token(page.last)
+        if page.total is not None:
+            out.total_count = page.total
         return out
 
-    def DescribeNamespace(self, request: Any, context: Any) -> Any:
-        n = self._call(request, context, lambda ix: ix.namespace_count(request.namespace))
-        return pb.NamespaceDescription(name=namespace_name(request.namespace), record_count=n)
+    def describe_namespace(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
+        n = ix.namespace_count(req.namespace)
+        return v.message("NamespaceDescription")(name=req.namespace, record_count=n)
 
-    def DeleteNamespace(self, request: Any, context: Any) -> Any:
-        self._call(request, context, lambda ix: ix.drop_namespace(request.namespace))
-        return pb.DeleteResponse()
+    def delete_namespace(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
+        ix.drop_namespace(req.namespace)
+        return v.message("DeleteResponse")()
+
+    def create_namespace(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
+        schema = (
+            json_format.MessageToDict(req.schema, preserving_proto_field_name=True)
+            if req.HasField("schema")
+            else None
+        )
+        ix.create_namespace(req.name, schema)
+        return v.message("NamespaceDescription")(name=req.name, record_count=0)
 
 
-def serve_grpc(
-    engine: Engine,
-    host: str,
-    port: int,
-    api_key: str | None,
-    workers: int = 8,
-    interceptors: Sequence[Any] = (),
-) -> tuple[grpc.Server, int]:
-    """Start an insecure gRPC server on ``host:port`` (0 = free port); returns it and its port.
+class _Router(grpc.GenericRpcHandler):
+    """Maps ``/VectorService/<Method>`` + the caller's API version to a handler.
 
-    ``interceptors``: only the test-only fault injection (`tenant_rag.local.faults`).
+    ``bound_index`` is the index of a per-index port (None on the shared port).
+    Handlers are built once per (version, method), on first use.
     """
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tenant-rag-grpc"),
-        interceptors=list(interceptors),
-        options=[
-            ("grpc.max_receive_message_length", 4 * MAX_REQUEST_BYTES),
-            ("grpc.max_send_message_length", 64 * 1024 * 1024),
-        ],
-    )
-    add_VectorServiceServicer_to_server(VectorService(engine, api_key), server)
-    bound = server.add_insecure_port(f"{host}:{port}")
-    if bound == 0:
-        raise RuntimeError(f"tenant_rag.local: could not bind gRPC to {host}:{port}")
-    server.start()
-    return server, bound
+
+    def __init__(self, vectors: VectorService, bound_index: str | None) -> None:
+        self.vectors = vectors
+        self.bound_index = bound_index
+        self._handlers: dict[tuple[str, str], grpc.RpcMethodHandler] = {}
+        self._lock = threading.Lock()
+
+    def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        prefix = f"/{grpc_versions.SERVICE}/"
+        method: str = details.method  # type: ignore[attr-defined]
+        if not method.startswith(prefix):
+            return None  # grpc answers UNIMPLEMENTED
+        name = method[len(prefix) :]
+        rpc = self.vectors.rpcs.get(name)
+        if rpc is None:
+            return None
+        meta = dict(details.invocation_metadata)  # type: ignore[attr-defined]
+        try:
+            version = grpc_versions.resolve(meta.get(grpc_versions.VERSION_KEY))
+        except ApiError as exc:
+            return self._refusal(grpc.StatusCode.INVALID_ARGUMENT, exc.message)
+        key = (version.name, name)
+        handler = self._handlers.get(key)
+        if handler is None:
+            with self._lock:
+                handler = self._handlers.get(key) or self._build(version, name, rpc)
+                self._handlers[key] = handler
+        return handler
+
+    def _build(self, version: GrpcVersion, name: str, rpc: Rpc) -> grpc.RpcMethodHandler:
+        desc = version.methods.get(name)
+        if desc is None:
+            return self._refusal(
+                grpc.StatusCode.UNIMPLEMENTED,
+                f"{name} is not part of API version {version.name}; send "
+                "x-pinecone-api-version 2025-10 or later (pinecone SDK 8.x or later)",
+            )
+        request_cls = version.message(desc.input_type.name)
+        vectors, bound = self.vectors, self.bound_index
+
+        def call(request: Any, context: grpc.ServicerContext) -> Any:
+            return vectors.run(rpc, version, request, context, bound)
+
+        return grpc.unary_unary_rpc_method_handler(
+            call,
+            request_deserializer=request_cls.FromString,
+            response_serializer=lambda msg: msg.SerializeToString(),
+        )
+
+    def _refusal(self, code: grpc.StatusCode, message: str) -> grpc.RpcMethodHandler:
+        """A handler that checks the key, then refuses the call with ``code``."""
+        api_key = self.vectors.api_key
+
+        def call(request: bytes, context: grpc.ServicerContext) -> Any:
+            meta = dict(context.invocation_metadata())
+            if not key_ok(api_key, meta.get("api-key")):  # type: ignore[arg-type]
+                context.abort(grpc.StatusCode.PERMISSION_DENIED, WRONG_KEY_MESSAGE)
+            context.abort(code, message)
+
+        return grpc.unary_unary_rpc_method_handler(call)
+
+
+class GrpcPlane:
+    """The gRPC data plane of one engine: a shared port, plus a port per index on demand.
+
+    All servers share one thread pool. ``credentials`` (``grpc.ssl_server_credentials``)
+    makes every port speak TLS; without it they are plaintext. ``interceptors``: only
+    the test-only fault injection (``tenant_rag.local.faults``).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        host: str,
+        api_key: str | None,
+        *,
+        credentials: grpc.ServerCredentials | None = None,
+        interceptors: Sequence[Any] = (),
+        workers: int = 8,
+    ) -> None:
+        self.engine = engine
+        self.host = host
+        self.service = VectorService(engine, api_key)
+        self.credentials = credentials
+        self.interceptors = list(interceptors)
+        self._pool = futures.ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="tenant-rag-grpc"
+        )
+        self._servers: list[grpc.Server] = []
+        self._index_ports: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self.port: int | None = None
+
+    def start(self, port: int = 0) -> int:
+        """Serve the shared port (routes by ``service-name``); returns the bound port."""
+        self.port = self._serve(port, None)
+        return self.port
+
+    def index_port(self, name: str) -> int:
+        """The port that serves only index ``name`` (bound on first call); 404 if no such index."""
+        self.engine.describe_index(name)
+        with self._lock:
+            port = self._index_ports.get(name)
+            if port is None:
+                port = self._serve(0, name)
+                self._index_ports[name] = port
+            return port
+
+    def _serve(self, port: int, bound_index: str | None) -> int:
+        server = grpc.server(
+            self._pool,
+            handlers=[_Router(self.service, bound_index)],
+            interceptors=self.interceptors,
+            options=[
+                ("grpc.max_receive_message_length", 4 * MAX_REQUEST_BYTES),
+                ("grpc.max_send_message_length", 64 * 1024 * 1024),
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        address = f"{self.host}:{port}"
+        if self.credentials is not None:
+            bound = server.add_secure_port(address, self.credentials)
+        else:
+            bound = server.add_insecure_port(address)
+        if bound == 0:
+            raise RuntimeError(f"tenant_rag.local: could not bind gRPC to {address}")
+        server.start()
+        self._servers.append(server)
+        return bound
+
+    def stop(self, grace: float = 1.0) -> None:
+        """Stop every server (in-flight calls get ``grace`` seconds), then the thread pool."""
+        events = [server.stop(grace) for server in self._servers]
+        for event in events:
+            event.wait(5)
+        self._pool.shutdown(wait=False)

@@ -8,7 +8,9 @@ the SDK (sync and asyncio) keeps a path prefix in the host and appends
 The layer is deliberately thin: it parses JSON itself (orjson; no pydantic over large
 vector payloads), runs the engine call on a worker thread
 (so a write waiting on another process's SQLite lock never blocks the event
-loop), and turns ``ApiError`` into Pinecone's error bodies.
+loop), and turns ``ApiError`` into Pinecone's error bodies. Request and response
+shapes that differ between Pinecone API versions live in ``versions/``, one module per
+version; the routes here ask ``version_of(request)`` and stay one copy.
 """
 
 from __future__ import annotations
@@ -16,17 +18,22 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import orjson
 from anyio import to_thread
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tenant_rag.local.api.auth import UNAUTHENTICATED_MESSAGE, key_ok
-from tenant_rag.local.engine import ApiError, Engine, IndexEngine, validation
+from tenant_rag.local.api import versions
+from tenant_rag.local.api.auth import UNAUTHENTICATED_MESSAGE, WRONG_KEY_MESSAGE, key_ok
+from tenant_rag.local.api.backups import backups_router
+from tenant_rag.local.api.versions import version_of
+from tenant_rag.local.engine import ApiError, Engine, IndexEngine
+from tenant_rag.local.engine.backups import Backups
 from tenant_rag.local.engine.errors import GRPC_NUMBER, bad_request
 from tenant_rag.local.engine.limits import DEFAULT_LIST_LIMIT, MAX_REQUEST_BYTES
 from tenant_rag.local.storage import IndexDef
@@ -34,6 +41,10 @@ from tenant_rag.local.storage import IndexDef
 log = logging.getLogger("tenant_rag.local")
 T = TypeVar("T")
 DATA_PREFIX = "/_index"
+#: Pinecone's LSN headers: writes answer the LSN they committed at, queries the LSN
+#: their answer reflects (Pinecone's integration tests poll on them).
+REQUEST_LSN = "x-pinecone-request-lsn"
+MAX_INDEXED_LSN = "x-pinecone-max-indexed-lsn"
 
 # orjson (a pinned dependency) parses a 1.6 MB upsert body in ~8 ms against ~60 ms for the
 # stdlib, measured on this machine.
@@ -41,28 +52,20 @@ _loads: Callable[[bytes], Any] = orjson.loads
 _dumps: Callable[[Any], bytes] = orjson.dumps
 
 
-def index_model(d: IndexDef, base_url: str) -> dict[str, Any]:
-    """Pinecone's IndexModel for ``d``; ``host`` keeps the ``http://`` scheme (the SDK needs it)."""
-    return {
-        "name": d.name,
-        "metric": d.metric,
-        "dimension": d.dimension,
-        "host": f"{base_url.rstrip('/')}{DATA_PREFIX}/{d.name}",
-        "spec": {"serverless": {"cloud": d.cloud, "region": d.region}},
-        "status": {"ready": True, "state": "Ready"},
-        "deletion_protection": d.deletion_protection,
-        "vector_type": d.vector_type,
-        "tags": d.tags,
-    }
+def index_host(base_url: str, name: str) -> str:
+    """The data-plane host of index ``name``: ``http://HOST:PORT/_index/<name>``."""
+    return f"{base_url.rstrip('/')}{DATA_PREFIX}/{name}"
 
 
-def _json(body: Any, status: int = 200) -> Response:
-    return Response(content=_dumps(body), status_code=status, media_type="application/json")
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        content=_dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
 
 
 def error_response(exc: ApiError, data_plane: bool) -> Response:
     """Pinecone's error shapes: RpcStatus on the data plane, ErrorResponse on the control plane."""
-    if data_plane and exc.status != 401:
+    if data_plane:
         body: dict[str, Any] = {
             "code": GRPC_NUMBER.get(exc.code, 2),
             "message": exc.message,
@@ -73,25 +76,41 @@ def error_response(exc: ApiError, data_plane: bool) -> Response:
     return _json(body, exc.status)
 
 
-class ApiKeyMiddleware:
-    """Pure ASGI check of the ``Api-Key`` header (cheaper than BaseHTTPMiddleware)."""
+def _lsn_header(name: str, lsn: int) -> dict[str, str]:
+    return {name: str(lsn)}
+
+
+class EdgeMiddleware:
+    """Pure ASGI edge (cheaper than BaseHTTPMiddleware): API key, then API version.
+
+    One pass over the headers finds both. A refused key gets Pinecone's answer
+    for its plane: the control plane 401 ``Invalid API key.`` (its specs'
+    example), the data plane 403 ``Wrong API key`` (SDK 8.1.2's integration test
+    ``test_unauthorized_requests_rejected``). The resolved version is left in
+    the scope for ``versions.version_of(request)``.
+    """
 
     def __init__(self, app: ASGIApp, api_key: str | None) -> None:
         self.app = app
         self.api_key = api_key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self.api_key is not None:
-            given = None
+        if scope["type"] == "http":
+            given = raw_version = None
             for name, value in scope["headers"]:
                 if name == b"api-key":
                     given = value.decode("latin-1")
-                    break
-            if not key_ok(self.api_key, given):
-                resp = error_response(
-                    ApiError(401, "UNAUTHENTICATED", UNAUTHENTICATED_MESSAGE), False
-                )
-                await resp(scope, receive, send)
+                elif name == versions.HEADER:
+                    raw_version = value
+            data_plane = scope["path"].startswith(DATA_PREFIX + "/")
+            try:
+                if self.api_key is not None and not key_ok(self.api_key, given):
+                    if data_plane:
+                        raise ApiError(403, "PERMISSION_DENIED", WRONG_KEY_MESSAGE)
+                    raise ApiError(401, "UNAUTHENTICATED", UNAUTHENTICATED_MESSAGE)
+                scope[versions.SCOPE_KEY] = versions.resolve(raw_version)
+            except ApiError as exc:
+                await error_response(exc, data_plane)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
@@ -138,77 +157,78 @@ def _int_param(value: str | None, name: str) -> int | None:
         raise bad_request(f"{name} must be an integer, got {value!r}") from None
 
 
-def create_app(engine: Engine, *, api_key: str | None = None) -> ASGIApp:
-    """The ASGI app for ``engine``; with ``api_key`` set, every other key gets a 401."""
+def create_app(
+    engine: Engine, *, api_key: str | None = None, routers: Sequence[APIRouter] = ()
+) -> ASGIApp:
+    """The ASGI app for ``engine``; with ``api_key`` set, every other key is refused.
+
+    ``routers``: more routes served behind the same key check, version layer and error
+    handling (the gRPC port lookup), each from a module of its own.
+    """
     app = FastAPI(
         title="tenant_rag local Pinecone", docs_url=None, redoc_url=None, openapi_url=None
     )
 
-    async def run(fn: Callable[[], Any]) -> Any:
+    async def run(fn: Callable[[], T]) -> T:
         return await to_thread.run_sync(fn)
 
-    async def read(name: str, ns: Any, needs_matrix: bool, fn: Callable[[IndexEngine], T]) -> T:
+    async def read(
+        name: str,
+        ns: Any,
+        needs_matrix: bool,
+        fn: Callable[[IndexEngine], T],
+        *,
+        vectors_api: bool = True,
+    ) -> tuple[T, int]:
         """Run a data-plane read inline when it is known cheap, else on a worker thread.
 
         Handing a request to a thread costs ~0.7 ms on a loaded 2-core machine, a third
         of a small tenant's whole query. Inline only if the index lock is free right now
-        and nothing needs loading or replaying, so the event loop never waits.
+        and nothing needs loading or replaying, so the event loop never waits. Returns
+        the answer and the LSN it reflects (read under the same lock). ``vectors_api``
+        reads refuse a document index; stats and the namespaces API serve every index.
         """
         eng = engine.cached_index(name)
         if eng is not None and eng.lock.acquire(blocking=False):
             try:
                 if eng.cheap_read(ns, needs_matrix):
-                    return fn(eng)
+                    return fn(eng), eng.lsn
             finally:
                 eng.lock.release()
-        return await to_thread.run_sync(lambda: fn(engine.index(name)))
+        get = engine.vector_index if vectors_api else engine.index
+        return await to_thread.run_sync(lambda: _locked(get(name), fn))
+
+    async def write(name: str, fn: Callable[[IndexEngine], T]) -> tuple[T, dict[str, str]]:
+        """Run a data-plane write on a worker thread; the answer and its LSN header."""
+        result, lsn = await run(lambda: _locked(engine.vector_index(name), fn))
+        return result, _lsn_header(REQUEST_LSN, lsn)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
         return error_response(exc, request.url.path.startswith(DATA_PREFIX + "/"))
 
-    # -- control plane -------------------------------------------------------
-    @app.get("/indexes")
-    async def list_indexes(request: Request) -> Response:
-        base = str(request.base_url)
-        defs = await run(engine.list_indexes)
-        return _json({"indexes": [index_model(d, base) for d in defs]})
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """Unknown routes and methods in Pinecone's error shape, naming what was asked."""
+        code = {404: "NOT_FOUND", 405: "UNIMPLEMENTED"}.get(exc.status_code, "UNKNOWN")
+        message = (
+            f"{request.method} {request.url.path}: {exc.detail}. The local server serves "
+            "Pinecone's control plane under /indexes and each index's data plane under "
+            f"{DATA_PREFIX}/<index name>."
+        )
+        return error_response(
+            ApiError(exc.status_code, code, message), request.url.path.startswith(DATA_PREFIX + "/")
+        )
 
-    @app.post("/indexes")
-    async def create_index(request: Request) -> Response:
-        body = await _body(request)
-        d = await run(lambda: engine.create_index(body))
-        return _json(index_model(d, str(request.base_url)), 201)
-
-    @app.get("/indexes/{name}")
-    async def describe_index(name: str, request: Request) -> Response:
-        d = await run(lambda: engine.describe_index(name))
-        return _json(index_model(d, str(request.base_url)))
-
-    @app.delete("/indexes/{name}")
-    async def delete_index(name: str) -> Response:
-        await run(lambda: engine.delete_index(name))
-        return Response(status_code=202)
-
-    @app.patch("/indexes/{name}")
-    async def configure_index(name: str, request: Request) -> Response:
-        body = await _body(request)
-        d = await run(lambda: engine.configure_index(name, body))
-        return _json(index_model(d, str(request.base_url)))
-
-    # -- data plane ------------------------------------------------------------
-    @app.post(DATA_PREFIX + "/{name}/vectors/upsert")
-    async def upsert(name: str, request: Request) -> Response:
-        body = await _body(request)
-        n = await run(lambda: engine.index(name).upsert(body.get("namespace"), body.get("vectors")))
-        return _json({"upsertedCount": n})
-
+    # -- data plane: vectors ---------------------------------------------------
+    # Routes are matched in order (a regex per route per request), so the hot data-plane
+    # routes come first and query leads: every route ahead of it costs each query ~4 us.
     @app.post(DATA_PREFIX + "/{name}/query")
     async def query(name: str, request: Request) -> Response:
         b = await _body(request)
         if b.get("queries"):
             raise bad_request("the deprecated 'queries' field is not supported; send one query")
-        result = await read(
+        result, lsn = await read(
             name,
             b.get("namespace"),
             True,
@@ -223,44 +243,86 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> ASGIApp:
                 include_metadata=bool(b.get("includeMetadata")),
             ),
         )
-        return _json(result)
+        return _json(result, headers=_lsn_header(MAX_INDEXED_LSN, lsn))
+
+    @app.post(DATA_PREFIX + "/{name}/vectors/upsert")
+    async def upsert(name: str, request: Request) -> Response:
+        body = await _body(request)
+        n, headers = await write(
+            name, lambda ix: ix.upsert(body.get("namespace"), body.get("vectors"))
+        )
+        return _json({"upsertedCount": n}, headers=headers)
 
     @app.get(DATA_PREFIX + "/{name}/vectors/fetch")
     async def fetch(name: str, request: Request) -> Response:
         ids = request.query_params.getlist("ids")
         ns = request.query_params.get("namespace")
-        return _json(await read(name, ns, False, lambda ix: ix.fetch(ns, ids)))
+        result, _ = await read(name, ns, False, lambda ix: ix.fetch(ns, ids))
+        return _json(result)
+
+    @app.post(DATA_PREFIX + "/{name}/vectors/fetch_by_metadata")
+    async def fetch_by_metadata(name: str, request: Request) -> Response:
+        version_of(request).require(versions.FETCH_BY_METADATA, "fetch_by_metadata")
+        b = await _body(request)
+        result, _ = await read(
+            name,
+            b.get("namespace"),
+            False,
+            lambda ix: ix.fetch_by_metadata(
+                b.get("namespace"), b.get("filter"), b.get("limit"), b.get("paginationToken")
+            ),
+        )
+        return _json(result)
 
     @app.post(DATA_PREFIX + "/{name}/vectors/update")
     async def update(name: str, request: Request) -> Response:
+        version = version_of(request)
         b = await _body(request)
-        await run(
-            lambda: engine.index(name).update(
+        if b.get("filter") is not None:
+            version.require(versions.UPDATE_BY_FILTER, "update by metadata filter")
+            if b.get("id") is not None:
+                raise bad_request("update takes either id or filter, not both")
+            if b.get("values") or b.get("sparseValues") is not None:
+                raise bad_request(
+                    "an update by filter changes metadata only; values and sparseValues "
+                    "belong to an update by id"
+                )
+            matched, headers = await write(
+                name,
+                lambda ix: ix.update_by_filter(
+                    b.get("namespace"), b["filter"], b.get("setMetadata"), bool(b.get("dryRun"))
+                ),
+            )
+            return _json(version.update_response(matched), headers=headers)
+        _, headers = await write(
+            name,
+            lambda ix: ix.update(
                 b.get("namespace"),
                 b.get("id"),
                 b.get("values"),
                 b.get("sparseValues"),
                 b.get("setMetadata"),
-            )
+            ),
         )
-        return _json({})
+        return _json(version.update_response(None), headers=headers)
 
     @app.post(DATA_PREFIX + "/{name}/vectors/delete")
     async def delete(name: str, request: Request) -> Response:
         b = await _body(request)
-        await run(
-            lambda: engine.index(name).delete(
+        _, headers = await write(
+            name,
+            lambda ix: ix.delete(
                 b.get("namespace"), b.get("ids"), b.get("deleteAll"), b.get("filter")
-            )
+            ),
         )
-        return _json({})
+        return _json({}, headers=headers)
 
     @app.get(DATA_PREFIX + "/{name}/vectors/list")
     async def list_vectors(name: str, request: Request) -> Response:
         qp = request.query_params
         ns = qp.get("namespace")
         limit = _int_param(qp.get("limit"), "limit")
-        ids, nxt = await read(
+        (ids, nxt), _ = await read(
             name,
             ns,
             False,
@@ -268,7 +330,7 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> ASGIApp:
         )
         body: dict[str, Any] = {
             "vectors": [{"id": i} for i in ids],
-            "namespace": validation.namespace_name(ns),
+            "namespace": ns or "",
             "usage": {"readUnits": 1},
         }
         if nxt is not None:  # omit on the last page, or the SDK's list() never stops
@@ -279,35 +341,144 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> ASGIApp:
     async def describe_index_stats(name: str, request: Request) -> Response:
         b = await _body(request)
         flt = b.get("filter")
-        if flt:  # a filter may scan every namespace
-            return _json(await run(lambda: engine.index(name).describe_stats(flt)))
-        return _json(await read(name, None, False, lambda ix: ix.describe_stats(None)))
+        stats, _ = await read(
+            name, None, False, lambda ix: ix.describe_stats(flt), vectors_api=False
+        )
+        return _json(version_of(request).stats(stats))
 
+    # -- data plane: namespaces ------------------------------------------------
     @app.get(DATA_PREFIX + "/{name}/namespaces")
     async def list_namespaces(name: str, request: Request) -> Response:
+        version = version_of(request)
         qp = request.query_params
         limit = _int_param(qp.get("limit"), "limit") or DEFAULT_LIST_LIMIT
         if not 1 <= limit <= 1000:
             raise bad_request(f"limit must be between 1 and 1000, got {limit}")
+        prefix = qp.get("prefix") or ""
+        if prefix:
+            version.require(versions.NAMESPACE_PREFIX, "list_namespaces(prefix=...)")
         token = qp.get("paginationToken")
         after = _decode_token(token) if token else None
-        page, last = await read(name, None, False, lambda ix: ix.namespace_page(after, limit))
-        body: dict[str, Any] = {"namespaces": [{"name": n, "record_count": c} for n, c in page]}
-        if last is not None:
-            body["pagination"] = {"next": _encode_token(last)}
-        return _json(body)
+        total = version.supports(versions.NAMESPACE_PREFIX)  # total_count from 2025-10
+        page, _ = await read(
+            name,
+            None,
+            False,
+            lambda ix: ix.namespace_page(after, limit, prefix, total=total),
+            vectors_api=False,
+        )
+        nxt = _encode_token(page.last) if page.last is not None else None
+        return _json(version.namespace_list(page.entries, nxt, page.total or 0))
+
+    @app.post(DATA_PREFIX + "/{name}/namespaces")
+    async def create_namespace(name: str, request: Request) -> Response:
+        version = version_of(request)
+        version.require(versions.CREATE_NAMESPACE, "create_namespace")
+        b = await _body(request)
+        ns, schema = b.get("name"), b.get("schema")
+        await run(lambda: engine.index(name).create_namespace(ns, schema))
+        return _json(version.namespace_description(str(ns), 0, schema))
 
     @app.get(DATA_PREFIX + "/{name}/namespaces/{ns:path}")
-    async def describe_namespace(name: str, ns: str) -> Response:
-        n = await read(name, ns, False, lambda ix: ix.namespace_count(ns))
-        return _json({"name": validation.namespace_name(ns), "record_count": n})
+    async def describe_namespace(name: str, ns: str, request: Request) -> Response:
+        (n, schema), _ = await read(
+            name,
+            ns,
+            False,
+            lambda ix: (ix.namespace_count(ns), ix.namespace_schema(ns)),
+            vectors_api=False,
+        )
+        return _json(version_of(request).namespace_description(ns, n, schema))
 
     @app.delete(DATA_PREFIX + "/{name}/namespaces/{ns:path}")
     async def delete_namespace(name: str, ns: str) -> Response:
         await run(lambda: engine.index(name).drop_namespace(ns))
         return _json({}, 202)
 
-    return ApiKeyMiddleware(app, api_key)
+    # -- control plane -------------------------------------------------------
+    def host_of(request: Request) -> Callable[[IndexDef], str]:
+        base = str(request.base_url)
+        return lambda d: index_host(base, d.name)
+
+    @app.get("/indexes")
+    async def list_indexes(request: Request) -> Response:
+        defs = await run(engine.list_indexes)
+        return _json(version_of(request).index_list(defs, host_of(request)))
+
+    @app.post("/indexes")
+    async def create_index(request: Request) -> Response:
+        version = version_of(request)
+        body, schema = version.create_request(await _body(request))
+        d = await run(lambda: engine.create_index(body, document_schema=schema))
+        return _json(version.index_model(d, host_of(request)(d)), 201)
+
+    @app.post("/indexes/create-for-model")
+    async def create_index_for_model() -> Response:
+        raise ApiError(
+            501,
+            "UNIMPLEMENTED",
+            "Indexes with integrated embedding (create_index_for_model) are not implemented by "
+            "the local server; create an index with a dimension and embed text yourself.",
+        )
+
+    @app.get("/indexes/{name}")
+    async def describe_index(name: str, request: Request) -> Response:
+        d = await run(lambda: engine.describe_index(name))
+        return _json(version_of(request).index_model(d, host_of(request)(d)))
+
+    @app.delete("/indexes/{name}")
+    async def delete_index(name: str) -> Response:
+        await run(lambda: engine.delete_index(name))
+        return Response(status_code=202)
+
+    @app.patch("/indexes/{name}")
+    async def configure_index(name: str, request: Request) -> Response:
+        version = version_of(request)
+        body = version.configure_request(await _body(request))
+        d = await run(lambda: engine.configure_index(name, body))
+        return _json(version.index_model(d, host_of(request)(d)))
+
+    # -- not implemented: say so, and what is served instead -------------------
+    @app.post(DATA_PREFIX + "/{name}/namespaces/{ns}/documents/{op}")
+    async def documents(name: str, ns: str, op: str) -> Response:
+        raise ApiError(
+            501,
+            "UNIMPLEMENTED",
+            f"The Documents API ({op}) is not implemented by the local server. It serves "
+            "the vectors API (upsert, query, fetch, fetch_by_metadata, update, delete, list, "
+            "describe_index_stats) and the namespaces API on indexes created with "
+            "dimension/metric or the schema fields '_values'/'_sparse_values'.",
+        )
+
+    @app.api_route(DATA_PREFIX + "/{name}/bulk/imports", methods=["GET", "POST"])
+    @app.api_route(DATA_PREFIX + "/{name}/bulk/imports/{op}", methods=["GET", "DELETE"])
+    async def imports(name: str) -> Response:
+        raise ApiError(
+            501,
+            "UNIMPLEMENTED",
+            "Bulk imports from object storage are not implemented by the local server; "
+            "upsert the records in batches of up to 1,000.",
+        )
+
+    @app.post(DATA_PREFIX + "/{name}/records/namespaces/{ns}/{op}")
+    async def records(name: str, ns: str, op: str) -> Response:
+        raise ApiError(
+            501,
+            "UNIMPLEMENTED",
+            f"Integrated embedding (records {op}) is not implemented by the local server; "
+            "embed your text yourself and use upsert and query with vectors.",
+        )
+
+    app.include_router(backups_router(Backups(engine)))
+    for router in routers:
+        app.include_router(router)
+    return EdgeMiddleware(app, api_key)
+
+
+def _locked(ix: IndexEngine, fn: Callable[[IndexEngine], T]) -> tuple[T, int]:
+    """``fn(ix)`` and the LSN it reflects, both under the index lock."""
+    with ix.lock:
+        return fn(ix), ix.lsn
 
 
 def _encode_token(last: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,8 @@ class Engine:
         self._lock = threading.Lock()
         self._open: dict[str, IndexEngine] = {}
         self._catalog_version = self.catalog.data_version()
+        #: called with each index this engine deletes (backups record when their source went)
+        self.on_index_deleted: list[Callable[[IndexDef], None]] = []
 
     def close(self) -> None:
         with self._lock:
@@ -42,7 +45,12 @@ class Engine:
         self.catalog.close()
 
     # -- control plane -------------------------------------------------------
-    def create_index(self, body: Any) -> IndexDef:
+    def create_index(self, body: Any, *, document_schema: dict[str, Any] | None = None) -> IndexDef:
+        """Create an index from a 2025-style body (name, dimension, metric, spec, ...).
+
+        ``document_schema`` is set only for an API 2026-07 schema with named fields
+        (a document index); classic vector indexes have none.
+        """
         if not isinstance(body, dict):
             raise bad_request("request body must be a JSON object")
         name = _check_index_name(body.get("name"))
@@ -65,11 +73,22 @@ class Engine:
                 )
         else:
             if dimension is not None:
-                raise bad_request("a sparse index takes no dimension")
+                raise bad_request(
+                    "dimension should not be specified for sparse indexes; a sparse index "
+                    "holds sparse values of any length"
+                )
             if metric != "dotproduct":
-                raise bad_request("a sparse index must use metric 'dotproduct'")
+                raise bad_request(
+                    "Sparse vector indexes must use the metric dotproduct. "
+                    f"Got metric={metric!r}; pass metric='dotproduct' or omit it."
+                )
         spec = body.get("spec")
         serverless = spec.get("serverless") if isinstance(spec, dict) else None
+        if isinstance(spec, dict) and spec.get("pod") is not None and vector_type == "sparse":
+            raise bad_request(
+                "Sparse vector type is not supported for pod indexes; the local server serves "
+                "serverless indexes: spec={'serverless': {'cloud': ..., 'region': ...}}"
+            )
         if not isinstance(serverless, dict):
             raise bad_request(
                 "spec must be {'serverless': {'cloud': ..., 'region': ...}}; "
@@ -91,6 +110,7 @@ class Engine:
             tags=tags,
             cloud=cloud,
             region=region,
+            schema=document_schema,
         )
         if not self.catalog.create(d):
             raise ApiError(409, "ALREADY_EXISTS", f"Resource {name} already exists")
@@ -111,11 +131,13 @@ class Engine:
             raise ApiError(
                 403,
                 "FORBIDDEN",
-                f"Deletion protection is enabled for index {name!r}; disable it with "
-                "configure_index(name, deletion_protection='disabled') before deleting",
+                "Deletion protection is enabled for this index. Disable deletion protection "
+                f"before retrying: configure_index({name!r}, deletion_protection='disabled').",
             )
         if self.catalog.delete(name) is None:
             raise not_found(f"Resource {name} not found")
+        for listener in self.on_index_deleted:
+            listener(d)
         with self._lock:
             eng = self._open.pop(name, None)
         if eng is not None:
@@ -151,11 +173,18 @@ class Engine:
         """The open engine of ``name`` if it is known current, else None; never waits or does I/O
         beyond one PRAGMA, so the REST layer may call it on the event loop."""
         eng = self._open.get(name)
-        if eng is None:
+        if eng is None or eng.d.schema is not None:
             return None
         version = self.catalog.data_version_nowait()
         if version is None or version != self._catalog_version:
             return None
+        return eng
+
+    def vector_index(self, name: str) -> IndexEngine:
+        """``index(name)`` for the vectors API, which does not serve document indexes."""
+        eng = self.index(name)
+        if eng.d.schema is not None:
+            raise document_index_error(name)
         return eng
 
     def index(self, name: str) -> IndexEngine:
@@ -194,16 +223,29 @@ def _check_index_name(name: Any) -> str:
     return name
 
 
+def document_index_error(name: str) -> ApiError:
+    """A vectors-API request to an index declared with named schema fields (API 2026-07)."""
+    return bad_request(
+        f"Index {name!r} is a document index (declared with named schema fields), which "
+        "Pinecone serves through the Documents API, not the vectors API. The local server "
+        "does not implement the Documents API; create the index with the reserved fields "
+        "'_values'/'_sparse_values' (or dimension/metric) to use the vectors API."
+    )
+
+
 def _check_protection(value: Any) -> None:
     if value not in ("enabled", "disabled"):
-        raise bad_request(f"deletion_protection must be 'enabled' or 'disabled', got {value!r}")
+        raise bad_request(
+            f"deletion_protection must be either 'enabled' or 'disabled', got {value!r}"
+        )
 
 
 def _check_tags(tags: Any) -> dict[str, str] | None:
+    """Tags as a dict, or None for no tags: Pinecone leaves an empty ``tags`` out."""
     if tags is None:
         return None
     if not isinstance(tags, dict) or not all(
         isinstance(k, str) and isinstance(val, str) for k, val in tags.items()
     ):
         raise bad_request("tags must be an object of string keys and string values")
-    return dict(tags)
+    return dict(tags) or None

@@ -23,16 +23,19 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from tenant_rag.local.engine import validation as v
 from tenant_rag.local.engine.ann import RERANK, AnnIndex, ann_min_rows, start_build
-from tenant_rag.local.engine.errors import bad_request, not_found
+from tenant_rag.local.engine.errors import ApiError, bad_request, not_found
 from tenant_rag.local.engine.filters import Predicate, compile_filter
 from tenant_rag.local.engine.limits import (
     DEFAULT_LIST_LIMIT,
+    DEFAULT_NAMESPACE,
+    MAX_FETCH_BY_METADATA_LIMIT,
+    MAX_IDS_PER_REQUEST,
     MAX_LIST_LIMIT,
     MAX_TOP_K,
     MAX_UPSERT_RECORDS,
@@ -60,6 +63,15 @@ def resident_budget() -> int:
         return int(float(raw) * 2**20) if raw else 0
     except ValueError:
         return 0  # past this many replayed ids, reload the namespace instead
+
+
+class NamespacePage(NamedTuple):
+    """One page of ``list_namespaces``: (name, record count, schema) in name order, the
+    last name when more follow (the API encodes it as its token), and the total when asked."""
+
+    entries: list[tuple[str, int, dict[str, Any] | None]]
+    last: str | None
+    total: int | None
 
 
 class IndexEngine:
@@ -102,6 +114,17 @@ class IndexEngine:
         return mat.n * max(self.dim, 1) <= INLINE_MAX_FLOATS or (
             mat.ann is not None and mat.ann.ready
         )
+
+    @property
+    def lsn(self) -> int:
+        """The change-log position this engine has applied: every write up to it is visible.
+
+        Pinecone answers writes with ``x-pinecone-request-lsn`` and queries with
+        ``x-pinecone-max-indexed-lsn``; clients poll until the second reaches the
+        first. Writes are searchable at once here, so both are this number, read
+        with the index lock held right after the operation.
+        """
+        return self._seen_seq
 
     def close(self) -> None:
         with self.lock:
@@ -247,6 +270,11 @@ class IndexEngine:
         ns = v.namespace_name(namespace)
         if not isinstance(vectors, list):
             raise bad_request("vectors must be a list of records")
+        if not vectors:
+            raise bad_request(
+                "Invalid request. The upsert has no vectors; send between 1 and "
+                f"{MAX_UPSERT_RECORDS} records per request."
+            )
         if len(vectors) > MAX_UPSERT_RECORDS:
             raise bad_request(
                 f"upsert has {len(vectors)} records; at most {MAX_UPSERT_RECORDS} per request. "
@@ -260,8 +288,6 @@ class IndexEngine:
             records[rid] = self._prepare(
                 rid, rec.get("values"), rec.get("sparseValues"), rec.get("metadata")
             )
-        if not records:
-            return 0
         rows: list[Row] = [
             (rid, vec.astype("<f4").tobytes() if self.dim else None, _encode_sparse(sp), md)
             for rid, (vec, sp, md) in records.items()
@@ -308,16 +334,15 @@ class IndexEngine:
                 raise bad_request(
                     f"vector {rid!r} is all zeros; a cosine index needs at least one non-zero value"
                 )
-            if sp is not None and self.metric != "dotproduct":
-                raise bad_request(
-                    "sparse values are supported only on indexes with metric 'dotproduct'; "
-                    f"index {self.d.name!r} uses {self.metric!r}"
-                )
+            # Pinecone stores sparse values on any dense index (8.1.2 integration test
+            # test_upsert_from_dataframe upserts them into a cosine index); only
+            # dotproduct scores them (hybrid search), see matrix.scores.
         md = v.metadata(metadata, rid)
         md_json = json.dumps(md, separators=(",", ":"), ensure_ascii=False) if md else None
         return vec, _as_arrays(sp), md_json
 
     def update(self, namespace: Any, rid: Any, values: Any, sparse: Any, set_metadata: Any) -> None:
+        """Update one record by id; an update of a missing id is a no-op, as in Pinecone."""
         ns = v.namespace_name(namespace)
         rid = v.record_id(rid)
         if set_metadata is not None and not isinstance(set_metadata, dict):
@@ -343,6 +368,55 @@ class IndexEngine:
             mat = self._ns.get(ns)
             if mat is not None:
                 mat.set(rid, vec, sp, md_json)
+                self._maybe_ann(mat)
+
+    def update_by_filter(
+        self, namespace: Any, flt: Any, set_metadata: Any, dry_run: bool = False
+    ) -> int:
+        """Merge ``set_metadata`` into every record matching ``flt`` (API 2025-10).
+
+        Returns the number of records the filter matched; with ``dry_run`` nothing
+        is written. One transaction, so a concurrent reader sees all or none of it.
+        """
+        ns = v.namespace_name(namespace)
+        predicate = compile_filter(flt)
+        if predicate is None:
+            raise bad_request(
+                "Update with empty metadata filter is not allowed. Give a filter with at "
+                "least one condition, or update one record by id."
+            )
+        if not isinstance(set_metadata, dict) or not set_metadata:
+            raise bad_request(
+                "an update by filter changes metadata only: send setMetadata with at least "
+                "one field (values and sparseValues belong to an update by id)"
+            )
+        v.metadata(set_metadata)  # the patch itself must be valid metadata
+        with self._locked():
+            with self.store.write():
+                self._catch_up()
+                ids = self._matching_ids(ns, predicate)
+                if dry_run or not ids:
+                    return len(ids)
+                rows: list[Row] = []
+                prepared: dict[str, tuple[np.ndarray, Sparse | None, str | None]] = {}
+                for row in self.store.get(ns, ids):
+                    rid = row[0]
+                    vec, sp, old_md = self._decode(row)
+                    md = json.loads(old_md) if old_md else {}
+                    md.update(set_metadata)
+                    checked = v.metadata(md, rid)
+                    md_json = json.dumps(checked, separators=(",", ":"), ensure_ascii=False)
+                    prepared[rid] = (vec, sp, md_json)
+                    rows.append((rid, row[1], row[2], md_json))
+                self.store.put(ns, rows)
+                self.store.log_ids(ns, list(prepared))
+                seq = self.store.max_seq()
+            self._seen_seq = seq
+            mat = self._ns.get(ns)
+            if mat is not None:
+                for rid, (vec, sp, patched) in prepared.items():
+                    mat.set(rid, vec, sp, patched)
+        return len(ids)
 
     def delete(self, namespace: Any, ids: Any, delete_all: Any, flt: Any) -> None:
         ns = v.namespace_name(namespace)
@@ -354,7 +428,10 @@ class IndexEngine:
             return
         predicate = compile_filter(flt) if flt is not None else None
         if flt is not None and predicate is None:
-            raise bad_request("delete by filter needs a non-empty filter")
+            raise bad_request(
+                "Delete with empty metadata filter is not allowed. Give a filter with at "
+                "least one condition, or delete_all=True to empty the namespace."
+            )
         id_list = v.id_list(ids) if ids is not None else None
         with self._locked():
             with self.store.write():
@@ -380,13 +457,38 @@ class IndexEngine:
         with self._locked():
             with self.store.write():
                 self._catch_up()
-                if not missing_ok and self.store.count(ns) == 0:
+                if not missing_ok and not self._exists(ns):
                     raise not_found(f"Namespace {ns!r} not found in index {self.d.name!r}")
                 self.store.drop_namespace(ns)
                 self.store.log_drop(ns)
                 seq = self.store.max_seq()
             self._seen_seq = seq
             self._forget(ns)
+
+    def create_namespace(self, name: Any, schema: Any = None) -> None:
+        """Create an empty namespace (API 2025-10); 409 if it exists."""
+        if not isinstance(name, str) or name == "":
+            raise bad_request("name is required: the name of the namespace to create")
+        ns = v.namespace_name(name)
+        if name == DEFAULT_NAMESPACE:
+            raise bad_request(
+                f"Namespace name {DEFAULT_NAMESPACE!r} is reserved: it is the default "
+                "namespace, which always exists. Choose another name."
+            )
+        _check_namespace_schema(schema)
+        with self._locked(), self.store.write():
+            self._catch_up()
+            created = not self._exists(ns) and self.store.declare_namespace(
+                ns, json.dumps(schema) if schema is not None else None
+            )
+        if not created:
+            raise ApiError(
+                409, "ALREADY_EXISTS", f"Namespace {ns!r} already exists in index {self.d.name!r}"
+            )
+
+    def _exists(self, ns: str) -> bool:
+        """A namespace exists while it holds records or since create_namespace (lock held)."""
+        return self.store.count(ns) > 0 or self.store.is_declared(ns)
 
     # -- reads -------------------------------------------------------------
     def query(
@@ -405,20 +507,44 @@ class IndexEngine:
             raise bad_request(f"topK must be an integer between 1 and {MAX_TOP_K}, got {top_k_!r}")
         if vector is not None and len(vector) == 0:
             vector = None
-        if rid is not None and (vector is not None or sparse_vector is not None):
-            raise bad_request("query takes either id or vector/sparseVector, not both")
+        if rid is not None and vector is not None:
+            raise bad_request(
+                "Cannot provide both 'ID' and 'vector' at the same time. Query by a stored "
+                "record's id, or by a vector."
+            )
+        if rid is not None and sparse_vector is not None:
+            raise bad_request(
+                "Cannot provide both 'ID' and 'sparse_vector' at the same time. Query by a "
+                "stored record's id, or by a sparse vector."
+            )
+        if rid is None and not self.sparse_only and vector is None and sparse_vector is not None:
+            raise bad_request(
+                "Cannot query index with dense 'vector_type' with only sparse vector. "
+                "Send a dense vector too (a hybrid query needs both), or query by id."
+            )
+        if self.sparse_only and rid is None and sparse_vector is None:
+            raise bad_request(
+                "Either 'sparse_vector' or 'ID' must be provided. This index is sparse; "
+                "it is queried by a sparse vector or a stored record's id."
+            )
+        if self.sparse_only and vector is not None:
+            raise bad_request(
+                "Index configuration does not support dense values. This index is sparse; "
+                "send only a sparse vector."
+            )
         q_sparse = _as_arrays(v.sparse_values(sparse_vector))
         q = None
         if vector is not None:
             q = v.dense_values(vector, self.dim or None)
         predicate = compile_filter(flt)
+        echo = _echo(namespace)
         with self._locked():
             self._catch_up()
             mat = self._namespace(ns)
             if rid is not None:
                 row = mat.row_of.get(v.record_id(rid))
                 if row is None:
-                    return _query_result([], ns, mat)
+                    return _query_result([], echo, mat)
                 q = mat.values(row).copy() if self.dim else None
                 q_sparse = mat.sparse[row]
             if q is None and q_sparse is None:
@@ -435,7 +561,6 @@ class IndexEngine:
                     "id": mat.ids[row],
                     "score": float(scores[pos]),
                     "values": mat.values(row).tolist() if include_values and self.dim else [],
-                    "metadata": mat.metadata(row) if include_metadata else {},
                 }
                 sp = mat.sparse[row]
                 if include_values and sp is not None:
@@ -443,8 +568,12 @@ class IndexEngine:
                         "indices": sp[0].tolist(),
                         "values": sp[1].tolist(),
                     }
+                if include_metadata:  # Pinecone leaves the key out when there is none
+                    md = mat.metadata(row)
+                    if md:
+                        match["metadata"] = md
                 matches.append(match)
-            return _query_result(matches, ns, mat)
+            return _query_result(matches, echo, mat)
 
     def _candidate_rows(
         self,
@@ -488,26 +617,72 @@ class IndexEngine:
 
     def fetch(self, namespace: Any, ids: Any) -> dict[str, Any]:
         ns = v.namespace_name(namespace)
+        if isinstance(ids, list) and not ids:
+            raise bad_request(
+                "Invalid request. ids must contain at least one id (at most "
+                f"{MAX_IDS_PER_REQUEST} per request)."
+            )
         id_list = v.id_list(ids)
-        if not id_list:
-            raise bad_request("fetch needs at least one id")
         with self._locked():
             self._catch_up()
             rows = self.store.get(ns, id_list)
-        out: dict[str, Any] = {}
-        for row in rows:
-            vec, sp, md = self._decode(row)
-            rec: dict[str, Any] = {"id": row[0], "values": vec.tolist()}
-            if sp is not None:
-                rec["sparseValues"] = {"indices": sp[0].tolist(), "values": sp[1].tolist()}
-            if md:
-                rec["metadata"] = json.loads(md)
-            out[row[0]] = rec
         return {
-            "vectors": out,
-            "namespace": ns,
-            "usage": {"readUnits": max(1, math.ceil(len(id_list) / 10))},
+            "vectors": {row[0]: self._record(row) for row in rows},
+            "namespace": _echo(namespace),
+            "usage": {"readUnits": _fetch_units(len(id_list))},
         }
+
+    def _record(self, row: Row) -> dict[str, Any]:
+        """A stored record as Pinecone's ``Vector``: no metadata key when it has none."""
+        vec, sp, md = self._decode(row)
+        rec: dict[str, Any] = {"id": row[0], "values": vec.tolist()}
+        if sp is not None:
+            rec["sparseValues"] = {"indices": sp[0].tolist(), "values": sp[1].tolist()}
+        if md:
+            rec["metadata"] = json.loads(md)
+        return rec
+
+    def fetch_by_metadata(self, namespace: Any, flt: Any, limit: Any, token: Any) -> dict[str, Any]:
+        """One page of the records matching ``flt``, in id order (API 2025-10).
+
+        Pages follow ids in C order, so a page is stable under concurrent writes to
+        other ids; the token is the last id returned, as for ``list``. No
+        ``pagination`` key on the last page.
+        """
+        ns = v.namespace_name(namespace)
+        predicate = compile_filter(flt)
+        if predicate is None:
+            raise bad_request(
+                "Empty filter provided for fetch by metadata request. Give a filter with at "
+                "least one condition; to read every record use list and fetch."
+            )
+        limit = DEFAULT_LIST_LIMIT if limit is None else limit
+        if (
+            isinstance(limit, bool)
+            or not isinstance(limit, int)
+            or not 1 <= limit <= MAX_FETCH_BY_METADATA_LIMIT
+        ):
+            raise bad_request(
+                f"limit must be an integer between 1 and {MAX_FETCH_BY_METADATA_LIMIT}, "
+                f"got {limit!r}"
+            )
+        after = _decode_token(token) if token else None
+        with self._locked():
+            self._catch_up()
+            ids = sorted(
+                (i for i in self._matching_ids(ns, predicate) if after is None or i > after),
+                key=lambda i: i.encode(),
+            )
+            page = ids[:limit]
+            by_id = {row[0]: row for row in self.store.get(ns, page)}
+        body: dict[str, Any] = {
+            "vectors": {i: self._record(by_id[i]) for i in page if i in by_id},
+            "namespace": _echo(namespace),
+            "usage": {"readUnits": _fetch_units(len(page))},
+        }
+        if len(ids) > limit:
+            body["pagination"] = {"next": _encode_token(page[-1])}
+        return body
 
     def list_ids(
         self, namespace: Any, prefix: Any, limit: Any, token: Any
@@ -533,6 +708,7 @@ class IndexEngine:
         return ids, (_encode_token(ids[-1]) if more else None)
 
     def namespace_counts(self, flt: Any = None) -> dict[str, int]:
+        """Records per namespace that holds any (those ``describe_index_stats`` reports)."""
         predicate = compile_filter(flt)
         with self._locked():
             self._catch_up()
@@ -547,18 +723,50 @@ class IndexEngine:
             return out
 
     def namespace_page(
-        self, after: str | None, limit: int
-    ) -> tuple[list[tuple[str, int]], str | None]:
-        """One page of (namespace, record count) in name order, and the last name when more
-        follow (the caller encodes it as its pagination token). Reads ``limit + 1`` rows."""
+        self, after: str | None, limit: int, prefix: str = "", *, total: bool = False
+    ) -> NamespacePage:
+        """One page of namespaces in name order (those with records and those created
+        empty), each with its record count and declared schema; reads ``limit + 1`` rows
+        of each table, so the cost is the page, not the number of tenants. ``total``
+        also counts every namespace starting with ``prefix`` (API 2025-10's
+        ``total_count``), which SQLite does over the name index."""
         with self._locked():
             self._catch_up()
-            rows = self.store.namespace_page(after, limit + 1)
-        page = rows[:limit]
-        return page, (page[-1][0] if len(rows) > limit and page else None)
+            rows = self.store.namespace_page(after, limit + 1, prefix)
+            count = self.store.namespace_total(prefix) if total else None
+        page = [(n, c, json.loads(s) if s else None) for n, c, s in rows[:limit]]
+        last = page[-1][0] if len(rows) > limit and page else None
+        return NamespacePage(page, last, count)
+
+    def namespace_schema(self, namespace: str) -> dict[str, Any] | None:
+        """The metadata schema ``create_namespace`` was given for ``namespace``, if any."""
+        with self._locked():
+            text = self.store.declared_schema(namespace)
+        return json.loads(text) if text else None
+
+    def namespaces(self) -> dict[str, int]:
+        """Every namespace and its record count: those with records and created empty ones."""
+        with self._locked():
+            self._catch_up()
+            counts = self.store.counts()
+            for ns in self.store.declared_namespaces():
+                counts.setdefault(ns, 0)
+            return counts
 
     def describe_stats(self, flt: Any = None) -> dict[str, Any]:
-        counts = self.namespace_counts(flt)
+        """Pinecone serverless's ``describe_index_stats``: a metadata filter is refused.
+
+        Pinecone's specs (2025-04, 2025-10): "Serverless indexes do not support
+        filtering describe_index_stats by metadata"; SDK 10.2.0 documents the
+        server rejecting a non-empty filter. An empty filter (``{}``) is no filter.
+        """
+        if flt is not None and flt != {}:
+            raise bad_request(
+                "Serverless indexes do not support filtering describe_index_stats by metadata. "
+                "Count matching records with list or fetch_by_metadata instead, or call "
+                "describe_index_stats without a filter."
+            )
+        counts = self.namespace_counts()
         return {
             "namespaces": {ns: {"vectorCount": n} for ns, n in counts.items()},
             "dimension": self.d.dimension,
@@ -569,17 +777,56 @@ class IndexEngine:
         }
 
     def namespace_count(self, namespace: Any) -> int:
+        """Records in ``namespace``; 404 unless it holds records or was created empty."""
         ns = v.namespace_name(namespace)
         with self._locked():
             self._catch_up()
             n = self.store.count(ns)
-        if n == 0:
-            raise not_found(f"Namespace {ns!r} not found in index {self.d.name!r}")
+            if n == 0 and not self.store.is_declared(ns):
+                raise not_found(f"Namespace {ns!r} not found in index {self.d.name!r}")
         return n
 
     def loaded_namespaces(self) -> list[str]:
         with self._locked():
             return list(self._ns)
+
+
+def _check_namespace_schema(schema: Any) -> None:
+    """API 2025-10's namespace metadata schema: ``{"fields": {name: {"filterable": true}}}``.
+
+    Every metadata field is filterable here; a schema is kept and described, and
+    ``filterable: false`` is refused with Pinecone's sentence (quoted by SDK 10.2.0).
+    """
+    if schema is None:
+        return
+    if not isinstance(schema, dict) or not isinstance(schema.get("fields"), dict):
+        raise bad_request(
+            "schema must be an object such as {'fields': {'genre': {'filterable': true}}}"
+        )
+    extra = sorted(set(schema) - {"fields"})
+    if extra:
+        raise bad_request(f"schema has unknown key(s) {extra}; the only supported key is 'fields'")
+    for field, config in schema["fields"].items():
+        if not isinstance(config, dict) or config.get("filterable") is not True:
+            raise bad_request(
+                f"Field '{field}' is set to filterable: false. Only filterable: true is "
+                "supported. To avoid indexing the field, omit it from the list of fields."
+            )
+
+
+def _echo(namespace: Any) -> str:
+    """The namespace a data-plane answer names: the request's own spelling, ``""`` if none.
+
+    Pinecone answers a request without a namespace with ``namespace: ""`` and one
+    naming ``"__default__"`` with ``"__default__"`` (SDK 7.3.0 and 8.1.2
+    integration tests); both address the same default namespace.
+    """
+    return namespace if isinstance(namespace, str) else ""
+
+
+def _fetch_units(n: int) -> int:
+    """Read units of a fetch: 1 per 10 records (at least 1), integers as the SDKs type them."""
+    return max(1, math.ceil(n / 10))
 
 
 def _query_result(matches: list[dict[str, Any]], ns: str, mat: NamespaceMatrix) -> dict[str, Any]:

@@ -65,6 +65,7 @@ class NamespaceMatrix:
     def set(self, rid: str, vec: np.ndarray, sp: Sparse | None, meta: str | None) -> None:
         """Insert or overwrite one record."""
         row = self.row_of.get(rid)
+        moved = True  # the vector changed (an approximate index must re-add the row)
         if row is None:
             row = self.n
             self._grow(row + 1)
@@ -77,6 +78,8 @@ class NamespaceMatrix:
                 self._parsed.append(_parse(meta))
             self.n_sparse += sp is not None
         else:
+            if self.ann is not None and self.dimension:
+                moved = not np.array_equal(self._mat[row], vec)  # metadata-only update?
             old = self.meta[row]
             self.meta_bytes += (len(meta) if meta else 0) - (len(old) if old else 0)
             self.meta[row] = meta
@@ -87,7 +90,7 @@ class NamespaceMatrix:
         if self.dimension:
             self._mat[row] = vec
             self._sq[row] = float(np.dot(vec, vec))
-        if self.ann is not None:
+        if self.ann is not None and moved:
             self.ann.on_set(row)
 
     def remove(self, rid: str) -> bool:
@@ -191,7 +194,9 @@ class NamespaceMatrix:
                 out = np.maximum(sq - 2.0 * dots + float(np.dot(q, q)), 0.0).astype(np.float32)
             else:
                 out = dots
-        if q_sparse is not None and self.n_sparse and count:
+        # hybrid scoring (dense + sparse inner product) is a dotproduct feature; a sparse
+        # index's metric is dotproduct too
+        if q_sparse is not None and self.n_sparse and count and metric == "dotproduct":
             qmap = dict(zip(q_sparse[0].tolist(), q_sparse[1].tolist(), strict=True))
             row_iter = range(n) if rows is None else rows.tolist()
             extra = np.zeros(count, dtype=np.float32)

@@ -59,10 +59,14 @@ def _check_name(value: str, what: str) -> None:
         raise bad_request(
             f"{what} is {len(value)} characters long; the limit is {MAX_ID_LENGTH}: {value[:40]!r}..."
         )
+    # Pinecone's sentences for record ids come first (7.3.0 integration tests
+    # test_weird_invalid_ids and test_null_character match on them)
     if not value.isascii():
-        raise bad_request(f"{what} must be ASCII: {value[:80]!r}")
+        lead = "Vector ID must be ASCII. " if what != "namespace" else ""
+        raise bad_request(f"{lead}{what} must be ASCII: {value[:80]!r}")
     if "\x00" in value:
-        raise bad_request(f"{what} must not contain NUL characters: {value[:80]!r}")
+        lead = "Vector ID must not contain null character. " if what != "namespace" else ""
+        raise bad_request(f"{lead}{what} must not contain NUL characters: {value[:80]!r}")
 
 
 def dense_values(values: Any, dimension: int | None, rid: str | None = None) -> np.ndarray:

@@ -29,9 +29,23 @@ CREATE TABLE IF NOT EXISTS indexes (
     tags TEXT,
     cloud TEXT NOT NULL,
     region TEXT NOT NULL,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    schema TEXT
 )
 """
+_COLUMNS = (
+    "name",
+    "uid",
+    "dimension",
+    "metric",
+    "vector_type",
+    "deletion_protection",
+    "tags",
+    "cloud",
+    "region",
+    "created_at",
+    "schema",
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +62,9 @@ class IndexDef:
     cloud: str = "aws"
     region: str = "us-east-1"
     created_at: float = field(default_factory=time.time)
+    #: Declared fields of a document index (API 2026-07 schema with named fields);
+    #: None for a classic vector index (dimension/metric, or ``_values``/``_sparse_values``).
+    schema: dict[str, Any] | None = None
 
     @property
     def file_name(self) -> str:
@@ -65,6 +82,9 @@ class Catalog:
         self._lock = threading.Lock()
         self._conn = connect(data_dir / "catalog.sqlite")
         self._conn.execute(_SCHEMA)
+        have = {row[1] for row in self._conn.execute("PRAGMA table_info(indexes)")}
+        if "schema" not in have:  # a catalog written before document indexes existed
+            self._conn.execute("ALTER TABLE indexes ADD COLUMN schema TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -86,12 +106,12 @@ class Catalog:
 
     def get(self, name: str) -> IndexDef | None:
         with self._lock:
-            row = self._conn.execute("SELECT * FROM indexes WHERE name=?", (name,)).fetchone()
+            row = self._conn.execute(_SELECT + " WHERE name=?", (name,)).fetchone()
         return _row_to_def(row) if row else None
 
     def list(self) -> list[IndexDef]:
         with self._lock:
-            rows = self._conn.execute("SELECT * FROM indexes ORDER BY created_at, name").fetchall()
+            rows = self._conn.execute(_SELECT + " ORDER BY created_at, name").fetchall()
         return [_row_to_def(r) for r in rows]
 
     def create(self, d: IndexDef) -> bool:
@@ -99,7 +119,8 @@ class Catalog:
         with self._lock:
             try:
                 self._conn.execute(
-                    "INSERT INTO indexes VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    f"INSERT INTO indexes ({', '.join(_COLUMNS)}) "
+                    f"VALUES ({', '.join('?' * len(_COLUMNS))})",
                     (
                         d.name,
                         d.uid,
@@ -111,6 +132,7 @@ class Catalog:
                         d.cloud,
                         d.region,
                         d.created_at,
+                        json.dumps(d.schema) if d.schema is not None else None,
                     ),
                 )
             except sqlite3.IntegrityError:
@@ -120,7 +142,7 @@ class Catalog:
     def delete(self, name: str) -> IndexDef | None:
         """Remove the definition and return it (its data file is the caller's to remove)."""
         with self._lock:
-            row = self._conn.execute("SELECT * FROM indexes WHERE name=?", (name,)).fetchone()
+            row = self._conn.execute(_SELECT + " WHERE name=?", (name,)).fetchone()
             if row is None:
                 return None
             self._conn.execute("DELETE FROM indexes WHERE name=?", (name,))
@@ -139,6 +161,9 @@ class Catalog:
                 )
 
 
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM indexes"
+
+
 def new_uid() -> str:
     return uuid.uuid4().hex[:12]
 
@@ -155,4 +180,5 @@ def _row_to_def(row: tuple[Any, ...]) -> IndexDef:
         cloud=row[7],
         region=row[8],
         created_at=row[9],
+        schema=json.loads(row[10]) if row[10] else None,
     )

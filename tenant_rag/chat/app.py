@@ -1,0 +1,111 @@
+"""`create_chat_app`: the chatbot backend as a FastAPI application.
+
+Defaults are the embedded setup: `tenant_rag.connection.connect()` (the
+embedded server unless ``PINECONE_API_KEY`` is set), `ensure_index` for the
+index, and the default embedding model and LLM. Tests pass their own
+``embedding``/``index``/``keys`` so they run fast and in isolation.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI
+
+from tenant_rag.chat.config import KeyRing, load_keys
+from tenant_rag.chat.errors import install_error_handlers
+from tenant_rag.chat.limits import BodyLimitMiddleware
+from tenant_rag.chat.logs import RequestLogMiddleware, install_redaction
+from tenant_rag.chat.routes import ROUTERS
+from tenant_rag.chat.service import ChatLimits, ChatService
+from tenant_rag.errors import ConfigurationError
+
+log = logging.getLogger("tenant_rag.chat")
+
+#: The index the chat backend reads and writes (the seed's RAG workload).
+DEFAULT_INDEX = "rag"
+
+
+def _dimension_of(embedding: Any) -> int:
+    from tenant_rag.models.embeddings import embedding_dimension
+
+    return int(embedding_dimension(embedding))
+
+
+def create_chat_app(
+    *,
+    keys: KeyRing | None = None,
+    embedding: Any = None,
+    llm: Any = None,
+    index: Any = None,
+    pc: Any = None,
+    index_name: str = DEFAULT_INDEX,
+    limits: ChatLimits | None = None,
+) -> FastAPI:
+    """Build the app.
+
+    Args:
+        keys: tenant and admin keys; default `load_keys()` (``TENANT_RAG_CHAT_KEYS_FILE``
+            or ``TENANT_RAG_CHAT_KEYS`` / ``TENANT_RAG_ADMIN_KEY``).
+        embedding: LangChain embeddings; default `default_embeddings()`.
+        llm: LangChain chat model; default `default_llm()` (the local extractive
+            answerer when no OpenAI endpoint is configured).
+        index: a data-plane index handle; default ``ensure_index(pc, index_name, ...)``.
+        pc: the Pinecone client for ``ensure_index``; default `connect()`.
+        index_name: the index to create or open when ``index`` is not given.
+        limits: upload and question limits.
+    """
+    keys = keys if keys is not None else load_keys()
+    if not keys.tenants:
+        raise ConfigurationError("the key ring has no tenant keys; the server would serve nobody.")
+    if embedding is None:
+        from tenant_rag.models.embeddings import default_embeddings
+
+        embedding = default_embeddings()
+    if llm is None:
+        from tenant_rag.models.llm import default_llm
+
+        llm = default_llm()
+    if index is None:
+        from tenant_rag.connection import connect, ensure_index
+
+        index = ensure_index(
+            pc if pc is not None else connect(), index_name, dimension=_dimension_of(embedding)
+        )
+    limits = limits or ChatLimits()
+    install_redaction(keys.secrets())
+
+    app = FastAPI(
+        title="tenant_rag chat backend",
+        summary="Per-tenant RAG chat over Pinecone; the bearer key decides the tenant.",
+        version=_version(),
+    )
+    app.state.keys = keys
+    app.state.service = ChatService(
+        index=index, index_name=index_name, embedding=embedding, llm=llm, limits=limits
+    )
+    install_error_handlers(app)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        upload_path="/documents",
+        upload_limit=limits.max_request_bytes,
+        per_file_limit=limits.max_upload_bytes,
+        limit=limits.max_body_bytes,
+    )
+    app.add_middleware(RequestLogMiddleware)
+    for router in ROUTERS:
+        app.include_router(router)
+    log.info(
+        "chat backend ready: index=%s, tenants=%s, admin keys=%d",
+        index_name,
+        ", ".join(keys.tenants),
+        keys.admin_count,
+    )
+    return app
+
+
+def _version() -> str:
+    from tenant_rag import __version__
+
+    return __version__

@@ -1,0 +1,84 @@
+"""Bearer-key authentication: the key decides the tenant, nothing else does.
+
+Routes depend on `tenant_of` (a tenant key; the tenant id it maps to) or
+`require_admin` (an admin key). Neither reads the request body, so an
+unauthenticated upload is refused before its body is parsed, and no field a
+client sends can name another tenant.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from tenant_rag.chat.config import KeyRing, Principal
+from tenant_rag.chat.errors import ChatApiError
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tenant-rag"'}
+
+
+def _keyring(request: Request) -> KeyRing:
+    keys: KeyRing = request.app.state.keys
+    return keys
+
+
+def _presented_key(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if not header:
+        raise ChatApiError(
+            401,
+            "missing_key",
+            "missing API key: send the header 'Authorization: Bearer <your tenant key>'.",
+            headers=_CHALLENGE,
+        )
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise ChatApiError(
+            401,
+            "malformed_authorization",
+            "malformed Authorization header: expected 'Bearer <key>'.",
+            headers=_CHALLENGE,
+        )
+    return token
+
+
+def principal_of(request: Request) -> Principal:
+    """The principal behind the request's bearer key; 401 when there is none."""
+    found = _keyring(request).lookup(_presented_key(request))
+    if found is None:
+        raise ChatApiError(
+            401,
+            "invalid_key",
+            "invalid API key: it matches no configured tenant or admin key.",
+            headers=_CHALLENGE,
+        )
+    request.state.principal = found  # for the request log (tenant id only)
+    return found
+
+
+def tenant_of(principal: Annotated[Principal, Depends(principal_of)]) -> str:
+    """The tenant id the request's key maps to; admin keys have none (403)."""
+    if principal.admin or principal.tenant is None:
+        raise ChatApiError(
+            403,
+            "admin_key_has_no_tenant",
+            "admin keys are not bound to a tenant; use the tenant's own key for this route.",
+        )
+    return principal.tenant
+
+
+def require_admin(principal: Annotated[Principal, Depends(principal_of)]) -> Principal:
+    """Allow admin keys only; a tenant key gets 403, not a wider scope."""
+    if not principal.admin:
+        raise ChatApiError(
+            403,
+            "admin_only",
+            "this route needs an admin key; tenant keys cannot manage tenants.",
+        )
+    return principal
+
+
+Tenant = Annotated[str, Depends(tenant_of)]
+Admin = Annotated[Principal, Depends(require_admin)]

@@ -1,0 +1,94 @@
+"""``tenant-rag chat-server``: run the chatbot backend (`tenant_rag.chat`) with uvicorn.
+
+Keys come from ``--keys FILE`` (JSON or TOML: ``{"keys": {"<key>": "acme"},
+"admin_keys": ["<key>"]}``) or the environment (``TENANT_RAG_CHAT_KEYS=key1=acme,key2=globex``,
+``TENANT_RAG_ADMIN_KEY``). The data lives on the embedded server
+(``TENANT_RAG_HOME``) unless ``PINECONE_API_KEY`` is set.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def chat_server(
+    host: Annotated[
+        str, typer.Option(help="Interface to bind. Keep the loopback default unless you mean it.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port; 0 picks a free one.")] = 8000,
+    keys: Annotated[
+        Path | None,
+        typer.Option(
+            "--keys",
+            help="Keys file (JSON or .toml). Default: $TENANT_RAG_CHAT_KEYS_FILE, else "
+            "$TENANT_RAG_CHAT_KEYS / $TENANT_RAG_ADMIN_KEY.",
+            show_default=False,
+        ),
+    ] = None,
+    index: Annotated[str, typer.Option(help="Index holding one namespace per tenant.")] = "rag",
+    max_upload_mb: Annotated[
+        float, typer.Option(help="Largest accepted upload, per file, in MB.")
+    ] = 10.0,
+    log_level: Annotated[
+        str, typer.Option(help="debug, info (logs each request, never keys), warning, error.")
+    ] = "info",
+) -> None:
+    """Serve the per-tenant chat backend and its web page (open http://HOST:PORT/)."""
+    from tenant_rag.chat.config import load_keys
+    from tenant_rag.chat.logs import REDACTOR
+    from tenant_rag.errors import ConfigurationError, TenantRagError
+
+    if max_upload_mb <= 0:
+        typer.echo("error: --max-upload-mb must be positive.", err=True)
+        raise typer.Exit(2)
+    try:
+        ring = load_keys(keys)
+    except ConfigurationError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+    import uvicorn
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(REDACTOR)
+    logging.basicConfig(level=log_level.upper(), handlers=[handler], force=True)
+
+    from tenant_rag.chat.app import create_chat_app
+    from tenant_rag.chat.service import ChatLimits
+
+    typer.echo(f"loading models and opening index {index!r} ...")
+    try:
+        app = create_chat_app(
+            keys=ring,
+            index_name=index,
+            limits=ChatLimits(max_upload_bytes=int(max_upload_mb * 1024 * 1024)),
+        )
+    except TenantRagError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    where = f"http://{host}:{port}/" if port else "the port uvicorn reports below"
+    typer.echo(
+        f"tenant_rag chat backend: open {where}  "
+        f"(tenants: {', '.join(ring.tenants)}; admin keys: {ring.admin_count})"
+    )
+    # log_config=None keeps our handler (and its redaction filter) for uvicorn's loggers;
+    # uvicorn's access log is off because RequestLogMiddleware logs each request without
+    # its query string.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        log_level=log_level.lower(),
+        access_log=False,
+    )
+
+
+def main() -> None:
+    """Entry point of ``python -m tenant_rag.chat``: the same command, standalone."""
+    typer.run(chat_server)

@@ -1,0 +1,190 @@
+"""``/documents``: upload and ingest, list, delete, always in the caller's tenant.
+
+Uploads are written to a private temporary directory under a sanitised
+name (the name becomes the document id) and handed to
+`tenant_rag.ingestion.ingest`, pinned to the tenant the key maps to. The
+body is checked as it arrives (`BodyLimitMiddleware`) and per file here.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections import Counter
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from tenant_rag.chat.auth import Tenant
+from tenant_rag.chat.errors import ChatApiError
+from tenant_rag.chat.limits import too_large
+from tenant_rag.chat.serialize import report_json
+from tenant_rag.chat.service import ChatService, service_of
+from tenant_rag.tenancy.records import (
+    doc_id_of_base,
+    documents_of,
+    record_base,
+    record_id,
+    split_record_id,
+)
+
+router = APIRouter()
+Service = Annotated[ChatService, Depends(service_of)]
+_UNSAFE = re.compile(r"[^A-Za-z0-9._ ()+-]")
+_MAX_NAME = 200
+_COPY_CHUNK = 1024 * 1024
+
+
+def safe_name(filename: str | None) -> str:
+    """The document id for an uploaded file name: its base name, made safe.
+
+    Directory parts (either slash) are dropped, so an upload can never name
+    a path outside the temporary directory; unusual characters become ``_``.
+    """
+    raw = PureWindowsPath(PurePosixPath(filename or "").name).name.strip()
+    name = _UNSAFE.sub("_", raw)[:_MAX_NAME].strip(" .")
+    if not name or set(name) <= {"_", "."}:
+        raise ChatApiError(
+            400,
+            "bad_filename",
+            f"uploaded file name {filename!r} is empty or unusable; give the file a name "
+            "like handbook.md.",
+        )
+    return name
+
+
+def _check_type(name: str, allowed: tuple[str, ...]) -> None:
+    suffix = Path(name).suffix.lower()
+    if suffix not in allowed:
+        raise ChatApiError(
+            415,
+            "unsupported_file_type",
+            f"unsupported file type {suffix or '(none)'!r} for {name!r}; "
+            f"supported: {', '.join(allowed)}.",
+        )
+
+
+def _save(upload: UploadFile, target: Path, limit: int) -> None:
+    """Copy an upload to ``target``, refusing it as soon as it passes ``limit``."""
+    written = 0
+    upload.file.seek(0)
+    with target.open("wb") as out:
+        while chunk := upload.file.read(_COPY_CHUNK):
+            written += len(chunk)
+            if written > limit:
+                raise too_large(limit)
+            out.write(chunk)
+
+
+@router.post("/documents")
+async def upload_documents(request: Request, tenant: Tenant, service: Service) -> dict[str, Any]:
+    """Ingest one or more uploaded files (multipart, any field name) into the tenant."""
+    limits = service.limits
+    ctype = request.headers.get("content-type", "")
+    if not ctype.lower().startswith("multipart/form-data"):
+        raise ChatApiError(
+            415,
+            "multipart_required",
+            "upload documents as multipart/form-data with one or more file parts "
+            "(curl -F files=@handbook.md ...).",
+        )
+    form = await request.form(max_files=limits.max_files, max_fields=limits.max_files)
+    try:
+        uploads = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
+        if not uploads:
+            raise ChatApiError(
+                422,
+                "no_files",
+                "no files in the upload; send one or more file parts (curl -F files=@a.md).",
+            )
+        names = [safe_name(u.filename) for u in uploads]
+        duplicates = sorted(n for n, c in Counter(names).items() if c > 1)
+        if duplicates:
+            raise ChatApiError(
+                400, "duplicate_filename", f"the upload names {duplicates} more than once."
+            )
+        for upload, name in zip(uploads, names, strict=True):
+            _check_type(name, limits.allowed_suffixes)
+            if upload.size is not None and upload.size > limits.max_upload_bytes:
+                raise too_large(limits.max_upload_bytes)
+        with tempfile.TemporaryDirectory(prefix="tenant-rag-upload-") as tmp:
+            root = Path(tmp)
+            paths = []
+            for upload, name in zip(uploads, names, strict=True):
+                _save(upload, root / name, limits.max_upload_bytes)
+                paths.append(root / name)
+            report = await run_in_threadpool(service.ingest, tenant, root, paths)
+    finally:
+        await form.close()
+    body = report_json(report)
+    if not (report.documents_written or report.documents_unchanged):
+        # Nothing usable in the upload (empty, binary, not UTF-8, unparsable): the
+        # caller's input, so a 422 naming each file's problem, with the report.
+        reasons = {**report.skipped, **report.failed}
+        detail = "; ".join(f"{doc}: {why}" for doc, why in sorted(reasons.items()))
+        raise ChatApiError(
+            422, "nothing_ingested", f"nothing could be ingested: {detail}", extra={"report": body}
+        )
+    return {"tenant": tenant, "documents": names, "report": body}
+
+
+@router.get("/documents")
+def list_documents(tenant: Tenant, service: Service) -> dict[str, Any]:
+    """The tenant's document ids (as named, ``café.md`` not ``caf%C3%A9.md``) with chunk counts."""
+    counts: Counter[str] = Counter()
+    for rid in service.pinned(tenant).list_ids():
+        parts = split_record_id(rid)
+        counts[doc_id_of_base(parts[0]) if parts else rid] += 1
+    documents = [{"doc_id": d, "chunks": counts[d]} for d in sorted(counts)]
+    return {"tenant": tenant, "documents": documents}
+
+
+def _items_of(pinned: Any, file_id: str) -> list[str]:
+    """The documents a ``.json``/``.jsonl`` file became (``support.jsonl:ticket-101``, ...).
+
+    Found by the id prefix ``{file}:`` and confirmed by each item's ``source``
+    (the file's own id), so a file that merely has such a name
+    (``support.jsonl:notes.md``) is not taken for one of its items.
+    """
+    head = f"{file_id}:"
+    candidates = sorted(
+        {d for d, _ in documents_of(pinned.list_ids(record_base(head))) if d.startswith(head)}
+    )
+    if not candidates:
+        return []
+    firsts = pinned.fetch([record_id(d, 0) for d in candidates])
+    return [
+        d
+        for d in candidates
+        if (rec := firsts.get(record_id(d, 0))) is not None
+        and rec.metadata.get("source") == file_id
+    ]
+
+
+@router.delete("/documents/{doc_id:path}")
+def delete_document(doc_id: str, tenant: Tenant, service: Service) -> dict[str, Any]:
+    """Delete exactly one of the tenant's documents; 404 if the tenant has no such document.
+
+    A ``.json``/``.jsonl`` upload is ingested as one document per item
+    (``support.jsonl:ticket-101``); deleting the file's name deletes all of its items.
+    """
+    from tenant_rag.ingestion import delete_document as delete_doc
+
+    if not doc_id:
+        raise ChatApiError(
+            404, "unknown_document", "name the document to delete: /documents/<doc_id>."
+        )
+    deleted = delete_doc(service.index, tenant, doc_id)
+    items: list[str] = []
+    if not deleted and Path(doc_id).suffix.lower() in (".json", ".jsonl"):
+        items = _items_of(service.pinned(tenant), doc_id)
+        deleted = sum(delete_doc(service.index, tenant, item) for item in items)
+    if not deleted:
+        raise ChatApiError(404, "unknown_document", f"no document {doc_id!r} in this tenant.")
+    body: dict[str, Any] = {"tenant": tenant, "doc_id": doc_id, "deleted_chunks": deleted}
+    if items:
+        body["items"] = items
+    return body

@@ -1,0 +1,90 @@
+"""What the routes share: the index handle, the models and the limits.
+
+One `ChatService` per app. It holds no per-tenant state: each request builds
+its tenant's retriever and chain from the tenant id its key maps to, which
+costs no network call (the index handle and its connection pool are shared),
+so there is no cache that could ever hand one tenant's objects to another.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+
+#: Default per-file upload cap.
+DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+#: File types `tenant_rag.ingestion` can load.
+DEFAULT_ALLOWED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".json", ".jsonl")
+
+
+@dataclass(frozen=True)
+class ChatLimits:
+    """Request limits; each one turns into a 4xx naming the limit."""
+
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    max_files: int = 20
+    allowed_suffixes: tuple[str, ...] = DEFAULT_ALLOWED_SUFFIXES
+    max_question_chars: int = 4000
+    max_history_turns: int = 50
+    top_k: int = 4
+    #: Every non-upload request body (chat JSON with its history).
+    max_body_bytes: int = 1024 * 1024
+
+    @property
+    def max_request_bytes(self) -> int:
+        """Whole multipart body: every file at its cap, plus room for the part headers."""
+        return self.max_upload_bytes * self.max_files + 64 * 1024
+
+
+@dataclass
+class ChatService:
+    """The shared, tenant-free parts of the backend."""
+
+    index: Any
+    index_name: str
+    embedding: Any
+    llm: Any
+    limits: ChatLimits = field(default_factory=ChatLimits)
+
+    def retriever(self, tenant: str) -> Any:
+        """A retriever pinned to ``tenant`` (from the request's key, never its body)."""
+        from tenant_rag.stores.langchain import tenant_retriever
+
+        return tenant_retriever(self.index, tenant, self.embedding, k=self.limits.top_k)
+
+    def chain(self, tenant: str) -> Any:
+        """The RAG chain over the tenant's retriever."""
+        from tenant_rag.chains.rag import rag_chain
+
+        return rag_chain(self.retriever(tenant), self.llm)
+
+    def ingest(self, tenant: str, root: Path, paths: list[Path]) -> Any:
+        """Ingest uploaded files (already saved under ``root``) into ``tenant``.
+
+        The directory is the source, so each document id is the file's name
+        relative to it (the sanitised upload name).
+        """
+        from tenant_rag.ingestion import ingest
+
+        return ingest(
+            self.index,
+            tenant,
+            [str(p) for p in paths],
+            root=root,
+            embedding=self.embedding,
+            progress=False,
+        )
+
+    def pinned(self, tenant: str) -> Any:
+        """The raw index pinned to ``tenant`` (listing documents)."""
+        from tenant_rag.tenancy.pinned import PinnedIndex
+
+        return PinnedIndex(self.index, tenant, index_name=self.index_name)
+
+
+def service_of(request: Request) -> ChatService:
+    svc: ChatService = request.app.state.service
+    return svc

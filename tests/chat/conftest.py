@@ -1,0 +1,136 @@
+"""Fixtures for the chatbot backend: an app on the embedded server, keys, SSE parsing.
+
+Each test gets its own index (unique name) on the session's embedded server,
+so tests never see each other's tenants, and the app uses the hashing test
+embedding (64 dimensions) and the local extractive answerer, so no model loads.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tenant_rag.chat import ChatLimits, KeyRing, create_chat_app
+from tenant_rag.connection import ensure_index
+from tenant_rag.local import LocalServer
+from tenant_rag.models.hashing import HashingTestEmbeddings
+
+ACME_KEY = "acme-key-7f3a9c1e5b"
+GLOBEX_KEY = "globex-key-2d8e4f6a0c"
+ADMIN_KEY = "admin-key-9b1c3d5e7f"
+#: A key that looks right but is configured nowhere.
+WRONG_KEY = "acme-key-7f3a9c1e5c"
+DIM = 64
+
+
+@dataclass
+class Backend:
+    """An app under test, with its client, index and keys."""
+
+    app: FastAPI
+    client: TestClient
+    index: Any
+    index_name: str
+    embedding: HashingTestEmbeddings
+
+    def as_(self, key: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    def upload(self, key: str, *files: tuple[str, str | bytes]) -> Any:
+        parts = [
+            ("files", (name, body.encode() if isinstance(body, str) else body, "text/plain"))
+            for name, body in files
+        ]
+        return self.client.post("/documents", files=parts, headers=self.as_(key))
+
+    def docs(self, key: str) -> dict[str, int]:
+        resp = self.client.get("/documents", headers=self.as_(key))
+        assert resp.status_code == 200, resp.text
+        return {d["doc_id"]: d["chunks"] for d in resp.json()["documents"]}
+
+    def chat(self, key: str, question: str, **extra: Any) -> Any:
+        return self.client.post(
+            "/chat", json={"question": question, **extra}, headers=self.as_(key)
+        )
+
+
+def parse_sse(text: str) -> list[tuple[str, Any]]:
+    """Parse an SSE body into ``(event, json data)`` pairs, in order (comments skipped)."""
+    events = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        event, data = "message", []
+        for line in block.split("\n"):
+            if not line or line.startswith(":"):
+                continue
+            field, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if field == "event":
+                event = value
+            elif field == "data":
+                data.append(value)
+        if data:
+            events.append((event, json.loads("\n".join(data))))
+    return events
+
+
+def answer_of(events: list[tuple[str, Any]]) -> str:
+    return "".join(d["text"] for e, d in events if e == "token")
+
+
+def sources_of(events: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+    found = [d for e, d in events if e == "sources"]
+    assert len(found) == 1, events
+    return found[0]
+
+
+@pytest.fixture
+def keyring() -> KeyRing:
+    return KeyRing.from_mapping({ACME_KEY: "acme", GLOBEX_KEY: "globex"}, [ADMIN_KEY])
+
+
+def make_backend(
+    server: LocalServer, keyring: KeyRing, limits: ChatLimits | None = None, llm: Any = None
+) -> Backend:
+    name = "chat-" + uuid.uuid4().hex[:12]
+    embedding = HashingTestEmbeddings(DIM)
+    index = ensure_index(server.client(), name, dimension=DIM)
+    app = create_chat_app(
+        keys=keyring, embedding=embedding, llm=llm, index=index, index_name=name, limits=limits
+    )
+    return Backend(app, TestClient(app), index, name, embedding)
+
+
+@pytest.fixture
+def backend(shared_local_server: LocalServer, keyring: KeyRing) -> Iterator[Backend]:
+    """A fresh app over its own index; acme, globex and an admin key configured."""
+    b = make_backend(shared_local_server, keyring)
+    with b.client:
+        yield b
+
+
+ACME_HANDBOOK = (
+    "Acme handbook. Acme employees get 25 vacation days per year. "
+    "The Acme office is in Berlin and opens at nine."
+)
+GLOBEX_HANDBOOK = (
+    "Globex handbook. Globex employees get 12 vacation days per year. "
+    "The Globex office is in Springfield."
+)
+GLOBEX_SECRET = "Globex secret plan: the launch code is PURPLE-ELEPHANT-42 for the vacation rocket."
+
+
+@pytest.fixture
+def seeded(backend: Backend) -> Backend:
+    """acme holds handbook.md; globex holds its own handbook.md and secret.md."""
+    r = backend.upload(ACME_KEY, ("handbook.md", ACME_HANDBOOK))
+    assert r.status_code == 200, r.text
+    r = backend.upload(GLOBEX_KEY, ("handbook.md", GLOBEX_HANDBOOK), ("secret.md", GLOBEX_SECRET))
+    assert r.status_code == 200, r.text
+    return backend
