@@ -292,3 +292,44 @@ def test_namespace_listing_pages_through_many_namespaces(local_server: LocalServ
     eng.drop_namespace("t00001")
     first = rest.list_namespaces_paginated(limit=2)
     assert [n.name for n in first.namespaces] == ["t00000", "t00002"]
+
+
+_IMPORT_PROBE = """
+import sys, tempfile, time
+from pathlib import Path
+from tenant_rag.local.engine import Engine
+e = Engine(Path(tempfile.mkdtemp()))
+e.create_index({"name": "p", "dimension": 4, "metric": "cosine",
+                "spec": {"serverless": {"cloud": "aws", "region": "us-east-1"}}})
+ix = e.index("p")
+ix.upsert("t", [{"id": f"v{i}", "values": [1.0, float(i), 0.5, 2.0]} for i in range(ROWS)])
+ix.query("t", 3, vector=[1.0, 2.0, 3.0, 4.0])
+deadline = time.monotonic() + 60
+while ROWS >= 50 and (ix.ann_info("t") or {}).get("state") != "ready":
+    assert time.monotonic() < deadline
+    time.sleep(0.05)
+print("faiss" in sys.modules)
+e.close()
+"""
+
+
+@pytest.mark.parametrize(("rows", "imported"), [(49, "False"), (60, "True")])
+def test_faiss_is_imported_only_when_a_namespace_crosses_the_threshold(
+    rows: int, imported: str
+) -> None:
+    """A server whose namespaces are all small never loads faiss (nor its memory or
+    threads); the first namespace past the threshold does."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, ANN_MIN_ROWS_ENV: "50"}
+    out = subprocess.run(
+        [sys.executable, "-c", _IMPORT_PROBE.replace("ROWS", str(rows))],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == imported
