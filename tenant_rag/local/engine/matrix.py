@@ -15,9 +15,13 @@ from typing import Any
 import numpy as np
 
 from tenant_rag.local.engine.ann import AnnIndex
-from tenant_rag.local.engine.filters import Predicate
+from tenant_rag.local.engine.columns import Columns, Unsupported
+from tenant_rag.local.engine.filters import Node, Predicate, node_fields
 
 Sparse = tuple[np.ndarray, np.ndarray]  # (uint32 indices, float32 values), indices sorted
+# From this many rows a filter is evaluated on numpy columns of the fields it names
+# (engine/columns.py) instead of row by row: ~1 ms per 100,000 rows instead of 65-280 ms.
+COLUMN_MIN_ROWS = 2_000
 
 
 class NamespaceMatrix:
@@ -36,6 +40,8 @@ class NamespaceMatrix:
         self.meta_bytes = 0  # running total, so read-unit accounting never scans
         # approximate index of a big namespace (engine/ann.py); told of every write below
         self.ann: AnnIndex | None = None
+        # metadata fields as arrays, built when a filter on a big namespace names them
+        self.columns = Columns()
 
     @property
     def n(self) -> int:
@@ -77,6 +83,8 @@ class NamespaceMatrix:
             if self._parsed is not None:
                 self._parsed.append(_parse(meta))
             self.n_sparse += sp is not None
+            if self.columns.fields:
+                self.columns.on_set(row, self._parsed[row] if self._parsed is not None else meta)
         else:
             if self.ann is not None and self.dimension:
                 moved = not np.array_equal(self._mat[row], vec)  # metadata-only update?
@@ -87,6 +95,8 @@ class NamespaceMatrix:
             self.sparse[row] = sp
             if self._parsed is not None:
                 self._parsed[row] = _parse(meta)
+            if self.columns.fields:
+                self.columns.on_set(row, self._parsed[row] if self._parsed is not None else meta)
         if self.dimension:
             self._mat[row] = vec
             self._sq[row] = float(np.dot(vec, vec))
@@ -101,6 +111,7 @@ class NamespaceMatrix:
         last = self.n - 1
         if self.ann is not None:
             self.ann.on_remove(row, last)
+        self.columns.on_remove(row, last)
         self.n_sparse -= self.sparse[row] is not None
         gone = self.meta[row]
         self.meta_bytes -= len(gone) if gone else 0
@@ -135,6 +146,7 @@ class NamespaceMatrix:
         mat[:keep] = self._mat[:keep]
         sq[:keep] = self._sq[:keep]
         self._mat, self._sq = mat, sq
+        self.columns.resize(cap, keep)
 
     # -- reads -------------------------------------------------------------
     def values(self, row: int) -> np.ndarray:
@@ -162,14 +174,38 @@ class NamespaceMatrix:
     def resident_bytes(self) -> int:
         """Approximate memory held: matrix capacity, norms, ids and metadata text."""
         extra = self.ann.resident_bytes() if self.ann is not None else 0
+        extra += self.columns.nbytes()
         return self._mat.nbytes + self._sq.nbytes + self.n * 120 + self.meta_bytes + extra
 
     def matching_rows(self, predicate: Predicate) -> np.ndarray:
-        """Rows whose metadata satisfies ``predicate`` (parses metadata once, then caches)."""
+        """Rows whose metadata satisfies ``predicate``, in row order.
+
+        A big namespace evaluates the filter on columns of the fields it names (built on
+        first use, then kept in step with writes); a small one, or a filter the columns
+        cannot decide exactly, checks each row's parsed metadata (parsed once, cached).
+        """
+        if self.n >= COLUMN_MIN_ROWS:
+            self._build_columns(predicate.node)
+            try:
+                return np.flatnonzero(self.columns.evaluate(predicate.node, self.n, self._column))
+            except Unsupported:
+                pass
         if self._parsed is None:
             self._parsed = [_parse(m) for m in self.meta]
         parsed = self._parsed
         return np.fromiter((i for i in range(self.n) if predicate(parsed[i])), dtype=np.int64)
+
+    def _column(self, field: str) -> Any:
+        """The column of ``field`` (``matching_rows`` built every named field first)."""
+        return self.columns.fields[field]
+
+    def _build_columns(self, node: Node) -> None:
+        """Build the columns of the fields ``node`` names that have none yet, in one pass
+        over the rows' metadata (parsed on the fly, never kept)."""
+        missing = [f for f in node_fields(node) if f not in self.columns.fields]
+        if missing:
+            metas = self._parsed if self._parsed is not None else (_parse(m) for m in self.meta)
+            self.columns.build(missing, metas, self._mat.shape[0])
 
     def scores(
         self, q: np.ndarray | None, q_sparse: Sparse | None, metric: str, rows: np.ndarray | None
