@@ -1,9 +1,17 @@
 """Chroma's side of ``bench_peers.py``; runs in the side venv that has chromadb.
 
 ``python _chroma_peer.py http|persistent WORK_DIR DATA.npz`` loads the same data as the
-tenant_rag side (one collection per tenant, plus one big collection), queries it and
-prints one JSON line. ``http`` starts ``chroma run`` and talks to it with ``HttpClient``;
-``persistent`` uses ``PersistentClient`` in this process.
+tenant_rag side (one collection per tenant, plus one big collection), prints one JSON line
+``{"ready": ..., "load_s": ...}``, then answers commands on stdin, one JSON line each, so
+the caller can interleave its queries with tenant_rag's (every system sees the same load):
+
+* ``small TENANT QUERY`` / ``big QUERY``: one query (top_k from the data file), timed
+  here around the client call: ``{"ms": ..., "ids": [...]}``
+* ``big10 QUERY``: the big collection's top 10 ids (recall), untimed
+* ``stats``: ``{"rss_mb": ..., "disk_mb": ..., "chromadb": ...}``; ``quit``
+
+``http`` starts ``chroma run`` and talks to it with ``HttpClient`` (RSS: the server's process
+tree); ``persistent`` uses ``PersistentClient`` in this process (RSS: this process).
 """
 
 from __future__ import annotations
@@ -53,15 +61,6 @@ def collection(client: Any, name: str) -> Any:
         return client.create_collection(name, metadata={"hnsw:space": "cosine"})
 
 
-def timed(fn: Any, n: int) -> list[float]:
-    out = []
-    for i in range(n):
-        t = time.perf_counter()
-        fn(i)
-        out.append((time.perf_counter() - t) * 1000)
-    return out
-
-
 def main() -> None:
     mode, work, data_path = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     import chromadb
@@ -70,7 +69,6 @@ def main() -> None:
     work.mkdir(parents=True)
     data = np.load(data_path)
     tenants, big, queries = data["tenants"], data["big"], data["queries"]
-    truth = data["truth10"]
     k = int(data["top_k"])
     server = None
     if mode == "http":
@@ -107,38 +105,28 @@ def main() -> None:
             chunk = big[s : s + batch]
             big_col.add(ids=[f"b{s + i}" for i in range(len(chunk))], embeddings=chunk)
         load_s = time.perf_counter() - t0
-        n_t = tenants.shape[0]
         del data, tenants, big
         gc.collect()
-        rng = np.random.default_rng(1)
-        picks = rng.integers(0, n_t, size=len(queries))
-        for i in range(20):  # warm every path
-            cols[int(picks[i])].query(query_embeddings=[queries[i]], n_results=k)
-            big_col.query(query_embeddings=[queries[i]], n_results=k)
-        small = timed(
-            lambda i: cols[int(picks[i])].query(query_embeddings=[queries[i]], n_results=k),
-            len(queries),
-        )
-        big_ms = timed(
-            lambda i: big_col.query(query_embeddings=[queries[i]], n_results=k), len(queries)
-        )
-        hits = 0
-        for i, q in enumerate(queries[: len(truth)]):
-            got = big_col.query(query_embeddings=[q], n_results=10)["ids"][0]
-            hits += len({f"b{j}" for j in truth[i]} & set(got))
-        out = {
-            "mode": mode,
-            "chromadb": chromadb.__version__,
-            "load_s": load_s,
-            "small_p50_ms": float(np.percentile(small, 50)),
-            "small_p99_ms": float(np.percentile(small, 99)),
-            "big_p50_ms": float(np.percentile(big_ms, 50)),
-            "big_p99_ms": float(np.percentile(big_ms, 99)),
-            "big_recall_at_10": hits / (10 * len(truth)),
-            "rss_mb": tree_rss_mb(pid) if server is not None else rss_mb(pid),
-            "disk_mb": du_mb(work),
-        }
-        print(json.dumps(out))
+        print(json.dumps({"ready": True, "load_s": load_s}), flush=True)
+        for line in sys.stdin:
+            cmd = line.split()
+            if not cmd or cmd[0] == "quit":
+                break
+            if cmd[0] == "stats":
+                rss = tree_rss_mb(pid) if server is not None else rss_mb(pid)
+                reply: dict[str, Any] = {
+                    "rss_mb": rss,
+                    "disk_mb": du_mb(work),
+                    "chromadb": chromadb.__version__,
+                }
+            else:
+                col = cols[int(cmd[1])] if cmd[0] == "small" else big_col
+                q = queries[int(cmd[-1])]
+                n = 10 if cmd[0] == "big10" else k
+                t = time.perf_counter()
+                res = col.query(query_embeddings=[q], n_results=n)
+                reply = {"ms": (time.perf_counter() - t) * 1000, "ids": res["ids"][0]}
+            print(json.dumps(reply), flush=True)
     finally:
         if server is not None:
             server.terminate()

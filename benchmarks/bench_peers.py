@@ -4,6 +4,12 @@ Workload: 500 tenants x 200 vectors (one namespace / one collection per tenant) 
 100,000-vector namespace / collection; 384 dimensions, cosine, standard-normal vectors;
 top_k 5; one query at a time, 300 per figure, tenants picked at random.
 
+Interleaved, because the machine is shared: all four systems run at once, and for each query
+number the systems take their turn in a shuffled order (a small-tenant query, then a big one),
+so a burst of someone else's load falls on all of them alike. Every tenant is touched once in
+every system before timing (tenant_rag's first touch of a tenant loads it from SQLite; that
+cold figure is reported separately).
+
 Systems: tenant_rag's server (``tenant-rag serve``, a child process) through the Pinecone
 SDK over REST and over gRPC; Chroma's server (``chroma run``) through ``HttpClient``; Chroma's
 ``PersistentClient`` in-process. Per system: small-tenant query p50/p99, 100k query p50,
@@ -19,6 +25,7 @@ Usage: ``python benchmarks/bench_peers.py [--quick]``; writes ``benchmarks/resul
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -41,6 +48,7 @@ CHROMADB = "chromadb==1.5.9"
 DIM = 384
 TOP_K = 5
 RESULTS = HERE / "results" / "peers.json"
+CHROMA = ("http", "persistent")
 
 
 def peer_python() -> Path:
@@ -124,82 +132,154 @@ def wait_until_fast(query: Any, slow_ms: float, timeout: float = 900.0) -> float
     raise RuntimeError("the approximate index never started serving")
 
 
-def ours(
-    work: Path, tenants: np.ndarray, big: np.ndarray, queries: np.ndarray, truth: np.ndarray
+class ChromaPeer:
+    """One ``_chroma_peer.py`` child (``http`` or ``persistent``), driven line by line."""
+
+    def __init__(self, mode: str, work: Path, data_file: Path) -> None:
+        self.mode = mode
+        self.proc = subprocess.Popen(
+            [str(peer_python()), str(HERE / "_chroma_peer.py"), mode, str(work), str(data_file)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self.load_s = float(self._reply()["load_s"])
+
+    def _reply(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"chroma {self.mode} peer exited (code {self.proc.poll()})")
+            if line.startswith("{"):  # chromadb may print other lines
+                reply: dict[str, Any] = json.loads(line)
+                return reply
+
+    def ask(self, command: str) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return self._reply()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.ask("quit")
+        self.proc.wait(60)
+
+
+def timed_ms(fn: Any) -> float:
+    t = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t) * 1000
+
+
+def run(
+    work: Path,
+    tenants: np.ndarray,
+    big: np.ndarray,
+    queries: np.ndarray,
+    truth: np.ndarray,
+    data_file: Path,
 ) -> dict[str, Any]:
+    """Load every system, then time them interleaved; returns per-system figures."""
     from pinecone import Pinecone
     from pinecone.grpc import GRPCClientConfig, PineconeGRPC
 
     data_dir = work / "tenant_rag"
     t0 = time.perf_counter()
     populate(data_dir, tenants, big)
-    load_s = time.perf_counter() - t0
+    ours_load_s = time.perf_counter() - t0
     q_lists = [q.tolist() for q in queries]
-    picks = np.random.default_rng(1).integers(0, len(tenants), size=len(queries))
-    out: dict[str, Any] = {"load_s": load_s}
-    with serve_process(data_dir, grpc=True) as srv:
-        rest = Pinecone(api_key="bench", host=srv.url).Index(name="peers")
-        grpc = PineconeGRPC(api_key="bench").Index(
-            name="peers", host=srv.grpc_target, grpc_config=GRPCClientConfig(secure=False)
-        )
-        t = time.perf_counter()
-        rest.query(vector=q_lists[0], top_k=TOP_K, namespace="big")  # loads; starts the build
-        first_ms = (time.perf_counter() - t) * 1000
-        exact_ms = []
-        for q in q_lists[1:6]:
-            t = time.perf_counter()
-            rest.query(vector=q, top_k=TOP_K, namespace="big")
-            exact_ms.append((time.perf_counter() - t) * 1000)
-        out["big_first_query_ms"] = first_ms
-        out["big_exact_while_building_p50_ms"] = pct(exact_ms, 50)
-        out["ann_ready_after_s"] = wait_until_fast(
-            lambda: rest.query(vector=q_lists[7], top_k=TOP_K, namespace="big"), pct(exact_ms, 50)
-        )
-        for client in (rest, grpc):  # warm every path
-            for i in range(20):
-                client.query(vector=q_lists[i], top_k=TOP_K, namespace=f"t{picks[i]}")
-                client.query(vector=q_lists[i], top_k=TOP_K, namespace="big")
-        for name, client in (("rest", rest), ("grpc", grpc)):
-            small, bigs = [], []
-            for i, q in enumerate(q_lists):
-                t = time.perf_counter()
-                client.query(vector=q, top_k=TOP_K, namespace=f"t{picks[i]}")
-                small.append((time.perf_counter() - t) * 1000)
-                t = time.perf_counter()
-                client.query(vector=q, top_k=TOP_K, namespace="big")
-                bigs.append((time.perf_counter() - t) * 1000)
-            out[name] = {
-                "small_p50_ms": pct(small, 50),
-                "small_p99_ms": pct(small, 99),
-                "big_p50_ms": pct(bigs, 50),
-                "big_p99_ms": pct(bigs, 99),
+    n_t = len(tenants)
+    picks = np.random.default_rng(1).integers(0, n_t, size=len(queries))
+    out: dict[str, Any] = {}
+    peers = {mode: ChromaPeer(mode, work / f"chroma-{mode}", data_file) for mode in CHROMA}
+    try:
+        with serve_process(data_dir, grpc=True) as srv:
+            rest = Pinecone(api_key="bench", host=srv.url).Index(name="peers")
+            grpc = PineconeGRPC(api_key="bench").Index(
+                name="peers", host=srv.grpc_target, grpc_config=GRPCClientConfig(secure=False)
+            )
+            ours: dict[str, Any] = {"load_s": ours_load_s}
+            ours["big_first_query_ms"] = timed_ms(
+                lambda: rest.query(vector=q_lists[0], top_k=TOP_K, namespace="big")
+            )
+            exact_ms = [
+                timed_ms(lambda q=q: rest.query(vector=q, top_k=TOP_K, namespace="big"))
+                for q in q_lists[1:6]
+            ]
+            ours["big_exact_while_building_p50_ms"] = pct(exact_ms, 50)
+            ours["ann_ready_after_s"] = wait_until_fast(
+                lambda: rest.query(vector=q_lists[7], top_k=TOP_K, namespace="big"),
+                pct(exact_ms, 50),
+            )
+            cold = [  # first touch of each tenant: loaded from SQLite
+                timed_ms(lambda t=t: rest.query(vector=q_lists[0], top_k=TOP_K, namespace=f"t{t}"))
+                for t in range(n_t)
+            ]
+            ours["small_cold_first_touch_p50_ms"] = pct(cold, 50)
+            for t in range(n_t):  # warm every tenant on the gRPC path and Chroma's too
+                grpc.query(vector=q_lists[0], top_k=TOP_K, namespace=f"t{t}")
+                for peer in peers.values():
+                    peer.ask(f"small {t} 0")
+            out["tenant_rag"] = ours
+
+            def ours_query(client: Any, ns: str, i: int) -> float:
+                return timed_ms(lambda: client.query(vector=q_lists[i], top_k=TOP_K, namespace=ns))
+
+            systems: dict[str, Any] = {
+                "rest": lambda kind, t, i: ours_query(rest, "big" if kind == "big" else f"t{t}", i),
+                "grpc": lambda kind, t, i: ours_query(grpc, "big" if kind == "big" else f"t{t}", i),
             }
-        hits = 0
-        for i, q in enumerate(q_lists[: len(truth)]):
-            got = rest.query(vector=q, top_k=10, namespace="big").matches
-            hits += len({f"b{j}" for j in truth[i]} & {m.id for m in got})
-        out["big_recall_at_10"] = hits / (10 * len(truth))
-        out["rss_mb"] = rss_mb(srv.pid)
-    out["disk_mb"] = du_mb(data_dir)
+            for mode, peer in peers.items():
+                systems[f"chroma_{mode}"] = lambda kind, t, i, p=peer: float(
+                    p.ask(f"small {t} {i}" if kind == "small" else f"big {i}")["ms"]
+                )
+            times: dict[str, dict[str, list[float]]] = {
+                s: {"small": [], "big": []} for s in systems
+            }
+            order = list(systems)
+            shuffle = np.random.default_rng(2)
+            for i in range(len(q_lists)):
+                shuffle.shuffle(order)
+                for name in order:
+                    for kind in ("small", "big"):
+                        times[name][kind].append(systems[name](kind, int(picks[i]), i))
+            recall_hits = dict.fromkeys(systems, 0)
+            for i in range(len(truth)):
+                want = {f"b{j}" for j in truth[i]}
+                for name, client in (("rest", rest), ("grpc", grpc)):
+                    got = client.query(vector=q_lists[i], top_k=10, namespace="big").matches
+                    recall_hits[name] += len(want & {m.id for m in got})
+                for mode, peer in peers.items():
+                    recall_hits[f"chroma_{mode}"] += len(want & set(peer.ask(f"big10 {i}")["ids"]))
+            rss = rss_mb(srv.pid)
+        for name in systems:
+            row = {
+                "small_p50_ms": pct(times[name]["small"], 50),
+                "small_p99_ms": pct(times[name]["small"], 99),
+                "big_p50_ms": pct(times[name]["big"], 50),
+                "big_p99_ms": pct(times[name]["big"], 99),
+                "big_recall_at_10": recall_hits[name] / (10 * len(truth)),
+            }
+            if name in ("rest", "grpc"):
+                out["tenant_rag"][name] = row
+            else:
+                out[name] = row
+        out["tenant_rag"]["rss_mb"] = rss
+        out["tenant_rag"]["disk_mb"] = du_mb(data_dir)
+        out["tenant_rag"]["big_recall_at_10"] = out["tenant_rag"]["rest"]["big_recall_at_10"]
+        for mode, peer in peers.items():
+            stats = peer.ask("stats")
+            out[f"chroma_{mode}"].update(
+                load_s=peer.load_s, rss_mb=stats["rss_mb"], disk_mb=stats["disk_mb"]
+            )
+            out[f"chroma_{mode}"]["chromadb"] = stats["chromadb"]
+    finally:
+        for peer in peers.values():
+            peer.close()
     return out
-
-
-def chroma(mode: str, work: Path, data_file: Path) -> dict[str, Any]:
-    proc = subprocess.run(
-        [
-            str(peer_python()),
-            str(HERE / "_chroma_peer.py"),
-            mode,
-            str(work / f"chroma-{mode}"),
-            str(data_file),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"chroma {mode} failed: {proc.stderr[-2000:]}")
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
 
 
 def main() -> None:
@@ -240,12 +320,10 @@ def main() -> None:
     }
     try:
         data_file = work / "data.npz"
-        np.savez(data_file, tenants=tenants, big=big, queries=queries, truth10=truth, top_k=TOP_K)
-        result["tenant_rag"] = ours(work, tenants, big, queries, truth)
-        print("tenant_rag", json.dumps(result["tenant_rag"]), flush=True)
-        for mode in ("http", "persistent"):
-            result[f"chroma_{mode}"] = chroma(mode, work, data_file)
-            print(f"chroma {mode}", json.dumps(result[f"chroma_{mode}"]), flush=True)
+        np.savez(data_file, tenants=tenants, big=big, queries=queries, top_k=TOP_K)
+        result.update(run(work, tenants, big, queries, truth, data_file))
+        for key in ("tenant_rag", *(f"chroma_{m}" for m in CHROMA)):
+            print(key, json.dumps(result[key]), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result["machine"]["loadavg_end"] = os.getloadavg()
