@@ -78,3 +78,32 @@ def test_prefix_upper_bound() -> None:
     assert _prefix_upper_bound("a\ud7ff") == "a\ue000"  # surrogates are skipped
     assert _prefix_upper_bound("a\U0010ffff") == "b"
     assert _prefix_upper_bound("\U0010ffff") is None
+
+
+def test_stats_built_by_sqlite_equal_the_python_stats(tmp_path: Path) -> None:
+    """describe_index_stats's namespaces, as JSON made by SQLite, parse to exactly the
+    counts, whatever ASCII the names hold (quotes, backslashes, control characters)."""
+    import json
+
+    from tenant_rag.local.engine import Engine
+
+    engine = Engine(tmp_path)
+    engine.create_index(
+        {
+            "name": "s",
+            "dimension": 2,
+            "metric": "cosine",
+            "spec": {"serverless": {"cloud": "aws", "region": "us-east-1"}},
+        }
+    )
+    index = engine.index("s")
+    names = ['q"uote', "back\\slash", "tab\there", "\x01ctl", "__default__", "plain", "~"]
+    for i, ns in enumerate(names):
+        index.upsert(ns, [{"id": f"v{j}", "values": [1.0, 0.5]} for j in range(i + 1)])
+    plain = index.describe_stats()
+    for key in ("", "__default__"):
+        encoded = index.describe_stats_encoded(None, key)
+        want = {(key if n == "__default__" else n): c for n, c in plain["namespaces"].items()}
+        assert json.loads(encoded["namespaces"]) == want
+        assert encoded["totalVectorCount"] == plain["totalVectorCount"] == 28
+    engine.close()

@@ -35,7 +35,7 @@ from tenant_rag.local.api.versions import version_of
 from tenant_rag.local.engine import ApiError, Engine, IndexEngine
 from tenant_rag.local.engine.backups import Backups
 from tenant_rag.local.engine.errors import GRPC_NUMBER, bad_request
-from tenant_rag.local.engine.limits import DEFAULT_LIST_LIMIT, MAX_REQUEST_BYTES
+from tenant_rag.local.engine.limits import DEFAULT_LIST_LIMIT, DEFAULT_NAMESPACE, MAX_REQUEST_BYTES
 from tenant_rag.local.storage import IndexDef
 
 log = logging.getLogger("tenant_rag.local")
@@ -179,6 +179,7 @@ def create_app(
         fn: Callable[[IndexEngine], T],
         *,
         vectors_api: bool = True,
+        inline: bool = True,
     ) -> tuple[T, int]:
         """Run a data-plane read inline when it is known cheap, else on a worker thread.
 
@@ -187,8 +188,9 @@ def create_app(
         and nothing needs loading or replaying, so the event loop never waits. Returns
         the answer and the LSN it reflects (read under the same lock). ``vectors_api``
         reads refuse a document index; stats and the namespaces API serve every index.
+        ``inline=False``: always a worker thread (a read whose cost grows with the index).
         """
-        eng = engine.cached_index(name)
+        eng = engine.cached_index(name) if inline else None
         if eng is not None and eng.lock.acquire(blocking=False):
             try:
                 if eng.cheap_read(ns, needs_matrix):
@@ -341,10 +343,17 @@ def create_app(
     async def describe_index_stats(name: str, request: Request) -> Response:
         b = await _body(request)
         flt = b.get("filter")
+        key = version_of(request).stats_namespace_key(DEFAULT_NAMESPACE)
         stats, _ = await read(
-            name, None, False, lambda ix: ix.describe_stats(flt), vectors_api=False
+            name,
+            None,
+            False,
+            lambda ix: ix.describe_stats_encoded(flt, key),
+            vectors_api=False,
+            inline=False,  # one entry per namespace: 100,000 tenants must not stall the loop
         )
-        return _json(version_of(request).stats(stats))
+        stats["namespaces"] = orjson.Fragment(stats["namespaces"])
+        return _json(stats)
 
     # -- data plane: namespaces ------------------------------------------------
     @app.get(DATA_PREFIX + "/{name}/namespaces")

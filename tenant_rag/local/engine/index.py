@@ -760,18 +760,39 @@ class IndexEngine:
         filtering describe_index_stats by metadata"; SDK 10.2.0 documents the
         server rejecting a non-empty filter. An empty filter (``{}``) is no filter.
         """
-        if flt is not None and flt != {}:
-            raise bad_request(
-                "Serverless indexes do not support filtering describe_index_stats by metadata. "
-                "Count matching records with list or fetch_by_metadata instead, or call "
-                "describe_index_stats without a filter."
-            )
+        self.describe_stats_check(flt)
         counts = self.namespace_counts()
         return {
             "namespaces": {ns: {"vectorCount": n} for ns, n in counts.items()},
             "dimension": self.d.dimension,
             "indexFullness": 0.0,
             "totalVectorCount": sum(counts.values()),
+            "metric": self.metric,
+            "vectorType": self.d.vector_type,
+        }
+
+    @staticmethod
+    def describe_stats_check(flt: Any) -> None:
+        """Refuse a metadata filter, as Pinecone serverless does."""
+        if flt is not None and flt != {}:
+            raise bad_request(
+                "Serverless indexes do not support filtering describe_index_stats by metadata. "
+                "Count matching records with list or fetch_by_metadata instead, or call "
+                "describe_index_stats without a filter."
+            )
+
+    def describe_stats_encoded(self, flt: Any, default_key: str) -> dict[str, Any]:
+        """``describe_stats`` with ``namespaces`` as JSON text, built by SQLite (the REST
+        answer embeds it as is); the default namespace is keyed ``default_key``."""
+        self.describe_stats_check(flt)
+        with self._locked():
+            self._catch_up()
+            namespaces, total = self.store.counts_json(DEFAULT_NAMESPACE, default_key)
+        return {
+            "namespaces": namespaces,
+            "dimension": self.d.dimension,
+            "indexFullness": 0.0,
+            "totalVectorCount": total,
             "metric": self.metric,
             "vectorType": self.d.vector_type,
         }

@@ -230,6 +230,19 @@ class IndexStore:
             self.conn.execute("SELECT name, record_count FROM namespaces ORDER BY name").fetchall()
         )
 
+    def counts_json(self, default_name: str, default_key: str) -> tuple[str, int]:
+        """Every namespace as the JSON object ``{name: {"vectorCount": n}}`` built by SQLite
+        in C, and the total count: ``describe_index_stats`` names every namespace, and at
+        100,000 tenants building that in Python took 4x as long (measured, docs/design.md).
+        ``default_name`` is shown as ``default_key`` (API 2025-04 shows ``""``)."""
+        row = self.conn.execute(
+            "SELECT json_group_object(CASE WHEN name = ? THEN ? ELSE name END, "
+            "json_object('vectorCount', record_count)), coalesce(sum(record_count), 0) "
+            "FROM (SELECT name, record_count FROM namespaces ORDER BY name)",
+            (default_name, default_key),
+        ).fetchone()
+        return str(row[0]), int(row[1])
+
     def namespace_page(
         self, after: str | None, limit: int, prefix: str = ""
     ) -> list[tuple[str, int, str | None]]:
