@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -96,7 +97,8 @@ def main() -> int:
     from pinecone import Pinecone
 
     trees = {"before": args.before.resolve(), "after": args.after.resolve()}
-    servers = {t: _serve(p, Path(tempfile.mkdtemp(prefix=f"ab-{t}-"))) for t, p in trees.items()}
+    dirs = {t: Path(tempfile.mkdtemp(prefix=f"ab-{t}-")) for t in trees}
+    servers = {t: _serve(p, dirs[t]) for t, p in trees.items()}
     try:
         rng = np.random.default_rng(1)
         queries = [rng.standard_normal(DIM).astype("float32").tolist() for _ in range(50)]
@@ -160,6 +162,8 @@ def main() -> int:
         for proc, _ in servers.values():
             proc.terminate()
             proc.wait(30)
+        for d in dirs.values():
+            shutil.rmtree(d, ignore_errors=True)
     return 0
 
 

@@ -1,8 +1,10 @@
 """Which approximate-search library the embedded server uses: candidates measured side by side.
 
 Each candidate configuration is built and queried in its own child process (so its
-memory is its own), over the same seeded data: 100,000 x 384 float32 (standard normal,
-the hardest case for a graph index, and the data of ``bench_server.py``), cosine,
+memory is its own), over two data sets: ``random``, 100,000 x 384 float32 (standard
+normal, the hardest case for a graph index, and the data of ``bench_server.py``), and
+``text``, 40,000 MiniLM embeddings of docstring sentences (``bench_ann_recall.py``'s
+corpus: structured data, a graph index's good case), with their held-out queries; cosine,
 graph degree 16, construction beam 128, both cores for the build. Queries are single
 vectors one at a time on one thread (what a server request does); each answer is
 re-scored exactly over ``RERANK`` candidates, as the server does. Two rounds, the
@@ -32,7 +34,7 @@ import numpy as np
 
 DIM = 384
 K = 10
-RERANK = 40
+RERANK = 300  # what the server re-scores (tenant_rag.local.engine.ann.RERANK)
 QUERIES = 300
 RESULTS = Path(__file__).resolve().parent / "results" / "ann_candidates.json"
 CONFIGS = ["faiss-pq-fastscan", "usearch-i8", "faiss-hnsw-sq8", "hnswlib-f32"]
@@ -45,7 +47,14 @@ def rss_mb() -> float:
     return 0.0
 
 
-def data(n: int) -> tuple[np.ndarray, np.ndarray]:
+def data(n: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """``random``: standard-normal vectors; ``text``: MiniLM embeddings of docstring
+    sentences (bench_ann_recall.py's corpus, cached), the first QUERIES held out as queries."""
+    if kind == "text":
+        from bench_ann_recall import TEXT_ROWS, TEXT_TOTAL, text_vectors  # same folder
+
+        vecs, _ = text_vectors(TEXT_TOTAL)
+        return vecs[-TEXT_ROWS:], vecs[: TEXT_TOTAL - TEXT_ROWS]
     rng = np.random.default_rng(7)
     base = rng.standard_normal((n, DIM), dtype=np.float32)
     queries = rng.standard_normal((QUERIES, DIM), dtype=np.float32)
@@ -58,9 +67,10 @@ def exact_top(normed: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
     return top[np.argsort(-s[top])]
 
 
-def run_one(name: str, n: int, ef: int) -> dict[str, Any]:
+def run_one(name: str, n: int, ef: int, kind: str) -> dict[str, Any]:
     """Build ``name`` over the data and measure it (runs in a child process)."""
-    base, queries = data(n)
+    base, queries = data(n, kind)
+    n = len(base)
     normed = base / np.linalg.norm(base, axis=1, keepdims=True)
     truth = [set(exact_top(normed, q, K).tolist()) for q in queries]
     before = rss_mb()
@@ -139,6 +149,7 @@ def run_one(name: str, n: int, ef: int) -> dict[str, Any]:
         hits += len(want & set(got.tolist()))
     return {
         "config": name,
+        "data": kind,
         "ef_search": ef,
         "build_s": round(build_s, 2),
         "query_p50_ms": round(float(np.percentile(lat, 50)), 3),
@@ -153,15 +164,22 @@ def main() -> None:
     p.add_argument("--n", type=int, default=100_000)
     p.add_argument("--ef", type=int, default=128)
     p.add_argument("--child", default="")
+    p.add_argument("--data", choices=["random", "text", "both"], default="both")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args()
     if args.child:
-        print(json.dumps(run_one(args.child, args.n, args.ef)))
+        print(json.dumps(run_one(args.child, args.n, args.ef, args.data)))
         return
     rows: list[dict[str, Any]] = []
     load = [os.getloadavg()]
-    for order in (CONFIGS, CONFIGS[::-1]):
-        for name in order:
+    kinds = ["random", "text"] if args.data == "both" else [args.data]
+    if "text" in kinds:  # embed (or read the cache) once, before any timing
+        from bench_ann_recall import TEXT_TOTAL, text_vectors
+
+        text_vectors(TEXT_TOTAL)
+    runs = [(name, kind) for kind in kinds for name in CONFIGS]
+    for order in (runs, runs[::-1]):
+        for name, kind in order:
             out = subprocess.run(
                 [
                     sys.executable,
@@ -172,6 +190,8 @@ def main() -> None:
                     str(args.n),
                     "--ef",
                     str(args.ef),
+                    "--data",
+                    kind,
                 ],
                 capture_output=True,
                 text=True,

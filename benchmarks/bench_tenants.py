@@ -111,9 +111,14 @@ def main() -> None:
             )
             host = f"{srv.url}/_index/many"  # the same requests without the SDK's parsing
 
-            def raw(method: str, path: str, body: bytes | None = None) -> bytes:
+            def raw(
+                method: str, path: str, body: bytes | None = None, version: str = "2025-04"
+            ) -> bytes:
                 req = urllib.request.Request(
-                    host + path, data=body, method=method, headers={"Api-Key": "bench"}
+                    host + path,
+                    data=body,
+                    method=method,
+                    headers={"Api-Key": "bench", "X-Pinecone-API-Version": version},
                 )
                 with urllib.request.urlopen(req) as resp:
                     return bytes(resp.read())
@@ -121,11 +126,50 @@ def main() -> None:
             out["list_first_page_raw_http_p50_ms"] = float(
                 np.percentile(ms_series(lambda: raw("GET", "/namespaces?limit=100"), 50), 50)
             )
+            # 2025-10 adds total_count: every namespace matching the prefix is counted
+            listed = json.loads(raw("GET", "/namespaces?limit=100", version="2025-10"))
+            assert listed["total_count"] == args.tenants
+            out["list_first_page_2025_10_total_count_raw_http_p50_ms"] = float(
+                np.percentile(
+                    ms_series(lambda: raw("GET", "/namespaces?limit=100", version="2025-10"), 50),
+                    50,
+                )
+            )
+            out["list_prefix_page_2025_10_raw_http_p50_ms"] = float(
+                np.percentile(
+                    ms_series(
+                        lambda: raw(
+                            "GET", "/namespaces?limit=100&prefix=tenant-05", version="2025-10"
+                        ),
+                        50,
+                    ),
+                    50,
+                )
+            )
+            body = raw("POST", "/describe_index_stats", b"{}")
+            out["stats_response_bytes"] = len(body)
             out["stats_raw_http_p50_ms"] = float(
                 np.percentile(
                     ms_series(lambda: raw("POST", "/describe_index_stats", b"{}"), 10), 50
                 )
             )
+            # the SDK's own share: turning the same bytes into its response model (what its
+            # deserializer does after the HTTP call), no I/O
+            from pinecone.config.openapi_configuration import Configuration
+            from pinecone.core.openapi.db_data.models import IndexDescription
+            from pinecone.openapi_support.model_utils import validate_and_convert_types
+
+            def sdk_model() -> None:
+                validate_and_convert_types(
+                    json.loads(body),
+                    (IndexDescription,),
+                    ["received_data"],
+                    True,
+                    True,
+                    configuration=Configuration(),
+                )
+
+            out["stats_sdk_model_from_bytes_ms"] = float(np.percentile(ms_series(sdk_model, 3), 50))
             picks = rng.choice(args.tenants, size=min(1000, args.tenants), replace=False)
             q = rng.standard_normal(DIM, dtype=np.float32).tolist()
             lat = []
