@@ -62,18 +62,18 @@ SHARD_ROWS = 262_144
 _builder: ThreadPoolExecutor | None = None
 _builder_lock = threading.Lock()
 _scanners = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tenant-rag-ann-scan")
-_faiss_ready = False
 
 
 def _faiss() -> Any:
-    """faiss, with OpenMP at one thread *for the calling thread* (OpenMP's thread count is
-    per thread, so every caller sets it) and passive waiting: on a shared 2-core machine its
-    spinning barriers made training 25x slower (measured), and a single query gains nothing
-    from them."""
-    global _faiss_ready
-    if not _faiss_ready:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when OpenMP starts
-        _faiss_ready = True
+    """faiss, with OpenMP at one thread *for the calling thread*.
+
+    OpenMP's thread count is a per-thread setting (a new thread starts from the process
+    default, one per core), so every thread that calls faiss sets it. A single query
+    gains nothing from a team of threads, and on a shared 2-core machine waking and
+    synchronising one cost more than the work (training with two OpenMP threads was
+    25x slower, measured). Imported on first use only: a server whose namespaces are
+    all below the threshold never loads faiss.
+    """
     import faiss
 
     faiss.omp_set_num_threads(1)

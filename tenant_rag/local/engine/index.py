@@ -28,7 +28,13 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from tenant_rag.local.engine import validation as v
-from tenant_rag.local.engine.ann import RERANK, AnnIndex, ann_min_rows, start_build
+from tenant_rag.local.engine.ann import (
+    RERANK,
+    SHARD_ROWS,
+    AnnIndex,
+    ann_min_rows,
+    start_build,
+)
 from tenant_rag.local.engine.errors import ApiError, bad_request, not_found
 from tenant_rag.local.engine.filters import Predicate, compile_filter
 from tenant_rag.local.engine.limits import (
@@ -111,8 +117,10 @@ class IndexEngine:
         mat = self._ns.get(v.namespace_name(namespace))
         if mat is None:
             return False
+        # an approximate search of one shard costs about a millisecond; a sharded one
+        # waits for scanner threads, which the event loop must not do
         return mat.n * max(self.dim, 1) <= INLINE_MAX_FLOATS or (
-            mat.ann is not None and mat.ann.ready
+            mat.ann is not None and mat.ann.ready and mat.n <= SHARD_ROWS
         )
 
     @property
