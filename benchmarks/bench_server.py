@@ -398,6 +398,14 @@ def main() -> None:
             for p in payloads:
                 grpc_index.upsert(vectors=p, namespace="grpc")
             grpc_rate = batches * 1000 / (time.perf_counter() - t)
+            # queries over gRPC on what was just written (SDK 7.3.0, shared port, by name)
+            for ql in q_lists[:10]:
+                grpc_index.query(vector=ql, top_k=TOP_K, namespace="grpc")
+            grpc_query_ms = []
+            for ql in q_lists:
+                t = time.perf_counter()
+                grpc_index.query(vector=ql, top_k=TOP_K, namespace="grpc")
+                grpc_query_ms.append((time.perf_counter() - t) * 1000)
             # REST through the SDK is bound by the SDK's per-float model checks, so keep it short
             rest_index = pc.Index(name="ingest")
             rest_batches = 5
@@ -432,6 +440,11 @@ def main() -> None:
                 )
                 urllib.request.urlopen(req).read()
             raw_rate = batches * 1000 / (time.perf_counter() - t)
+            result["grpc_query"] = {
+                "namespace_vectors": batches * 1000,
+                "p50_ms": percentile(grpc_query_ms, 50),
+                "p99_ms": percentile(grpc_query_ms, 99),
+            }
             result["upsert"] = {
                 "grpc_sdk_batch_1000_vectors_per_s": grpc_rate,
                 "rest_sdk_batch_200_vectors_per_s": rest_rate,
@@ -473,6 +486,11 @@ def main() -> None:
         (
             "upsert SDK gRPC batch 1000 (vectors/s)",
             f"{u['grpc_sdk_batch_1000_vectors_per_s']:,.0f}",
+            "",
+        ),
+        (
+            f"query SDK gRPC {result['grpc_query']['namespace_vectors'] // 1000}k x 384, p50 / p99 (ms)",
+            f"{result['grpc_query']['p50_ms']:.2f} / {result['grpc_query']['p99_ms']:.2f}",
             "",
         ),
         (

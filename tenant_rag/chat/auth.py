@@ -4,6 +4,11 @@ Routes depend on `tenant_of` (a tenant key; the tenant id it maps to) or
 `require_admin` (an admin key). Neither reads the request body, so an
 unauthenticated upload is refused before its body is parsed, and no field a
 client sends can name another tenant.
+
+Every failed attempt is audited (`tenant_rag.chat.audit`) and counted by the
+failed-auth throttle (`tenant_rag.chat.throttle`), which refuses further
+attempts from a guessing client, or at a guessed key prefix, before their key
+is checked; clients that authenticated before from the same address go on.
 """
 
 from __future__ import annotations
@@ -12,15 +17,23 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from tenant_rag.chat.audit import auth_failure
 from tenant_rag.chat.config import KeyRing, Principal
 from tenant_rag.chat.errors import ChatApiError
+from tenant_rag.chat.throttle import AuthThrottle
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tenant-rag"'}
 
 
 def _keyring(request: Request) -> KeyRing:
-    keys: KeyRing = request.app.state.keys
+    """The keys in force now (`KeyStore` reloads its file when it changes)."""
+    keys: KeyRing = request.app.state.keys.ring
     return keys
+
+
+def _throttle(request: Request) -> AuthThrottle:
+    throttle: AuthThrottle = request.app.state.throttle
+    return throttle
 
 
 def _presented_key(request: Request) -> str:
@@ -45,15 +58,37 @@ def _presented_key(request: Request) -> str:
 
 
 def principal_of(request: Request) -> Principal:
-    """The principal behind the request's bearer key; 401 when there is none."""
-    found = _keyring(request).lookup(_presented_key(request))
+    """The principal behind the request's bearer key; 401 when there is none, 429 when
+    this client or key prefix has failed too often (the key is then not even checked)."""
+    try:
+        key = _presented_key(request)
+    except ChatApiError as exc:
+        auth_failure(request, exc.code)
+        raise
+    throttle = _throttle(request)
+    address = request.client.host if request.client else None
+    decision = throttle.check(address, key)
+    if not decision.allowed:
+        auth_failure(request, "too_many_failed_attempts", key, decision)
+        wait = max(1, round(decision.retry_after))
+        raise ChatApiError(
+            429,
+            "too_many_failed_attempts",
+            f"too many failed authentication attempts from this client or for this key; "
+            f"retry in {wait} s.",
+            headers={**_CHALLENGE, "Retry-After": str(wait)},
+        )
+    found = _keyring(request).lookup(key)
     if found is None:
+        throttle.failed(address, key)
+        auth_failure(request, "invalid_key", key)
         raise ChatApiError(
             401,
             "invalid_key",
             "invalid API key: it matches no configured tenant or admin key.",
             headers=_CHALLENGE,
         )
+    throttle.succeeded(address, key)
     request.state.principal = found  # for the request log (tenant id only)
     return found
 

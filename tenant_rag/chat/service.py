@@ -14,6 +14,8 @@ from typing import Any
 
 from fastapi import Request
 
+#: The origin recorded for every uploaded document (see `tenant_rag.ingestion.ingest`).
+UPLOAD_ORIGIN = "upload"
 #: Default per-file upload cap.
 DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 #: File types `tenant_rag.ingestion` can load.
@@ -61,11 +63,13 @@ class ChatService:
 
         return rag_chain(self.retriever(tenant), self.llm)
 
-    def ingest(self, tenant: str, root: Path, paths: list[Path]) -> Any:
+    def ingest(self, tenant: str, root: Path, paths: list[Path], *, replace: bool = False) -> Any:
         """Ingest uploaded files (already saved under ``root``) into ``tenant``.
 
         The directory is the source, so each document id is the file's name
-        relative to it (the sanitised upload name).
+        relative to it (the upload's name). Every upload has the origin
+        ``upload``: uploading a file again replaces it, while a document of
+        that name ingested from elsewhere (the CLI) is refused unless ``replace``.
         """
         from tenant_rag.ingestion import ingest
 
@@ -76,6 +80,8 @@ class ChatService:
             root=root,
             embedding=self.embedding,
             progress=False,
+            origin=UPLOAD_ORIGIN,
+            on_conflict="replace" if replace else "refuse",
         )
 
     def pinned(self, tenant: str) -> Any:

@@ -21,7 +21,10 @@ from tenant_rag.tenancy.records import DOC_ID_KEY, record_id
 #: Kept free below the limit for what the tenancy layer adds (``tenant_id`` under metadata isolation).
 METADATA_HEADROOM = 512
 #: Metadata keys ingestion owns; a document's own metadata cannot override them.
-RESERVED_KEYS = (DOC_ID_KEY, "chunk", "source", "content_hash", "text")
+RESERVED_KEYS = (DOC_ID_KEY, "chunk", "source", "origin", "content_hash", "text", "ingested_at")
+#: Metadata key naming where a document came from (a file's absolute path, ``upload``, a
+#: Document's ``source``): a document is only replaced silently by one from the same origin.
+ORIGIN_KEY = "origin"
 
 
 def content_hash(text: str, metadata: Mapping[str, Any], fingerprint: str) -> str:
@@ -69,10 +72,18 @@ def metadata_size(md: Mapping[str, Any]) -> int:
 
 
 def chunk_metadata(
-    doc_id: str, chunk: int, source: str, digest: str, text: str, extra: Mapping[str, Any]
+    doc_id: str,
+    chunk: int,
+    source: str,
+    digest: str,
+    text: str,
+    extra: Mapping[str, Any],
+    origin: str | None = None,
 ) -> dict[str, Any]:
     """One chunk's metadata; raises `IngestError` naming the document when it cannot fit 40 KB."""
     md = {**extra, "doc_id": doc_id, "chunk": chunk, "source": source, "content_hash": digest}
+    if origin is not None:
+        md[ORIGIN_KEY] = origin
     md["text"] = text
     size = metadata_size(md)
     if size > MAX_METADATA_BYTES - METADATA_HEADROOM:

@@ -164,6 +164,11 @@ CASES = [
         (403,),
     ),
     Case(
+        "GET /tenants with acme's key",
+        lambda b: b.client.get("/tenants", headers=b.as_(ACME_KEY)),
+        (403,),
+    ),
+    Case(
         "DELETE /tenants/acme with acme's key",
         lambda b: b.client.delete("/tenants/acme", headers=b.as_(ACME_KEY)),
         (403,),
@@ -204,6 +209,7 @@ def test_every_route_is_covered(backend: Backend) -> None:
         ("POST", "/documents"),
         ("DELETE", "/documents/{doc_id}"),
         ("POST", "/chat"),
+        ("GET", "/tenants"),
         ("DELETE", "/tenants/{tenant_id}"),
     }
     assert routes - {("GET", "/healthz")} == tested

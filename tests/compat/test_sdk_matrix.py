@@ -16,13 +16,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tenant_rag.local.process import ServerProcess, serve_process
+
+from .sdk_venvs import sdk_python
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("conformance.py")
@@ -42,16 +43,6 @@ EXPECTED_SKIPS: dict[str, set[str]] = {
     "9.1.0": {"grpc: fetch_by_metadata"},
     "10.2.0": {"grpc: fetch_by_metadata"},
 }
-
-
-def sdk_python(version: str) -> Path:
-    """The interpreter of the venv holding pinecone ``version`` (made if missing)."""
-    if version == "7.3.0":
-        return Path(sys.executable)
-    venv = ROOT / ".venv-sdk" / version
-    if not (venv / ".installed").exists():
-        subprocess.run(["make", "-s", f".venv-sdk/{version}/.installed"], cwd=ROOT, check=True)
-    return venv / "bin" / "python"
 
 
 @pytest.fixture(scope="module", params=["plaintext", "tls"])

@@ -1,7 +1,6 @@
 """Run a script under another pinecone SDK generation, from its cached venv ``.venv-sdk/<version>``.
 
-``make sdk-venvs`` (a step of ``make test``) builds the venvs. A missing one fails the
-test that needs it, loudly: a compatibility claim must not turn into a silent skip.
+The venvs are ``compat.sdk_venvs``'s (``make sdk-venvs``, or made on first use).
 """
 
 from __future__ import annotations
@@ -12,21 +11,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
+from compat.sdk_venvs import sdk_python
 
-ROOT = Path(__file__).resolve().parents[2]
-SDK_VENVS = Path(os.environ.get("SDK_VENVS", ROOT / ".venv-sdk"))
 CLIENTS = Path(__file__).resolve().parent / "sdk_clients"
-
-
-def side_python(version: str) -> Path:
-    """The interpreter of the venv holding pinecone ``version``."""
-    python = SDK_VENVS / version / "bin" / "python"
-    if not python.exists():
-        pytest.fail(
-            f"no venv for pinecone {version} at {python.parent.parent}; run `make sdk-venvs`"
-        )
-    return python
 
 
 def run_client(
@@ -34,7 +21,7 @@ def run_client(
 ) -> dict[str, Any]:
     """Run ``sdk_clients/<script>`` with ``args`` (JSON) under SDK ``version``; its JSON output."""
     proc = subprocess.run(
-        [str(side_python(version)), str(CLIENTS / script), json.dumps(args)],
+        [str(sdk_python(version)), str(CLIENTS / script), json.dumps(args)],
         capture_output=True,
         text=True,
         timeout=180,
@@ -53,7 +40,7 @@ def run_client_error(
 ) -> str:
     """Like ``run_client`` for a run expected to fail; its stderr."""
     proc = subprocess.run(
-        [str(side_python(version)), str(CLIENTS / script), json.dumps(args)],
+        [str(sdk_python(version)), str(CLIENTS / script), json.dumps(args)],
         capture_output=True,
         text=True,
         timeout=180,

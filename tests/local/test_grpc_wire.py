@@ -237,3 +237,33 @@ def test_the_grpc_server_imports_no_pinecone_sdk_module() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_namespace_schema_over_grpc(local_server: LocalServer, wire: Wire) -> None:
+    """2025-10's CreateNamespace keeps a metadata schema; describe and list report it."""
+    _seed(local_server)
+    req = v2510.CreateNamespaceRequest(name="typed")
+    req.schema.fields["genre"].filterable = True
+    made = wire.call("CreateNamespace", req, v2510.NamespaceDescription, **NEW)
+    assert made.schema.fields["genre"].filterable
+    described = wire.call(
+        "DescribeNamespace",
+        v2510.DescribeNamespaceRequest(namespace="typed"),
+        v2510.NamespaceDescription,
+        **NEW,
+    )
+    assert (described.record_count, dict(described.schema.fields).keys()) == (0, {"genre"})
+    listed = wire.call(
+        "ListNamespaces",
+        v2510.ListNamespacesRequest(prefix="ty"),
+        v2510.ListNamespacesResponse,
+        **NEW,
+    )
+    assert [n.name for n in listed.namespaces] == ["typed"]
+    assert listed.namespaces[0].schema.fields["genre"].filterable
+    old = wire.call(
+        "DescribeNamespace",
+        v2504.DescribeNamespaceRequest(namespace="typed"),
+        v2607.NamespaceDescription,  # read with newer classes: 2025-04 sends no schema
+    )
+    assert not old.HasField("schema")

@@ -23,8 +23,6 @@ plane's 403 (its body's ``code`` 7).
 
 from __future__ import annotations
 
-import base64
-import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent import futures
@@ -38,9 +36,7 @@ from tenant_rag.local.api.auth import WRONG_KEY_MESSAGE, key_ok
 from tenant_rag.local.api.grpc_versions import GrpcVersion
 from tenant_rag.local.engine import ApiError, Engine, IndexEngine
 from tenant_rag.local.engine.errors import bad_request
-from tenant_rag.local.engine.limits import DEFAULT_LIST_LIMIT, MAX_REQUEST_BYTES
-
-log = logging.getLogger("tenant_rag.local")
+from tenant_rag.local.engine.limits import MAX_REQUEST_BYTES
 
 _STATUS: dict[int, grpc.StatusCode] = {
     400: grpc.StatusCode.INVALID_ARGUMENT,
@@ -54,10 +50,20 @@ _STATUS: dict[int, grpc.StatusCode] = {
     501: grpc.StatusCode.UNIMPLEMENTED,
     503: grpc.StatusCode.UNAVAILABLE,
 }
-_MAX_NAMESPACE_PAGE = 1000
 
 #: An RPC's body: (version, request message, index) -> response message of that version.
 Rpc = Callable[[GrpcVersion, Any, IndexEngine], Any]
+#: RPCs that serve every index, document indexes (API 2026-07) included, as over REST;
+#: the others are the vectors API, which refuses a document index.
+ANY_INDEX_RPCS = frozenset(
+    {
+        "DescribeIndexStats",
+        "ListNamespaces",
+        "DescribeNamespace",
+        "DeleteNamespace",
+        "CreateNamespace",
+    }
+)
 
 
 def _struct_to_dict(msg: Any) -> dict[str, Any]:
@@ -71,13 +77,13 @@ def _sparse_in(msg: Any, field: str) -> dict[str, Any] | None:
     return {"indices": list(sv.indices), "values": list(sv.values)}
 
 
-def _set_record(out: Any, rec: dict[str, Any], metadata_key: str = "metadata") -> None:
+def _set_record(out: Any, rec: dict[str, Any]) -> None:
     """Copy a record's metadata and sparse values into a ``Vector``/``ScoredVector``.
 
     Metadata is set only when the record has some: an absent Struct is what the
     SDKs read back as ``metadata=None``, as Pinecone answers.
     """
-    md = rec.get(metadata_key)
+    md = rec.get("metadata")
     if md:
         out.metadata.update(md)
     sp = rec.get("sparseValues")
@@ -86,19 +92,18 @@ def _set_record(out: Any, rec: dict[str, Any], metadata_key: str = "metadata") -
         out.sparse_values.values.extend(sp["values"])
 
 
+def _fill_fetched(out: Any, res: dict[str, Any]) -> None:
+    """Copy a fetch answer's records and read units into a Fetch(ByMetadata)Response."""
+    out.usage.read_units = res["usage"]["readUnits"]
+    for rid, rec in res["vectors"].items():
+        vec = out.vectors[rid]
+        vec.id = rid
+        vec.values.extend(rec["values"])
+        _set_record(vec, rec)
+
+
 def _optional(msg: Any, field: str) -> Any:
     return getattr(msg, field) if msg.HasField(field) else None
-
-
-def _encode_token(last: str) -> str:
-    return base64.urlsafe_b64encode(last.encode()).decode()
-
-
-def _decode_token(token: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise bad_request(f"pagination_token {token!r} is not one this server issued") from None
 
 
 class VectorService:
@@ -130,8 +135,12 @@ class VectorService:
         request: Any,
         context: grpc.ServicerContext,
         bound_index: str | None,
+        vectors_api: bool = True,
     ) -> Any:
-        """Check the key and the size, find the index, run ``rpc``; ``ApiError`` -> gRPC status."""
+        """Check the key and the size, find the index, run ``rpc``; ``ApiError`` -> gRPC status.
+
+        ``vectors_api`` RPCs refuse a document index (API 2026-07), as over REST.
+        """
         meta = dict(context.invocation_metadata())
         if not key_ok(self.api_key, meta.get("api-key")):  # type: ignore[arg-type]
             context.abort(grpc.StatusCode.PERMISSION_DENIED, WRONG_KEY_MESSAGE)
@@ -142,12 +151,12 @@ class VectorService:
                     f"request is {size} bytes; the limit is {MAX_REQUEST_BYTES} (2 MB)"
                 )
             name = bound_index or str(meta.get("service-name") or "")
-            return rpc(version, request, self._index(name))
+            return rpc(version, request, self._index(name, vectors_api))
         except ApiError as exc:
             context.abort(_STATUS.get(exc.status, grpc.StatusCode.UNKNOWN), exc.message)
         raise AssertionError("unreachable")  # context.abort raises
 
-    def _index(self, name: str) -> IndexEngine:
+    def _index(self, name: str, vectors_api: bool) -> IndexEngine:
         if not name:
             defs = self.engine.list_indexes()
             if len(defs) != 1:
@@ -158,7 +167,7 @@ class VectorService:
                     "(LocalServer.grpc_index_target(<index>))."
                 )
             name = defs[0].name
-        return self.engine.vector_index(name)
+        return self.engine.vector_index(name) if vectors_api else self.engine.index(name)
 
     # -- vectors -----------------------------------------------------------
     def upsert(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
@@ -197,12 +206,7 @@ class VectorService:
     def fetch(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
         res = ix.fetch(req.namespace, list(req.ids))
         out = v.message("FetchResponse")(namespace=req.namespace)
-        out.usage.read_units = res["usage"]["readUnits"]
-        for rid, rec in res["vectors"].items():
-            vec = out.vectors[rid]
-            vec.id = rid
-            vec.values.extend(rec["values"])
-            _set_record(vec, rec)
+        _fill_fetched(out, res)
         return out
 
     def fetch_by_metadata(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
@@ -213,12 +217,7 @@ class VectorService:
             _optional(req, "pagination_token"),
         )
         out = v.message("FetchByMetadataResponse")(namespace=req.namespace)
-        out.usage.read_units = res["usage"]["readUnits"]
-        for rid, rec in res["vectors"].items():
-            vec = out.vectors[rid]
-            vec.id = rid
-            vec.values.extend(rec["values"])
-            _set_record(vec, rec)
+        _fill_fetched(out, res)
         if "pagination" in res:
             out.pagination.next = res["pagination"]["next"]
         return out
@@ -283,32 +282,23 @@ class VectorService:
 
     # -- namespaces ----------------------------------------------------------
     def list_namespaces(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
-        limit = _optional(req, "limit")
-        limit = DEFAULT_LIST_LIMIT if limit is None else limit
-        if not 1 <= limit <= _MAX_NAMESPACE_PAGE:
-            raise bad_request(f"limit must be between 1 and {_MAX_NAMESPACE_PAGE}, got {limit}")
-        token = _optional(req, "pagination_token")
-        after = _decode_token(token) if token else None
-        has_prefix = "prefix" in req.DESCRIPTOR.fields_by_name
+        has_prefix = "prefix" in req.DESCRIPTOR.fields_by_name  # from 2025-10
         prefix = (_optional(req, "prefix") if has_prefix else None) or ""
-        response = v.message("ListNamespacesResponse")
-        total = "total_count" in response.DESCRIPTOR.fields_by_name
-        page = ix.namespace_page(after, limit, prefix, total=total)
-        out = response(
-            namespaces=[
-                v.message("NamespaceDescription")(name=n, record_count=c)
-                for n, c, _ in page.entries
-            ]
+        page, nxt, total = ix.namespace_page(
+            prefix, _optional(req, "limit"), _optional(req, "pagination_token")
         )
-        if page.last is not None:
-            out.pagination.next = _encode_token(page.last)
-        if page.total is not None:
-            out.total_count = page.total
+        out = v.message("ListNamespacesResponse")(
+            namespaces=[_namespace(v, n, c, schema) for n, c, schema in page]
+        )
+        if nxt is not None:
+            out.pagination.next = nxt
+        if "total_count" in out.DESCRIPTOR.fields_by_name:
+            out.total_count = total
         return out
 
     def describe_namespace(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
         n = ix.namespace_count(req.namespace)
-        return v.message("NamespaceDescription")(name=req.namespace, record_count=n)
+        return _namespace(v, req.namespace, n, ix.namespace_schema(req.namespace))
 
     def delete_namespace(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
         ix.drop_namespace(req.namespace)
@@ -321,7 +311,15 @@ class VectorService:
             else None
         )
         ix.create_namespace(req.name, schema)
-        return v.message("NamespaceDescription")(name=req.name, record_count=0)
+        return _namespace(v, req.name, 0, schema)
+
+
+def _namespace(v: GrpcVersion, name: str, count: int, schema: dict[str, Any] | None) -> Any:
+    """A ``NamespaceDescription``; its metadata ``schema`` where the version has the field."""
+    out = v.message("NamespaceDescription")(name=name, record_count=count)
+    if schema is not None and "schema" in out.DESCRIPTOR.fields_by_name:
+        json_format.ParseDict(schema, out.schema)
+    return out
 
 
 class _Router(grpc.GenericRpcHandler):
@@ -369,9 +367,10 @@ class _Router(grpc.GenericRpcHandler):
             )
         request_cls = version.message(desc.input_type.name)
         vectors, bound = self.vectors, self.bound_index
+        vectors_api = name not in ANY_INDEX_RPCS
 
         def call(request: Any, context: grpc.ServicerContext) -> Any:
-            return vectors.run(rpc, version, request, context, bound)
+            return vectors.run(rpc, version, request, context, bound, vectors_api)
 
         return grpc.unary_unary_rpc_method_handler(
             call,

@@ -15,7 +15,6 @@ version; the routes here ask ``version_of(request)`` and stay one copy.
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -35,7 +34,7 @@ from tenant_rag.local.api.versions import version_of
 from tenant_rag.local.engine import ApiError, Engine, IndexEngine
 from tenant_rag.local.engine.backups import Backups
 from tenant_rag.local.engine.errors import GRPC_NUMBER, bad_request
-from tenant_rag.local.engine.limits import DEFAULT_LIST_LIMIT, DEFAULT_NAMESPACE, MAX_REQUEST_BYTES
+from tenant_rag.local.engine.limits import DEFAULT_NAMESPACE, MAX_REQUEST_BYTES
 from tenant_rag.local.storage import IndexDef
 
 log = logging.getLogger("tenant_rag.local")
@@ -360,24 +359,19 @@ def create_app(
     async def list_namespaces(name: str, request: Request) -> Response:
         version = version_of(request)
         qp = request.query_params
-        limit = _int_param(qp.get("limit"), "limit") or DEFAULT_LIST_LIMIT
-        if not 1 <= limit <= 1000:
-            raise bad_request(f"limit must be between 1 and 1000, got {limit}")
+        limit = _int_param(qp.get("limit"), "limit") or None  # 0 or absent: the default
         prefix = qp.get("prefix") or ""
         if prefix:
             version.require(versions.NAMESPACE_PREFIX, "list_namespaces(prefix=...)")
         token = qp.get("paginationToken")
-        after = _decode_token(token) if token else None
-        total = version.supports(versions.NAMESPACE_PREFIX)  # total_count from 2025-10
-        page, _ = await read(
+        (page, nxt, total), _ = await read(
             name,
             None,
             False,
-            lambda ix: ix.namespace_page(after, limit, prefix, total=total),
+            lambda ix: ix.namespace_page(prefix, limit, token),
             vectors_api=False,
         )
-        nxt = _encode_token(page.last) if page.last is not None else None
-        return _json(version.namespace_list(page.entries, nxt, page.total or 0))
+        return _json(version.namespace_list(page, nxt, total))
 
     @app.post(DATA_PREFIX + "/{name}/namespaces")
     async def create_namespace(name: str, request: Request) -> Response:
@@ -488,14 +482,3 @@ def _locked(ix: IndexEngine, fn: Callable[[IndexEngine], T]) -> tuple[T, int]:
     """``fn(ix)`` and the LSN it reflects, both under the index lock."""
     with ix.lock:
         return fn(ix), ix.lsn
-
-
-def _encode_token(last: str) -> str:
-    return base64.urlsafe_b64encode(last.encode()).decode()
-
-
-def _decode_token(token: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise bad_request(f"paginationToken {token!r} is not one this server issued") from None

@@ -23,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -69,15 +69,6 @@ def resident_budget() -> int:
         return int(float(raw) * 2**20) if raw else 0
     except ValueError:
         return 0  # past this many replayed ids, reload the namespace instead
-
-
-class NamespacePage(NamedTuple):
-    """One page of ``list_namespaces``: (name, record count, schema) in name order, the
-    last name when more follow (the API encodes it as its token), and the total when asked."""
-
-    entries: list[tuple[str, int, dict[str, Any] | None]]
-    last: str | None
-    total: int | None
 
 
 class IndexEngine:
@@ -730,22 +721,6 @@ class IndexEngine:
                     out[ns] = n
             return out
 
-    def namespace_page(
-        self, after: str | None, limit: int, prefix: str = "", *, total: bool = False
-    ) -> NamespacePage:
-        """One page of namespaces in name order (those with records and those created
-        empty), each with its record count and declared schema; reads ``limit + 1`` rows
-        of each table, so the cost is the page, not the number of tenants. ``total``
-        also counts every namespace starting with ``prefix`` (API 2025-10's
-        ``total_count``), which SQLite does over the name index."""
-        with self._locked():
-            self._catch_up()
-            rows = self.store.namespace_page(after, limit + 1, prefix)
-            count = self.store.namespace_total(prefix) if total else None
-        page = [(n, c, json.loads(s) if s else None) for n, c, s in rows[:limit]]
-        last = page[-1][0] if len(rows) > limit and page else None
-        return NamespacePage(page, last, count)
-
     def namespace_schema(self, namespace: str) -> dict[str, Any] | None:
         """The metadata schema ``create_namespace`` was given for ``namespace``, if any."""
         with self._locked():
@@ -760,6 +735,34 @@ class IndexEngine:
             for ns in self.store.declared_namespaces():
                 counts.setdefault(ns, 0)
             return counts
+
+    def namespace_page(
+        self, prefix: str, limit: Any, token: Any
+    ) -> tuple[list[tuple[str, int, dict[str, Any] | None]], str | None, int]:
+        """One page of ``namespaces()`` for the namespaces API, shared by REST and gRPC.
+
+        Names starting with ``prefix``, in C (byte) order, after the token's name:
+        the page as (name, record count, metadata schema or None), the next page's
+        token (None on the last) and how many names match ``prefix`` in all
+        (2025-10's ``total_count``). Ranges of the name indexes (``limit + 1`` rows of
+        each table), so the cost is the page, not the number of tenants; the total is
+        counted by SQLite over the prefix's range (about 1 ms per 100,000 names).
+        """
+        limit = DEFAULT_LIST_LIMIT if limit is None else limit
+        if (
+            isinstance(limit, bool)
+            or not isinstance(limit, int)
+            or not 1 <= limit <= MAX_LIST_LIMIT
+        ):
+            raise bad_request(f"limit must be between 1 and {MAX_LIST_LIMIT}, got {limit!r}")
+        after = _decode_token(token) if token else None
+        with self._locked():
+            self._catch_up()
+            rows = self.store.namespace_page(after, limit + 1, prefix)
+            total = self.store.namespace_total(prefix)
+        page = [(n, c, json.loads(s) if s else None) for n, c, s in rows[:limit]]
+        nxt = _encode_token(page[-1][0]) if len(rows) > limit else None
+        return page, nxt, total
 
     def describe_stats(self, flt: Any = None) -> dict[str, Any]:
         """Pinecone serverless's ``describe_index_stats``: a metadata filter is refused.

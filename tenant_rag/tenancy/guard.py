@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tenant_rag._compat.pinecone_sdk import CONFIG_ATTRS
 from tenant_rag.errors import TenantIsolationError
 
 #: method -> how many positional arguments it may take (none can be a namespace)
@@ -41,9 +42,7 @@ _NAMESPACED: dict[str, int] = {
     "describe_namespace": 0,
     "delete_namespace": 0,
 }
-_PASS_THROUGH = frozenset(
-    {"config", "_config", "_tenant_rag_index_name", "_tenant_rag_shape", "close"}
-)
+_PASS_THROUGH = frozenset({*CONFIG_ATTRS, "_tenant_rag_index_name", "_tenant_rag_shape", "close"})
 
 
 class NamespaceGuardedIndex:
