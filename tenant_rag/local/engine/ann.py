@@ -2,13 +2,13 @@
 
 Why this shape (measurements in docs/design.md, "Approximate search"):
 
-* A namespace below ``ann_min_rows()`` is searched exactly, as before: under ~1.5 ms.
+* A namespace below ``ann_min_rows()`` is searched exactly, as before (it is fast there).
 * Above it, a faiss ``PQ{d/2}x4fs`` index (2 dimensions per 4-bit code: 1/16 of the
   float32 bytes) is scanned with SIMD lookup tables for the best ``RERANK`` candidates,
   and those are re-scored exactly against the namespace's float32 matrix. Returned scores
-  are therefore exact; only the choice of candidates is approximate. A graph index (HNSW)
-  was measured too and found nothing on unstructured data (recall@10 0.13 at 100,000 random
-  vectors), while the quantised scan keeps recall >= 0.99 on any data.
+  are therefore exact; only the choice of candidates is approximate. Graph indexes (HNSW)
+  were measured too: they find little on data without structure, while the quantised scan's
+  recall does not depend on the data (figures: benchmarks/FIGURES.md).
 * The index is derived from the matrix, which is derived from SQLite: never a source of
   truth, never persisted, rebuilt in the background after a (re)load. Until it is ready,
   queries stay exact.
@@ -43,10 +43,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("tenant_rag.local")
 
 ANN_MIN_ROWS_ENV = "TENANT_RAG_LOCAL_ANN_MIN_ROWS"
-# Exact search of 20,000 x 384 float32 takes ~1.5 ms on the reference machine; above that the
-# quantised scan plus re-scoring is faster (docs/design.md).
+# Below this, exact search is about as fast as the quantised scan plus re-scoring
+# (benchmarks/FIGURES.md).
 DEFAULT_ANN_MIN_ROWS = 20_000
-# Candidates re-scored exactly per query (recall@10 0.99 at 100,000 random 384-d vectors).
+# Candidates re-scored exactly per query (per shard); recall in benchmarks/FIGURES.md.
 RERANK = 300
 # Rows kept in ``pending`` (scored exactly) before they are added to the index in one batch.
 FLUSH_PENDING = 2_000
@@ -70,8 +70,8 @@ def _faiss() -> Any:
     OpenMP's thread count is a per-thread setting (a new thread starts from the process
     default, one per core), so every thread that calls faiss sets it. A single query
     gains nothing from a team of threads, and on a shared 2-core machine waking and
-    synchronising one cost more than the work (training with two OpenMP threads was
-    25x slower, measured). Imported on first use only: a server whose namespaces are
+    synchronising one costs more than the work (benchmarks/FIGURES.md). Imported on first
+    use only: a server whose namespaces are
     all below the threshold never loads faiss.
     """
     import faiss

@@ -1,8 +1,8 @@
 """Metadata fields of a big namespace as numpy columns, so a filter is a few array operations.
 
-Why: a filter checked row by row in Python costs 0.6-3 us per row, i.e. 65-280 ms on a
-100,000-row namespace (measured, docs/design.md), against about 3 ms for the approximate
-search itself; under metadata isolation every query of the shared namespace is filtered.
+Why: a filter checked row by row in Python costs far more than the approximate search of a
+big namespace itself (benchmarks/FIGURES.md), and under metadata isolation every query of
+the shared namespace is filtered.
 A field's column is built the first time a filter names it (one pass over the rows'
 metadata), then kept in step with every write, like the vectors: overwrite in place,
 swap-remove, append.

@@ -746,7 +746,7 @@ class IndexEngine:
         token (None on the last) and how many names match ``prefix`` in all
         (2025-10's ``total_count``). Ranges of the name indexes (``limit + 1`` rows of
         each table), so the cost is the page, not the number of tenants; the total is
-        counted by SQLite over the prefix's range (about 1 ms per 100,000 names).
+        counted by SQLite over the prefix's range.
         """
         limit = DEFAULT_LIST_LIMIT if limit is None else limit
         if (

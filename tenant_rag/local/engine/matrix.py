@@ -20,7 +20,7 @@ from tenant_rag.local.engine.filters import Node, Predicate, node_fields
 
 Sparse = tuple[np.ndarray, np.ndarray]  # (uint32 indices, float32 values), indices sorted
 # From this many rows a filter is evaluated on numpy columns of the fields it names
-# (engine/columns.py) instead of row by row: ~1 ms per 100,000 rows instead of 65-280 ms.
+# (engine/columns.py) instead of row by row (figures: benchmarks/FIGURES.md).
 COLUMN_MIN_ROWS = 2_000
 
 
@@ -261,9 +261,8 @@ def _dots(mat: np.ndarray, q: np.ndarray) -> np.ndarray:
 
     ``@`` goes to OpenBLAS, which splits any product over ~9,000 elements (24 rows of
     384) across its worker threads; between requests those threads sleep, and on a busy
-    2-core machine waking them cost 16-25 ms per query (1,200 x 384: 24 ms with threads,
-    0.14 ms with ``einsum``; 20,000 x 384: 16 ms against 1.3 ms; docs/design.md).
-    ``einsum`` runs numpy's own SIMD loop on this thread, without the GIL.
+    2-core machine waking them costs far more than the product itself
+    (benchmarks/FIGURES.md). ``einsum`` runs numpy's own SIMD loop on this thread.
     """
     return np.einsum("ij,j->i", mat, q)
 

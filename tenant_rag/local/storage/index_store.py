@@ -232,8 +232,8 @@ class IndexStore:
 
     def counts_json(self, default_name: str, default_key: str) -> tuple[str, int]:
         """Every namespace as the JSON object ``{name: {"vectorCount": n}}`` built by SQLite
-        in C, and the total count: ``describe_index_stats`` names every namespace, and at
-        100,000 tenants building that in Python took 4x as long (measured, docs/design.md).
+        in C, and the total count: ``describe_index_stats`` names every namespace, and
+        building that in Python is several times slower (benchmarks/FIGURES.md).
         ``default_name`` is shown as ``default_key`` (API 2025-04 shows ``""``)."""
         row = self.conn.execute(
             "SELECT json_group_object(CASE WHEN name = ? THEN ? ELSE name END, "
@@ -271,14 +271,15 @@ class IndexStore:
     def namespace_total(self, prefix: str = "") -> int:
         """How many namespaces (with records, or created empty) start with ``prefix``.
 
-        SQLite counts in C over the names' primary-key range (about 1 ms per 100,000);
-        only API versions that report ``total_count`` ask.
+        SQLite counts over the names' primary-key range; a created-empty namespace is
+        looked up by key, so the cost does not grow with the namespaces that hold records.
         """
         where, args = _name_range(None, prefix)
         with_records = self.conn.execute(f"SELECT count(*) FROM namespaces{where}", args)
         only_declared = self.conn.execute(
             f"SELECT count(*) FROM declared_namespaces{where}"
-            f"{' AND' if where else ' WHERE'} name NOT IN (SELECT name FROM namespaces)",
+            f"{' AND' if where else ' WHERE'} NOT EXISTS "
+            "(SELECT 1 FROM namespaces n WHERE n.name = declared_namespaces.name)",
             args,
         )
         return int(with_records.fetchone()[0]) + int(only_declared.fetchone()[0])
