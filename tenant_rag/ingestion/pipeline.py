@@ -166,8 +166,8 @@ def ingest(
     that fails (unreadable, metadata over 40 KB, writes failing after the
     retries) is reported with its reason and the run goes on.
 
-    Sources: every chunk records its document's origin (a file's absolute
-    path, a Document's or record's ``metadata["source"]``, or ``origin=``
+    Sources: every chunk records its document's origin (a file's path relative
+    to the working directory, or its absolute path outside it, a Document's or record's ``metadata["source"]``, or ``origin=``
     for the whole run). A document whose stored version came from another
     origin (two folders both holding ``company.md``) is not replaced: it is
     left as it was, listed in ``report.conflicts``, and after the run
