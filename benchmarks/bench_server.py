@@ -148,8 +148,9 @@ def ann_rows(work: Path, big_n: int, rng: np.random.Generator, quick: bool) -> d
                     ("big", "big", "100k"),
                     ("many-tenants", "t1", "small"),
                 ):
-                    if transport == "rest":
-                        ix = Pinecone(api_key="bench", host=srv.url).Index(name=index_name)
+                    if transport == "rest":  # by host: the SDK caches a name's host per
+                        # api key across clients, and an earlier server of this run is gone
+                        ix = Pinecone(api_key="bench").Index(host=f"{srv.url}/_index/{index_name}")
                     else:
                         ix = PineconeGRPC(api_key="bench").Index(
                             name=index_name,
