@@ -9,18 +9,21 @@ index, and the default embedding model and LLM. Tests pass their own
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 
 from tenant_rag.chat.config import KeyRing
 from tenant_rag.chat.errors import install_error_handlers
+from tenant_rag.chat.jobs import JobManager
 from tenant_rag.chat.keystore import KeyStore
-from tenant_rag.chat.limits import BodyLimitMiddleware
+from tenant_rag.chat.limits import body_limit
 from tenant_rag.chat.logs import RequestLogMiddleware, install_redaction
 from tenant_rag.chat.routes import ROUTERS
 from tenant_rag.chat.service import ChatLimits, ChatService
-from tenant_rag.chat.throttle import AuthThrottle, ThrottleConfig
+from tenant_rag.chat.throttle import AuthThrottle, ThrottleConfig, ThrottleMiddleware
 from tenant_rag.errors import ConfigurationError
 
 log = logging.getLogger("tenant_rag.chat")
@@ -84,26 +87,36 @@ def create_chat_app(
         index = ensure_index(pc, index_name, embedding=embedding)
     limits = limits or ChatLimits()
     install_redaction(keys.ring.secrets())
+    service = ChatService(
+        index=index, index_name=index_name, embedding=embedding, llm=llm, limits=limits
+    )
+    jobs = JobManager(service.ingest, max_pending_per_tenant=limits.max_pending_jobs)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        jobs.close()  # queued jobs end as failed (server_stopped); see tenant_rag.chat.jobs
 
     app = FastAPI(
         title="tenant_rag chat backend",
         summary="Per-tenant RAG chat over Pinecone; the bearer key decides the tenant.",
         version=_version(),
+        lifespan=lifespan,
     )
     app.state.keys = keys
-    app.state.throttle = AuthThrottle(throttle)
-    app.state.service = ChatService(
-        index=index, index_name=index_name, embedding=embedding, llm=llm, limits=limits
-    )
+    app.state.throttle = guard = AuthThrottle(throttle)
+    app.state.service = service
+    app.state.jobs = jobs
     install_error_handlers(app)
     app.add_middleware(
-        BodyLimitMiddleware,
+        body_limit,
         upload_path="/documents",
         upload_limit=limits.max_request_bytes,
         per_file_limit=limits.max_upload_bytes,
         limit=limits.max_body_bytes,
     )
     app.add_middleware(RequestLogMiddleware)
+    app.add_middleware(ThrottleMiddleware, throttle=guard)  # outermost: refusals cost least
     for router in ROUTERS:
         app.include_router(router)
     log.info(

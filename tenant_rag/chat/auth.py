@@ -20,7 +20,7 @@ from fastapi import Depends, Request
 from tenant_rag.chat.audit import auth_failure
 from tenant_rag.chat.config import KeyRing, Principal
 from tenant_rag.chat.errors import ChatApiError
-from tenant_rag.chat.throttle import AuthThrottle
+from tenant_rag.chat.throttle import AuthThrottle, refusal_message
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tenant-rag"'}
 
@@ -68,14 +68,13 @@ def principal_of(request: Request) -> Principal:
     throttle = _throttle(request)
     address = request.client.host if request.client else None
     decision = throttle.check(address, key)
-    if not decision.allowed:
+    if not decision.allowed:  # ThrottleMiddleware refuses these first; this is the fallback
         auth_failure(request, "too_many_failed_attempts", key, decision)
-        wait = max(1, round(decision.retry_after))
+        wait, message = refusal_message(decision)
         raise ChatApiError(
             429,
             "too_many_failed_attempts",
-            f"too many failed authentication attempts from this client or for this key; "
-            f"retry in {wait} s.",
+            message,
             headers={**_CHALLENGE, "Retry-After": str(wait)},
         )
     found = _keyring(request).lookup(key)

@@ -1,7 +1,7 @@
 """The backend's routes, one module per resource."""
 
-from tenant_rag.chat.routes import chat, documents, health, tenants
+from tenant_rag.chat.routes import chat, documents, health, jobs, tenants
 
-ROUTERS = (health.router, chat.router, documents.router, tenants.router)
+ROUTERS = (health.router, chat.router, documents.router, jobs.router, tenants.router)
 
 __all__ = ["ROUTERS"]

@@ -1,31 +1,33 @@
-"""``/documents``: upload and ingest, list, delete, always in the caller's tenant.
+"""``/documents``: upload (ingested by a background job), list, delete, in the caller's tenant.
 
 Uploads are written to a private temporary directory under their own name
 (the name becomes the document id, by ingestion's one rule for files:
 `tenant_rag.ingestion.loaders.doc_id_for_path`, so ``東京.md`` stays
-``東京.md`` and a file has the same id here and through the CLI) and handed to
-`tenant_rag.ingestion.ingest`, pinned to the tenant the key maps to. A name
-that cannot be a file name is refused, never rewritten. The body is checked
-as it arrives (`BodyLimitMiddleware`) and per file here.
+``東京.md`` and a file has the same id here and through the CLI), checked
+(names, types, sizes), and handed to a background job (`tenant_rag.chat.jobs`)
+that runs `tenant_rag.ingestion.ingest` pinned to the tenant the key maps to;
+the upload answers ``202`` with the job at once. A name that cannot be a file
+name is refused, never rewritten. The body is checked as it arrives
+(`BodyLimitMiddleware`) and per file here.
 """
 
 from __future__ import annotations
 
-import tempfile
+import shutil
 import unicodedata
 from collections import Counter
-from functools import partial
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from tenant_rag.chat.auth import Tenant
 from tenant_rag.chat.errors import ChatApiError
+from tenant_rag.chat.jobs import JobManager, TooManyJobs
 from tenant_rag.chat.limits import too_large
-from tenant_rag.chat.serialize import report_json
 from tenant_rag.chat.service import ChatService, service_of
 from tenant_rag.tenancy.records import (
     doc_id_of_base,
@@ -94,15 +96,28 @@ def _save(upload: UploadFile, target: Path, limit: int) -> None:
             out.write(chunk)
 
 
-@router.post("/documents")
-async def upload_documents(
-    request: Request, tenant: Tenant, service: Service, replace: bool = False
-) -> dict[str, Any]:
-    """Ingest one or more uploaded files (multipart, any field name) into the tenant.
+def jobs_of(request: Request) -> JobManager:
+    jobs: JobManager = request.app.state.jobs
+    return jobs
 
-    A file whose name matches a document ingested from another source (the
-    CLI) is a 409 naming both, unless ``?replace=true``; uploading the same
-    name again replaces the earlier upload.
+
+Jobs = Annotated[JobManager, Depends(jobs_of)]
+
+
+@router.post("/documents", status_code=202)
+async def upload_documents(
+    request: Request, tenant: Tenant, service: Service, jobs: Jobs, replace: bool = False
+) -> JSONResponse:
+    """Save one or more uploaded files (multipart, any field name) and queue their ingestion.
+
+    Answers ``202`` with the job (``{"tenant", "documents", "job"}``, ``Location:
+    /jobs/<id>``) as soon as the files are saved; follow it at ``GET /jobs/<id>``
+    or ``GET /jobs/<id>/events``. What can be refused at once is: names, types,
+    sizes (4xx here); what only ingestion can tell (empty, binary, not UTF-8) ends
+    the job ``failed`` with code ``nothing_ingested`` or ``partial``. A file whose
+    name matches a document ingested from another source (the CLI) ends the job
+    ``failed`` with code ``document_conflict`` naming both, unless ``?replace=true``;
+    uploading the same name again replaces the earlier upload.
     """
     limits = service.limits
     ctype = request.headers.get("content-type", "")
@@ -114,6 +129,7 @@ async def upload_documents(
             "(curl -F files=@handbook.md ...).",
         )
     form = await request.form(max_files=limits.max_files, max_fields=limits.max_files)
+    root: Path | None = None
     try:
         uploads = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
         if not uploads:
@@ -132,27 +148,33 @@ async def upload_documents(
             _check_type(name, limits.allowed_suffixes)
             if upload.size is not None and upload.size > limits.max_upload_bytes:
                 raise too_large(limits.max_upload_bytes)
-        with tempfile.TemporaryDirectory(prefix="tenant-rag-upload-") as tmp:
-            root = Path(tmp)
-            paths = []
-            for upload, name in zip(uploads, names, strict=True):
-                _save(upload, root / name, limits.max_upload_bytes)
-                paths.append(root / name)
-            report = await run_in_threadpool(
-                partial(service.ingest, replace=replace), tenant, root, paths
-            )
+        root = jobs.new_upload_dir()
+        paths = []
+        for upload, name in zip(uploads, names, strict=True):
+            await run_in_threadpool(_save, upload, root / name, limits.max_upload_bytes)
+            paths.append(root / name)
+        nbytes = sum(p.stat().st_size for p in paths)
+        try:
+            job = jobs.submit(tenant, root, paths, nbytes, replace=replace)
+        except TooManyJobs as exc:
+            raise ChatApiError(
+                429,
+                "too_many_jobs",
+                f"this tenant already has {exc.args[0]} uploads waiting or being ingested "
+                f"(at most {jobs.max_pending_per_tenant}); wait for one to finish "
+                "(GET /jobs) and upload again.",
+                headers={"Retry-After": "10"},
+            ) from None
+        root = None  # the job owns the directory now
     finally:
         await form.close()
-    body = report_json(report)
-    if not (report.documents_written or report.documents_unchanged):
-        # Nothing usable in the upload (empty, binary, not UTF-8, unparsable): the
-        # caller's input, so a 422 naming each file's problem, with the report.
-        reasons = {**report.skipped, **report.failed}
-        detail = "; ".join(f"{doc}: {why}" for doc, why in sorted(reasons.items()))
-        raise ChatApiError(
-            422, "nothing_ingested", f"nothing could be ingested: {detail}", extra={"report": body}
-        )
-    return {"tenant": tenant, "documents": names, "report": body}
+        if root is not None:
+            shutil.rmtree(root, ignore_errors=True)
+    return JSONResponse(
+        {"tenant": tenant, "documents": names, "job": job.to_dict()},
+        status_code=202,
+        headers={"Location": f"/jobs/{job.id}"},
+    )
 
 
 @router.get("/documents")
