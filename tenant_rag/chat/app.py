@@ -41,6 +41,8 @@ def create_chat_app(
     pc: Any = None,
     index_name: str = DEFAULT_INDEX,
     limits: ChatLimits | None = None,
+    routes: Any = None,
+    audit_log: str | None = None,
     throttle: ThrottleConfig | None = None,
 ) -> FastAPI:
     """Build the app.
@@ -57,6 +59,10 @@ def create_chat_app(
         pc: the Pinecone client for ``ensure_index``; default `connect()`.
         index_name: the index to create or open when ``index`` is not given.
         limits: upload and question limits.
+        routes: a `RoutingTable` or the path of one (default: ``$TENANT_RAG_ROUTES``, else
+            none): a tenant routed to another index (re-embedded, moved) is served there.
+        audit_log: where the admin routes append their deletion receipts (default:
+            ``$TENANT_RAG_AUDIT_LOG``, else none).
         throttle: failed-authentication throttling (`ThrottleConfig()` by default).
     """
     if keys is None:
@@ -88,7 +94,12 @@ def create_chat_app(
     limits = limits or ChatLimits()
     install_redaction(keys.ring.secrets())
     service = ChatService(
-        index=index, index_name=index_name, embedding=embedding, llm=llm, limits=limits
+        index=index,
+        index_name=index_name,
+        embedding=embedding,
+        llm=llm,
+        limits=limits,
+        routes=_routing_table(routes),
     )
     jobs = JobManager(service.ingest, max_pending_per_tenant=limits.max_pending_jobs)
 
@@ -107,6 +118,7 @@ def create_chat_app(
     app.state.throttle = guard = AuthThrottle(throttle)
     app.state.service = service
     app.state.jobs = jobs
+    app.state.audit_log = audit_log
     install_error_handlers(app)
     app.add_middleware(
         body_limit,
@@ -126,6 +138,19 @@ def create_chat_app(
         keys.ring.admin_count,
     )
     return app
+
+
+def _routing_table(routes: Any) -> Any:
+    """A `RoutingTable` from an object, a path, or ``$TENANT_RAG_ROUTES``; None without one."""
+    import os
+
+    from tenant_rag.tenancy.routing import RoutingTable
+
+    if routes is None:
+        routes = os.environ.get("TENANT_RAG_ROUTES") or None
+    if routes is None or isinstance(routes, RoutingTable):
+        return routes
+    return RoutingTable(routes)
 
 
 def _exists(pc: Any, name: str) -> bool:

@@ -63,12 +63,36 @@ class ChatService:
     embedding: Any
     llm: Any
     limits: ChatLimits = field(default_factory=ChatLimits)
+    #: a `RoutingTable` (None: ``index`` serves every tenant); see `target`
+    routes: Any = None
+    #: ``open_index(name) -> (handle, embeddings)`` for an index a tenant is routed to
+    open_index: Any = None
+    _opened: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+
+    def target(self, tenant: str) -> tuple[Any, str, Any]:
+        """(index handle, index name, embedding model) serving ``tenant`` now.
+
+        Looked up per request in the routing table, so a tenant re-embedded into
+        a new index or moved is served (and its uploads written) there from the
+        moment its route is switched.
+        """
+        route = self.routes.get(tenant) if self.routes is not None else None
+        if route is None or route.index == self.index_name:
+            return self.index, self.index_name, self.embedding
+        opened = self._opened.get(route.index)
+        if opened is None:
+            from tenant_rag.stores.per_request import open_index_by_name
+
+            opener = self.open_index or (lambda name: open_index_by_name(name, self.embedding))
+            opened = self._opened.setdefault(route.index, opener(route.index))
+        return opened[0], route.index, opened[1]
 
     def retriever(self, tenant: str) -> Any:
         """A retriever pinned to ``tenant`` (from the request's key, never its body)."""
         from tenant_rag.stores.langchain import tenant_retriever
 
-        return tenant_retriever(self.index, tenant, self.embedding, k=self.limits.top_k)
+        index, _, embedding = self.target(tenant)
+        return tenant_retriever(index, tenant, embedding, k=self.limits.top_k)
 
     def chain(self, tenant: str) -> Any:
         """The RAG chain over the tenant's retriever."""
@@ -99,12 +123,15 @@ class ChatService:
         """
         from tenant_rag.ingestion import ingest
 
+        index, _, embedding = self.target(tenant)
         return ingest(
-            self.index,
+            index,
             tenant,
             [str(p) for p in paths],
             root=root,
-            embedding=self.job_embedding,
+            # the tenant's own model when it is routed to another index; the job's
+            # one-thread session of the shared local model otherwise
+            embedding=self.job_embedding if embedding is self.embedding else embedding,
             progress=progress if progress is not None else False,
             embed_batch_size=self.limits.job_embed_batch,
             wave_chunks=self.limits.job_wave_chunks,
@@ -138,7 +165,8 @@ class ChatService:
         """The raw index pinned to ``tenant`` (listing documents)."""
         from tenant_rag.tenancy.pinned import PinnedIndex
 
-        return PinnedIndex(self.index, tenant, index_name=self.index_name)
+        index, name, _ = self.target(tenant)
+        return PinnedIndex(index, tenant, index_name=name)
 
 
 class ForegroundGate:

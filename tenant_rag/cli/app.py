@@ -16,8 +16,10 @@ from tenant_rag.cli._help import PlainHelpCommand, PlainHelpGroup
 from tenant_rag.cli.ask import ask
 from tenant_rag.cli.demo import demo
 from tenant_rag.cli.docs import docs
+from tenant_rag.cli.erase import erase
 from tenant_rag.cli.ingest import delete_doc, ingest
 from tenant_rag.cli.offboard import offboard
+from tenant_rag.cli.portability import copy, export, import_, migrate_isolation, move, reembed
 from tenant_rag.cli.search import search
 from tenant_rag.cli.serve import serve
 from tenant_rag.cli.stats import stats
@@ -117,6 +119,13 @@ _command("search", search)
 _command("tenants", tenants)
 _command("stats", stats)
 _command("offboard", offboard)
+_command("erase", erase)
+_command("export", export)
+_command("import", import_)
+_command("copy", copy)
+_command("move", move)
+_command("migrate-isolation", migrate_isolation)
+_command("reembed", reembed)
 _command("demo", demo)
 
 

@@ -200,6 +200,20 @@ CASES = [
         lambda b: b.client.delete("/tenants/acme", headers=b.as_(ACME_KEY)),
         (403,),
     ),
+    Case(
+        "GET /tenants/globex/export with acme's key",
+        lambda b: b.client.get("/tenants/globex/export", headers=b.as_(ACME_KEY)),
+        (403,),
+    ),
+    Case(
+        "POST /tenants/globex/erase with acme's key",
+        lambda b: b.client.post(
+            "/tenants/globex/erase",
+            json={"filter": {"doc_id": "secret.md"}},
+            headers=b.as_(ACME_KEY),
+        ),
+        (403,),
+    ),
 ]
 
 
@@ -238,10 +252,11 @@ def test_every_route_is_covered(backend: Backend) -> None:
         ("POST", "/chat"),
         ("GET", "/tenants"),
         ("DELETE", "/tenants/{tenant_id}"),
-        ("GET", "/tenants"),
         ("GET", "/jobs"),
         ("GET", "/jobs/{job_id}"),
         ("GET", "/jobs/{job_id}/events"),
+        ("GET", "/tenants/{tenant_id}/export"),
+        ("POST", "/tenants/{tenant_id}/erase"),
     }
     assert routes - {("GET", "/healthz")} == tested
 

@@ -223,11 +223,12 @@ def delete_document(doc_id: str, tenant: Tenant, service: Service) -> dict[str, 
         raise ChatApiError(
             404, "unknown_document", "name the document to delete: /documents/<doc_id>."
         )
-    deleted = delete_doc(service.index, tenant, doc_id)
+    index, _, _ = service.target(tenant)  # the index serving the tenant (its route)
+    deleted = delete_doc(index, tenant, doc_id)
     items: list[str] = []
     if not deleted and Path(doc_id).suffix.lower() in (".json", ".jsonl"):
         items = _items_of(service.pinned(tenant), doc_id)
-        deleted = sum(delete_doc(service.index, tenant, item) for item in items)
+        deleted = sum(delete_doc(index, tenant, item) for item in items)
     if not deleted:
         raise ChatApiError(404, "unknown_document", f"no document {doc_id!r} in this tenant.")
     body: dict[str, Any] = {"tenant": tenant, "doc_id": doc_id, "deleted_chunks": deleted}
