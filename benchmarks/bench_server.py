@@ -38,7 +38,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bench_peers import wait_until_fast  # same folder: scripts run with it on sys.path
 
+from tenant_rag.local.engine.ann import ANN_MIN_ROWS_ENV
 from tenant_rag.local.process import serve_process
 
 DIM = 384
@@ -92,16 +94,156 @@ def memory_kb(pid: int) -> dict[str, int]:
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` (all its threads), from /proc: less sensitive to
+    other people's load than wall time."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def numpy_search(mat: np.ndarray) -> Any:
     """In-process exact cosine search (the limit): normalised matrix @ q, argpartition, sort."""
     normed = mat / np.linalg.norm(mat, axis=1, keepdims=True)
 
     def search(q: np.ndarray) -> np.ndarray:
-        scores = normed @ (q / np.linalg.norm(q))
+        # einsum, as the server does: OpenBLAS's threaded gemv stalls on a busy machine
+        scores = np.einsum("ij,j->i", normed, q / np.linalg.norm(q))
         top = np.argpartition(-scores, TOP_K - 1)[:TOP_K]
         return top[np.argsort(-scores[top])]
 
     return search
+
+
+def _p50_series(fn: Any, items: list[Any]) -> list[float]:
+    out = []
+    for it in items:
+        t = time.perf_counter()
+        fn(it)
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def ann_rows(work: Path, big_n: int, rng: np.random.Generator, quick: bool) -> dict[str, Any]:
+    """Approximate search against today's exact search, same data, same run, interleaved.
+
+    Two servers run at once over the same data directory (indexes "big": one big_n x 384
+    namespace, and "many-tenants": 1,000-vector tenants): one with the approximate index
+    switched off (``TENANT_RAG_LOCAL_ANN_MIN_ROWS=0``: today's exact search), one default.
+    For each query number, the eight (server, transport, namespace) cells take their turn
+    in a shuffled order, so the machine's load falls on all of them alike. Then a
+    1,000,000 x 384 namespace (skipped with --quick): build time, gRPC p50, RSS, recall@10.
+    """
+    from pinecone import Pinecone
+    from pinecone.grpc import GRPCClientConfig, PineconeGRPC
+
+    queries = rng.standard_normal((200, DIM), dtype=np.float32)
+    q_lists = [q.tolist() for q in queries]
+    out: dict[str, Any] = {}
+    with contextlib.ExitStack() as stack:
+        cells: dict[str, Any] = {}
+        for label, env in (("exact", {ANN_MIN_ROWS_ENV: "0"}), ("ann", {})):
+            srv = stack.enter_context(serve_process(work, grpc=True, env=env))
+            for transport in ("rest", "grpc"):
+                for index_name, ns, kind in (
+                    ("big", "big", "100k"),
+                    ("many-tenants", "t1", "small"),
+                ):
+                    if transport == "rest":  # by host: the SDK caches a name's host per
+                        # api key across clients, and an earlier server of this run is gone
+                        ix = Pinecone(api_key="bench").Index(host=f"{srv.url}/_index/{index_name}")
+                    else:
+                        ix = PineconeGRPC(api_key="bench").Index(
+                            name=index_name,
+                            host=srv.grpc_target,
+                            grpc_config=GRPCClientConfig(secure=False),
+                        )
+                    cells[f"{label}_{transport}_{kind}"] = (ix, ns)
+        ann_big, _ = cells["ann_rest_100k"]
+        ann_big.query(vector=q_lists[0], top_k=TOP_K, namespace="big")  # loads; starts the build
+        slow = _p50_series(
+            lambda q: ann_big.query(vector=q, top_k=TOP_K, namespace="big"), q_lists[:5]
+        )
+        out["ann_ready_after_s"] = wait_until_fast(
+            lambda: ann_big.query(vector=q_lists[0], top_k=TOP_K, namespace="big"),
+            percentile(slow, 50),
+        )
+        for ix, ns in cells.values():  # warm every cell
+            for q in q_lists[:10]:
+                ix.query(vector=q, top_k=TOP_K, namespace=ns)
+        times: dict[str, list[float]] = {name: [] for name in cells}
+        order = list(cells)
+        shuffle = np.random.default_rng(3)
+        for q in q_lists:
+            shuffle.shuffle(order)
+            for name in order:
+                ix, ns = cells[name]
+                t = time.perf_counter()
+                ix.query(vector=q, top_k=TOP_K, namespace=ns)
+                times[name].append((time.perf_counter() - t) * 1000)
+    for label in ("exact", "ann"):
+        out[label] = {
+            f"{transport}_{kind}_p50_ms": percentile(times[f"{label}_{transport}_{kind}"], 50)
+            for transport in ("rest", "grpc")
+            for kind in ("100k", "small")
+        }
+    e, a = out["exact"], out["ann"]
+    out["grpc_100k_ann_over_exact"] = a["grpc_100k_p50_ms"] / e["grpc_100k_p50_ms"]
+    out["rest_100k_ann_over_exact"] = a["rest_100k_p50_ms"] / e["rest_100k_p50_ms"]
+    out["rest_small_ann_over_exact"] = a["rest_small_p50_ms"] / e["rest_small_p50_ms"]
+    out["grpc_small_ann_over_exact"] = a["grpc_small_p50_ms"] / e["grpc_small_p50_ms"]
+    out["loadavg_after_interleaved"] = os.getloadavg()
+    if quick:
+        return out
+    n = 1_000_000
+    million = rng.standard_normal((n, DIM), dtype=np.float32)
+    t = time.perf_counter()
+    populate(work, "million", {"m": million})
+    out["million_setup_s"] = time.perf_counter() - t
+    normed = million / np.linalg.norm(million, axis=1, keepdims=True)
+    truth = []
+    for q in queries[:50]:
+        sc = normed @ (q / np.linalg.norm(q))
+        top = np.argpartition(-sc, 9)[:10]
+        truth.append({f"m-{int(i)}" for i in top})
+    del normed
+    with serve_process(work, grpc=True) as srv:
+        idle = memory_kb(srv.pid)
+        grpc = PineconeGRPC(api_key="bench").Index(
+            name="million", host=srv.grpc_target, grpc_config=GRPCClientConfig(secure=False)
+        )
+        t = time.perf_counter()
+        grpc.query(vector=q_lists[0], top_k=TOP_K, namespace="m")
+        out["million_load_s"] = time.perf_counter() - t
+        slow = _p50_series(lambda q: grpc.query(vector=q, top_k=TOP_K, namespace="m"), q_lists[:3])
+        out["million_exact_p50_ms"] = percentile(slow, 50)
+        out["million_ann_ready_after_s"] = out["million_load_s"] + wait_until_fast(
+            lambda: grpc.query(vector=q_lists[0], top_k=TOP_K, namespace="m"),
+            percentile(slow, 50),
+            timeout=1800,
+        )
+        for q in q_lists[:10]:
+            grpc.query(vector=q, top_k=TOP_K, namespace="m")
+        cpu0 = cpu_seconds(srv.pid)
+        lat = _p50_series(lambda q: grpc.query(vector=q, top_k=TOP_K, namespace="m"), q_lists)
+        cpu_ms = (cpu_seconds(srv.pid) - cpu0) * 1000 / len(q_lists)
+        hits = sum(
+            len(want & {m.id for m in grpc.query(vector=q, top_k=10, namespace="m").matches})
+            for q, want in zip(q_lists[:50], truth, strict=True)
+        )
+        mem = memory_kb(srv.pid)
+    out["million"] = {
+        "grpc_p50_ms": percentile(lat, 50),
+        "grpc_p99_ms": percentile(lat, 99),
+        "server_cpu_ms_per_query": cpu_ms,
+        "recall_at_10": hits / 500,
+        "raw_float32_mb": million.nbytes / 2**20,
+        "server_idle_rss_mb": idle["VmRSS"] / 1024,
+        "server_rss_mb": mem["VmRSS"] / 1024,
+        "server_peak_rss_mb": mem["VmHWM"] / 1024,
+        "rss_over_raw": mem["VmRSS"] * 1024 / million.nbytes,
+        "peak_rss_over_raw": mem["VmHWM"] * 1024 / million.nbytes,
+    }
+    return out
 
 
 def main() -> None:
@@ -160,6 +302,16 @@ def main() -> None:
             pc = Pinecone(api_key="bench", host=url)
             index = pc.Index(name="big")
             index.query(vector=q_lists[0], top_k=TOP_K, namespace="big")  # loads the namespace
+            slow = []
+            for q in q_lists[:5]:
+                t = time.perf_counter()
+                index.query(vector=q, top_k=TOP_K, namespace="big")
+                slow.append((time.perf_counter() - t) * 1000)
+            # the approximate index builds in the background; measure once it serves
+            result["ann_ready_after_s"] = wait_until_fast(
+                lambda: index.query(vector=q_lists[0], top_k=TOP_K, namespace="big"),
+                percentile(slow, 50),
+            )
             for q in q_lists[:10]:
                 index.query(vector=q, top_k=TOP_K, namespace="big")
             search = numpy_search(big)
@@ -300,6 +452,7 @@ def main() -> None:
                 "rest_raw_json_batch_200_vectors_per_s": raw_rate,
                 "vectors": batches * 1000,
             }
+        result["ann"] = ann_rows(work, big_n, rng, args.quick)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -327,7 +327,7 @@ class VectorService:
 
     def describe_namespace(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
         n = ix.namespace_count(req.namespace)
-        return _namespace(v, req.namespace, n, ix.namespace_schemas().get(req.namespace))
+        return _namespace(v, req.namespace, n, ix.namespace_schema(req.namespace))
 
     def delete_namespace(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
         ix.drop_namespace(req.namespace)

@@ -35,7 +35,12 @@ from tenant_rag.local.api.versions import version_of
 from tenant_rag.local.engine import ApiError, Engine, IndexEngine
 from tenant_rag.local.engine.backups import Backups
 from tenant_rag.local.engine.errors import GRPC_NUMBER, bad_request, short
-from tenant_rag.local.engine.limits import MAX_FILTER_DEPTH, MAX_JSON_DEPTH, MAX_REQUEST_BYTES
+from tenant_rag.local.engine.limits import (
+    DEFAULT_NAMESPACE,
+    MAX_FILTER_DEPTH,
+    MAX_JSON_DEPTH,
+    MAX_REQUEST_BYTES,
+)
 from tenant_rag.local.storage import IndexDef
 
 log = logging.getLogger("tenant_rag.local")
@@ -181,6 +186,7 @@ def create_app(
         fn: Callable[[IndexEngine], T],
         *,
         vectors_api: bool = True,
+        inline: bool = True,
     ) -> tuple[T, int]:
         """Run a data-plane read inline when it is known cheap, else on a worker thread.
 
@@ -189,8 +195,9 @@ def create_app(
         and nothing needs loading or replaying, so the event loop never waits. Returns
         the answer and the LSN it reflects (read under the same lock). ``vectors_api``
         reads refuse a document index; stats and the namespaces API serve every index.
+        ``inline=False``: always a worker thread (a read whose cost grows with the index).
         """
-        eng = engine.cached_index(name)
+        eng = engine.cached_index(name) if inline else None
         if eng is not None and eng.lock.acquire(blocking=False):
             try:
                 if eng.cheap_read(ns, needs_matrix):
@@ -348,10 +355,17 @@ def create_app(
     async def describe_index_stats(name: str, request: Request) -> Response:
         b = await _body(request)
         flt = b.get("filter")
+        key = version_of(request).stats_namespace_key(DEFAULT_NAMESPACE)
         stats, _ = await read(
-            name, None, False, lambda ix: ix.describe_stats(flt), vectors_api=False
+            name,
+            None,
+            False,
+            lambda ix: ix.describe_stats_encoded(flt, key),
+            vectors_api=False,
+            inline=False,  # one entry per namespace: 100,000 tenants must not stall the loop
         )
-        return _json(version_of(request).stats(stats))
+        stats["namespaces"] = orjson.Fragment(stats["namespaces"])
+        return _json(stats)
 
     # -- data plane: namespaces ------------------------------------------------
     @app.get(DATA_PREFIX + "/{name}/namespaces")
@@ -383,14 +397,14 @@ def create_app(
 
     @app.get(DATA_PREFIX + "/{name}/namespaces/{ns:path}")
     async def describe_namespace(name: str, ns: str, request: Request) -> Response:
-        (n, schemas), _ = await read(
+        (n, schema), _ = await read(
             name,
             ns,
             False,
-            lambda ix: (ix.namespace_count(ns), ix.namespace_schemas()),
+            lambda ix: (ix.namespace_count(ns), ix.namespace_schema(ns)),
             vectors_api=False,
         )
-        return _json(version_of(request).namespace_description(ns, n, schemas.get(ns)))
+        return _json(version_of(request).namespace_description(ns, n, schema))
 
     @app.delete(DATA_PREFIX + "/{name}/namespaces/{ns:path}")
     async def delete_namespace(name: str, ns: str) -> Response:

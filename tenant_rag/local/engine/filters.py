@@ -32,8 +32,27 @@ from typing import Any
 from tenant_rag.local.engine.errors import bad_request, short
 from tenant_rag.local.engine.limits import MAX_FILTER_DEPTH, MAX_FILTER_OPERATORS, MAX_IN_VALUES
 
-Predicate = Callable[[dict[str, Any]], bool]
+_Check = Callable[[dict[str, Any]], bool]
+#: A compiled filter's tree, for evaluation on columns (``columns.py``):
+#: ``("$and" | "$or", [Node, ...])`` or ``(op, field, operand)`` with the operand validated
+#: (a scalar, a list of scalars for ``$in``/``$nin``, a bool for ``$exists``, a float bound).
+Node = tuple[Any, ...]
 _MISSING = object()
+
+
+class Predicate:
+    """A compiled filter: call it on one record's metadata, or evaluate ``node`` on columns."""
+
+    __slots__ = ("check", "node")
+
+    def __init__(self, check: _Check, node: Node) -> None:
+        self.check = check
+        self.node = node
+
+    def __call__(self, md: dict[str, Any]) -> bool:
+        return self.check(md)
+
+
 _COMPARISONS = {"$gt", "$gte", "$lt", "$lte"}
 _OPERATORS = {"$eq", "$ne", "$in", "$nin", "$exists", *_COMPARISONS}
 
@@ -83,7 +102,8 @@ def _compile_object(flt: Any) -> Predicate:
     parts = [_compile_clause(key, value) for key, value in flt.items()]
     if len(parts) == 1:
         return parts[0]
-    return lambda md: all(p(md) for p in parts)
+    checks = [p.check for p in parts]
+    return Predicate(lambda md: all(c(md) for c in checks), ("$and", [p.node for p in parts]))
 
 
 def _compile_clause(key: str, value: Any) -> Predicate:
@@ -91,9 +111,11 @@ def _compile_clause(key: str, value: Any) -> Predicate:
         if not isinstance(value, list) or not value:
             raise bad_request(f"{key} takes a non-empty list of filters, got {short(value)}")
         subs = [_compile_object(v) for v in value]
+        checks = [s.check for s in subs]
+        node = (key, [s.node for s in subs])
         if key == "$and":
-            return lambda md: all(s(md) for s in subs)
-        return lambda md: any(s(md) for s in subs)
+            return Predicate(lambda md: all(c(md) for c in checks), node)
+        return Predicate(lambda md: any(c(md) for c in checks), node)
     if key.startswith("$"):
         raise bad_request(
             f"unsupported filter operator {key!r} at the top level; use $and, $or or a field name"
@@ -104,7 +126,8 @@ def _compile_clause(key: str, value: Any) -> Predicate:
         preds = [_compile_operator(key, op, operand) for op, operand in value.items()]
         if len(preds) == 1:
             return preds[0]
-        return lambda md: all(p(md) for p in preds)
+        checks = [p.check for p in preds]
+        return Predicate(lambda md: all(c(md) for c in checks), ("$and", [p.node for p in preds]))
     return _compile_operator(key, "$eq", value)
 
 
@@ -148,13 +171,13 @@ def _compile_operator(field: str, op: str, operand: Any) -> Predicate:
                 f"$exists on field {field!r} needs true or false, got {short(operand)}"
             )
         want = operand
-        return lambda md: (field in md) is want
+        return Predicate(lambda md: (field in md) is want, (op, field, want))
     if op == "$eq":
         v = _scalar(field, op, operand)
-        return lambda md: _any_equal(md.get(field, _MISSING), v)
+        return Predicate(lambda md: _any_equal(md.get(field, _MISSING), v), (op, field, v))
     if op == "$ne":
         v = _scalar(field, op, operand)
-        return lambda md: not _any_equal(md.get(field, _MISSING), v)
+        return Predicate(lambda md: not _any_equal(md.get(field, _MISSING), v), (op, field, v))
     if op in ("$in", "$nin"):
         if not isinstance(operand, list):
             raise bad_request(f"{op} on field {field!r} needs a list, got {short(operand)}")
@@ -164,8 +187,8 @@ def _compile_operator(field: str, op: str, operand: Any) -> Predicate:
             )
         vals = [_scalar(field, op, o) for o in operand]
         if op == "$in":
-            return lambda md: _any_in(md.get(field, _MISSING), vals)
-        return lambda md: not _any_in(md.get(field, _MISSING), vals)
+            return Predicate(lambda md: _any_in(md.get(field, _MISSING), vals), (op, field, vals))
+        return Predicate(lambda md: not _any_in(md.get(field, _MISSING), vals), (op, field, vals))
     # numeric comparisons
     if (
         isinstance(operand, bool)
@@ -175,6 +198,7 @@ def _compile_operator(field: str, op: str, operand: Any) -> Predicate:
         raise bad_request(f"{op} on field {field!r} needs a number, got {short(operand)}")
     bound = float(operand)
     cmp: Callable[[float], bool]
+    node = (op, field, bound)
     if op == "$gt":
         cmp = lambda x: x > bound  # noqa: E731
     elif op == "$gte":
@@ -190,7 +214,17 @@ def _compile_operator(field: str, op: str, operand: Any) -> Predicate:
             return False
         return cmp(value)
 
-    return numeric
+    return Predicate(numeric, node)
+
+
+def node_fields(node: Node) -> list[str]:
+    """The field names a compiled filter's tree mentions, each once, in order."""
+    if node[0] in ("$and", "$or"):
+        out: list[str] = []
+        for sub in node[1]:
+            out += [f for f in node_fields(sub) if f not in out]
+        return out
+    return [node[1]]
 
 
 def filter_fields(flt: Any) -> set[str]:

@@ -28,6 +28,13 @@ from typing import Any
 import numpy as np
 
 from tenant_rag.local.engine import validation as v
+from tenant_rag.local.engine.ann import (
+    RERANK,
+    SHARD_ROWS,
+    AnnIndex,
+    ann_min_rows,
+    start_build,
+)
 from tenant_rag.local.engine.errors import ApiError, bad_request, not_found, short
 from tenant_rag.local.engine.filters import Predicate, compile_filter
 from tenant_rag.local.engine.limits import (
@@ -46,6 +53,10 @@ from tenant_rag.local.storage.sqlite import DEFAULT_DURABILITY, Durability
 
 _GB = 1024**3
 _RELOAD_WHOLE_NAMESPACE_AT = 1000
+# A filtered query on a namespace with an approximate index is searched exactly over the
+# matching rows when they are fewer than this fraction of the namespace (or than the index
+# threshold); otherwise the index is searched for more candidates and they are filtered.
+FILTER_EXACT_FRACTION = 0.05
 # A search over at most this many stored floats (e.g. 4,000 x 384) takes well under a
 # millisecond, less than handing the request to a worker thread costs; see cheap_read().
 INLINE_MAX_FLOATS = 1_500_000
@@ -98,7 +109,13 @@ class IndexEngine:
         if not needs_matrix:
             return True
         mat = self._ns.get(v.namespace_name(namespace))
-        return mat is not None and mat.n * max(self.dim, 1) <= INLINE_MAX_FLOATS
+        if mat is None:
+            return False
+        # an approximate search of one shard costs about a millisecond; a sharded one
+        # waits for scanner threads, which the event loop must not do
+        return mat.n * max(self.dim, 1) <= INLINE_MAX_FLOATS or (
+            mat.ann is not None and mat.ann.ready and mat.n <= SHARD_ROWS
+        )
 
     @property
     def lsn(self) -> int:
@@ -114,8 +131,45 @@ class IndexEngine:
     def close(self) -> None:
         with self.lock:
             self._closed = True
-            self._ns.clear()
+            self._forget_all()
             self.store.close()
+
+    # -- namespaces in memory ------------------------------------------------
+    def _forget(self, ns: str) -> None:
+        """Drop one in-memory namespace (and stop its approximate index's build)."""
+        mat = self._ns.pop(ns, None)
+        if mat is not None:
+            mat.drop_ann()
+
+    def _forget_all(self) -> None:
+        for mat in self._ns.values():
+            mat.drop_ann()
+        self._ns.clear()
+
+    def _maybe_ann(self, mat: NamespaceMatrix) -> None:
+        """Start (or drop, or restart) the approximate index of a namespace by its size.
+
+        Lock held. The build runs on a background thread; until it is ready the
+        namespace is searched exactly, so nothing waits for it.
+        """
+        if not self.dim or self.sparse_only:
+            return
+        min_rows = ann_min_rows()
+        ann = mat.ann
+        if ann is not None and (
+            ann.state == "failed" or ann.needs_rebuild() or min_rows <= 0 or mat.n < min_rows // 2
+        ):
+            mat.drop_ann()
+            ann = None
+        if ann is None and min_rows > 0 and mat.n >= min_rows:
+            mat.ann = AnnIndex(self.dim, self.metric)
+            start_build(mat.ann, mat, self.lock)
+
+    def ann_info(self, namespace: Any) -> dict[str, Any] | None:
+        """The approximate index's state and counters for a namespace in memory, else None."""
+        with self._locked():
+            mat = self._ns.get(v.namespace_name(namespace))
+            return mat.ann.info() if mat is not None and mat.ann is not None else None
 
     # -- keeping in step with other processes -------------------------------
     def _catch_up(self) -> None:
@@ -128,7 +182,7 @@ class IndexEngine:
             self._seen_seq = self.store.max_seq()
             return
         if self._seen_seq < self.store.trimmed_upto():
-            self._ns.clear()
+            self._forget_all()
             self._seen_seq = self.store.max_seq()
             return
         changes = self.store.changes_since(self._seen_seq)
@@ -145,7 +199,7 @@ class IndexEngine:
                 ids.add(rid)
         for ns, maybe_ids in touched.items():
             if maybe_ids is None or len(maybe_ids) > _RELOAD_WHOLE_NAMESPACE_AT:
-                del self._ns[ns]
+                self._forget(ns)
                 continue
             mat = self._ns[ns]
             id_list = sorted(maybe_ids)
@@ -156,6 +210,7 @@ class IndexEngine:
                     mat.remove(rid)
                 else:
                     mat.set(rid, *self._decode(row))
+            self._maybe_ann(mat)
         self._seen_seq = changes[-1][0]
 
     def _namespace(self, ns: str) -> NamespaceMatrix:
@@ -168,6 +223,7 @@ class IndexEngine:
             mat = NamespaceMatrix.load(self.dim, self.store.count(ns), rows)
             self._ns[ns] = mat
             self._evict_beyond_budget()
+            self._maybe_ann(mat)
         else:
             self._ns.move_to_end(ns)
         return mat
@@ -185,6 +241,7 @@ class IndexEngine:
         while total > budget and len(self._ns) > 1:
             _, gone = self._ns.popitem(last=False)
             total -= gone.resident_bytes()
+            gone.drop_ann()
 
     def _matching_ids(self, ns: str, predicate: Predicate) -> list[str]:
         """Ids whose metadata matches, without loading vectors of a namespace not in memory.
@@ -252,6 +309,7 @@ class IndexEngine:
             if mat is not None:
                 for rid, (vec, sp, md) in records.items():
                     mat.set(rid, vec, sp, md)
+                self._maybe_ann(mat)
         return len(vectors)
 
     def _prepare(
@@ -312,6 +370,7 @@ class IndexEngine:
             mat = self._ns.get(ns)
             if mat is not None:
                 mat.set(rid, vec, sp, md_json)
+                self._maybe_ann(mat)
 
     def update_by_filter(
         self, namespace: Any, flt: Any, set_metadata: Any, dry_run: bool = False
@@ -393,6 +452,7 @@ class IndexEngine:
             if held is not None:
                 for rid in id_list:
                     held.remove(rid)
+                self._maybe_ann(held)
 
     def drop_namespace(self, namespace: Any, *, missing_ok: bool = False) -> None:
         ns = v.namespace_name(namespace)
@@ -405,7 +465,7 @@ class IndexEngine:
                 self.store.log_drop(ns)
                 seq = self.store.max_seq()
             self._seen_seq = seq
-            self._ns.pop(ns, None)
+            self._forget(ns)
 
     def checkpoint(self) -> dict[str, int]:
         """Empty this index's WAL into its database file (see `IndexStore.checkpoint`)."""
@@ -436,7 +496,7 @@ class IndexEngine:
 
     def _exists(self, ns: str) -> bool:
         """A namespace exists while it holds records or since create_namespace (lock held)."""
-        return self.store.count(ns) > 0 or ns in self.store.declared_namespaces()
+        return self.store.count(ns) > 0 or self.store.is_declared(ns)
 
     # -- reads -------------------------------------------------------------
     def query(
@@ -501,7 +561,7 @@ class IndexEngine:
                 raise bad_request("query needs a vector, a sparseVector or an id")
             if q is None and not self.sparse_only and self.metric != "dotproduct":
                 raise bad_request(f"a query on this {self.metric} index needs a dense vector")
-            rows = mat.matching_rows(predicate) if predicate is not None else None
+            rows = self._candidate_rows(mat, q, q_sparse, predicate, top_k_)
             scores = mat.scores(q, q_sparse, self.metric, rows)
             best = top_k(scores, top_k_, ascending=self.metric == "euclidean")
             matches = []
@@ -524,6 +584,46 @@ class IndexEngine:
                         match["metadata"] = md
                 matches.append(match)
             return _query_result(matches, echo, mat)
+
+    def _candidate_rows(
+        self,
+        mat: NamespaceMatrix,
+        q: np.ndarray | None,
+        q_sparse: Sparse | None,
+        predicate: Predicate | None,
+        k: int,
+    ) -> np.ndarray | None:
+        """Rows to score exactly (None: all of them). Lock held.
+
+        Exact unless the namespace's approximate index is ready and the query is dense
+        only (sparse and hybrid queries keep the exact path). With a filter, the rows it
+        allows are exact-searched when they are few; else the index is asked for more
+        candidates, in inverse proportion to the filter's share, and they are filtered.
+        Whenever the candidates cannot fill ``k`` the query falls back to exact search, so
+        a filter never loses a match it allows, nor admits one it does not.
+        """
+        allowed = mat.matching_rows(predicate) if predicate is not None else None
+        ann = mat.ann
+        if ann is None or not ann.ready or q is None or q_sparse is not None or not self.dim:
+            return allowed
+        want = max(RERANK, 4 * k)
+        if want * 4 > mat.n:
+            return allowed
+        mask = None
+        if allowed is not None:
+            if len(allowed) < max(ann_min_rows(), FILTER_EXACT_FRACTION * mat.n):
+                ann.counts["exact_filtered"] += 1
+                return allowed
+            mask = np.zeros(mat.n, dtype=bool)
+            mask[allowed] = True
+            want = min(mat.n, int(want * mat.n / len(allowed)) + 1)
+        cand = ann.candidates(mat, q, want, mask)
+        available = mat.n if allowed is None else len(allowed)
+        if len(cand) < min(k, available):
+            ann.counts["exact_fallback"] += 1
+            return allowed
+        ann.counts["ann" if mask is None else "ann_filtered"] += 1
+        return cand
 
     def fetch(self, namespace: Any, ids: Any) -> dict[str, Any]:
         ns = v.namespace_name(namespace)
@@ -632,11 +732,11 @@ class IndexEngine:
                     out[ns] = n
             return out
 
-    def namespace_schemas(self) -> dict[str, dict[str, Any]]:
-        """The metadata schemas given to ``create_namespace``, by namespace."""
+    def namespace_schema(self, namespace: str) -> dict[str, Any] | None:
+        """The metadata schema ``create_namespace`` was given for ``namespace``, if any."""
         with self._locked():
-            declared = self.store.declared_namespaces()
-        return {ns: json.loads(text) for ns, text in declared.items() if text}
+            text = self.store.declared_schema(namespace)
+        return json.loads(text) if text else None
 
     def namespaces(self) -> dict[str, int]:
         """Every namespace and its record count: those with records and created empty ones."""
@@ -655,7 +755,9 @@ class IndexEngine:
         Names starting with ``prefix``, in C (byte) order, after the token's name:
         the page as (name, record count, metadata schema or None), the next page's
         token (None on the last) and how many names match ``prefix`` in all
-        (2025-10's ``total_count``).
+        (2025-10's ``total_count``). Ranges of the name indexes (``limit + 1`` rows of
+        each table), so the cost is the page, not the number of tenants; the total is
+        counted by SQLite over the prefix's range.
         """
         limit = DEFAULT_LIST_LIMIT if limit is None else limit
         if (
@@ -665,12 +767,13 @@ class IndexEngine:
         ):
             raise bad_request(f"limit must be between 1 and {MAX_LIST_LIMIT}, got {limit!r}")
         after = _decode_token(token) if token else None
-        counts, schemas = self.namespaces(), self.namespace_schemas()
-        matching = sorted((n for n in counts if n.startswith(prefix)), key=lambda n: n.encode())
-        names = [n for n in matching if after is None or n.encode() > after.encode()]
-        page = names[:limit]
-        nxt = _encode_token(page[-1]) if len(names) > limit else None
-        return [(n, counts[n], schemas.get(n)) for n in page], nxt, len(matching)
+        with self._locked():
+            self._catch_up()
+            rows = self.store.namespace_page(after, limit + 1, prefix)
+            total = self.store.namespace_total(prefix)
+        page = [(n, c, json.loads(s) if s else None) for n, c, s in rows[:limit]]
+        nxt = _encode_token(page[-1][0]) if len(rows) > limit else None
+        return page, nxt, total
 
     def describe_stats(self, flt: Any = None) -> dict[str, Any]:
         """Pinecone serverless's ``describe_index_stats``: a metadata filter is refused.
@@ -679,12 +782,7 @@ class IndexEngine:
         filtering describe_index_stats by metadata"; SDK 10.2.0 documents the
         server rejecting a non-empty filter. An empty filter (``{}``) is no filter.
         """
-        if flt is not None and flt != {}:
-            raise bad_request(
-                "Serverless indexes do not support filtering describe_index_stats by metadata. "
-                "Count matching records with list or fetch_by_metadata instead, or call "
-                "describe_index_stats without a filter."
-            )
+        self.describe_stats_check(flt)
         counts = self.namespace_counts()
         return {
             "namespaces": {ns: {"vectorCount": n} for ns, n in counts.items()},
@@ -695,13 +793,39 @@ class IndexEngine:
             "vectorType": self.d.vector_type,
         }
 
+    @staticmethod
+    def describe_stats_check(flt: Any) -> None:
+        """Refuse a metadata filter, as Pinecone serverless does."""
+        if flt is not None and flt != {}:
+            raise bad_request(
+                "Serverless indexes do not support filtering describe_index_stats by metadata. "
+                "Count matching records with list or fetch_by_metadata instead, or call "
+                "describe_index_stats without a filter."
+            )
+
+    def describe_stats_encoded(self, flt: Any, default_key: str) -> dict[str, Any]:
+        """``describe_stats`` with ``namespaces`` as JSON text, built by SQLite (the REST
+        answer embeds it as is); the default namespace is keyed ``default_key``."""
+        self.describe_stats_check(flt)
+        with self._locked():
+            self._catch_up()
+            namespaces, total = self.store.counts_json(DEFAULT_NAMESPACE, default_key)
+        return {
+            "namespaces": namespaces,
+            "dimension": self.d.dimension,
+            "indexFullness": 0.0,
+            "totalVectorCount": total,
+            "metric": self.metric,
+            "vectorType": self.d.vector_type,
+        }
+
     def namespace_count(self, namespace: Any) -> int:
         """Records in ``namespace``; 404 unless it holds records or was created empty."""
         ns = v.namespace_name(namespace)
         with self._locked():
             self._catch_up()
             n = self.store.count(ns)
-            if n == 0 and ns not in self.store.declared_namespaces():
+            if n == 0 and not self.store.is_declared(ns):
                 raise not_found(f"Namespace {ns!r} not found in index {self.d.name!r}")
         return n
 

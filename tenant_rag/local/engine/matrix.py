@@ -1,7 +1,7 @@
 """One namespace held in memory: a float32 matrix, an id->row map and per-row extras.
 
 Kept in step with writes (append, overwrite in place, swap-remove), so a query
-never rebuilds anything: it is one ``matrix @ q`` plus ``argpartition``.
+never rebuilds anything: it is one matrix-vector product plus ``argpartition``.
 Metadata stays as the compact JSON text it was stored as, and is parsed into
 dicts only the first time a filter needs it (most namespaces never are).
 """
@@ -14,9 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from tenant_rag.local.engine.filters import Predicate
+from tenant_rag.local.engine.ann import AnnIndex
+from tenant_rag.local.engine.columns import Columns, Unsupported
+from tenant_rag.local.engine.filters import Node, Predicate, node_fields
 
 Sparse = tuple[np.ndarray, np.ndarray]  # (uint32 indices, float32 values), indices sorted
+# From this many rows a filter is evaluated on numpy columns of the fields it names
+# (engine/columns.py) instead of row by row (figures: benchmarks/FIGURES.md).
+COLUMN_MIN_ROWS = 2_000
 
 
 class NamespaceMatrix:
@@ -33,6 +38,10 @@ class NamespaceMatrix:
         self.sparse: list[Sparse | None] = []
         self.n_sparse = 0
         self.meta_bytes = 0  # running total, so read-unit accounting never scans
+        # approximate index of a big namespace (engine/ann.py); told of every write below
+        self.ann: AnnIndex | None = None
+        # metadata fields as arrays, built when a filter on a big namespace names them
+        self.columns = Columns()
 
     @property
     def n(self) -> int:
@@ -62,6 +71,7 @@ class NamespaceMatrix:
     def set(self, rid: str, vec: np.ndarray, sp: Sparse | None, meta: str | None) -> None:
         """Insert or overwrite one record."""
         row = self.row_of.get(rid)
+        moved = True  # the vector changed (an approximate index must re-add the row)
         if row is None:
             row = self.n
             self._grow(row + 1)
@@ -73,7 +83,11 @@ class NamespaceMatrix:
             if self._parsed is not None:
                 self._parsed.append(_parse(meta))
             self.n_sparse += sp is not None
+            if self.columns.fields:
+                self.columns.on_set(row, self._parsed[row] if self._parsed is not None else meta)
         else:
+            if self.ann is not None and self.dimension:
+                moved = not np.array_equal(self._mat[row], vec)  # metadata-only update?
             old = self.meta[row]
             self.meta_bytes += (len(meta) if meta else 0) - (len(old) if old else 0)
             self.meta[row] = meta
@@ -81,9 +95,13 @@ class NamespaceMatrix:
             self.sparse[row] = sp
             if self._parsed is not None:
                 self._parsed[row] = _parse(meta)
+            if self.columns.fields:
+                self.columns.on_set(row, self._parsed[row] if self._parsed is not None else meta)
         if self.dimension:
             self._mat[row] = vec
             self._sq[row] = float(np.dot(vec, vec))
+        if self.ann is not None and moved:
+            self.ann.on_set(row)
 
     def remove(self, rid: str) -> bool:
         """Swap-remove one record; False if it was not here."""
@@ -91,6 +109,9 @@ class NamespaceMatrix:
         if row is None:
             return False
         last = self.n - 1
+        if self.ann is not None:
+            self.ann.on_remove(row, last)
+        self.columns.on_remove(row, last)
         self.n_sparse -= self.sparse[row] is not None
         gone = self.meta[row]
         self.meta_bytes -= len(gone) if gone else 0
@@ -125,10 +146,21 @@ class NamespaceMatrix:
         mat[:keep] = self._mat[:keep]
         sq[:keep] = self._sq[:keep]
         self._mat, self._sq = mat, sq
+        self.columns.resize(cap, keep)
 
     # -- reads -------------------------------------------------------------
     def values(self, row: int) -> np.ndarray:
         return self._mat[row]
+
+    def rows(self, rows: np.ndarray) -> np.ndarray:
+        """A copy of the float32 vectors of ``rows``."""
+        return self._mat[rows]
+
+    def drop_ann(self) -> None:
+        """Forget the approximate index (the namespace is leaving memory or shrank)."""
+        if self.ann is not None:
+            self.ann.close()
+            self.ann = None
 
     def metadata(self, row: int) -> dict[str, Any]:
         if self._parsed is not None:
@@ -141,14 +173,39 @@ class NamespaceMatrix:
 
     def resident_bytes(self) -> int:
         """Approximate memory held: matrix capacity, norms, ids and metadata text."""
-        return self._mat.nbytes + self._sq.nbytes + self.n * 120 + self.meta_bytes
+        extra = self.ann.resident_bytes() if self.ann is not None else 0
+        extra += self.columns.nbytes()
+        return self._mat.nbytes + self._sq.nbytes + self.n * 120 + self.meta_bytes + extra
 
     def matching_rows(self, predicate: Predicate) -> np.ndarray:
-        """Rows whose metadata satisfies ``predicate`` (parses metadata once, then caches)."""
+        """Rows whose metadata satisfies ``predicate``, in row order.
+
+        A big namespace evaluates the filter on columns of the fields it names (built on
+        first use, then kept in step with writes); a small one, or a filter the columns
+        cannot decide exactly, checks each row's parsed metadata (parsed once, cached).
+        """
+        if self.n >= COLUMN_MIN_ROWS:
+            self._build_columns(predicate.node)
+            try:
+                return np.flatnonzero(self.columns.evaluate(predicate.node, self.n, self._column))
+            except Unsupported:
+                pass
         if self._parsed is None:
             self._parsed = [_parse(m) for m in self.meta]
         parsed = self._parsed
         return np.fromiter((i for i in range(self.n) if predicate(parsed[i])), dtype=np.int64)
+
+    def _column(self, field: str) -> Any:
+        """The column of ``field`` (``matching_rows`` built every named field first)."""
+        return self.columns.fields[field]
+
+    def _build_columns(self, node: Node) -> None:
+        """Build the columns of the fields ``node`` names that have none yet, in one pass
+        over the rows' metadata (parsed on the fly, never kept)."""
+        missing = [f for f in node_fields(node) if f not in self.columns.fields]
+        if missing:
+            metas = self._parsed if self._parsed is not None else (_parse(m) for m in self.meta)
+            self.columns.build(missing, metas, self._mat.shape[0])
 
     def scores(
         self, q: np.ndarray | None, q_sparse: Sparse | None, metric: str, rows: np.ndarray | None
@@ -164,7 +221,7 @@ class NamespaceMatrix:
         if q is not None and self.dimension and count:
             mat = self._mat[:n] if rows is None else self._mat[rows]
             sq = self._sq[:n] if rows is None else self._sq[rows]
-            dots = mat @ q
+            dots = _dots(mat, q)
             if metric == "cosine":
                 qn = float(np.sqrt(np.dot(q, q)))
                 denom = np.sqrt(sq) * qn
@@ -197,6 +254,17 @@ def top_k(scores: np.ndarray, k: int, ascending: bool) -> np.ndarray:
         part = np.argpartition(key, k - 1)[:k]
         return part[np.argsort(key[part], kind="stable")]
     return np.argsort(key, kind="stable")
+
+
+def _dots(mat: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``mat @ q`` on the calling thread only.
+
+    ``@`` goes to OpenBLAS, which splits any product over ~9,000 elements (24 rows of
+    384) across its worker threads; between requests those threads sleep, and on a busy
+    2-core machine waking them costs far more than the product itself
+    (benchmarks/FIGURES.md). ``einsum`` runs numpy's own SIMD loop on this thread.
+    """
+    return np.einsum("ij,j->i", mat, q)
 
 
 def _parse(meta: str | None) -> dict[str, Any]:

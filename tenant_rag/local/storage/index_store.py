@@ -206,6 +206,16 @@ class IndexStore:
         )
         return cur.rowcount == 1
 
+    def is_declared(self, ns: str) -> bool:
+        row = self.conn.execute("SELECT 1 FROM declared_namespaces WHERE name=?", (ns,))
+        return row.fetchone() is not None
+
+    def declared_schema(self, ns: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT schema FROM declared_namespaces WHERE name=?", (ns,)
+        ).fetchone()
+        return str(row[0]) if row and row[0] else None
+
     def declared_namespaces(self) -> dict[str, str | None]:
         return dict(self.conn.execute("SELECT name, schema FROM declared_namespaces").fetchall())
 
@@ -237,12 +247,100 @@ class IndexStore:
         self.conn.execute("DELETE FROM namespaces WHERE name=? AND record_count <= 0", (ns,))
 
     def counts(self) -> dict[str, int]:
+        """Every namespace's count (describe_index_stats lists them all): one pass over the
+        small ``namespaces`` table in primary-key order, never over records."""
         return dict(
             self.conn.execute("SELECT name, record_count FROM namespaces ORDER BY name").fetchall()
         )
+
+    def counts_json(self, default_name: str, default_key: str) -> tuple[str, int]:
+        """Every namespace as the JSON object ``{name: {"vectorCount": n}}`` built by SQLite
+        in C, and the total count: ``describe_index_stats`` names every namespace, and
+        building that in Python is several times slower (benchmarks/FIGURES.md).
+        ``default_name`` is shown as ``default_key`` (API 2025-04 shows ``""``)."""
+        row = self.conn.execute(
+            "SELECT json_group_object(CASE WHEN name = ? THEN ? ELSE name END, "
+            "json_object('vectorCount', record_count)), coalesce(sum(record_count), 0) "
+            "FROM (SELECT name, record_count FROM namespaces ORDER BY name)",
+            (default_name, default_key),
+        ).fetchone()
+        return str(row[0]), int(row[1])
+
+    def namespace_page(
+        self, after: str | None, limit: int, prefix: str = ""
+    ) -> list[tuple[str, int, str | None]]:
+        """Up to ``limit`` (name, record count, declared schema) in name order, name >
+        ``after`` and starting with ``prefix``: namespaces with records and those created
+        empty (``declared_namespaces``), merged.
+
+        Two ranges of the tables' primary keys, ``limit`` rows each: the cost is the page,
+        not the number of namespaces (100,000 tenants list as fast as 100). The first
+        ``limit`` distinct names of the union are among the first ``limit`` of each table.
+        """
+        where, args = _name_range(after, prefix)
+        counted = self.conn.execute(
+            f"SELECT name, record_count FROM namespaces{where} ORDER BY name LIMIT ?",
+            (*args, limit),
+        ).fetchall()
+        declared = self.conn.execute(
+            f"SELECT name, schema FROM declared_namespaces{where} ORDER BY name LIMIT ?",
+            (*args, limit),
+        ).fetchall()
+        counts: dict[str, int] = {str(n): int(c) for n, c in counted}
+        schemas: dict[str, str | None] = {str(n): s for n, s in declared}
+        names = sorted(counts.keys() | schemas.keys())[:limit]  # code point = UTF-8 order
+        return [(n, counts.get(n, 0), schemas.get(n)) for n in names]
+
+    def namespace_total(self, prefix: str = "") -> int:
+        """How many namespaces (with records, or created empty) start with ``prefix``.
+
+        SQLite counts over the names' primary-key range; a created-empty namespace is
+        looked up by key, so the cost does not grow with the namespaces that hold records.
+        """
+        where, args = _name_range(None, prefix)
+        with_records = self.conn.execute(f"SELECT count(*) FROM namespaces{where}", args)
+        only_declared = self.conn.execute(
+            f"SELECT count(*) FROM declared_namespaces{where}"
+            f"{' AND' if where else ' WHERE'} NOT EXISTS "
+            "(SELECT 1 FROM namespaces n WHERE n.name = declared_namespaces.name)",
+            args,
+        )
+        return int(with_records.fetchone()[0]) + int(only_declared.fetchone()[0])
 
     def count(self, ns: str) -> int:
         row = self.conn.execute(
             "SELECT record_count FROM namespaces WHERE name=?", (ns,)
         ).fetchone()
         return int(row[0]) if row else 0
+
+
+def _name_range(after: str | None, prefix: str) -> tuple[str, tuple[str, ...]]:
+    """A ``WHERE`` clause selecting names > ``after`` that start with ``prefix``, as a
+    range of the primary key (SQLite compares TEXT as UTF-8 bytes, whose order is code
+    point order): ``prefix <= name < prefix with its last character incremented``."""
+    conds: list[str] = []
+    args: list[str] = []
+    if after is not None:
+        conds.append("name > ?")
+        args.append(after)
+    if prefix:
+        conds.append("name >= ?")
+        args.append(prefix)
+        upper = _prefix_upper_bound(prefix)
+        if upper is not None:
+            conds.append("name < ?")
+            args.append(upper)
+    return (" WHERE " + " AND ".join(conds) if conds else ""), tuple(args)
+
+
+def _prefix_upper_bound(prefix: str) -> str | None:
+    """The least string greater than every string that starts with ``prefix`` (None: no
+    bound, the prefix is all U+10FFFF)."""
+    chars = list(prefix)
+    while chars:
+        code = ord(chars.pop()) + 1
+        if code <= 0x10FFFF:
+            if 0xD800 <= code <= 0xDFFF:  # surrogates cannot be encoded; skip past them
+                code = 0xE000
+            return "".join(chars) + chr(code)
+    return None

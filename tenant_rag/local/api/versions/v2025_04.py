@@ -92,12 +92,6 @@ class Api2025_04:
         """``describe_index_stats`` keys the default namespace as ``""`` in 2025-04."""
         return "" if ns == DEFAULT_NAMESPACE else ns
 
-    def stats(self, raw: dict[str, Any]) -> dict[str, Any]:
-        namespaces = raw["namespaces"]
-        if DEFAULT_NAMESPACE in namespaces:
-            raw["namespaces"] = {self.stats_namespace_key(k): v for k, v in namespaces.items()}
-        return raw
-
     def namespace_description(
         self, name: str, record_count: int, schema: dict[str, Any] | None = None
     ) -> dict[str, Any]:

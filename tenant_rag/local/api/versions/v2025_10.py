@@ -73,9 +73,6 @@ class Api2025_10(Api2025_04):
         """From 2025-10 the default namespace is keyed by its name, ``"__default__"``."""
         return ns
 
-    def stats(self, raw: dict[str, Any]) -> dict[str, Any]:
-        return raw
-
     def namespace_description(
         self, name: str, record_count: int, schema: dict[str, Any] | None = None
     ) -> dict[str, Any]:

@@ -1,0 +1,310 @@
+"""Approximate candidate search for big namespaces: a faiss product-quantised fast scan.
+
+Why this shape (measurements in docs/design.md, "Approximate search"):
+
+* A namespace below ``ann_min_rows()`` is searched exactly, as before (it is fast there).
+* Above it, a faiss ``PQ{d/2}x4fs`` index (2 dimensions per 4-bit code: 1/16 of the
+  float32 bytes) is scanned with SIMD lookup tables for the best ``RERANK`` candidates,
+  and those are re-scored exactly against the namespace's float32 matrix. Returned scores
+  are therefore exact; only the choice of candidates is approximate. Graph indexes (HNSW)
+  were measured too: they find little on data without structure, while the quantised scan's
+  recall does not depend on the data (figures: benchmarks/FIGURES.md).
+* The index is derived from the matrix, which is derived from SQLite: never a source of
+  truth, never persisted, rebuilt in the background after a (re)load. Until it is ready,
+  queries stay exact.
+
+Keys: faiss ids are *slots* in insertion order. ``row_slot`` maps each matrix row to its
+slot (-1: not indexed), ``slot_row`` maps back (-1: dead). The matrix's writes call
+``on_set``/``on_remove`` (index lock held), which only touch these maps: an overwritten
+or removed row's slot is marked dead and the row goes to ``pending``. Pending rows are
+scored exactly beside the candidates, and are added to the index in one batch once there
+are enough of them. When dead slots pass a quarter of the index, it is rebuilt.
+
+Locking: every method except the body of ``build`` runs under the owning index's lock.
+``build`` takes the lock only to copy a chunk of rows and record their slots; faiss's
+``add`` runs outside it (faiss releases the GIL), so queries and writes go on meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from tenant_rag.local.engine.matrix import NamespaceMatrix
+
+log = logging.getLogger("tenant_rag.local")
+
+ANN_MIN_ROWS_ENV = "TENANT_RAG_LOCAL_ANN_MIN_ROWS"
+# Below this, exact search is about as fast as the quantised scan plus re-scoring
+# (benchmarks/FIGURES.md).
+DEFAULT_ANN_MIN_ROWS = 20_000
+# Candidates re-scored exactly per query (per shard); recall in benchmarks/FIGURES.md.
+RERANK = 300
+# Rows kept in ``pending`` (scored exactly) before they are added to the index in one batch.
+FLUSH_PENDING = 2_000
+# Rebuild when this fraction of the index's slots is dead.
+REBUILD_DEAD_FRACTION = 0.25
+# Rows used to train the product quantiser (16 centroids per 2-d sub-space need few).
+TRAIN_ROWS = 8_192
+BUILD_CHUNK = 16_384
+# Slots per faiss index: a namespace past this is split into shards that are scanned on two
+# threads (faiss releases the GIL), so a 1,000,000-row scan takes about half the time.
+SHARD_ROWS = 262_144
+
+_builder: ThreadPoolExecutor | None = None
+_builder_lock = threading.Lock()
+_scanners = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tenant-rag-ann-scan")
+
+
+def _faiss() -> Any:
+    """faiss, with OpenMP at one thread *for the calling thread*.
+
+    OpenMP's thread count is a per-thread setting (a new thread starts from the process
+    default, one per core), so every thread that calls faiss sets it. A single query
+    gains nothing from a team of threads, and on a shared 2-core machine waking and
+    synchronising one costs more than the work (benchmarks/FIGURES.md). Imported on first
+    use only: a server whose namespaces are
+    all below the threshold never loads faiss.
+    """
+    import faiss
+
+    faiss.omp_set_num_threads(1)
+    return faiss
+
+
+def ann_min_rows() -> int:
+    """Rows from which a namespace gets an approximate index (env overrides; 0 disables)."""
+    raw = os.environ.get(ANN_MIN_ROWS_ENV, "")
+    try:
+        return int(raw) if raw else DEFAULT_ANN_MIN_ROWS
+    except ValueError:
+        return DEFAULT_ANN_MIN_ROWS
+
+
+def _submit(fn: Callable[[], None]) -> None:
+    """Run ``fn`` on the one background build thread (builds queue; 2 cores, one at a time)."""
+    global _builder
+    with _builder_lock:
+        if _builder is None:
+            _builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tenant-rag-ann")
+        _builder.submit(fn)
+
+
+class AnnIndex:
+    """The approximate index of one in-memory namespace. States: building -> ready | closed."""
+
+    def __init__(self, dimension: int, metric: str) -> None:
+        self.dimension = dimension
+        self.metric = metric
+        self.state = "building"
+        self.pending: set[int] = set()
+        self.row_slot = np.full(0, -1, dtype=np.int64)
+        self.slot_row = np.full(0, -1, dtype=np.int64)
+        self.ntotal = 0  # slots handed out
+        self.dead = 0
+        self.cursor = 0  # rows below this were handed to the build
+        self._template: Any = None  # trained, empty: cloned for each new shard
+        self._shards: list[Any] = []
+        self.counts = {"ann": 0, "ann_filtered": 0, "exact_filtered": 0, "exact_fallback": 0}
+
+    # -- the matrix's write hooks (index lock held) ---------------------------------
+    def on_set(self, row: int) -> None:
+        """Row ``row`` was inserted or overwritten: its old slot (if any) is dead."""
+        self._ensure_rows(row + 1)
+        self._kill(row)
+        self.pending.add(row)
+
+    def on_remove(self, row: int, last: int) -> None:
+        """Row ``row`` was removed and row ``last`` moved into it (swap-remove)."""
+        self._ensure_rows(max(row, last) + 1)
+        self._kill(row)
+        self.pending.discard(row)
+        if row != last:
+            slot = int(self.row_slot[last])
+            self.row_slot[row] = slot
+            if slot >= 0:
+                self.slot_row[slot] = row
+            if last in self.pending:
+                self.pending.discard(last)
+                self.pending.add(row)
+            elif slot < 0 and (self.ready or row < self.cursor):
+                self.pending.add(row)  # the build passed this row; its new content is unindexed
+        if last < len(self.row_slot):
+            self.row_slot[last] = -1
+
+    def _kill(self, row: int) -> None:
+        if row < len(self.row_slot):
+            slot = int(self.row_slot[row])
+            if slot >= 0:
+                self.slot_row[slot] = -1
+                self.row_slot[row] = -1
+                self.dead += 1
+
+    def _ensure_rows(self, n: int) -> None:
+        if n > len(self.row_slot):
+            grown = np.full(max(n, int(len(self.row_slot) * 1.25) + 1024), -1, dtype=np.int64)
+            grown[: len(self.row_slot)] = self.row_slot
+            self.row_slot = grown
+
+    def _assign(self, rows: np.ndarray) -> np.ndarray:
+        """Hand out slots for ``rows`` (about to be added in this order); returns them."""
+        slots = np.arange(self.ntotal, self.ntotal + len(rows), dtype=np.int64)
+        need = self.ntotal + len(rows)
+        if need > len(self.slot_row):
+            grown = np.full(max(need, int(len(self.slot_row) * 1.25) + 1024), -1, dtype=np.int64)
+            grown[: self.ntotal] = self.slot_row[: self.ntotal]
+            self.slot_row = grown
+        self._ensure_rows(int(rows.max()) + 1 if len(rows) else 0)
+        self.slot_row[slots] = rows
+        self.row_slot[rows] = slots
+        self.ntotal = need
+        for r in rows.tolist():
+            self.pending.discard(r)
+        return slots
+
+    # -- building (background thread) -----------------------------------------------
+    def build(self, mat: NamespaceMatrix, lock: AbstractContextManager[Any]) -> None:
+        """Train on a sample, then add every row in chunks; queries stay exact meanwhile."""
+        faiss = _faiss()
+
+        try:
+            with lock:
+                if self.state != "building":
+                    return
+                n = mat.n
+                pick = np.linspace(0, n - 1, min(n, TRAIN_ROWS)).astype(np.int64)
+                sample = self._prepare(mat.rows(pick))
+            dim = sample.shape[1]
+            template = faiss.index_factory(dim, f"PQ{dim // 2}x4fs", self._faiss_metric(faiss))
+            template.train(sample)
+            del sample
+            self._template = template
+            while True:
+                with lock:
+                    if self.state != "building":
+                        return
+                    start, end = self.cursor, min(self.cursor + BUILD_CHUNK, mat.n)
+                    if start >= end:
+                        self.state = "ready"
+                        log.info("approximate index ready: %d rows", self.ntotal)
+                        return
+                    rows = np.arange(start, end, dtype=np.int64)
+                    chunk = self._prepare(mat.rows(rows))
+                    self._assign(rows)
+                    self.cursor = end
+                self._add(chunk)  # outside the lock: faiss releases the GIL
+        except Exception:  # never take the server down; queries stay exact
+            log.exception("building the approximate index failed; queries stay exact")
+            self.state = "failed"
+
+    def _faiss_metric(self, faiss: Any) -> int:
+        return int(faiss.METRIC_L2 if self.metric == "euclidean" else faiss.METRIC_INNER_PRODUCT)
+
+    def _prepare(self, vecs: np.ndarray) -> np.ndarray:
+        """float32, C-contiguous, normalised for cosine, padded to an even dimension."""
+        out = np.ascontiguousarray(vecs, dtype=np.float32)
+        if self.metric == "cosine":
+            norms = np.linalg.norm(out, axis=1, keepdims=True)
+            out = (out / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+        if out.shape[1] % 2:
+            out = np.hstack([out, np.zeros((out.shape[0], 1), dtype=np.float32)])
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+    def _add(self, vecs: np.ndarray) -> None:
+        """Append ``vecs`` (already given consecutive slots) across shards, in slot order.
+
+        Slot ``s`` lives in shard ``s // SHARD_ROWS`` at local id ``s % SHARD_ROWS``; only
+        one thread adds at a time (the build, or a flush under the lock once ready).
+        """
+        faiss = _faiss()
+        done = 0
+        while done < len(vecs):
+            if not self._shards or self._shards[-1].ntotal >= SHARD_ROWS:
+                self._shards.append(faiss.clone_index(self._template))
+            shard = self._shards[-1]
+            take = min(len(vecs) - done, SHARD_ROWS - shard.ntotal)
+            shard.add(vecs[done : done + take])
+            done += take
+
+    def close(self) -> None:
+        self.state = "closed"
+        self._shards = []
+
+    # -- searching (index lock held) ----------------------------------------------
+    @property
+    def ready(self) -> bool:
+        return self.state == "ready"
+
+    def needs_rebuild(self) -> bool:
+        return self.ready and self.dead > REBUILD_DEAD_FRACTION * max(self.ntotal, 1)
+
+    def flush(self, mat: NamespaceMatrix) -> None:
+        """Add pending rows to the index in one batch."""
+        if not self.pending or not self.ready:
+            return
+        rows = np.fromiter(sorted(self.pending), dtype=np.int64, count=len(self.pending))
+        vecs = self._prepare(mat.rows(rows))
+        self._assign(rows)
+        self._add(vecs)
+
+    def candidates(
+        self, mat: NamespaceMatrix, q: np.ndarray, count: int, mask: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Rows worth scoring exactly for query ``q``: ~``count`` from the index (only rows
+        with ``mask`` True when given) plus every pending row (those the index lacks)."""
+        if len(self.pending) > FLUSH_PENDING:
+            self.flush(mat)
+        live = max(self.ntotal - self.dead, 1)
+        want = min(self.ntotal, int(count * self.ntotal / live) + 1)
+        slots = self._search(self._prepare(q.reshape(1, -1)), want)
+        rows = self.slot_row[slots]
+        rows = rows[rows >= 0]
+        if self.pending:
+            extra = np.fromiter(self.pending, dtype=np.int64, count=len(self.pending))
+            rows = np.concatenate([rows, extra])
+        if mask is not None:
+            rows = rows[mask[rows]]
+        return rows
+
+    def _search(self, qv: np.ndarray, want: int) -> np.ndarray:
+        """The best ``want`` slots of each shard (their union is re-scored exactly)."""
+        if want <= 0 or not self._shards:
+            return np.empty(0, dtype=np.int64)
+
+        def one(i: int) -> np.ndarray:
+            _faiss()  # this thread's OpenMP setting
+            shard = self._shards[i]
+            local = shard.search(qv, min(want, shard.ntotal))[1][0]
+            local = local[local >= 0]
+            return local + i * SHARD_ROWS
+
+        if len(self._shards) == 1:
+            return one(0)
+        return np.concatenate(list(_scanners.map(one, range(len(self._shards)))))
+
+    def resident_bytes(self) -> int:
+        """Codes (dimension / 2 bytes per slot) plus the slot maps."""
+        return self.ntotal * ((self.dimension + 1) // 2 + 8) + self.row_slot.nbytes
+
+    def info(self) -> dict[str, Any]:
+        """State and counters, for tests and diagnostics."""
+        return {
+            "state": self.state,
+            "indexed": self.ntotal - self.dead,
+            "dead": self.dead,
+            "pending": len(self.pending),
+            **self.counts,
+        }
+
+
+def start_build(ann: AnnIndex, mat: NamespaceMatrix, lock: AbstractContextManager[Any]) -> None:
+    """Queue ``ann``'s build on the background thread."""
+    _submit(lambda: ann.build(mat, lock))
