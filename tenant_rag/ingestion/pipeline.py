@@ -66,7 +66,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from tenant_rag.errors import IngestError, TenantRagError
+from tenant_rag.errors import IngestError, InvalidAclError, TenantRagError
 from tenant_rag.ingestion.chunking import Splitter, config_fingerprint, default_splitter, split
 from tenant_rag.ingestion.loaders import (
     FileSource,
@@ -84,6 +84,7 @@ from tenant_rag.ingestion.records import (
 )
 from tenant_rag.ingestion.report import IngestReport
 from tenant_rag.ingestion.sdk import lean_handle
+from tenant_rag.tenancy.acl import ACL_FIELD, TENANT_ADMIN, normalize_acl, stored_acl
 from tenant_rag.tenancy.batching import batches
 from tenant_rag.tenancy.limits import MAX_UPSERT_RECORDS, UPSERT_BATCH_BYTES
 from tenant_rag.tenancy.pinned import PinnedIndex, index_name_of
@@ -116,6 +117,8 @@ class _Doc:
     text: str
     metadata: dict[str, Any]
     digest: str
+    #: the access list (normalized; None: none, the index policy applies)
+    acl: list[str] | None = None
     had_chunk0: bool = False
     chunks: list[str] = field(default_factory=list)
     chunk_metadata: list[dict[str, Any]] = field(default_factory=list)
@@ -136,6 +139,8 @@ def ingest(
     chunk_size: int = 1000,
     chunk_overlap: int = 150,
     sync: bool = False,
+    acl: list[str] | None = None,
+    acl_sidecars: bool = True,
     isolation: Isolation = "namespace",
     progress: bool | ProgressCallback = True,
     root: str | os.PathLike[str] | None = None,
@@ -160,12 +165,28 @@ def ingest(
     produced any document, so a wrong path cannot wipe a tenant). A document
     that fails (unreadable, metadata over 40 KB, writes failing after the
     retries) is reported with its reason and the run goes on.
+
+    Access lists (`tenant_rag.tenancy.acl`): each document's ``acl`` is, in
+    order, its own ``metadata["acl"]`` (a ``Document``'s or record's metadata,
+    a ``.json``/``.jsonl`` item's ``acl`` field), else the first matching
+    pattern of the nearest ``.acl.json`` sidecar in its folder or above (see
+    `tenant_rag.ingestion.sidecar`), else ``acl=`` for the whole run, else
+    none (the index policy decides); ``acl_sidecars=False`` ignores sidecars
+    (uploads saved to a temporary folder). It is stored on every chunk. A bad
+    access list fails its document (never ingested with wider access); a bad
+    ``acl=`` raises before anything is read. An unchanged document whose
+    access list changed is updated by metadata only, without re-embedding.
     """
     started = time.perf_counter()
+    run_acl = normalize_acl(acl)
     # PinnedIndex validates the tenant first; the lean handle under it only skips the SDK's
     # per-float type checks (see tenant_rag.ingestion.sdk)
     pinned = PinnedIndex(
-        lean_handle(index), tenant, isolation=isolation, index_name=index_name_of(index)
+        lean_handle(index),
+        tenant,
+        isolation=isolation,
+        index_name=index_name_of(index),
+        principal=TENANT_ADMIN,  # a writer: it must see every document it may replace
     )
     if embedding is None or not hasattr(embedding, "embed_documents"):
         raise TypeError("embedding must be a LangChain Embeddings (with embed_documents).")
@@ -190,6 +211,8 @@ def ingest(
         embed_batch_size=max(1, embed_batch_size),
         wave_chunks=max(1, wave_chunks),
         progress=_Progress(progress, total, tenant=pinned.tenant),
+        run_acl=run_acl,
+        sidecars=acl_sidecars,
     )
     try:
         run.prepare(sync)
@@ -220,7 +243,7 @@ def delete_document(
     """
     if not isinstance(doc_id, str) or not doc_id:
         raise ValueError("doc_id must be a non-empty string.")
-    pinned = PinnedIndex(index, tenant, isolation=isolation)
+    pinned = PinnedIndex(index, tenant, isolation=isolation, principal=TENANT_ADMIN)
     policy = retry or RetryPolicy()
     ids = policy.call(lambda: pinned.document_ids(doc_id), what="list")
     if ids:
@@ -262,6 +285,8 @@ class _Run:
     embed_batch_size: int
     wave_chunks: int
     progress: _Progress
+    run_acl: list[str] | None = None
+    sidecars: bool = True
     lock: threading.Lock = field(default_factory=threading.Lock)
     #: base -> chunk numbers present at the start (sync only)
     existing: dict[str, set[int]] | None = None
@@ -305,7 +330,7 @@ class _Run:
         try:
             group: list[_Doc] = []
             for position, item in enumerate(items, 1):
-                for loaded in load(item, position):
+                for loaded in load(item, position, sidecars=self.sidecars):
                     doc = self._admit(loaded)
                     if doc is not None:
                         group.append(doc)
@@ -344,7 +369,17 @@ class _Run:
             )
             return None
         self.seen_bases.add(base)
-        metadata = clean_metadata(loaded.metadata)
+        own = dict(loaded.metadata)
+        try:
+            if own.get(ACL_FIELD) is not None:
+                acl = normalize_acl(own.pop(ACL_FIELD))
+            else:
+                own.pop(ACL_FIELD, None)
+                acl = loaded.acl if loaded.acl is not None else self.run_acl
+        except InvalidAclError as exc:
+            self._finish_failed(loaded.doc_id, f"bad access list: {exc}")
+            return None
+        metadata = clean_metadata(own)
         self.next_key += 1
         return _Doc(
             key=self.next_key,
@@ -354,6 +389,7 @@ class _Run:
             text=loaded.text,
             metadata=metadata,
             digest=content_hash(loaded.text, metadata, self.fingerprint),
+            acl=acl,
         )
 
     def _process(self, changed: list[_Doc], pool: _WriterPool) -> None:
@@ -395,6 +431,12 @@ class _Run:
         for d in group:
             rec = stored.get(record_id(d.doc_id, 0))
             if rec is not None and rec.metadata.get("content_hash") == d.digest:
+                held = rec.metadata.get(ACL_FIELD)
+                if (list(held) if isinstance(held, list) else None) != d.acl:
+                    if not self._update_acl(d):
+                        continue
+                    with self.lock:
+                        self.report.documents_acl_updated += 1
                 with self.lock:
                     self.report.documents_unchanged += 1
                 self.progress.advance()
@@ -402,6 +444,36 @@ class _Run:
             d.had_chunk0 = rec is not None
             changed.append(d)
         return changed
+
+    def _update_acl(self, d: _Doc) -> bool:
+        """Give an unchanged document's chunks its new access list (metadata update only).
+
+        Chunk ``#0`` goes last, so an interrupted update is redone by the next
+        run (its ``#0`` still carries the old list). False when it failed
+        (the document is reported failed).
+        """
+        value = {ACL_FIELD: stored_acl(d.acl)}
+        try:
+            if self.existing is not None:
+                numbers = self.existing.get(d.base, set())
+            else:
+                prefix = doc_prefix(d.doc_id)
+                numbers = self.policy.call(
+                    lambda: chunk_numbers(self.pinned.list_ids(prefix), d.doc_id), what="list"
+                )
+            ids = [f"{d.base}#{n}" for n in sorted(numbers)]  # #0 first
+            self.policy.call(lambda: self.pinned.update_metadata_of(ids[1:], value), what="update")
+            self.policy.call(lambda: self.pinned.update_metadata_of(ids[:1], value), what="update")
+        except Exception as exc:  # noqa: BLE001 - this document fails, the run goes on
+            if isinstance(exc, TenantRagError) and not isinstance(exc, IngestError):
+                raise
+            self._finish_failed(
+                d.doc_id,
+                f"could not update its access list: {_brief(exc)}; its chunk #0 keeps the old "
+                "list, so the next run tries again",
+            )
+            return False
+        return True
 
     def _chunk(self, doc: _Doc) -> None:
         doc.chunks = split(self.splitter, doc.text)
@@ -414,7 +486,7 @@ class _Run:
             )
         # build (and size-check) every chunk's metadata before anything is written
         doc.chunk_metadata = [
-            chunk_metadata(doc.doc_id, n, doc.source, doc.digest, text, doc.metadata)
+            chunk_metadata(doc.doc_id, n, doc.source, doc.digest, text, doc.metadata, doc.acl)
             for n, text in enumerate(doc.chunks)
         ]
         doc.text = ""  # the chunks carry it now; free the memory

@@ -31,6 +31,7 @@ from typing import IO, Any
 
 from tenant_rag.errors import QuotaExceededError
 from tenant_rag.tenancy import usage
+from tenant_rag.tenancy.acl import TENANT_ADMIN
 from tenant_rag.tenancy.ids import validate_tenant
 from tenant_rag.tenancy.pinned import PinnedIndex, index_name_of
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation, TenantScope
@@ -386,7 +387,7 @@ class Quotas:
         fresh = 0
         if handle is not None:
             scope = TenantScope(tenant, self.isolation, shared_namespace=self.shared_namespace)
-            fresh = PinnedIndex(handle, scope, index_name=index).count()
+            fresh = PinnedIndex(handle, scope, index_name=index, principal=TENANT_ADMIN).count()
         with self._lock:
             self._counts[key] = fresh
         return fresh

@@ -42,7 +42,14 @@ _NAMESPACED: dict[str, int] = {
     "delete_namespace": 0,
 }
 _PASS_THROUGH = frozenset(
-    {"config", "_config", "_tenant_rag_index_name", "_tenant_rag_shape", "close"}
+    {
+        "config",
+        "_config",
+        "_tenant_rag_index_name",
+        "_tenant_rag_shape",
+        "_tenant_rag_tags",
+        "close",
+    }
 )
 
 
