@@ -27,11 +27,21 @@ _EXPORTS: dict[str, str] = {
     "ConfigurationError": "tenant_rag.errors",
     "QuotaExceededError": "tenant_rag.errors",
     "IngestError": "tenant_rag.errors",
+    "InvalidAclError": "tenant_rag.errors",
+    "AccessControlError": "tenant_rag.errors",
     # tenant ids and scope
     "validate_tenant": "tenant_rag.tenancy.ids",
     "tenant_id_for": "tenant_rag.tenancy.ids",
     "TenantScope": "tenant_rag.tenancy.scope",
     "PinnedIndex": "tenant_rag.tenancy.pinned",
+    # access lists inside a tenant
+    "Principal": "tenant_rag.tenancy.acl",
+    "TENANT_ADMIN": "tenant_rag.tenancy.acl",
+    "acl_for": "tenant_rag.tenancy.acl",
+    "set_acl": "tenant_rag.ingestion.access",
+    "document_acl": "tenant_rag.ingestion.access",
+    "set_acl_policy": "tenant_rag.lifecycle.access",
+    "acl_policy": "tenant_rag.lifecycle.access",
     # connection
     "connect": "tenant_rag.connection",
     "ensure_index": "tenant_rag.connection",
@@ -88,16 +98,20 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     )
     from tenant_rag.connection import connect, ensure_index
     from tenant_rag.errors import (
+        AccessControlError,
         ConfigurationError,
         IndexMismatchError,
         IngestError,
+        InvalidAclError,
         InvalidTenantError,
         QuotaExceededError,
         TenantIsolationError,
         TenantRagError,
     )
+    from tenant_rag.ingestion.access import document_acl, set_acl
     from tenant_rag.ingestion.pipeline import delete_document, ingest
     from tenant_rag.ingestion.report import IngestReport
+    from tenant_rag.lifecycle.access import acl_policy, set_acl_policy
     from tenant_rag.lifecycle.metering import Quotas, UsageMeter
     from tenant_rag.lifecycle.tenants import (
         list_tenants,
@@ -125,6 +139,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         PerRequestTenantRetriever,
         per_request_retriever,
     )
+    from tenant_rag.tenancy.acl import TENANT_ADMIN, Principal, acl_for
     from tenant_rag.tenancy.ids import (
         tenant_id_for,
         validate_tenant,

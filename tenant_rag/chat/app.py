@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from tenant_rag.chat.config import KeyRing, load_keys
 from tenant_rag.chat.errors import install_error_handlers
+from tenant_rag.chat.jwt_auth import JwtConfig, load_jwt_config
 from tenant_rag.chat.limits import BodyLimitMiddleware
 from tenant_rag.chat.logs import RequestLogMiddleware, install_redaction
 from tenant_rag.chat.routes import ROUTERS
@@ -25,6 +26,8 @@ log = logging.getLogger("tenant_rag.chat")
 
 #: The index the chat backend reads and writes (the seed's RAG workload).
 DEFAULT_INDEX = "rag"
+#: ``jwt=`` default: read the JWT settings from the environment (`load_jwt_config`).
+FROM_ENV: Any = object()
 
 
 def _dimension_of(embedding: Any) -> int:
@@ -42,6 +45,7 @@ def create_chat_app(
     pc: Any = None,
     index_name: str = DEFAULT_INDEX,
     limits: ChatLimits | None = None,
+    jwt: JwtConfig | None = FROM_ENV,
 ) -> FastAPI:
     """Build the app.
 
@@ -55,10 +59,23 @@ def create_chat_app(
         pc: the Pinecone client for ``ensure_index``; default `connect()`.
         index_name: the index to create or open when ``index`` is not given.
         limits: upload and question limits.
+        jwt: how user tokens are verified (`tenant_rag.chat.jwt_auth.JwtConfig`);
+            default `load_jwt_config()` from ``TENANT_RAG_JWT_*``; ``None``: keys only.
     """
-    keys = keys if keys is not None else load_keys()
-    if not keys.tenants:
-        raise ConfigurationError("the key ring has no tenant keys; the server would serve nobody.")
+    if jwt is FROM_ENV:
+        jwt = load_jwt_config()
+    if keys is None:
+        try:
+            keys = load_keys()
+        except ConfigurationError:
+            if jwt is None:
+                raise
+            keys = KeyRing.from_mapping({})  # user tokens only
+    if not keys.tenants and jwt is None:
+        raise ConfigurationError(
+            "the key ring has no tenant keys and no JWT key is configured; the server would "
+            "serve nobody."
+        )
     if embedding is None:
         from tenant_rag.models.embeddings import default_embeddings
 
@@ -74,7 +91,7 @@ def create_chat_app(
             pc if pc is not None else connect(), index_name, dimension=_dimension_of(embedding)
         )
     limits = limits or ChatLimits()
-    install_redaction(keys.secrets())
+    install_redaction(keys.secrets() | (jwt.secrets() if jwt is not None else frozenset()))
 
     app = FastAPI(
         title="tenant_rag chat backend",
@@ -82,6 +99,7 @@ def create_chat_app(
         version=_version(),
     )
     app.state.keys = keys
+    app.state.jwt = jwt
     app.state.service = ChatService(
         index=index, index_name=index_name, embedding=embedding, llm=llm, limits=limits
     )
@@ -97,10 +115,11 @@ def create_chat_app(
     for router in ROUTERS:
         app.include_router(router)
     log.info(
-        "chat backend ready: index=%s, tenants=%s, admin keys=%d",
+        "chat backend ready: index=%s, tenants=%s, admin keys=%d, user tokens=%s",
         index_name,
         ", ".join(keys.tenants),
         keys.admin_count,
+        jwt.algorithms if jwt is not None else "off",
     )
     return app
 

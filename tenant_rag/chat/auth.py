@@ -1,9 +1,11 @@
-"""Bearer-key authentication: the key decides the tenant, nothing else does.
+"""Bearer authentication: the key or signed token decides the tenant, nothing else does.
 
-Routes depend on `tenant_of` (a tenant key; the tenant id it maps to) or
-`require_admin` (an admin key). Neither reads the request body, so an
-unauthenticated upload is refused before its body is parsed, and no field a
-client sends can name another tenant.
+Routes depend on `tenant_of` (a tenant key or a user token; the tenant id it
+maps to), `reader_of` (who reads inside the tenant: a tenant key reads as
+the tenant admin, a token as its user and groups, see
+`tenant_rag.chat.jwt_auth`) or `require_admin` (an admin key). None reads
+the request body, so an unauthenticated upload is refused before its body is
+parsed, and no field a client sends can name another tenant or user.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from fastapi import Depends, Request
 
 from tenant_rag.chat.config import KeyRing, Principal
 from tenant_rag.chat.errors import ChatApiError
+from tenant_rag.tenancy.acl import TENANT_ADMIN, Reader
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tenant-rag"'}
 
@@ -46,8 +49,20 @@ def _presented_key(request: Request) -> str:
 
 def principal_of(request: Request) -> Principal:
     """The principal behind the request's bearer key; 401 when there is none."""
-    found = _keyring(request).lookup(_presented_key(request))
+    presented = _presented_key(request)
+    found = _keyring(request).lookup(presented)
     if found is None:
+        jwt_config = getattr(request.app.state, "jwt", None)
+        if jwt_config is not None:
+            from tenant_rag.chat.jwt_auth import looks_like_jwt, verify_token
+
+            if looks_like_jwt(presented):
+                user = verify_token(presented, jwt_config)
+                request.state.acl_reader = user.reader
+                request.state.user = user.user
+                found = Principal(tenant=user.tenant)
+                request.state.principal = found
+                return found
         raise ChatApiError(
             401,
             "invalid_key",
@@ -80,5 +95,12 @@ def require_admin(principal: Annotated[Principal, Depends(principal_of)]) -> Pri
     return principal
 
 
+def reader_of(request: Request, principal: Annotated[Principal, Depends(principal_of)]) -> Reader:
+    """Who reads inside the tenant: a token's user and groups, or (tenant key) the tenant admin."""
+    reader: Reader = getattr(request.state, "acl_reader", TENANT_ADMIN)
+    return reader
+
+
 Tenant = Annotated[str, Depends(tenant_of)]
+AclReader = Annotated[Reader, Depends(reader_of)]
 Admin = Annotated[Principal, Depends(require_admin)]

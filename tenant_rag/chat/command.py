@@ -2,13 +2,15 @@
 
 Keys come from ``--keys FILE`` (JSON or TOML: ``{"keys": {"<key>": "acme"},
 "admin_keys": ["<key>"]}``) or the environment (``TENANT_RAG_CHAT_KEYS=key1=acme,key2=globex``,
-``TENANT_RAG_ADMIN_KEY``). The data lives on the embedded server
+``TENANT_RAG_ADMIN_KEY``). User tokens (JWT, `tenant_rag.chat.jwt_auth`) are accepted
+beside them when ``--jwt-public-key FILE`` or ``TENANT_RAG_JWT_SECRET`` is set. The data lives on the embedded server
 (``TENANT_RAG_HOME``) unless ``PINECONE_API_KEY`` is set.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -36,6 +38,21 @@ def chat_server(
     log_level: Annotated[
         str, typer.Option(help="debug, info (logs each request, never keys), warning, error.")
     ] = "info",
+    jwt_public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--jwt-public-key",
+            help="PEM public key (RS256 or ES256) verifying user tokens. An HS256 secret is "
+            "read from $TENANT_RAG_JWT_SECRET only, never from the command line.",
+            show_default=False,
+        ),
+    ] = None,
+    jwt_audience: Annotated[
+        str | None, typer.Option(help="Required 'aud' of user tokens.", show_default=False)
+    ] = None,
+    jwt_issuer: Annotated[
+        str | None, typer.Option(help="Required 'iss' of user tokens.", show_default=False)
+    ] = None,
 ) -> None:
     """Serve the per-tenant chat backend and its web page (open http://HOST:PORT/)."""
     from tenant_rag.chat.config import load_keys
@@ -45,8 +62,25 @@ def chat_server(
     if max_upload_mb <= 0:
         typer.echo("error: --max-upload-mb must be positive.", err=True)
         raise typer.Exit(2)
+    from tenant_rag.chat import jwt_auth
+    from tenant_rag.chat.config import KeyRing
+
+    env = dict(os.environ)
+    for name, value in (
+        (jwt_auth.PUBLIC_KEY_FILE_ENV, jwt_public_key),
+        (jwt_auth.AUDIENCE_ENV, jwt_audience),
+        (jwt_auth.ISSUER_ENV, jwt_issuer),
+    ):
+        if value is not None:
+            env[name] = str(value)
     try:
-        ring = load_keys(keys)
+        jwt = jwt_auth.load_jwt_config(env)
+        try:
+            ring = load_keys(keys)
+        except ConfigurationError:
+            if jwt is None or keys is not None:
+                raise
+            ring = KeyRing.from_mapping({})  # user tokens only
     except ConfigurationError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -65,6 +99,7 @@ def chat_server(
     try:
         app = create_chat_app(
             keys=ring,
+            jwt=jwt,
             index_name=index,
             limits=ChatLimits(max_upload_bytes=int(max_upload_mb * 1024 * 1024)),
         )
@@ -74,7 +109,8 @@ def chat_server(
     where = f"http://{host}:{port}/" if port else "the port uvicorn reports below"
     typer.echo(
         f"tenant_rag chat backend: open {where}  "
-        f"(tenants: {', '.join(ring.tenants)}; admin keys: {ring.admin_count})"
+        f"(tenants: {', '.join(ring.tenants) or 'from user tokens'}; admin keys: "
+        f"{ring.admin_count}; user tokens: {'on' if jwt is not None else 'off'})"
     )
     # log_config=None keeps our handler (and its redaction filter) for uvicorn's loggers;
     # uvicorn's access log is off because RequestLogMiddleware logs each request without

@@ -14,6 +14,8 @@ from typing import Any
 
 from fastapi import Request
 
+from tenant_rag.tenancy.acl import TENANT_ADMIN, Reader
+
 #: Default per-file upload cap.
 DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 #: File types `tenant_rag.ingestion` can load.
@@ -49,23 +51,28 @@ class ChatService:
     llm: Any
     limits: ChatLimits = field(default_factory=ChatLimits)
 
-    def retriever(self, tenant: str) -> Any:
-        """A retriever pinned to ``tenant`` (from the request's key, never its body)."""
+    def retriever(self, tenant: str, reader: Reader = TENANT_ADMIN) -> Any:
+        """A retriever pinned to ``tenant``, reading for ``reader`` (both from the credentials)."""
         from tenant_rag.stores.langchain import tenant_retriever
 
-        return tenant_retriever(self.index, tenant, self.embedding, k=self.limits.top_k)
+        return tenant_retriever(
+            self.index, tenant, self.embedding, k=self.limits.top_k, principal=reader
+        )
 
-    def chain(self, tenant: str) -> Any:
-        """The RAG chain over the tenant's retriever."""
+    def chain(self, tenant: str, reader: Reader = TENANT_ADMIN) -> Any:
+        """The RAG chain over the tenant's retriever for ``reader``."""
         from tenant_rag.chains.rag import rag_chain
 
-        return rag_chain(self.retriever(tenant), self.llm)
+        return rag_chain(self.retriever(tenant, reader), self.llm)
 
-    def ingest(self, tenant: str, root: Path, paths: list[Path]) -> Any:
+    def ingest(
+        self, tenant: str, root: Path, paths: list[Path], acl: list[str] | None = None
+    ) -> Any:
         """Ingest uploaded files (already saved under ``root``) into ``tenant``.
 
         The directory is the source, so each document id is the file's name
-        relative to it (the sanitised upload name).
+        relative to it (the sanitised upload name). ``acl`` is the uploads'
+        access list; sidecars are not read (the folder is a temporary one).
         """
         from tenant_rag.ingestion import ingest
 
@@ -76,13 +83,15 @@ class ChatService:
             root=root,
             embedding=self.embedding,
             progress=False,
+            acl=acl,
+            acl_sidecars=False,
         )
 
-    def pinned(self, tenant: str) -> Any:
-        """The raw index pinned to ``tenant`` (listing documents)."""
+    def pinned(self, tenant: str, reader: Reader = TENANT_ADMIN) -> Any:
+        """The raw index pinned to ``tenant``, reading for ``reader`` (listing documents)."""
         from tenant_rag.tenancy.pinned import PinnedIndex
 
-        return PinnedIndex(self.index, tenant, index_name=self.index_name)
+        return PinnedIndex(self.index, tenant, index_name=self.index_name, principal=reader)
 
 
 def service_of(request: Request) -> ChatService:

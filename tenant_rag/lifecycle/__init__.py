@@ -1,5 +1,7 @@
-"""Tenant lifecycle and operations: onboard, offboard, list, stats, update, metering, quotas."""
+"""Tenant lifecycle and operations: onboard, offboard, list, stats, update, metering, quotas,
+and the ACL policy of an index."""
 
+from tenant_rag.lifecycle.access import acl_policy, set_acl_policy
 from tenant_rag.lifecycle.metering import Limits, Quotas, UsageMeter, UsageTotals, active_meter
 from tenant_rag.lifecycle.tenants import (
     IndexOffboard,
@@ -24,10 +26,12 @@ __all__ = [
     "TenantStats",
     "UsageMeter",
     "UsageTotals",
+    "acl_policy",
     "active_meter",
     "list_tenants",
     "offboard",
     "onboard",
+    "set_acl_policy",
     "tenant_stats",
     "update_record",
 ]

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sse_starlette import EventSourceResponse
 
-from tenant_rag.chat.auth import Tenant
+from tenant_rag.chat.auth import AclReader, Tenant
 from tenant_rag.chat.errors import ChatApiError, error_body, status_for
 from tenant_rag.chat.service import ChatService, service_of
 from tenant_rag.errors import TenantRagError
@@ -90,6 +90,7 @@ def _pieces(chunk: Any) -> tuple[str, list[Any] | None]:
 async def chat(
     body: ChatRequest,
     tenant: Tenant,
+    reader: AclReader,
     service: Annotated[ChatService, Depends(service_of)],
 ) -> EventSourceResponse:
     limits = service.limits
@@ -101,7 +102,10 @@ async def chat(
             f"{limits.max_question_chars}.",
         )
     history = [(_ROLES[t.role], t.content) for t in body.chat_history[-limits.max_history_turns :]]
-    stream = service.chain(tenant).astream({"question": body.question, "chat_history": history})
+    # the retriever reads for the caller: a user's token sees only what its ACLs allow
+    stream = service.chain(tenant, reader).astream(
+        {"question": body.question, "chat_history": history}
+    )
     iterator = aiter(stream)
     try:
         first = await anext(iterator)

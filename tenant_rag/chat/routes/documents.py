@@ -4,6 +4,12 @@ Uploads are written to a private temporary directory under a sanitised
 name (the name becomes the document id) and handed to
 `tenant_rag.ingestion.ingest`, pinned to the tenant the key maps to. The
 body is checked as it arrives (`BodyLimitMiddleware`) and per file here.
+
+Inside the tenant, each route acts for the caller's reader
+(`tenant_rag.chat.access`): an upload may carry an ``acl`` form field (a
+JSON list) for its documents, the listing shows only documents the caller
+may read, and deleting or re-permissioning (``PUT /documents/{id}/acl``)
+needs the document's access list to name the caller, or an admin.
 """
 
 from __future__ import annotations
@@ -18,11 +24,13 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from tenant_rag.chat.auth import Tenant
+from tenant_rag.chat.access import check_may_change, is_admin, may_read, names_user, parse_acl
+from tenant_rag.chat.auth import AclReader, Tenant
 from tenant_rag.chat.errors import ChatApiError
 from tenant_rag.chat.limits import too_large
 from tenant_rag.chat.serialize import report_json
 from tenant_rag.chat.service import ChatService, service_of
+from tenant_rag.tenancy.acl import Reader, acl_policy_of
 from tenant_rag.tenancy.records import (
     doc_id_of_base,
     documents_of,
@@ -79,9 +87,49 @@ def _save(upload: UploadFile, target: Path, limit: int) -> None:
             out.write(chunk)
 
 
+def _visible(service: ChatService, tenant: str, reader: Reader, doc_id: str) -> Any:
+    """``(exists, visible, acl)`` of a document for ``reader`` (one admin read)."""
+    from tenant_rag.ingestion.access import document_acl
+
+    exists, acl = document_acl(service.index, tenant, doc_id)
+    visible = exists and may_read(reader, acl, acl_policy_of(service.index))
+    return exists, visible, acl
+
+
+def _check_replace(service: ChatService, tenant: str, reader: Reader, names: list[str]) -> None:
+    """409 when a user's upload would replace a document they may not change."""
+    if is_admin(reader):
+        return
+    for name in names:
+        doc_ids = [name]
+        if Path(name).suffix.lower() in (".json", ".jsonl"):
+            doc_ids += _items_of(service.pinned(tenant), name)
+        for doc_id in doc_ids:
+            exists, visible, acl = _visible(service, tenant, reader, doc_id)
+            if exists and not (visible and _named(reader, acl)):
+                raise ChatApiError(
+                    409,
+                    "document_exists",
+                    f"a document named {doc_id!r} already exists and only the users its "
+                    "access list names, or a tenant admin, may replace it; upload under "
+                    "another file name.",
+                )
+
+
+def _named(reader: Reader, acl: list[str] | None) -> bool:
+    return is_admin(reader) or names_user(reader, acl)
+
+
 @router.post("/documents")
-async def upload_documents(request: Request, tenant: Tenant, service: Service) -> dict[str, Any]:
-    """Ingest one or more uploaded files (multipart, any field name) into the tenant."""
+async def upload_documents(
+    request: Request, tenant: Tenant, reader: AclReader, service: Service
+) -> dict[str, Any]:
+    """Ingest one or more uploaded files (multipart, any field name) into the tenant.
+
+    An ``acl`` form field (JSON list: ``["group:hr", "user:u1"]``, ``["tenant"]``
+    or ``[]``) becomes the access list of every uploaded document; without it
+    they follow the index's ACL policy.
+    """
     limits = service.limits
     ctype = request.headers.get("content-type", "")
     if not ctype.lower().startswith("multipart/form-data"):
@@ -100,6 +148,10 @@ async def upload_documents(request: Request, tenant: Tenant, service: Service) -
                 "no_files",
                 "no files in the upload; send one or more file parts (curl -F files=@a.md).",
             )
+        acl_fields = [v for k, v in form.multi_items() if k == "acl" and isinstance(v, str)]
+        if len(acl_fields) > 1:
+            raise ChatApiError(422, "invalid_acl", "send one 'acl' field per upload.")
+        acl = parse_acl(acl_fields[0], where="the 'acl' field") if acl_fields else None
         names = [safe_name(u.filename) for u in uploads]
         duplicates = sorted(n for n, c in Counter(names).items() if c > 1)
         if duplicates:
@@ -110,13 +162,14 @@ async def upload_documents(request: Request, tenant: Tenant, service: Service) -
             _check_type(name, limits.allowed_suffixes)
             if upload.size is not None and upload.size > limits.max_upload_bytes:
                 raise too_large(limits.max_upload_bytes)
+        await run_in_threadpool(_check_replace, service, tenant, reader, names)
         with tempfile.TemporaryDirectory(prefix="tenant-rag-upload-") as tmp:
             root = Path(tmp)
             paths = []
             for upload, name in zip(uploads, names, strict=True):
                 _save(upload, root / name, limits.max_upload_bytes)
                 paths.append(root / name)
-            report = await run_in_threadpool(service.ingest, tenant, root, paths)
+            report = await run_in_threadpool(service.ingest, tenant, root, paths, acl)
     finally:
         await form.close()
     body = report_json(report)
@@ -132,10 +185,11 @@ async def upload_documents(request: Request, tenant: Tenant, service: Service) -
 
 
 @router.get("/documents")
-def list_documents(tenant: Tenant, service: Service) -> dict[str, Any]:
-    """The tenant's document ids (as named, ``café.md`` not ``caf%C3%A9.md``) with chunk counts."""
+def list_documents(tenant: Tenant, reader: AclReader, service: Service) -> dict[str, Any]:
+    """The documents the caller may read (as named, ``café.md`` not ``caf%C3%A9.md``), with
+    the chunks of each they may read."""
     counts: Counter[str] = Counter()
-    for rid in service.pinned(tenant).list_ids():
+    for rid in service.pinned(tenant, reader).list_ids():
         parts = split_record_id(rid)
         counts[doc_id_of_base(parts[0]) if parts else rid] += 1
     documents = [{"doc_id": d, "chunks": counts[d]} for d in sorted(counts)]
@@ -164,12 +218,42 @@ def _items_of(pinned: Any, file_id: str) -> list[str]:
     ]
 
 
+@router.put("/documents/{doc_id:path}/acl")
+def set_document_acl(
+    doc_id: str, body: dict[str, Any], tenant: Tenant, reader: AclReader, service: Service
+) -> dict[str, Any]:
+    """Change who may read a document (``{"acl": [...]}``, or ``null`` for the index policy).
+
+    Metadata update only, no re-embedding; the next question sees it. 404 when
+    the caller may not read the document (or there is none), 403 when they
+    may read it but its access list does not name them.
+    """
+    from tenant_rag.ingestion.access import set_acl
+
+    unknown = set(body) - {"acl"}
+    if unknown or "acl" not in body:
+        raise ChatApiError(
+            422, "invalid_acl", 'send {"acl": [...]} (or {"acl": null}) and nothing else.'
+        )
+    acl = parse_acl(body["acl"], where="'acl'") if body["acl"] is not None else None
+    exists, visible, current = _visible(service, tenant, reader, doc_id)
+    if not visible:
+        raise ChatApiError(404, "unknown_document", f"no document {doc_id!r} in this tenant.")
+    check_may_change(reader, doc_id, current)
+    updated = set_acl(service.index, tenant, doc_id, acl)
+    return {"tenant": tenant, "doc_id": doc_id, "acl": acl, "updated_chunks": updated}
+
+
 @router.delete("/documents/{doc_id:path}")
-def delete_document(doc_id: str, tenant: Tenant, service: Service) -> dict[str, Any]:
+def delete_document(
+    doc_id: str, tenant: Tenant, reader: AclReader, service: Service
+) -> dict[str, Any]:
     """Delete exactly one of the tenant's documents; 404 if the tenant has no such document.
 
     A ``.json``/``.jsonl`` upload is ingested as one document per item
     (``support.jsonl:ticket-101``); deleting the file's name deletes all of its items.
+    A user (token) may delete only documents whose access list names them;
+    one they may not read is a 404, as if it did not exist.
     """
     from tenant_rag.ingestion import delete_document as delete_doc
 
@@ -177,11 +261,20 @@ def delete_document(doc_id: str, tenant: Tenant, service: Service) -> dict[str, 
         raise ChatApiError(
             404, "unknown_document", "name the document to delete: /documents/<doc_id>."
         )
-    deleted = delete_doc(service.index, tenant, doc_id)
-    items: list[str] = []
-    if not deleted and Path(doc_id).suffix.lower() in (".json", ".jsonl"):
-        items = _items_of(service.pinned(tenant), doc_id)
-        deleted = sum(delete_doc(service.index, tenant, item) for item in items)
+    targets = [doc_id]
+    exists, visible, acl = _visible(service, tenant, reader, doc_id)
+    if not exists and Path(doc_id).suffix.lower() in (".json", ".jsonl"):
+        targets = _items_of(service.pinned(tenant), doc_id)
+    if not is_admin(reader):
+        checked = [(t, *_visible(service, tenant, reader, t)[1:]) for t in targets]
+        checked = [(t, v, a) for t, v, a in checked if v]
+        if not checked:
+            raise ChatApiError(404, "unknown_document", f"no document {doc_id!r} in this tenant.")
+        for target, _, target_acl in checked:
+            check_may_change(reader, target, target_acl)
+        targets = [t for t, _, _ in checked]
+    items: list[str] = [] if targets == [doc_id] else targets
+    deleted = sum(delete_doc(service.index, tenant, t) for t in targets)
     if not deleted:
         raise ChatApiError(404, "unknown_document", f"no document {doc_id!r} in this tenant.")
     body: dict[str, Any] = {"tenant": tenant, "doc_id": doc_id, "deleted_chunks": deleted}
