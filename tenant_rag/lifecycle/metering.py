@@ -83,6 +83,11 @@ class UsageTotals:
         for op, n in other.operations.items():
             self.operations[op] = self.operations.get(op, 0) + n
 
+    def merged(self, other: UsageTotals) -> UsageTotals:
+        """``self`` after merging ``other`` into it (a copy for readers)."""
+        self.merge(other)
+        return self
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -115,6 +120,8 @@ class UsageMeter:
         self._clock = clock
         self._lock = threading.Lock()
         self._totals: dict[tuple[str, str], UsageTotals] = {}
+        #: (tenant, user) -> totals of the reads made for that user (per-user metering)
+        self._by_user: dict[tuple[str, str], UsageTotals] = {}
         self._file: IO[str] | None = None
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -178,8 +185,12 @@ class UsageMeter:
             "write_units": float(event.write_units),
             "records": int(event.records),
         }
+        if event.user is not None:
+            row["user"] = event.user
         with self._lock:
             self._totals.setdefault((event.tenant, event.index), UsageTotals()).add(event)
+            if event.user is not None:
+                self._by_user.setdefault((event.tenant, event.user), UsageTotals()).add(event)
             if self._file is not None:
                 self._file.write(json.dumps(row) + "\n")
                 self._file.flush()
@@ -193,6 +204,7 @@ class UsageMeter:
         """Forget every total (e.g. at the start of a billing period)."""
         with self._lock:
             self._totals.clear()
+            self._by_user.clear()
 
     # -- reading -------------------------------------------------------------------
 
@@ -204,6 +216,19 @@ class UsageMeter:
                 if (tenant is None or t == tenant) and (index is None or ix == index):
                     out.merge(totals)
         return out
+
+    def by_user(self, tenant: str) -> dict[str, UsageTotals]:
+        """Read usage inside ``tenant`` per user: queries and fetches made for a `Principal`.
+
+        Reads made with no principal or as ``TENANT_ADMIN``, and all writes,
+        belong to the tenant only (they are in `usage` and `totals`, not here).
+        """
+        with self._lock:
+            return {
+                u: UsageTotals().merged(totals)
+                for (t, u), totals in sorted(self._by_user.items())
+                if t == tenant
+            }
 
     def totals(self) -> dict[str, UsageTotals]:
         """Totals per tenant, summed over indexes: the figures to bill."""
