@@ -3,10 +3,19 @@
 PY      ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
-STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+HASH    := $(shell cat pyproject.toml | sha1sum | cut -c1-12)
+# STAMP: the package with its dev extra (tests, linters, notebooks); RUNTIME: the package alone
+STAMP   := $(VENV)/.installed-$(HASH)
+RUNTIME := $(VENV)/.runtime-$(HASH)
 PYTEST_ARGS ?=
 
-.PHONY: venv sdk-venvs demo test lint typecheck unit notebooks browser-deps bench audit serve clean grpc-gen
+.PHONY: venv runtime sdk-venvs demo test lint typecheck unit notebooks notebooks-refresh browser-deps bench audit serve clean grpc-gen
+
+# $(call uv_install,TARGET): make the venv if needed, then install TARGET (editable) with uv
+uv_install = { test -x $(BIN)/python || $(PY) -m venv $(VENV); } \
+	&& { $(BIN)/python -m pip install -q --disable-pip-version-check uv==0.13.9 \
+	     || $(BIN)/python -m pip install -q uv; } \
+	&& UV_LINK_MODE=copy $(BIN)/uv pip install --python $(BIN)/python -q -e $(1)
 
 # Pinecone SDKs the conformance script (tests/compat) runs against the embedded server,
 # besides 7.3.0 in .venv: one cached venv each under .venv-sdk/<version>/.
@@ -17,12 +26,17 @@ SDK_SPEC_10.2.0 := pinecone==10.2.0
 SDK_STAMPS := $(foreach v,$(SDK_VERSIONS),.venv-sdk/$(v)/.installed)
 
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check uv==0.13.9 || $(BIN)/python -m pip install -q uv
-	UV_LINK_MODE=copy $(BIN)/uv pip install --python $(BIN)/python -q -e ".[dev]"
-	rm -f $(VENV)/.installed-* && touch $(STAMP)
+	$(call uv_install,".[dev]")
+	rm -f $(VENV)/.installed-* $(VENV)/.runtime-* && touch $(STAMP) $(RUNTIME)
+
+# The runtime dependencies only; nothing to do when the dev extra is already installed.
+$(RUNTIME): pyproject.toml
+	@if [ -e $(STAMP) ]; then touch $(RUNTIME); else \
+	  $(call uv_install,".") && rm -f $(VENV)/.runtime-* && touch $(RUNTIME); fi
 
 venv: $(STAMP)
+
+runtime: $(RUNTIME)
 
 ## One venv per Pinecone SDK version for the compatibility matrix; reused when present.
 sdk-venvs: $(SDK_STAMPS)
@@ -32,16 +46,26 @@ sdk-venvs: $(SDK_STAMPS)
 	UV_LINK_MODE=copy $(BIN)/uv pip install -q --python .venv-sdk/$*/bin/python "$(SDK_SPEC_$*)"
 	touch $@
 
-## The main job on the embedded default: two tenants, ingest, ask, offboard.
-demo: venv
+## The main job on the embedded default: two tenants, ingest, ask, offboard. Installs the
+## package's runtime dependencies only (no test or lint tools).
+demo: runtime
 	$(BIN)/tenant-rag demo
+
+## Open the notebooks in JupyterLab (the dev extra installs it).
+notebooks: venv
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 notebooks/
+
+## Run every notebook and store its outputs in it (commit them; `make test` checks they are
+## fresh).
+notebooks-refresh: venv
+	$(BIN)/python tests/test_notebooks.py --write
 
 ## Lint, type-check, audit dependencies (fails on a known vulnerability; says NOT CHECKED when
 ## PyPI's vulnerability API is unreachable), then every test (unit, integration, notebooks,
 ## browser, reliability). TENANT_RAG_SOAK=1 makes the reliability suite run long.
 test: venv lint typecheck browser-deps sdk-venvs
 	$(BIN)/python tests/reliability/run_audit.py
-	$(BIN)/python -m pytest --nbmake tests notebooks $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check tenant_rag tests benchmarks examples scripts

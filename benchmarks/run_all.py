@@ -21,9 +21,11 @@ SCRIPTS = {
     "bench_server.py": True,
     "bench_retriever.py": True,
     "bench_ingest.py": True,
+    "bench_ingest_defaults.py": True,
     "bench_embeddings.py": True,
     "bench_load.py": True,
     "bench_demo.py": False,
+    "bench_cli.py": True,
 }
 
 

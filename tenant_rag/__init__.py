@@ -29,6 +29,8 @@ _EXPORTS: dict[str, str] = {
     "IngestError": "tenant_rag.errors",
     "InvalidAclError": "tenant_rag.errors",
     "AccessControlError": "tenant_rag.errors",
+    "UnknownTenantError": "tenant_rag.errors",
+    "UnknownDocumentError": "tenant_rag.errors",
     # tenant ids and scope
     "validate_tenant": "tenant_rag.tenancy.ids",
     "tenant_id_for": "tenant_rag.tenancy.ids",
@@ -48,8 +50,8 @@ _EXPORTS: dict[str, str] = {
     # default models
     "default_embeddings": "tenant_rag.models.embeddings",
     "default_llm": "tenant_rag.models.llm",
+    "index_embeddings": "tenant_rag.models.embeddings",
     "LocalMiniLMEmbeddings": "tenant_rag.models.embeddings",
-    "HashingTestEmbeddings": "tenant_rag.models.embeddings",
     "ExtractiveAnswerer": "tenant_rag.models.llm",
     # LangChain stores and retrievers
     "TenantPineconeVectorStore": "tenant_rag.stores.langchain",
@@ -71,6 +73,7 @@ _EXPORTS: dict[str, str] = {
     "list_tenants": "tenant_rag.lifecycle.tenants",
     "tenant_stats": "tenant_rag.lifecycle.tenants",
     "update_record": "tenant_rag.lifecycle.tenants",
+    "list_documents": "tenant_rag.lifecycle.documents",
     "UsageMeter": "tenant_rag.lifecycle.metering",
     "Quotas": "tenant_rag.lifecycle.metering",
 }
@@ -78,9 +81,17 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 
+#: Names that left the root namespace, and where they live now.
+_MOVED = {
+    "HashingTestEmbeddings": "tenant_rag.models.hashing (a test-only embedding, not public API)",
+}
+
+
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
+        if name in _MOVED:
+            raise AttributeError(f"tenant_rag.{name} moved: import it from {_MOVED[name]}.")
         raise AttributeError(f"module 'tenant_rag' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
@@ -107,11 +118,14 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         QuotaExceededError,
         TenantIsolationError,
         TenantRagError,
+        UnknownDocumentError,
+        UnknownTenantError,
     )
     from tenant_rag.ingestion.access import document_acl, set_acl
     from tenant_rag.ingestion.pipeline import delete_document, ingest
     from tenant_rag.ingestion.report import IngestReport
     from tenant_rag.lifecycle.access import acl_policy, set_acl_policy
+    from tenant_rag.lifecycle.documents import list_documents
     from tenant_rag.lifecycle.metering import Quotas, UsageMeter
     from tenant_rag.lifecycle.tenants import (
         list_tenants,
@@ -121,9 +135,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         update_record,
     )
     from tenant_rag.models.embeddings import (
-        HashingTestEmbeddings,
         LocalMiniLMEmbeddings,
         default_embeddings,
+        index_embeddings,
     )
     from tenant_rag.models.llm import (
         ExtractiveAnswerer,

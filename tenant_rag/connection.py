@@ -12,17 +12,23 @@ import os
 import re
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
 from tenant_rag.errors import ConfigurationError, IndexMismatchError
 
 _INDEX_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,43}[a-z0-9])?$")
+#: Index tag naming the embedding model that built the index (`ensure_index(embedding=...)`).
+EMBEDDING_MODEL_TAG = "embedding_model"
+_MAX_TAG_VALUE = 120
 _lock = threading.Lock()
 _clients: dict[tuple[Any, ...], Any] = {}
-_indexes: dict[tuple[int, str], Any] = {}
+#: Data-plane handles per client object and index name. Keyed by the client itself (weakly):
+#: an id() key could be reused by a new client after the old one is collected.
+_indexes: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 #: gRPC target of the embedded server, per gRPC client built by `connect(grpc=True)`.
-_local_grpc_targets: dict[int, str] = {}
+_local_grpc_targets: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
 
 def is_local() -> bool:
@@ -31,8 +37,15 @@ def is_local() -> bool:
 
 
 def data_dir() -> Path:
-    """The embedded server's data directory: ``TENANT_RAG_HOME`` or ``./.tenant_rag``."""
-    return Path(os.environ.get("TENANT_RAG_HOME") or ".tenant_rag").resolve()
+    """The embedded server's data directory.
+
+    ``$TENANT_RAG_HOME``, else the nearest ``.tenant_rag`` in the current
+    directory or a parent, else ``./.tenant_rag`` (see
+    `tenant_rag.local.discovery`).
+    """
+    from tenant_rag.local.discovery import default_data_dir
+
+    return default_data_dir()
 
 
 def connect(*, grpc: bool = False) -> Any:
@@ -88,7 +101,7 @@ def _local_client(grpc: bool) -> Any:
     client = server.grpc_client()
     if not server.grpc_target:
         raise ConfigurationError("the embedded server was started without its gRPC port.")
-    _local_grpc_targets[id(client)] = server.grpc_target
+    _local_grpc_targets[client] = server.grpc_target
     return client
 
 
@@ -96,7 +109,8 @@ def ensure_index(
     pc: Any,
     name: str,
     *,
-    dimension: int,
+    dimension: int | None = None,
+    embedding: Any = None,
     metric: str = "cosine",
     cloud: str = "aws",
     region: str = "us-east-1",
@@ -106,14 +120,20 @@ def ensure_index(
 ) -> Any:
     """Create the serverless index ``name`` if it is missing; return its data-plane handle.
 
-    Idempotent: calling it again (from any process) returns a handle to the
-    same index. An existing index with another dimension or metric raises
-    :class:`IndexMismatchError` rather than silently storing vectors that can
-    never match. One handle per index per client is cached, so every tenant
-    shares one connection pool.
+    Pass ``embedding=`` (the model you will embed with): the dimension comes
+    from it, and a new index records the model's name in its tags
+    (``embedding_model``), so that `tenant_rag.models.index_embeddings` can
+    give queries the same model later. ``dimension=`` alone creates an index
+    that records no model.
 
-    One call per workload: ``rag = ensure_index(pc, "rag", dimension=384)``
-    and ``search = ensure_index(pc, "search", dimension=384)``, each holding
+    Idempotent: calling it again (from any process) returns a handle to the
+    same index. An existing index with another dimension or metric, or one
+    that records another embedding model, raises :class:`IndexMismatchError`
+    rather than silently storing vectors that can never match. One handle per
+    index per client is cached, so every tenant shares one connection pool.
+
+    One call per workload: ``rag = ensure_index(pc, "rag", embedding=emb)``
+    and ``search = ensure_index(pc, "search", embedding=emb)``, each holding
     one namespace per tenant.
     """
     if not isinstance(name, str) or not _INDEX_NAME.match(name):
@@ -121,22 +141,41 @@ def ensure_index(
             f"index name {name!r} is invalid: use 1-45 lowercase letters, digits or '-', "
             "starting and ending with a letter or digit."
         )
+    model: str | None = None
+    if embedding is not None:
+        made = _dimension_of(embedding)
+        if dimension is not None and dimension != made:
+            raise ConfigurationError(
+                f"dimension={dimension} but the embedding model makes {made}-d vectors; "
+                "pass one of them."
+            )
+        dimension, model = made, _model_name_of(embedding)
+    if dimension is None:
+        raise ConfigurationError(
+            "ensure_index needs embedding= (the model you embed with) or dimension=."
+        )
     if not isinstance(dimension, int) or isinstance(dimension, bool) or dimension < 1:
         raise ConfigurationError(f"dimension must be a positive int, got {dimension!r}.")
     if metric not in ("cosine", "euclidean", "dotproduct"):
         raise ConfigurationError(
             f"metric must be 'cosine', 'euclidean' or 'dotproduct', got {metric!r}."
         )
-    cache_key = (id(pc), name)
     with _lock:
-        handle = _indexes.get(cache_key)
-    if handle is not None and getattr(handle, "_tenant_rag_shape", None) == (dimension, metric):
+        handle = _indexes.get(pc, {}).get(name)
+    if (
+        handle is not None
+        and getattr(handle, "_tenant_rag_shape", None) == (dimension, metric)
+        and (model is None or getattr(handle, "_tenant_rag_model", None) in (None, model))
+    ):
         return handle
 
     desc = _describe_or_none(pc, name)
     if desc is None:
         from pinecone import ServerlessSpec
 
+        all_tags = dict(tags or {})
+        if model is not None:
+            all_tags[EMBEDDING_MODEL_TAG] = encode_tag_value(model)
         try:
             pc.create_index(
                 name=name,
@@ -144,21 +183,33 @@ def ensure_index(
                 metric=metric,
                 spec=ServerlessSpec(cloud=cloud, region=region),
                 deletion_protection=deletion_protection,
-                tags=tags,
+                tags=all_tags or None,
                 timeout=-1,  # we poll ourselves, faster than the SDK's 5 s steps
             )
         except Exception as exc:
             if getattr(exc, "status", None) != 409:  # 409: created concurrently, fine
                 raise
         desc = _wait_ready(pc, name, ready_timeout)
+    recorded = recorded_embedding_model(desc)
+    # checked before the dimension, for the clearer message; both names are the ones models
+    # give themselves (never aliases), so they compare as strings
+    if model is not None and recorded is not None and model != recorded:
+        raise IndexMismatchError(
+            f"index {name!r} was built with the embedding model {recorded!r}, but this "
+            f"embedding is {model!r}. Query it with the model that built it "
+            "(tenant_rag.index_embeddings(pc, name)), or put the new model's vectors in "
+            "another index."
+        )
     _check_matches(desc, name, dimension, metric)
 
     handle = _data_plane_handle(pc, name, desc)
     handle._tenant_rag_index_name = name
     handle._tenant_rag_shape = (dimension, metric)
     handle._tenant_rag_tags = IndexTags(pc, name, tags_of(desc))
+
+    handle._tenant_rag_model = recorded or model
     with _lock:
-        _indexes[cache_key] = handle
+        _indexes.setdefault(pc, {})[name] = handle
     return handle
 
 
@@ -221,10 +272,83 @@ def tags_of(desc: Any) -> dict[str, str]:
 def refresh_index_tags(pc: Any, name: str) -> None:
     """Re-read ``name``'s tags for every handle of ``pc`` this process holds (after a change)."""
     with _lock:
-        handle = _indexes.get((id(pc), name))
+        handle = _indexes.get(pc, {}).get(name)
     tags = getattr(handle, "_tenant_rag_tags", None) if handle is not None else None
     if isinstance(tags, IndexTags):
         tags.refresh()
+
+
+def _dimension_of(embedding: Any) -> int:
+    """The vector size an embedding model makes: its ``dimension``, else one probe."""
+    dimension = getattr(embedding, "dimension", None)
+    if isinstance(dimension, int) and not isinstance(dimension, bool):
+        return dimension
+    return len(embedding.embed_query("dimension probe"))
+
+
+def _model_name_of(embedding: Any) -> str | None:
+    """The name an embedding model gives itself for the index tag, or None.
+
+    tenant_rag's models answer ``tenant_rag_model_name`` (a name
+    `tenant_rag.models.embeddings.embeddings_named` rebuilds); other classes
+    are not recorded, and their indexes are checked by dimension only.
+    """
+    name = getattr(embedding, "tenant_rag_model_name", None)
+    return name if isinstance(name, str) and name else None
+
+
+def recorded_embedding_model(desc: Any) -> str | None:
+    """The embedding model an index description records in its tags, or None."""
+    tags = getattr(desc, "tags", None)
+    if tags is None and isinstance(desc, dict):
+        tags = desc.get("tags")
+    if not tags:
+        return None
+    try:
+        value = tags.get(EMBEDDING_MODEL_TAG) if hasattr(tags, "get") else None
+    except Exception:  # noqa: BLE001 - an SDK model without the key
+        value = None
+    return decode_tag_value(str(value)) if value else None
+
+
+def encode_tag_value(text: str) -> str:
+    """``text`` in the characters Pinecone allows in a tag value (letters, digits, ``;@_-. ``).
+
+    Others (``/`` and ``:`` in model names such as ``BAAI/bge-small`` or
+    ``nomic-embed-text:latest``) become ``+XX`` per UTF-8 byte, ``+`` included,
+    so `decode_tag_value` gives the name back exactly.
+    """
+    out = []
+    for ch in text:
+        if ch.isascii() and (ch.isalnum() or ch in ";@_-. "):
+            out.append(ch)
+        else:
+            out.extend(f"+{b:02X}" for b in ch.encode("utf-8"))
+    value = "".join(out)
+    if len(value) > _MAX_TAG_VALUE:
+        raise ConfigurationError(
+            f"the embedding model name {text!r} is too long to record in an index tag "
+            f"({len(value)} characters encoded, at most {_MAX_TAG_VALUE})."
+        )
+    return value
+
+
+def decode_tag_value(value: str) -> str:
+    """The inverse of `encode_tag_value`."""
+    data = bytearray()
+    i = 0
+    while i < len(value):
+        if value[i] == "+" and _is_hex(value[i + 1 : i + 3]):
+            data.append(int(value[i + 1 : i + 3], 16))
+            i += 3
+        else:
+            data.extend(value[i].encode("utf-8"))
+            i += 1
+    return data.decode("utf-8", errors="replace")
+
+
+def _is_hex(pair: str) -> bool:
+    return len(pair) == 2 and all(c in "0123456789ABCDEFabcdef" for c in pair)
 
 
 def index_shape(index: Any) -> tuple[int, str] | None:
@@ -285,7 +409,7 @@ def _data_plane_handle(pc: Any, name: str, desc: Any) -> Any:
     the SDK sends, so a local gRPC handle names the index and that port; the
     REST host in ``desc.host`` is for HTTP clients only.
     """
-    grpc_target = _local_grpc_targets.get(id(pc))
+    grpc_target = _local_grpc_targets.get(pc)
     if grpc_target:
         from pinecone.grpc import GRPCClientConfig
 

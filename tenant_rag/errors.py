@@ -65,3 +65,50 @@ class AccessControlError(TenantIsolationError):
     A subclass of :class:`TenantIsolationError`: treat it as a bug or an
     attack, never retry it.
     """
+
+
+class UnknownTenantError(TenantRagError, LookupError):
+    """An operation named a tenant that has no data in the index; ``suggestions`` are close names.
+
+    Pinecone creates a namespace with its first record, so "unknown" and
+    "holds nothing" are the same thing; reading such a tenant is almost
+    always a typo, which is why it is an error rather than an empty answer.
+    """
+
+    def __init__(self, message: str, tenant: str, suggestions: list[str]) -> None:
+        super().__init__(message)
+        self.tenant = tenant
+        self.suggestions = suggestions
+
+
+class UnknownDocumentError(TenantRagError, LookupError):
+    """A document id the tenant does not have; ``suggestions`` are close ids."""
+
+    def __init__(self, message: str, doc_id: str, suggestions: list[str]) -> None:
+        super().__init__(message)
+        self.doc_id = doc_id
+        self.suggestions = suggestions
+
+
+class DocumentConflictError(IngestError):
+    """Documents of this run would replace documents ingested from another source.
+
+    Raised by ``ingest`` after the run, which wrote everything else and left
+    those documents as they were; ``.report`` is the run's `IngestReport` and
+    ``.conflicts`` maps each document id to ``(stored source, this run's source)``.
+    """
+
+    def __init__(self, report: object, conflicts: dict[str, tuple[str, str | None]]) -> None:
+        self.report = report
+        self.conflicts = conflicts
+        lines = [
+            f"{len(conflicts)} document(s) were not written: each would replace a document of "
+            "the same id ingested from another source."
+        ]
+        for doc_id, (was, new) in sorted(conflicts.items()):
+            lines.append(f"  {doc_id!r}: stored from {was}; this run's source is {new or '(code)'}")
+        lines.append(
+            "Replace them with on_conflict='replace' (CLI: --replace), or keep both by giving "
+            "this source's documents an id prefix with doc_id_prefix='docs2/' (CLI: --prefix docs2/)."
+        )
+        super().__init__("\n".join(lines))

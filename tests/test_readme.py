@@ -41,3 +41,18 @@ def test_quickstart_runs_as_written(tmp_path: Path) -> None:
     assert "acme Acme ships every order within 2 days." in out
     assert "globex Globex ships by sea; it takes 6 weeks." in out
     assert "2 days" in out.split("globex", 1)[1], "the per-request chain answered from acme's data"
+
+
+def test_every_environment_variable_is_documented() -> None:
+    """Each variable the package reads is named in the README and in docs/cli.md."""
+    root = README.parent
+    names: set[str] = set()
+    for path in (root / "tenant_rag").rglob("*.py"):
+        # a variable is read by its name as a string literal (directly or via a constant)
+        text = path.read_text(encoding="utf-8")
+        names |= set(re.findall(r"[\"']((?:TENANT_RAG|OPENAI|PINECONE)_[A-Z_]+)[\"']", text))
+    assert {"TENANT_RAG_HOME", "TENANT_RAG_EMBEDDING_MODEL", "OPENAI_BASE_URL"} <= names
+    for doc in (README, root / "docs" / "cli.md"):
+        text = doc.read_text(encoding="utf-8")
+        missing = sorted(n for n in names if n not in text)
+        assert not missing, f"{doc.name} does not document {missing}"

@@ -13,13 +13,15 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from tenant_rag.chat.config import KeyRing, load_keys
+from tenant_rag.chat.config import KeyRing
 from tenant_rag.chat.errors import install_error_handlers
 from tenant_rag.chat.jwt_auth import JwtConfig, load_jwt_config
+from tenant_rag.chat.keystore import KeyStore
 from tenant_rag.chat.limits import BodyLimitMiddleware
 from tenant_rag.chat.logs import RequestLogMiddleware, install_redaction
 from tenant_rag.chat.routes import ROUTERS
 from tenant_rag.chat.service import ChatLimits, ChatService
+from tenant_rag.chat.throttle import AuthThrottle, ThrottleConfig
 from tenant_rag.errors import ConfigurationError
 
 log = logging.getLogger("tenant_rag.chat")
@@ -30,35 +32,33 @@ DEFAULT_INDEX = "rag"
 FROM_ENV: Any = object()
 
 
-def _dimension_of(embedding: Any) -> int:
-    from tenant_rag.models.embeddings import embedding_dimension
-
-    return int(embedding_dimension(embedding))
-
-
 def create_chat_app(
     *,
-    keys: KeyRing | None = None,
+    keys: KeyRing | KeyStore | None = None,
     embedding: Any = None,
     llm: Any = None,
     index: Any = None,
     pc: Any = None,
     index_name: str = DEFAULT_INDEX,
     limits: ChatLimits | None = None,
+    throttle: ThrottleConfig | None = None,
     jwt: JwtConfig | None = FROM_ENV,
 ) -> FastAPI:
     """Build the app.
 
     Args:
-        keys: tenant and admin keys; default `load_keys()` (``TENANT_RAG_CHAT_KEYS_FILE``
+        keys: tenant and admin keys: a fixed `KeyRing`, or a `KeyStore` (a keys file,
+            reloaded when it changes); default `KeyStore.load()` (``TENANT_RAG_CHAT_KEYS_FILE``
             or ``TENANT_RAG_CHAT_KEYS`` / ``TENANT_RAG_ADMIN_KEY``).
-        embedding: LangChain embeddings; default `default_embeddings()`.
+        embedding: LangChain embeddings; default: the model the index records
+            (`index_embeddings`), or `default_embeddings()` for a new index.
         llm: LangChain chat model; default `default_llm()` (the local extractive
             answerer when no OpenAI endpoint is configured).
         index: a data-plane index handle; default ``ensure_index(pc, index_name, ...)``.
         pc: the Pinecone client for ``ensure_index``; default `connect()`.
         index_name: the index to create or open when ``index`` is not given.
         limits: upload and question limits.
+        throttle: failed-authentication throttling (`ThrottleConfig()` by default).
         jwt: how user tokens are verified (`tenant_rag.chat.jwt_auth.JwtConfig`);
             default `load_jwt_config()` from ``TENANT_RAG_JWT_*``; ``None``: keys only.
     """
@@ -66,32 +66,40 @@ def create_chat_app(
         jwt = load_jwt_config()
     if keys is None:
         try:
-            keys = load_keys()
+            keys = KeyStore.load()
         except ConfigurationError:
             if jwt is None:
                 raise
-            keys = KeyRing.from_mapping({})  # user tokens only
-    if not keys.tenants and jwt is None:
+            keys = KeyStore(KeyRing.from_mapping({}))  # user tokens only
+    elif isinstance(keys, KeyRing):
+        keys = KeyStore(keys)
+    if not keys.ring.tenants and jwt is None:
         raise ConfigurationError(
             "the key ring has no tenant keys and no JWT key is configured; the server would "
             "serve nobody."
         )
-    if embedding is None:
-        from tenant_rag.models.embeddings import default_embeddings
+    if index is None:
+        from tenant_rag.connection import connect
 
-        embedding = default_embeddings()
+        pc = pc if pc is not None else connect()
+    if embedding is None:
+        # the model an existing index was built with (its tags), else the default
+        from tenant_rag.models.embeddings import default_embeddings, index_embeddings
+
+        if index is None and _exists(pc, index_name):
+            embedding = index_embeddings(pc, index_name)
+        else:
+            embedding = default_embeddings()
     if llm is None:
         from tenant_rag.models.llm import default_llm
 
         llm = default_llm()
     if index is None:
-        from tenant_rag.connection import connect, ensure_index
+        from tenant_rag.connection import ensure_index
 
-        index = ensure_index(
-            pc if pc is not None else connect(), index_name, dimension=_dimension_of(embedding)
-        )
+        index = ensure_index(pc, index_name, embedding=embedding)
     limits = limits or ChatLimits()
-    install_redaction(keys.secrets() | (jwt.secrets() if jwt is not None else frozenset()))
+    install_redaction(keys.ring.secrets() | (jwt.secrets() if jwt is not None else frozenset()))
 
     app = FastAPI(
         title="tenant_rag chat backend",
@@ -100,6 +108,7 @@ def create_chat_app(
     )
     app.state.keys = keys
     app.state.jwt = jwt
+    app.state.throttle = AuthThrottle(throttle)
     app.state.service = ChatService(
         index=index, index_name=index_name, embedding=embedding, llm=llm, limits=limits
     )
@@ -117,11 +126,21 @@ def create_chat_app(
     log.info(
         "chat backend ready: index=%s, tenants=%s, admin keys=%d, user tokens=%s",
         index_name,
-        ", ".join(keys.tenants),
-        keys.admin_count,
+        ", ".join(keys.ring.tenants),
+        keys.ring.admin_count,
         jwt.algorithms if jwt is not None else "off",
     )
     return app
+
+
+def _exists(pc: Any, name: str) -> bool:
+    try:
+        pc.describe_index(name)
+    except Exception as exc:
+        if getattr(exc, "status", None) == 404 or type(exc).__name__ == "NotFoundException":
+            return False
+        raise
+    return True
 
 
 def _version() -> str:

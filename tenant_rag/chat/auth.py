@@ -6,6 +6,13 @@ the tenant admin, a token as its user and groups, see
 `tenant_rag.chat.jwt_auth`) or `require_admin` (an admin key). None reads
 the request body, so an unauthenticated upload is refused before its body is
 parsed, and no field a client sends can name another tenant or user.
+
+Every failed attempt is audited (`tenant_rag.chat.audit`) and counted by the
+failed-auth throttle (`tenant_rag.chat.throttle`), which refuses further
+attempts from a guessing client, or at a guessed key prefix, before their key
+is checked; clients that authenticated before from the same address go on.
+A user token is throttled by address and by its signature (every token
+shares its header, so its first characters name no one).
 """
 
 from __future__ import annotations
@@ -14,16 +21,24 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from tenant_rag.chat.audit import auth_failure
 from tenant_rag.chat.config import KeyRing, Principal
 from tenant_rag.chat.errors import ChatApiError
+from tenant_rag.chat.throttle import AuthThrottle
 from tenant_rag.tenancy.acl import TENANT_ADMIN, Reader
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tenant-rag"'}
 
 
 def _keyring(request: Request) -> KeyRing:
-    keys: KeyRing = request.app.state.keys
+    """The keys in force now (`KeyStore` reloads its file when it changes)."""
+    keys: KeyRing = request.app.state.keys.ring
     return keys
+
+
+def _throttle(request: Request) -> AuthThrottle:
+    throttle: AuthThrottle = request.app.state.throttle
+    return throttle
 
 
 def _presented_key(request: Request) -> str:
@@ -48,27 +63,61 @@ def _presented_key(request: Request) -> str:
 
 
 def principal_of(request: Request) -> Principal:
-    """The principal behind the request's bearer key; 401 when there is none."""
-    presented = _presented_key(request)
-    found = _keyring(request).lookup(presented)
-    if found is None:
-        jwt_config = getattr(request.app.state, "jwt", None)
-        if jwt_config is not None:
-            from tenant_rag.chat.jwt_auth import looks_like_jwt, verify_token
+    """The principal behind the request's bearer key or user token; 401 when there is none,
+    429 when this client or key prefix has failed too often (the key is then not even checked)."""
+    try:
+        key = _presented_key(request)
+    except ChatApiError as exc:
+        auth_failure(request, exc.code)
+        raise
+    jwt_config = getattr(request.app.state, "jwt", None)
+    is_token = False
+    if jwt_config is not None:
+        from tenant_rag.chat.jwt_auth import looks_like_jwt
 
-            if looks_like_jwt(presented):
-                user = verify_token(presented, jwt_config)
-                request.state.acl_reader = user.reader
-                request.state.user = user.user
-                found = Principal(tenant=user.tenant)
-                request.state.principal = found
-                return found
+        is_token = looks_like_jwt(key)
+    # a token's prefix is its header, the same for every user: bucket it by its signature
+    bucket_key = key.rsplit(".", 1)[-1] if is_token else key
+    throttle = _throttle(request)
+    address = request.client.host if request.client else None
+    decision = throttle.check(address, bucket_key)
+    if not decision.allowed:
+        auth_failure(request, "too_many_failed_attempts", key, decision)
+        wait = max(1, round(decision.retry_after))
+        raise ChatApiError(
+            429,
+            "too_many_failed_attempts",
+            f"too many failed authentication attempts from this client or for this key; "
+            f"retry in {wait} s.",
+            headers={**_CHALLENGE, "Retry-After": str(wait)},
+        )
+    found = _keyring(request).lookup(key)
+    if found is None and is_token:
+        from tenant_rag.chat.jwt_auth import verify_token
+
+        try:
+            assert jwt_config is not None
+            user = verify_token(key, jwt_config)
+        except ChatApiError as exc:
+            throttle.failed(address, bucket_key)
+            auth_failure(request, exc.code, key)
+            raise
+        throttle.succeeded(address, bucket_key)
+        request.state.acl_reader = user.reader
+        request.state.user = user.user
+        found = Principal(tenant=user.tenant)
+        request.state.principal = found
+        return found
+    if found is None:
+        throttle.failed(address, key)
+        auth_failure(request, "invalid_key", key)
         raise ChatApiError(
             401,
             "invalid_key",
             "invalid API key: it matches no configured tenant or admin key.",
             headers=_CHALLENGE,
         )
+    throttle.succeeded(address, key)
     request.state.principal = found  # for the request log (tenant id only)
     return found
 

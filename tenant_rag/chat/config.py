@@ -9,15 +9,23 @@ can never map to Pinecone's default namespace).
 Lookups hash the presented key and compare it against *every* configured
 key's hash with `hmac.compare_digest`, without stopping early, so neither the
 position of a key nor the length of the presented one leaks through timing.
+
+Keys must be strong enough that guessing is hopeless: at least `MIN_KEY_BITS`
+(128) bits by `key_strength_bits`, which is what ``tenant-rag chat-keys new``
+makes (256). Keys files store keys as ``sha256:<hex>`` (`HASH_PREFIX`), so a
+leaked keys file does not leak a key: a plain SHA-256 is enough for secrets of
+128 bits or more (no salt or slow hash is needed when the input cannot be
+enumerated). A keys file still holding plain keys is refused with the command
+that converts it (``tenant-rag chat-keys migrate``; see `tenant_rag.chat.keyfile`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
+import math
 import os
-import tomllib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +40,12 @@ KEYS_ENV = "TENANT_RAG_CHAT_KEYS"
 ADMIN_KEY_ENV = "TENANT_RAG_ADMIN_KEY"
 #: Environment variable: path of a keys file (same format as ``--keys``).
 KEYS_FILE_ENV = "TENANT_RAG_CHAT_KEYS_FILE"
-#: Keys shorter than this are refused: a guessable key is a shared key.
-MIN_KEY_LENGTH = 8
+#: Keys weaker than this (estimated by `key_strength_bits`) are refused.
+MIN_KEY_BITS = 128
+#: How a stored key's SHA-256 is written in keys files and in ``TENANT_RAG_CHAT_KEYS``.
+HASH_PREFIX = "sha256:"
+_HASHED = re.compile(r"sha256:[0-9a-f]{64}")
+_NEW_KEY_HINT = "make one with `tenant-rag chat-keys new`"
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,43 @@ def _digest(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8")).digest()
 
 
+def hash_key(key: str) -> str:
+    """The stored form of a key: ``sha256:<64 hex digits>``."""
+    return HASH_PREFIX + _digest(key).hex()
+
+
+def is_hashed(entry: str) -> bool:
+    """Whether a configured entry is a stored hash (``sha256:<hex>``) rather than a key."""
+    return bool(_HASHED.fullmatch(entry))
+
+
+def key_strength_bits(key: str) -> float:
+    """Estimated bits of entropy of ``key``, as if each character were drawn at random.
+
+    The alphabet is the union of the character classes the key uses (hex digits
+    only: 16; lowercase letters 26, uppercase 26, digits 10, other printable
+    ASCII 33, anything else 100), and the estimate is ``len * log2(alphabet)``.
+    That is an upper bound for a human-chosen key, so two shapes no random key
+    has score 0: fewer than 8 distinct characters, or one character making up
+    more than a quarter of the key. At 128 bits: 32 hex digits, 22 characters
+    of base64url (``secrets.token_urlsafe(16)``), 20 of printable ASCII.
+    """
+    if not key:
+        return 0.0
+    if len(set(key)) < min(8, len(key)) or max(key.count(c) for c in set(key)) * 4 > len(key):
+        return 0.0
+    if all(c in "0123456789abcdef" for c in key) or all(c in "0123456789ABCDEF" for c in key):
+        alphabet = 16
+    else:
+        alphabet = 0
+        alphabet += 26 if any("a" <= c <= "z" for c in key) else 0
+        alphabet += 26 if any("A" <= c <= "Z" for c in key) else 0
+        alphabet += 10 if any(c.isascii() and c.isdigit() for c in key) else 0
+        alphabet += 33 if any(c.isascii() and not c.isalnum() for c in key) else 0
+        alphabet += 100 if any(not c.isascii() for c in key) else 0
+    return len(key) * math.log2(alphabet)
+
+
 @dataclass(frozen=True)
 class KeyRing:
     """The configured keys: tenant keys (key -> tenant id) and admin keys.
@@ -64,34 +113,39 @@ class KeyRing:
 
     @classmethod
     def from_mapping(cls, keys: Mapping[str, str], admin_keys: Iterable[str] = ()) -> KeyRing:
-        """Build a key ring, refusing bad keys and bad tenant ids with a clear message."""
+        """Build a key ring, refusing bad keys and bad tenant ids with a clear message.
+
+        Each key is either the key itself (checked for strength) or its stored
+        hash ``sha256:<hex>`` (`hash_key`), which matches the same presented key.
+        """
         if not isinstance(keys, Mapping):
             raise ConfigurationError(
                 '"keys" must be an object mapping each API key to a tenant id, '
                 'e.g. {"keys": {"<key>": "acme"}}.'
             )
         entries: list[tuple[bytes, Principal]] = []
-        seen: set[str] = set()
+        seen: set[bytes] = set()
+        secrets: set[str] = set()
         for n, (key, tenant) in enumerate(keys.items(), start=1):
-            _check_key(key, f"tenant key #{n}")
+            digest = _stored_digest(key, f"tenant key #{n}", secrets)
             try:
                 validate_tenant(tenant)
             except InvalidTenantError as exc:
                 raise ConfigurationError(f"tenant key #{n} maps to a bad tenant id: {exc}") from exc
-            if key in seen:
+            if digest in seen:
                 raise ConfigurationError(f"tenant key #{n} is configured twice.")
-            seen.add(key)
-            entries.append((_digest(key), Principal(tenant=tenant)))
+            seen.add(digest)
+            entries.append((digest, Principal(tenant=tenant)))
         for n, key in enumerate(admin_keys, start=1):
-            _check_key(key, f"admin key #{n}")
-            if key in seen:
+            digest = _stored_digest(key, f"admin key #{n}", secrets)
+            if digest in seen:
                 raise ConfigurationError(
                     f"admin key #{n} is also configured as a tenant key (or twice); "
                     "every key must stand for exactly one tenant or for the admin."
                 )
-            seen.add(key)
-            entries.append((_digest(key), Principal(tenant=None, admin=True)))
-        return cls(tuple(entries), frozenset(seen))
+            seen.add(digest)
+            entries.append((digest, Principal(tenant=None, admin=True)))
+        return cls(tuple(entries), frozenset(secrets))
 
     def lookup(self, presented: str) -> Principal | None:
         """The principal for a presented key, or None; constant time over all keys."""
@@ -123,13 +177,30 @@ class KeyRing:
         return f"KeyRing(tenants={self.tenants!r}, admin_keys={self.admin_count})"
 
 
-def _check_key(key: Any, what: str) -> None:
+def _stored_digest(key: Any, what: str, secrets: set[str]) -> bytes:
+    """The SHA-256 a configured entry stands for; plain keys are checked and kept for redaction."""
+    if isinstance(key, str) and is_hashed(key):
+        return bytes.fromhex(key.removeprefix(HASH_PREFIX))
+    check_key(key, what)
+    secrets.add(key)
+    return _digest(key)
+
+
+def check_key(key: Any, what: str) -> None:
+    """Refuse a key that is not a string, too weak to be safe, or unusable in a header."""
     if not isinstance(key, str):
         raise ConfigurationError(f"{what} must be a string, got {type(key).__name__}.")
-    if len(key) < MIN_KEY_LENGTH:
+    if isinstance(key, str) and key.lower().startswith(HASH_PREFIX):
         raise ConfigurationError(
-            f"{what} is shorter than {MIN_KEY_LENGTH} characters; use a long random key "
-            '(python -c "import secrets; print(secrets.token_urlsafe(32))").'
+            f"{what} looks like a stored hash but is not 'sha256:' followed by 64 lowercase "
+            "hex digits."
+        )
+    bits = key_strength_bits(key)
+    if bits < MIN_KEY_BITS:
+        raise ConfigurationError(
+            f"{what} is too weak: about {bits:.0f} bits, and at least {MIN_KEY_BITS} are needed "
+            f"(for example 32 random hex digits or 22 random base64url characters); "
+            f"{_NEW_KEY_HINT}."
         )
     if key != key.strip() or any(c.isspace() or not c.isprintable() for c in key):
         raise ConfigurationError(f"{what} must not contain whitespace or control characters.")
@@ -139,15 +210,45 @@ def _check_key(key: Any, what: str) -> None:
         )
 
 
-def load_keys_file(path: str | os.PathLike[str]) -> KeyRing:
-    """Read ``{"keys": {"<key>": "<tenant>"}, "admin_keys": ["<key>"]}`` from JSON or TOML.
+@dataclass(frozen=True)
+class KeysFileData:
+    """A keys file as read: its entries (stored hashes or, before migration, plain keys)."""
 
-    TOML form::
+    path: Path
+    keys: dict[str, str]
+    admin_keys: list[str]
 
-        admin_keys = ["<admin key>"]
+    @property
+    def toml(self) -> bool:
+        return self.path.suffix.lower() == ".toml"
+
+    def plain_entries(self) -> list[str]:
+        """Where plain keys are (``tenant key #2 (acme)``), never the keys themselves."""
+        where = [
+            f"tenant key #{n} ({tenant})"
+            for n, (key, tenant) in enumerate(self.keys.items(), start=1)
+            if not (isinstance(key, str) and is_hashed(key))
+        ]
+        where += [
+            f"admin key #{n}"
+            for n, key in enumerate(self.admin_keys, start=1)
+            if not (isinstance(key, str) and is_hashed(key))
+        ]
+        return where
+
+
+def read_keys_file(path: str | os.PathLike[str]) -> KeysFileData:
+    """Parse a keys file (JSON, or TOML by its ``.toml`` suffix) and check its shape.
+
+    ``{"keys": {"sha256:<hex>": "acme"}, "admin_keys": ["sha256:<hex>"]}``; TOML form::
+
+        admin_keys = ["sha256:<hex>"]
         [keys]
-        "<key>" = "acme"
+        "sha256:<hex>" = "acme"
     """
+    import json
+    import tomllib
+
     p = Path(path)
     try:
         raw = p.read_bytes()
@@ -173,12 +274,36 @@ def load_keys_file(path: str | os.PathLike[str]) -> KeyRing:
             f"keys file {str(p)!r} has unknown fields {sorted(unknown)}; "
             'expected "keys" and "admin_keys".'
         )
+    keys = data.get("keys", {})
+    if not isinstance(keys, Mapping):
+        raise ConfigurationError(
+            '"keys" must be an object mapping each API key to a tenant id, '
+            'e.g. {"keys": {"sha256:<hex>": "acme"}}.'
+        )
     admin = data.get("admin_keys", [])
     if isinstance(admin, str):
         admin = [admin]
     if not isinstance(admin, list):
         raise ConfigurationError('"admin_keys" must be a list of keys.')
-    return KeyRing.from_mapping(data.get("keys", {}), admin)
+    return KeysFileData(p, dict(keys), list(admin))
+
+
+def load_keys_file(path: str | os.PathLike[str]) -> KeyRing:
+    """The key ring of a keys file whose keys are all stored as hashes.
+
+    A file that still holds plain keys is refused, naming where they are (never
+    what they are) and the command that hashes them in place.
+    """
+    data = read_keys_file(path)
+    plain = data.plain_entries()
+    if plain:
+        raise ConfigurationError(
+            f"keys file {str(data.path)!r} stores {len(plain)} key(s) in plain text "
+            f"({', '.join(plain[:5])}{', ...' if len(plain) > 5 else ''}); keys files hold "
+            "only SHA-256 hashes now. Run `tenant-rag chat-keys migrate "
+            f"{str(data.path)}` to hash them in place (clients keep using the same keys)."
+        )
+    return KeyRing.from_mapping(data.keys, data.admin_keys)
 
 
 def parse_keys_env(value: str) -> dict[str, str]:
@@ -216,8 +341,8 @@ def load_keys(
         ring = KeyRing.from_mapping(parse_keys_env(env.get(KEYS_ENV, "")), admin)
     if not ring.tenants:
         raise ConfigurationError(
-            "no tenant API keys configured: pass --keys keys.json "
-            '({"keys": {"<key>": "acme"}, "admin_keys": ["<key>"]}) or set '
+            "no tenant API keys configured: pass --keys keys.json (add a key with "
+            "`tenant-rag chat-keys new --tenant acme --keys keys.json`) or set "
             f"{KEYS_ENV}=key1=acme,key2=globex (and {ADMIN_KEY_ENV} for offboarding)."
         )
     return ring

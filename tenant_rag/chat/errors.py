@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tenant_rag.errors import (
     ConfigurationError,
+    DocumentConflictError,
     IngestError,
     InvalidTenantError,
     QuotaExceededError,
@@ -63,6 +64,8 @@ def status_for(exc: BaseException) -> tuple[int, str]:
         return 403, "isolation_violation"
     if isinstance(exc, QuotaExceededError):
         return 429, "quota_exceeded"
+    if isinstance(exc, DocumentConflictError):
+        return 409, "document_conflict"
     if isinstance(exc, IngestError):
         return 422, "ingest_failed"
     if isinstance(exc, ConfigurationError):

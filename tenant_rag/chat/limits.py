@@ -33,7 +33,19 @@ def body_too_large(limit: int) -> ChatApiError:
 
 
 class BodyLimitMiddleware:
-    """Cap ``POST <upload_path>`` bodies at ``upload_limit`` and all others at ``limit``."""
+    """Cap ``POST <upload_path>`` bodies at ``upload_limit`` and all others at ``limit``.
+
+    Refusing is not enough on its own: after a 413 that leaves the body unread, an
+    HTTP/1.1 server keeps the connection alive by reading (and dropping) whatever the
+    client goes on sending. So the refusal carries ``Connection: close``, which makes
+    uvicorn close the connection after it instead of draining the rest:
+
+    * a declared ``Content-Length`` over the cap (or not a number) is refused before a
+      byte of the body is read;
+    * a body without a declared length (``Transfer-Encoding: chunked``) is counted as
+      it arrives and refused at the first byte over the cap; the route behind sees the
+      client disconnect, and anything it would still send is dropped.
+    """
 
     def __init__(
         self,
@@ -59,29 +71,62 @@ class BodyLimitMiddleware:
             scope.get("method") == "POST" and scope.get("path", "").rstrip("/") == self.upload_path
         )
         cap = self.upload_limit if upload else self.limit
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > cap:
-            await self._refuse(send, self._error(upload))
-            return
+        declared = None
+        for name, value in scope.get("headers") or ():
+            if name == b"content-length":
+                declared = value.strip()
+                break
+        if declared is not None:
+            if not (declared.isascii() and declared.isdigit()):
+                await self._refuse(
+                    send, ChatApiError(400, "bad_content_length", "Content-Length is not a number.")
+                )
+                return
+            if int(declared) > cap:
+                await self._refuse(send, self._error(upload))
+                return
+
         seen = 0
+        refused = False
+        body_done = declared == b"0" or scope.get("method") in ("GET", "HEAD", "DELETE")
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, refused, body_done
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > cap:
-                    raise self._error(upload)
+                body_done = not message.get("more_body", False)
+                if seen > cap:  # only a body without a declared length gets here
+                    refused = True
+                    await self._refuse(send, self._error(upload))
+                    return {"type": "http.disconnect"}
             return message
 
-        await self.app(scope, counting_receive, send)
+        async def guarded_send(message: Message) -> None:
+            if refused:  # once refused, the refusal is the whole answer
+                return
+            if message["type"] == "http.response.start" and not body_done:
+                # answered before the body was read (a 401 on an upload, a parse error):
+                # close afterwards rather than drain the rest of the body
+                headers = [(k, v) for k, v in message.get("headers", []) if k != b"connection"]
+                message = {**message, "headers": [*headers, (b"connection", b"close")]}
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise
+            # the route saw the client disconnect (our doing) and gave up: nothing to add
 
     async def _refuse(self, send: Send, err: ChatApiError) -> None:
         body = json.dumps(error_body(err.code, err.message)).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": err.status,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),

@@ -16,6 +16,8 @@ from fastapi import Request
 
 from tenant_rag.tenancy.acl import TENANT_ADMIN, Reader
 
+#: The origin recorded for every uploaded document (see `tenant_rag.ingestion.ingest`).
+UPLOAD_ORIGIN = "upload"
 #: Default per-file upload cap.
 DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 #: File types `tenant_rag.ingestion` can load.
@@ -66,13 +68,22 @@ class ChatService:
         return rag_chain(self.retriever(tenant, reader), self.llm)
 
     def ingest(
-        self, tenant: str, root: Path, paths: list[Path], acl: list[str] | None = None
+        self,
+        tenant: str,
+        root: Path,
+        paths: list[Path],
+        *,
+        replace: bool = False,
+        acl: list[str] | None = None,
     ) -> Any:
         """Ingest uploaded files (already saved under ``root``) into ``tenant``.
 
         The directory is the source, so each document id is the file's name
-        relative to it (the sanitised upload name). ``acl`` is the uploads'
-        access list; sidecars are not read (the folder is a temporary one).
+        relative to it (the upload's name). Every upload has the origin
+        ``upload``: uploading a file again replaces it, while a document of
+        that name ingested from elsewhere (the CLI) is refused unless ``replace``.
+        ``acl`` is the uploads' access list; sidecars are not read (the folder
+        is a temporary one).
         """
         from tenant_rag.ingestion import ingest
 
@@ -83,6 +94,8 @@ class ChatService:
             root=root,
             embedding=self.embedding,
             progress=False,
+            origin=UPLOAD_ORIGIN,
+            on_conflict="replace" if replace else "refuse",
             acl=acl,
             acl_sidecars=False,
         )

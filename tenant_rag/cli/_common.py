@@ -14,11 +14,13 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from typer.core import TyperGroup
+
+from tenant_rag.cli._help import PlainHelpGroup
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
@@ -30,9 +32,13 @@ DEBUG_ENV = "TENANT_RAG_DEBUG"
 TEST_EMBEDDINGS_ENV = "TENANT_RAG_TEST_EMBEDDINGS"
 _JSON_KEY = "tenant_rag.json"
 _DEBUG_KEY = "tenant_rag.debug"
+_LOCATION_KEY = "tenant_rag.location"
+_BACKEND_KEY = "tenant_rag.backend"
+#: the backend of the command running in this process (for messages that name it)
+_last_backend: list[Any] = [None]
 
 
-class ErrorHandlingGroup(TyperGroup):
+class ErrorHandlingGroup(PlainHelpGroup):
     """The root command group: turns exceptions into a one-line message and an exit code."""
 
     def invoke(self, ctx: Any) -> Any:  # a Click context (typer.Context at runtime)
@@ -52,10 +58,24 @@ def set_debug(ctx: typer.Context, debug: bool) -> None:
     ctx.meta[_DEBUG_KEY] = debug
 
 
+def set_location(ctx: typer.Context, *, home: Path | None, server: str | None) -> None:
+    """Remember the root options ``--home`` and ``--server`` for `client`."""
+    ctx.meta[_LOCATION_KEY] = (home, server)
+
+
+def location(ctx: typer.Context) -> tuple[Path | None, str | None]:
+    """The root options ``(--home, --server)`` of this run."""
+    home, server = ctx.meta.get(_LOCATION_KEY, (None, None))
+    return home, server
+
+
 def describe_error(exc: BaseException) -> tuple[int, str]:
     """(exit code, one-line message) for an exception raised by a command."""
+    from tenant_rag.cli._backend import ServerUnreachableError
     from tenant_rag.errors import TenantRagError
 
+    if isinstance(exc, ServerUnreachableError):
+        return EXIT_BACKEND, _one_line(str(exc))
     # a path that does not exist (or cannot be read) is the user's to fix, not a crash
     if isinstance(exc, TenantRagError | ValueError | FileNotFoundError | PermissionError):
         return EXIT_REFUSED, _one_line(str(exc))
@@ -108,11 +128,21 @@ class Output:
 # -- connection, indexes, models ---------------------------------------------------------------
 
 
-def client() -> Any:
-    """The process-wide Pinecone client (cloud with ``PINECONE_API_KEY``, else embedded)."""
-    from tenant_rag.connection import connect
+def client(ctx: typer.Context, *, writes: bool = False) -> Any:
+    """The Pinecone client for this command, after one stderr line naming the backend.
 
-    return connect()
+    See `tenant_rag.cli._backend` for the order (``--server``, ``PINECONE_API_KEY``,
+    the ``tenant-rag serve`` of the data dir, an embedded server). With
+    ``writes=False`` a missing data dir is an error, never created.
+    """
+    from tenant_rag.cli._backend import choose, open_client
+
+    home, server = location(ctx)
+    backend = choose(server=server, home=home, writes=writes)
+    ctx.meta[_BACKEND_KEY] = backend
+    _last_backend[0] = backend
+    Console(stderr=True, highlight=False).print(backend.line, style="dim", soft_wrap=True)
+    return open_client(backend)
 
 
 def open_index(pc: Any, name: str, *, dimension: int | None = None) -> Any:
@@ -125,28 +155,41 @@ def open_index(pc: Any, name: str, *, dimension: int | None = None) -> Any:
     except Exception as exc:
         if getattr(exc, "status", None) == 404 or type(exc).__name__ == "NotFoundException":
             raise ConfigurationError(
-                f"index {name!r} does not exist{_where()}. Create it by ingesting documents "
-                "(`tenant-rag ingest`), or try `tenant-rag demo`."
+                f"index {name!r} does not exist{_where()}. Create it by ingesting documents: "
+                f"`tenant-rag ingest --tenant TENANT{index_flag(name)} PATH...`."
             ) from None
         raise
     have = int(desc.dimension)
     if dimension is not None and dimension != have:
         raise IndexMismatchError(
             f"index {name!r} has dimension {have}, but the embedding model makes {dimension}-d "
-            "vectors. Use the model the index was built with (see TENANT_RAG_EMBEDDING_MODEL, "
-            "OPENAI_API_KEY) or another index."
+            "vectors. Use the model the index was built with (TENANT_RAG_EMBEDDING_MODEL) or "
+            "another index."
         )
     return ensure_index(pc, name, dimension=have, metric=str(desc.metric or "cosine"))
 
 
 def _where() -> str:
-    from tenant_rag.connection import data_dir, is_local
+    backend = _last_backend[0]
+    if backend is None:
+        return ""
+    if backend.data_dir is not None:
+        return f" in data dir {backend.data_dir}"
+    return f" on {backend.description}"
 
-    return f" on the embedded server (data dir {data_dir()})" if is_local() else " on Pinecone"
+
+def index_flag(name: str) -> str:
+    """`` --index NAME`` for commands printed in hints (nothing for the default index)."""
+    return "" if name == "rag" else f" --index {name}"
 
 
-def embeddings() -> Any:
-    """The default embedding model, or the test embeddings when ``TENANT_RAG_TEST_EMBEDDINGS`` is set."""
+def embeddings(pc: Any = None, index: str | None = None) -> Any:
+    """The embedding model for ``index``: the one it was built with (its tags), else the default.
+
+    ``TENANT_RAG_TEST_EMBEDDINGS`` overrides both (tests only). Without ``pc``
+    and ``index``, or for an index that does not exist yet, the default model
+    (``TENANT_RAG_EMBEDDING_MODEL``, else the local one).
+    """
     spec = os.environ.get(TEST_EMBEDDINGS_ENV, "").strip()
     if spec:
         from tenant_rag.models.hashing import HashingTestEmbeddings
@@ -160,9 +203,21 @@ def embeddings() -> Any:
                 "(optionally 'hashing:DIM')."
             )
         return HashingTestEmbeddings(dimension=int(dim) if dim else 64)
-    from tenant_rag.models.embeddings import default_embeddings
+    from tenant_rag.models.embeddings import default_embeddings, index_embeddings
 
+    if pc is not None and index is not None and _index_exists(pc, index):
+        return index_embeddings(pc, index)
     return default_embeddings()
+
+
+def _index_exists(pc: Any, name: str) -> bool:
+    try:
+        pc.describe_index(name)
+    except Exception as exc:
+        if getattr(exc, "status", None) == 404 or type(exc).__name__ == "NotFoundException":
+            return False
+        raise
+    return True
 
 
 def dimension_of(emb: Any) -> int:
@@ -176,6 +231,27 @@ def check_tenant(tenant: str) -> str:
     from tenant_rag.tenancy.ids import validate_tenant
 
     return validate_tenant(tenant)
+
+
+def require_tenant(index: Any, tenant: str, isolation: Any, *, action: str = "") -> None:
+    """Stop with the close tenant names when ``tenant`` has no data in ``index`` (a typo)."""
+    from tenant_rag.errors import UnknownTenantError
+    from tenant_rag.lifecycle.lookup import require_tenant as check
+
+    try:
+        check(index, tenant, isolation=isolation, action=action)
+    except UnknownTenantError as exc:
+        from tenant_rag.tenancy.pinned import index_name_of
+
+        flag = index_flag(index_name_of(index))
+        raise UnknownTenantError(
+            f"{exc} (`tenant-rag tenants{flag}` lists them.)", exc.tenant, exc.suggestions
+        ) from None
+
+
+def plural(n: int, noun: str) -> str:
+    """``1 tenant``, ``2 tenants``, ``1,234 records``."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def snippet(text: Any, width: int = 160) -> str:

@@ -26,6 +26,7 @@ from tenant_rag.cli._common import (
     embeddings,
     isolation_of,
     open_index,
+    require_tenant,
     snippet,
 )
 
@@ -45,8 +46,10 @@ def ask(
     if not question.strip():
         raise typer.BadParameter("the question is empty", param_hint="QUESTION")
     mode = isolation_of(isolation)
-    emb = embeddings()
-    ix = open_index(client(), index, dimension=dimension_of(emb))
+    pc = client(ctx)
+    require_tenant(open_index(pc, index), tenant, mode)  # before loading a model
+    emb = embeddings(pc, index)  # the model the index was built with
+    ix = open_index(pc, index, dimension=dimension_of(emb))
     on_token = None if out.json_mode else _printer(out.console)
     result = answer(ix, tenant, question, emb, k=k, isolation=mode, on_token=on_token)
     if out.json_mode:

@@ -87,7 +87,7 @@ def demo(
             from tenant_rag.errors import IndexMismatchError
 
             try:
-                index = ensure_index(srv.client(), INDEX, dimension=dimension_of(emb))
+                index = ensure_index(srv.client(), INDEX, embedding=emb)
             except IndexMismatchError as exc:
                 raise IndexMismatchError(
                     f"{exc} The data dir {srv.data_dir} was used with another embedding "

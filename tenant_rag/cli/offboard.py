@@ -43,27 +43,50 @@ def offboard(
     wait: Annotated[
         float, typer.Option(min=0, help="Seconds to wait for the deletion to be visible.")
     ] = 30.0,
+    missing_ok: Annotated[
+        bool,
+        typer.Option(
+            "--missing-ok",
+            help="Succeed when the tenant has no data (for scripts that offboard twice).",
+        ),
+    ] = False,
     isolation: IsolationOption = "namespace",
     json_output: JsonOption = False,
 ) -> None:
     """Delete every record of TENANT, then verify that nothing is left."""
     out = Output(ctx, json_output)
     mode = isolation_of(isolation)
+    from tenant_rag.lifecycle.lookup import has_records, unknown_tenant
     from tenant_rag.lifecycle.tenants import offboard as do_offboard
     from tenant_rag.lifecycle.tenants import tenant_scope
 
     tenant_scope(tenant, mode)  # refuse a bad tenant before asking anything
     if all_indexes and index:
         raise typer.BadParameter("use either --index or --all-indexes", param_hint="--index")
-    pc = client()
+    pc = client(ctx)
     names = _all_index_names(pc) if all_indexes else (index or ["rag"])
     if not names:
+        if not missing_ok:
+            from tenant_rag.errors import UnknownTenantError
+
+            raise UnknownTenantError(
+                f"tenant {tenant!r} has no data: no index exists; nothing to offboard.", tenant, []
+            )
         out.note("No index exists; nothing to offboard.")
         if out.json_mode:
             out.json({"tenant": tenant, "deleted": 0, "verified": True, "indexes": []})
         return
     handles = [open_index(pc, n) for n in names]
-    if not yes:
+    present = any(has_records(h, tenant, isolation=mode) for h in handles)
+    if not present:
+        if not missing_ok:
+            # a typo must not look like a successful offboarding
+            others = f" (nor in {', '.join(names[1:])})" if len(names) > 1 else ""
+            raise unknown_tenant(
+                handles[0], tenant, isolation=mode, action=f"nothing to offboard{others}"
+            )
+        out.note(f"Tenant {tenant!r} has no data in {', '.join(names)}; nothing to offboard.")
+    if present and not yes:
         typer.confirm(
             f"Delete every record of tenant {tenant!r} from {', '.join(names)}? "
             "This cannot be undone",

@@ -25,6 +25,7 @@ from tenant_rag.cli._common import (
     embeddings,
     isolation_of,
     open_index,
+    require_tenant,
     snippet,
 )
 
@@ -56,8 +57,10 @@ def search(
     user_filter = _parse_filter(filter)
     from tenant_rag.tenancy.pinned import PinnedIndex
 
-    emb = embeddings()
-    ix = open_index(client(), index, dimension=dimension_of(emb))
+    pc = client(ctx)
+    require_tenant(open_index(pc, index), tenant, mode)  # before loading a model
+    emb = embeddings(pc, index)  # the model the index was built with
+    ix = open_index(pc, index, dimension=dimension_of(emb))
     pinned = PinnedIndex(ix, tenant, isolation=mode)
     records = pinned.query(vector=emb.embed_query(query), top_k=k, filter=user_filter)
     rows = [

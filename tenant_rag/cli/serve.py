@@ -7,6 +7,7 @@ cleanly: in-flight requests finish, SQLite files are closed.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import signal
 import threading
@@ -17,6 +18,7 @@ import typer
 
 
 def serve(
+    ctx: typer.Context,
     host: Annotated[
         str, typer.Option(help="Interface to bind. Keep the loopback default unless you mean it.")
     ] = "127.0.0.1",
@@ -25,14 +27,21 @@ def serve(
     ] = 5080,
     data: Annotated[
         Path | None,
-        typer.Option("--data", help="Data dir. Default: $TENANT_RAG_HOME, else ./.tenant_rag"),
+        typer.Option(
+            "--data",
+            metavar="DIR",
+            help="Data dir. Default: --home, else $TENANT_RAG_HOME, else the nearest "
+            ".tenant_rag here or in a parent folder, else ./.tenant_rag.",
+            show_default=False,
+        ),
     ] = None,
     api_key: Annotated[
         str | None,
         typer.Option(
             "--api-key",
             envvar="TENANT_RAG_API_KEY",
-            help="Require this key (Api-Key header / gRPC api-key); others are refused (401, 403 on an index). Env: TENANT_RAG_API_KEY.",
+            help="Require this key (Api-Key header / gRPC api-key); others are refused (401, "
+            "403 on an index).",
             show_default=False,
         ),
     ] = None,
@@ -52,7 +61,13 @@ def serve(
         str, typer.Option(help="debug, info (logs each request), warning, error.")
     ] = "info",
 ) -> None:
-    """Serve Pinecone's REST API (and optionally gRPC) from a local, durable data dir."""
+    """Serve Pinecone's REST API (and optionally gRPC) from a local, durable data dir.
+
+    While it runs, CLI commands whose data dir is this one use it (it
+    advertises itself in the data dir), so their requests show in its log.
+    """
+    from tenant_rag.cli._common import location
+    from tenant_rag.local.discovery import advertise
     from tenant_rag.local.server import LocalServer, resolve_data_dir
 
     level = log_level.lower()
@@ -61,7 +76,7 @@ def serve(
     )
     try:
         srv = LocalServer(
-            resolve_data_dir(data),
+            resolve_data_dir(data or location(ctx)[0]),
             host=host,
             port=port,
             api_key=api_key,
@@ -91,25 +106,65 @@ def serve(
     signal.signal(signal.SIGTERM, on_signal)
     logging.getLogger("uvicorn.access").addFilter(_RedactKeys(api_key))
     srv.start()
-    typer.echo(f"tenant_rag local Pinecone serving {srv.url}  (data dir {srv.data_dir})")
+    try:
+        with advertise(
+            srv.data_dir,
+            srv.url,
+            grpc_target=srv.grpc_target,
+            key_required=bool(api_key),
+            ca_file=str(srv.tls.ca) if srv.tls is not None else None,
+        ) as record:
+            for line in banner(srv, key_required=bool(api_key), advertised=record):
+                typer.echo(line)
+            while not stop.is_set() and srv.running:
+                stop.wait(0.5)
+    finally:
+        typer.echo("shutting down")
+        srv.stop()
+
+
+def banner(srv: Any, *, key_required: bool, advertised: Any) -> list[str]:
+    """What ``serve`` prints on start: where it serves, and commands that reach it as printed.
+
+    Lines starting with ``  $ `` are shell commands; a test runs each of them.
+    """
+    from tenant_rag.local.discovery import DATA_DIR_NAME
+
+    ours = advertised is not None and advertised.pid == os.getpid()
+    key = "<your key>" if key_required else "local"
+    cli_key = "TENANT_RAG_API_KEY=<your key> " if key_required else ""
+    lines = [f"tenant_rag local Pinecone serving {srv.url}  (data dir {srv.data_dir})"]
     if srv.grpc_target:
-        typer.echo(
+        lines.append(
             f"gRPC data plane on {srv.grpc_target} ({'TLS' if srv.tls else 'plaintext'}; "
             "SDK 7.x/8.x name the index; SDK 9.x/10.x, which do not, reach it alone when it "
             f"is the only index, else on its own port: GET {srv.url}/_local/grpc/<index>)"
         )
     if srv.tls is not None:
-        typer.echo(srv.tls.trust_instructions())
-    typer.echo("API key: " + ("required" if api_key else "not required (any key accepted)"))
-    typer.echo(
-        f"Connect: Pinecone(api_key=..., host={srv.url!r})  or  PINECONE_CONTROLLER_HOST={srv.url}"
-    )
-    try:
-        while not stop.is_set() and srv.running:
-            stop.wait(0.5)
-    finally:
-        typer.echo("shutting down")
-        srv.stop()
+        lines.append(srv.tls.trust_instructions())
+    lines.append("API key: " + ("required (--api-key)" if key_required else "not required"))
+    if not ours:
+        other = f" (pid {advertised.pid}, {advertised.url})" if advertised is not None else ""
+        lines.append(
+            f"note: another tenant-rag serve{other} already serves this data dir and CLI "
+            "commands find that one; reach this one with --server."
+        )
+    elif srv.data_dir.name == DATA_DIR_NAME:
+        lines.append(f"tenant-rag commands run in {srv.data_dir.parent} or below use this server.")
+    lines.append("Connect: (from any folder)")
+    if ours:  # commands find the CA through the data dir too, so this line works under TLS
+        lines.append(f"  $ {cli_key}TENANT_RAG_HOME={srv.data_dir} tenant-rag tenants")
+    if srv.tls is None:  # with TLS, other clients first trust the CA (see above)
+        lines += [
+            f"  $ {cli_key}tenant-rag --server {srv.url} tenants",
+            f"  $ PINECONE_API_KEY={key} PINECONE_CONTROLLER_HOST={srv.url} tenant-rag tenants",
+            f'Python: Pinecone(api_key="{key}", host="{srv.url}")',
+        ]
+    else:
+        lines.append(
+            f'Python: Pinecone(api_key="{key}", host="{srv.url}", ssl_ca_certs="{srv.tls.ca}")'
+        )
+    return lines
 
 
 class _RedactKeys(logging.Filter):

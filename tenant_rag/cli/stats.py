@@ -15,6 +15,7 @@ from tenant_rag.cli._common import (
     client,
     isolation_of,
     open_index,
+    require_tenant,
 )
 
 
@@ -31,7 +32,9 @@ def stats(
     mode = isolation_of(isolation)
     from tenant_rag.lifecycle.tenants import tenant_stats
 
-    result = tenant_stats(open_index(client(), index), tenant, isolation=mode)
+    ix = open_index(client(ctx), index)
+    require_tenant(ix, tenant, mode)
+    result = tenant_stats(ix, tenant, isolation=mode)
     data = result.to_dict()
     if out.json_mode:
         out.json(data)

@@ -18,6 +18,7 @@ from tenant_rag.cli._common import (
     client,
     isolation_of,
     open_index,
+    plural,
 )
 
 
@@ -32,7 +33,7 @@ def tenants(
     mode = isolation_of(isolation)
     from tenant_rag.lifecycle.tenants import list_tenants
 
-    found = list_tenants(open_index(client(), index), isolation=mode)
+    found = list_tenants(open_index(client(ctx), index), isolation=mode)
     if out.json_mode:
         out.json({"index": index, "isolation": mode, "tenants": [t.to_dict() for t in found]})
         return
@@ -48,5 +49,6 @@ def tenant_table(found: list, index: str) -> Table:
         table.add_row(t.tenant, f"{t.record_count:,}")
     if not found:
         table.add_row("(none)", "0")
-    table.caption = f"{len(found)} tenants, {sum(t.record_count for t in found):,} records"
+    records = sum(t.record_count for t in found)
+    table.caption = f"{plural(len(found), 'tenant')}, {plural(records, 'record')}"
     return table

@@ -7,9 +7,12 @@ so a large corpus is never held in memory.
 
 Document ids:
 
-* a file: its path relative to the root, with ``/`` separators. The root is
-  ``root=`` when given; otherwise the directory that was passed, the static
-  part of a glob (``docs/**/*.md`` → ``docs``), or a lone file's own folder.
+* a file: its path relative to the root, with ``/`` separators, in Unicode
+  NFC (`doc_id_for_path`; macOS writes NFD names, browsers send NFC: one
+  file, one id). The root is ``root=`` when given; otherwise the directory
+  that was passed, the static part of a glob (``docs/**/*.md`` → ``docs``), or
+  a lone file's own folder. The chatbot backend's uploads follow the same rule
+  (an upload's id is its file name), so a file has one id whichever way it came.
 * a ``.jsonl`` line / an item of a ``.json`` array: ``"{path}:{id}"``, where ``id``
   is the item's ``doc_id`` or ``id`` field, else its 1-based position.
 * a LangChain ``Document``: ``Document.id``, else ``metadata["doc_id"]``, else
@@ -18,9 +21,10 @@ Document ids:
 
 File types: ``.txt .md .markdown .html .htm .pdf .json .jsonl``. Text is read as
 UTF-8 (a BOM is dropped); binary files (NUL bytes) and non-UTF-8 files fail
-with a message that says so; empty documents are skipped. Inside a directory,
-other suffixes and hidden files (``.git/``, ``.DS_Store``) are ignored; a file
-named explicitly with an unsupported suffix fails.
+with a message that says so; empty documents are skipped. Inside a directory
+(or matched by a glob), files of other types are skipped and counted in the
+report, and hidden files (``.git/``, ``.DS_Store``) are ignored; a file named
+explicitly with an unsupported suffix fails.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +56,9 @@ class SourceDocument:
     text: str
     metadata: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+    #: where the document came from, for conflict checks: a file's absolute path, a
+    #: Document's or record's ``metadata["source"]``; None when nothing says
+    origin: str | None = None
     #: the access list an ``.acl.json`` sidecar gives the file (None: no sidecar names it)
     acl: list[str] | None = None
 
@@ -62,12 +70,15 @@ class LoadFailure:
     ``skipped`` marks benign cases (an empty file) that are reported apart
     from failures. ``protects`` is the document id (and ``id:`` prefix) a
     ``sync=True`` run must not delete, since the document may still exist.
+    ``not_a_document``: a file of a type ingestion does not read (a ``.bin``
+    in a folder), so a source holding only such files holds no document.
     """
 
     key: str
     reason: str
     skipped: bool = False
     protects: str | None = None
+    not_a_document: bool = False
 
 
 Loaded = SourceDocument | LoadFailure
@@ -75,10 +86,15 @@ Loaded = SourceDocument | LoadFailure
 
 @dataclass(frozen=True)
 class FileSource:
-    """A file to load and its document id (its path relative to the root)."""
+    """A file to load and its document id (its path relative to the root).
+
+    ``listed``: found inside a folder or by a glob rather than named, so an
+    unsupported type is skipped (and counted) instead of failing.
+    """
 
     path: Path
     rel: str
+    listed: bool = False
 
 
 def is_path_like(source: Any) -> bool:
@@ -88,8 +104,9 @@ def is_path_like(source: Any) -> bool:
 def expand_paths(sources: Iterable[Any], root: str | os.PathLike[str] | None) -> Iterator[Any]:
     """Paths, directories and globs become `FileSource`s; other sources pass through.
 
-    Raises `FileNotFoundError` for a path that does not exist, so a typo is
-    an error rather than an empty (or, with ``sync=True``, destructive) run.
+    Raises `FileNotFoundError` for a path that does not exist or a glob that
+    matches no file, so a typo is an error rather than an empty (or, with
+    ``sync=True``, destructive) run.
     """
     root_path = Path(root).resolve() if root is not None else None
     for source in sources:
@@ -100,21 +117,22 @@ def expand_paths(sources: Iterable[Any], root: str | os.PathLike[str] | None) ->
         if any(c in text for c in _GLOB_CHARS) and not Path(text).exists():
             base = _glob_base(text)
             matches = sorted(Path(p) for p in glob.glob(text, recursive=True))
-            for path in matches:
-                if path.is_file() and not _hidden(
-                    path.relative_to(base) if _under(path, base) else path
-                ):
-                    yield FileSource(path, _rel(path, root_path or base))
+            files = [
+                path
+                for path in matches
+                if path.is_file()
+                and not _hidden(path.relative_to(base) if _under(path, base) else path)
+            ]
+            if not files:  # a typo in a pattern is an error, not an empty (or syncing) run
+                raise FileNotFoundError(f"the glob {text!r} matches no file.")
+            for path in files:
+                yield FileSource(path, _rel(path, root_path or base), listed=True)
             continue
         path = Path(text)
         if path.is_dir():
             for child in sorted(path.rglob("*")):
-                if (
-                    child.is_file()
-                    and child.suffix.lower() in SUPPORTED_SUFFIXES
-                    and not _hidden(child.relative_to(path))
-                ):
-                    yield FileSource(child, _rel(child, root_path or path))
+                if child.is_file() and not _hidden(child.relative_to(path)):
+                    yield FileSource(child, _rel(child, root_path or path), listed=True)
         elif path.is_file():
             yield FileSource(path, _rel(path, root_path or path.parent))
         else:
@@ -143,16 +161,26 @@ def _hidden(rel: Path) -> bool:
     return any(part.startswith(".") for part in rel.parts)
 
 
+def doc_id_for_path(rel: str) -> str:
+    """The document id of a file at ``rel`` (POSIX, relative to its root): ``rel`` in NFC.
+
+    The one rule for files, whether ingested from disk (CLI, ``ingest()``) or
+    uploaded to the chatbot backend. Lossless: no character is replaced, so
+    two names never share an id unless they are canonically the same text.
+    """
+    return unicodedata.normalize("NFC", rel)
+
+
 def _rel(path: Path, root: Path) -> str:
     if ".." not in path.parts and ".." not in root.parts:
         if path.is_absolute() != root.is_absolute():
             path, root = path.absolute(), root.absolute()
         try:  # cheap and exact for files found under the folder that was passed
-            return path.relative_to(root).as_posix()
+            return doc_id_for_path(path.relative_to(root).as_posix())
         except ValueError:
             pass
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
+        return doc_id_for_path(path.resolve().relative_to(root.resolve()).as_posix())
     except ValueError:
         raise ValueError(
             f"{path} is not under the root {root}; pass root= a folder that contains every source."
@@ -206,11 +234,15 @@ def _from_record(rec: tuple[Any, ...] | list[Any], position: int) -> Iterator[Lo
     yield from _checked(doc_id, text, md, str(md.get("source") or doc_id))
 
 
-def _checked(doc_id: str, text: str, md: dict[str, Any], source: str) -> Iterator[Loaded]:
+def _checked(
+    doc_id: str, text: str, md: dict[str, Any], source: str, origin: str | None = None
+) -> Iterator[Loaded]:
     if not text.strip():
         yield LoadFailure(doc_id, "empty document (no text)", skipped=True, protects=doc_id)
     else:
-        yield SourceDocument(doc_id, text, md, source)
+        if origin is None and md.get("source"):
+            origin = str(md["source"])
+        yield SourceDocument(doc_id, text, md, source, origin)
 
 
 def load_file(fs: FileSource, *, sidecars: bool = True) -> Iterator[Loaded]:
@@ -237,19 +269,27 @@ def load_file(fs: FileSource, *, sidecars: bool = True) -> Iterator[Loaded]:
 
 def _load_file(fs: FileSource) -> Iterator[Loaded]:
     suffix = fs.path.suffix.lower()
+    origin = str(fs.path.resolve())
     try:
         if suffix in TEXT_SUFFIXES:
-            yield from _checked(fs.rel, read_text(fs.path), {}, fs.rel)
+            yield from _checked(fs.rel, read_text(fs.path), {}, fs.rel, origin)
         elif suffix in HTML_SUFFIXES:
             title, text = html_text(read_text(fs.path))
-            yield from _checked(fs.rel, text, {"title": title} if title else {}, fs.rel)
+            yield from _checked(fs.rel, text, {"title": title} if title else {}, fs.rel, origin)
         elif suffix == ".pdf":
             pages, text = pdf_text(fs.path)
-            yield from _checked(fs.rel, text, {"pages": pages}, fs.rel)
+            yield from _checked(fs.rel, text, {"pages": pages}, fs.rel, origin)
         elif suffix == ".json":
             yield from _json_documents(fs, json.loads(read_text(fs.path)))
         elif suffix == ".jsonl":
             yield from _jsonl_documents(fs)
+        elif fs.listed:  # found in a folder: counted as skipped, not silently dropped
+            yield LoadFailure(
+                fs.rel,
+                f"unsupported file type {suffix or '(none)'!r}, not ingested",
+                skipped=True,
+                not_a_document=True,
+            )
         else:
             yield LoadFailure(
                 fs.rel,
@@ -327,7 +367,7 @@ def _item_document(fs: FileSource, item: Any, n: int) -> Loaded:
         )
     md = _dict_field(item, "metadata")
     extra = {k: v for k, v in item.items() if k not in (*_TEXT_KEYS, *_ID_KEYS, "metadata")}
-    return next(iter(_checked(doc_id, text, {**extra, **md}, fs.rel)))
+    return next(iter(_checked(doc_id, text, {**extra, **md}, fs.rel, str(fs.path.resolve()))))
 
 
 def _dict_field(item: dict[str, Any], key: str) -> dict[str, Any]:
@@ -343,9 +383,10 @@ def _json_documents(fs: FileSource, data: Any) -> Iterator[Loaded]:
         text = next(data[k] for k in _TEXT_KEYS if isinstance(data.get(k), str))
         md = _dict_field(data, "metadata")
         extra = {k: v for k, v in data.items() if k not in (*_TEXT_KEYS, *_ID_KEYS, "metadata")}
-        yield from _checked(fs.rel, text, {**extra, **md}, fs.rel)
+        yield from _checked(fs.rel, text, {**extra, **md}, fs.rel, str(fs.path.resolve()))
     else:  # any other JSON: index its text as written, so its keys and values are searchable
-        yield from _checked(fs.rel, json.dumps(data, indent=1, ensure_ascii=False), {}, fs.rel)
+        text = json.dumps(data, indent=1, ensure_ascii=False)
+        yield from _checked(fs.rel, text, {}, fs.rel, str(fs.path.resolve()))
 
 
 def _jsonl_documents(fs: FileSource) -> Iterator[Loaded]:

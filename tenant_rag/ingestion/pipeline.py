@@ -64,9 +64,9 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
-from tenant_rag.errors import IngestError, InvalidAclError, TenantRagError
+from tenant_rag.errors import DocumentConflictError, IngestError, InvalidAclError, TenantRagError
 from tenant_rag.ingestion.chunking import Splitter, config_fingerprint, default_splitter, split
 from tenant_rag.ingestion.loaders import (
     FileSource,
@@ -77,6 +77,7 @@ from tenant_rag.ingestion.loaders import (
     load,
 )
 from tenant_rag.ingestion.records import (
+    ORIGIN_KEY,
     check_doc_id,
     chunk_metadata,
     clean_metadata,
@@ -117,6 +118,7 @@ class _Doc:
     text: str
     metadata: dict[str, Any]
     digest: str
+    origin: str | None = None
     #: the access list (normalized; None: none, the index policy applies)
     acl: list[str] | None = None
     had_chunk0: bool = False
@@ -139,8 +141,6 @@ def ingest(
     chunk_size: int = 1000,
     chunk_overlap: int = 150,
     sync: bool = False,
-    acl: list[str] | None = None,
-    acl_sidecars: bool = True,
     isolation: Isolation = "namespace",
     progress: bool | ProgressCallback = True,
     root: str | os.PathLike[str] | None = None,
@@ -150,6 +150,11 @@ def ingest(
     wave_chunks: int = 512,
     writers: int | None = None,
     retry: RetryPolicy | None = None,
+    on_conflict: Literal["refuse", "replace"] = "refuse",
+    doc_id_prefix: str = "",
+    origin: str | None = None,
+    acl: list[str] | None = None,
+    acl_sidecars: bool = True,
 ) -> IngestReport:
     """Chunk, embed and upsert ``sources`` into ``tenant``'s part of ``index``; return the report.
 
@@ -176,7 +181,21 @@ def ingest(
     access list fails its document (never ingested with wider access); a bad
     ``acl=`` raises before anything is read. An unchanged document whose
     access list changed is updated by metadata only, without re-embedding.
+
+    Sources: every chunk records its document's origin (a file's absolute
+    path, a Document's or record's ``metadata["source"]``, or ``origin=``
+    for the whole run). A document whose stored version came from another
+    origin (two folders both holding ``company.md``) is not replaced: it is
+    left as it was, listed in ``report.conflicts``, and after the run
+    `DocumentConflictError` (with ``.report``) names both sources, unless
+    ``on_conflict="replace"``. ``doc_id_prefix="docs2/"`` keeps both instead:
+    every document id of this run gets the prefix (and ``sync=True`` then
+    deletes only documents under it). Documents stored without an origin
+    (older versions, records given in code without a ``source``) are replaced
+    as before.
     """
+    if on_conflict not in ("refuse", "replace"):
+        raise ValueError(f"on_conflict must be 'refuse' or 'replace', got {on_conflict!r}.")
     started = time.perf_counter()
     run_acl = normalize_acl(acl)
     # PinnedIndex validates the tenant first; the lean handle under it only skips the SDK's
@@ -211,6 +230,9 @@ def ingest(
         embed_batch_size=max(1, embed_batch_size),
         wave_chunks=max(1, wave_chunks),
         progress=_Progress(progress, total, tenant=pinned.tenant),
+        on_conflict=on_conflict,
+        doc_id_prefix=doc_id_prefix,
+        origin=origin,
         run_acl=run_acl,
         sidecars=acl_sidecars,
     )
@@ -222,6 +244,10 @@ def ingest(
     finally:
         run.progress.close()
         report.seconds = time.perf_counter() - started
+    if report.conflicts:
+        raise DocumentConflictError(
+            report, {d: (str(c["stored"]), c["new"]) for d, c in report.conflicts.items()}
+        )
     return report
 
 
@@ -285,6 +311,9 @@ class _Run:
     embed_batch_size: int
     wave_chunks: int
     progress: _Progress
+    on_conflict: str = "refuse"
+    doc_id_prefix: str = ""
+    origin: str | None = None
     run_acl: list[str] | None = None
     sidecars: bool = True
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -294,6 +323,10 @@ class _Run:
     seen_bases: set[str] = field(default_factory=set)
     protected: list[str] = field(default_factory=list)
     next_key: int = 0
+    #: a source produced a document (written, failed or empty); files of unsupported
+    #: types do not count, so a folder of only those cannot make sync delete everything
+    found_documents: bool = False
+    ingested_at: int = field(default_factory=lambda: int(time.time()))
 
     # -- set-up ----------------------------------------------------------------------------
 
@@ -351,20 +384,23 @@ class _Run:
         """Count the document, reject duplicates and failures; return it when it must be checked."""
         with self.lock:
             self.report.documents_seen += 1
+        if not (isinstance(loaded, LoadFailure) and loaded.not_a_document):
+            self.found_documents = True
         if isinstance(loaded, LoadFailure):
             if loaded.protects:
-                self.protected.append(record_base(loaded.protects))
+                self.protected.append(record_base(self.doc_id_prefix + loaded.protects))
             self._finish_failed(loaded.key, loaded.reason, skipped=loaded.skipped)
             return None
+        doc_id = self.doc_id_prefix + loaded.doc_id
         try:
-            check_doc_id(loaded.doc_id)
+            check_doc_id(doc_id)
         except IngestError as exc:
-            self._finish_failed(loaded.doc_id, str(exc))
+            self._finish_failed(doc_id, str(exc))
             return None
-        base = record_base(loaded.doc_id)
+        base = record_base(doc_id)
         if base in self.seen_bases:
             self._finish_failed(
-                loaded.doc_id,
+                doc_id,
                 "two sources produced this document id; give one of them another id or root.",
             )
             return None
@@ -377,18 +413,19 @@ class _Run:
                 own.pop(ACL_FIELD, None)
                 acl = loaded.acl if loaded.acl is not None else self.run_acl
         except InvalidAclError as exc:
-            self._finish_failed(loaded.doc_id, f"bad access list: {exc}")
+            self._finish_failed(doc_id, f"bad access list: {exc}")
             return None
         metadata = clean_metadata(own)
         self.next_key += 1
         return _Doc(
             key=self.next_key,
-            doc_id=loaded.doc_id,
+            doc_id=doc_id,
             base=base,
             source=loaded.source,
             text=loaded.text,
             metadata=metadata,
             digest=content_hash(loaded.text, metadata, self.fingerprint),
+            origin=self.origin if self.origin is not None else loaded.origin,
             acl=acl,
         )
 
@@ -425,7 +462,11 @@ class _Run:
                 if isinstance(exc, TenantRagError) and not isinstance(exc, IngestError):
                     raise
                 for d in group:
-                    self._finish_failed(d.doc_id, f"could not read its stored hash: {_brief(exc)}")
+                    self._finish_failed(
+                        d.doc_id,
+                        f"could not read its stored hash: {_brief(exc)}",
+                        retryable=_temporary(exc),
+                    )
                 return []
         changed = []
         for d in group:
@@ -439,6 +480,12 @@ class _Run:
                         self.report.documents_acl_updated += 1
                 with self.lock:
                     self.report.documents_unchanged += 1
+                self.progress.advance()
+                continue
+            was = rec.metadata.get(ORIGIN_KEY) if rec is not None else None
+            if was is not None and was != d.origin and self.on_conflict != "replace":
+                with self.lock:  # left as it was; ingest() raises after the run
+                    self.report.conflicts[d.doc_id] = {"stored": str(was), "new": d.origin}
                 self.progress.advance()
                 continue
             d.had_chunk0 = rec is not None
@@ -485,8 +532,10 @@ class _Run:
                 "99,999); use a larger chunk_size or split the document."
             )
         # build (and size-check) every chunk's metadata before anything is written
+        # ingested_at: when this version was written (Unix seconds), for `list_documents`
+        extra = {**doc.metadata, "ingested_at": self.ingested_at}
         doc.chunk_metadata = [
-            chunk_metadata(doc.doc_id, n, doc.source, doc.digest, text, doc.metadata, doc.acl)
+            chunk_metadata(doc.doc_id, n, doc.source, doc.digest, text, extra, doc.origin, doc.acl)
             for n, text in enumerate(doc.chunks)
         ]
         doc.text = ""  # the chunks carry it now; free the memory
@@ -504,7 +553,9 @@ class _Run:
                 )
         except Exception as exc:  # noqa: BLE001 - these documents fail, the run goes on
             for d in wave:
-                self._finish_failed(d.doc_id, f"embedding failed: {_brief(exc)}")
+                self._finish_failed(
+                    d.doc_id, f"embedding failed: {_brief(exc)}", retryable=_temporary(exc)
+                )
             return
         at = 0
         for d in wave:
@@ -514,10 +565,14 @@ class _Run:
 
     # -- bookkeeping -----------------------------------------------------------------------
 
-    def _finish_failed(self, key: str, reason: str, *, skipped: bool = False) -> None:
+    def _finish_failed(
+        self, key: str, reason: str, *, skipped: bool = False, retryable: bool = False
+    ) -> None:
         with self.lock:
             target = self.report.skipped if skipped else self.report.failed
             target[key] = reason
+            if retryable and not skipped:
+                self.report.retryable.append(key)
         self.progress.advance()
 
     def finish_written(self) -> None:
@@ -536,17 +591,20 @@ class _Run:
 
     def delete_gone(self) -> None:
         """Delete the documents present at the start that no source produced this run."""
-        if not self.seen_bases and not self.report.failed and not self.report.skipped:
+        if not self.seen_bases and not self.found_documents:
             raise IngestError(
                 "sync=True with sources that hold no documents would delete every document of "
                 f"tenant {self.pinned.tenant!r}; refusing. Check the paths, or use offboard() "
                 "to remove a tenant."
             )
         assert self.existing is not None
+        scope = record_base(self.doc_id_prefix)  # with a prefix, sync stays under it
         gone = [
             base
             for base in self.existing
-            if base not in self.seen_bases and not self._is_protected(base)
+            if base.startswith(scope)
+            and base not in self.seen_bases
+            and not self._is_protected(base)
         ]
         for base in sorted(gone):
             ids = [f"{base}#{n}" for n in sorted(self.existing[base])]  # #0 first
@@ -558,6 +616,8 @@ class _Run:
                 self.report.failed[base] = (
                     f"could not delete it (gone from the source): {_brief(exc)}"
                 )
+                if _temporary(exc):
+                    self.report.retryable.append(base)
                 continue
             self.report.documents_deleted += 1
             self.report.chunks_deleted += len(ids)
@@ -571,6 +631,7 @@ class _Run:
         """Steps A, B, C of the module docstring for a wave of documents."""
         failed: dict[int, str] = {}
         touched: set[int] = set()
+        temporary: set[int] = set()  # failed on a transient error: a re-run may succeed
 
         # A: old chunk #0 and surplus chunks go first
         for d in wave:
@@ -580,6 +641,8 @@ class _Run:
                 if isinstance(exc, TenantRagError) and not isinstance(exc, IngestError):
                     raise
                 failed[d.key] = f"could not list its stored chunks: {_brief(exc)}"
+                if _temporary(exc):
+                    temporary.add(d.key)
         doomed = [(d.key, rid) for d in wave if d.key not in failed for rid in d.stale]
         if doomed:
             ids = [rid for _, rid in doomed]
@@ -592,6 +655,8 @@ class _Run:
                 for key, _ in doomed:
                     failed[key] = f"deleting its old chunks failed: {_brief(exc)}"
                     touched.add(key)
+                    if _temporary(exc):
+                        temporary.add(key)
 
         # B: chunks #1.. ; C: chunk #0 of every document whose other chunks all landed
         for step in ("body", "head"):
@@ -609,20 +674,24 @@ class _Run:
                     if key not in failed:
                         groups.setdefault(key, []).append(rec)
                 if groups:
-                    self._upsert(groups, failed, touched)
+                    self._upsert(groups, failed, touched, temporary)
 
         for d in wave:
             if d.key in failed:
                 reason = failed[d.key]
                 if d.key in touched:  # untouched: the previous version is still intact
                     reason += self._clean_up(d)
-                self._finish_failed(d.doc_id, reason)
+                self._finish_failed(d.doc_id, reason, retryable=d.key in temporary)
             else:
                 self.finish_written()
             d.vectors, d.chunks, d.chunk_metadata = [], [], []
 
     def _upsert(
-        self, groups: dict[int, list[dict[str, Any]]], failed: dict[int, str], touched: set[int]
+        self,
+        groups: dict[int, list[dict[str, Any]]],
+        failed: dict[int, str],
+        touched: set[int],
+        temporary: set[int],
     ) -> None:
         """Upsert one batch (records grouped by document); mark the documents it fails for.
 
@@ -639,10 +708,12 @@ class _Run:
             touched.update(groups)  # a failed request may still have written part of it
             if len(groups) > 1 and not is_transient(exc):
                 for key, recs in groups.items():
-                    self._upsert({key: recs}, failed, touched)
+                    self._upsert({key: recs}, failed, touched, temporary)
                 return
             for key in groups:
                 failed.setdefault(key, f"upsert failed: {_brief(exc)}")
+                if is_transient(exc):
+                    temporary.add(key)
             return
         touched.update(groups)
         self.add_chunks(upserted=len(live))
@@ -692,8 +763,8 @@ def _writers_for(embedding: Any) -> int:
     (hashing). A local ONNX model already keeps every core busy; with its
     thread pool set not to spin (see `tenant_rag.models.local_minilm`) and
     upserts encoded without the SDK's model layer (`tenant_rag.ingestion.sdk`),
-    one writer beside it keeps ingestion at 0.98x the model's own throughput
-    on 2 cores (``benchmarks/bench_ingest.py``).
+    one writer beside it keeps ingestion at nearly the model's own throughput
+    on 2 cores (``benchmarks/FIGURES.md``, ``benchmarks/bench_ingest.py``).
     """
     cpu_bound = getattr(embedding, "cpu_bound", None)
     if cpu_bound is None:
@@ -806,6 +877,12 @@ def _stderr_is_terminal() -> bool:
         return sys.stderr.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def _temporary(exc: BaseException) -> bool:
+    """True when a failure may pass on a re-run: Pinecone's transient errors, or a network
+    error of an embedding service (the OpenAI client's own connection and timeout errors)."""
+    return is_transient(exc) or type(exc).__name__ in ("APIConnectionError", "APITimeoutError")
 
 
 def _brief(exc: BaseException) -> str:

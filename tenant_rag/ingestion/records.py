@@ -22,7 +22,19 @@ from tenant_rag.tenancy.records import DOC_ID_KEY, record_id
 #: Kept free below the limit for what the tenancy layer adds (``tenant_id`` under metadata isolation).
 METADATA_HEADROOM = 512
 #: Metadata keys ingestion owns; a document's own metadata cannot override them.
-RESERVED_KEYS = (DOC_ID_KEY, "chunk", "source", "content_hash", "text", ACL_FIELD)
+RESERVED_KEYS = (
+    DOC_ID_KEY,
+    "chunk",
+    "source",
+    "origin",
+    "content_hash",
+    "text",
+    "ingested_at",
+    ACL_FIELD,
+)
+#: Metadata key naming where a document came from (a file's absolute path, ``upload``, a
+#: Document's ``source``): a document is only replaced silently by one from the same origin.
+ORIGIN_KEY = "origin"
 
 
 def content_hash(text: str, metadata: Mapping[str, Any], fingerprint: str) -> str:
@@ -76,6 +88,7 @@ def chunk_metadata(
     digest: str,
     text: str,
     extra: Mapping[str, Any],
+    origin: str | None = None,
     acl: list[str] | None = None,
 ) -> dict[str, Any]:
     """One chunk's metadata; raises `IngestError` naming the document when it cannot fit 40 KB.
@@ -85,6 +98,8 @@ def chunk_metadata(
     access list alone never re-embeds a document.
     """
     md = {**extra, "doc_id": doc_id, "chunk": chunk, "source": source, "content_hash": digest}
+    if origin is not None:
+        md[ORIGIN_KEY] = origin
     if acl is not None:
         md[ACL_FIELD] = stored_acl(acl)
     md["text"] = text

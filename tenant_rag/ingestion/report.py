@@ -21,7 +21,8 @@ class IngestReport:
     ``failed`` and ``skipped`` map a document id (or a source path when no
     document id could be derived) to a one-line reason. Failed documents
     were not written (or their partial writes were removed) and are picked up
-    by the next run; skipped documents (empty text) are left untouched.
+    by the next run; skipped documents (empty text, an unsupported file type
+    in a folder) are left untouched.
     """
 
     tenant: str
@@ -39,6 +40,12 @@ class IngestReport:
     seconds: float = 0.0
     failed: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    #: the failed documents whose failure was temporary (rate limit, server error, network):
+    #: running the same ingestion again may succeed. The others need the fix their reason names.
+    retryable: list[str] = field(default_factory=list)
+    #: documents left as they were because another source wrote them: doc id ->
+    #: ``{"stored": <its source>, "new": <this run's source>}``
+    conflicts: dict[str, dict[str, str | None]] = field(default_factory=dict)
 
     @property
     def documents_failed(self) -> int:
@@ -55,8 +62,8 @@ class IngestReport:
 
     @property
     def ok(self) -> bool:
-        """True when no document failed (skipped empty documents do not count as failures)."""
-        return not self.failed
+        """True when no document failed or conflicted (skipped empty documents do not count)."""
+        return not self.failed and not self.conflicts
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, with the derived counts included."""
@@ -87,9 +94,25 @@ class IngestReport:
         ]
         lines += [f"  failed  {doc}: {reason}" for doc, reason in sorted(self.failed.items())]
         lines += [f"  skipped {doc}: {reason}" for doc, reason in sorted(self.skipped.items())]
+        lines += [
+            f"  conflict {doc}: stored from {c['stored']}; this run's source is {c['new']}"
+            for doc, c in sorted(self.conflicts.items())
+        ]
         if self.failed:
-            lines.append("failed documents were not left half-written; run again to retry them.")
+            lines.append(self.next_step())
         return lines
+
+    def next_step(self) -> str:
+        """What to do about the failed documents: retry, fix, or both (one line)."""
+        retry = sum(1 for doc in self.retryable if doc in self.failed)
+        if retry == len(self.failed):
+            return "failed documents were not left half-written; run again to retry them."
+        if retry:
+            return (
+                f"{retry} of the failed documents hit a temporary error: running again retries "
+                "them; the others need the fix their reason names first."
+            )
+        return "fix what each failure names, then run again (nothing was left half-written)."
 
     def __str__(self) -> str:
         return "\n".join(self.summary_lines())
@@ -128,4 +151,9 @@ class IngestReport:
             table.add_row(f"[red]failed[/] {doc}", reason)
         for doc, reason in sorted(self.skipped.items()):
             table.add_row(f"[yellow]skipped[/] {doc}", reason)
+        for doc, c in sorted(self.conflicts.items()):
+            table.add_row(
+                f"[red]conflict[/] {doc}",
+                f"stored from {c['stored']}; this run's source is {c['new']}",
+            )
         return Group(header, table)

@@ -5,16 +5,13 @@ one Python call per float. Ingestion builds its payloads itself (ids are
 ``str``, values pass through `as_floats`, metadata through
 `clean_metadata`), so that walk adds nothing but CPU, and on a small
 machine that CPU is taken from the embedding model running beside the
-writer. Measured on 170-record upserts of 384 dimensions against the
-embedded server: the SDK's default path costs 1.06 ms of client CPU per
-record, with its type checks off (``_check_type=False``) 0.40 ms, of which
-``sanitize_for_serialization`` and ``json.dumps`` are 85%.
+writer; even with its type checks off, most of what remains is
+``sanitize_for_serialization`` and ``json.dumps``.
 
 `LeanRestIndex` therefore sends plain-dict upserts as one orjson-encoded
-``POST /vectors/upsert`` (0.017 ms of client CPU per record), and fetches
-by id as one ``GET /vectors/fetch`` parsed by orjson (an unchanged re-run
-reads chunk ``#0`` of every document, values included: 200 records took
-24 ms through the SDK, 10 ms this way). Both go through the SDK's *own*
+``POST /vectors/upsert``, and fetches by id as one ``GET /vectors/fetch``
+parsed by orjson (an unchanged re-run reads chunk ``#0`` of every document,
+values included). Figures: ``benchmarks/FIGURES.md``. Both go through the SDK's *own*
 connection pool, host, headers and API key (so its TLS, proxy and urllib3
 retry settings still apply); a non-2xx reply is mapped by the SDK's own
 ``raise_exceptions_or_return`` and the call is wrapped in the SDK's
@@ -34,9 +31,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
 
 import orjson
+
+from tenant_rag._compat.pinecone_sdk import (
+    SKIP_REQUEST_CHECKS,
+    SKIP_RESPONSE_CHECKS,
+    RestTransport,
+    rest_index_class,
+)
 
 #: the keys of a record the fast path sends as they are (their wire names are the same;
 #: ``sparse_values``, ``sparseValues`` on the wire, is left to the SDK)
@@ -81,69 +84,23 @@ class UpsertResult:
     upserted_count: int
 
 
-class _Transport:
-    """The SDK ``Index``'s connection pool, host and auth headers, for raw requests."""
-
-    def __init__(self, index: Any) -> None:
-        from pinecone.openapi_support.auth_util import AuthUtil
-        from pinecone.openapi_support.rest_utils import RESTResponse, raise_exceptions_or_return
-        from pinecone.utils.error_handling import validate_and_convert_errors
-
-        api = index._vector_api.api_client
-        self._api = api
-        self._auth = AuthUtil.update_params_for_auth
-        self._response = RESTResponse
-        self._check = raise_exceptions_or_return
-        self.request = validate_and_convert_errors(self._request)
-        # touch everything now, so a different SDK layout falls back at construction time
-        _ = (api.rest_client.pool_manager, api.configuration.host, api.default_headers)
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: bytes | None = None,
-        query: list[tuple[str, str]] | None = None,
-    ) -> dict[str, Any]:
-        from pinecone.openapi_support.exceptions import PineconeApiException
-
-        api = self._api
-        headers = {**api.default_headers, "Accept": "application/json"}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        self._auth(
-            configuration=api.configuration,
-            endpoint_auth_settings=["ApiKeyAuth"],
-            headers=headers,
-            querys=[],
-        )
-        url = api.configuration.host.rstrip("/") + path
-        if query:
-            url += "?" + urlencode(query, quote_via=quote)  # as the SDK encodes its queries
-        r = api.rest_client.pool_manager.request(method, url, body=body, headers=headers)
-        try:
-            self._check(self._response(r.status, r.data, r.headers, r.reason))
-        except PineconeApiException as exc:  # as the SDK's ApiClient does
-            if isinstance(exc.body, bytes):
-                exc.body = exc.body.decode("utf-8", "replace")
-            raise
-        parsed = orjson.loads(r.data) if r.data else {}
-        return parsed if isinstance(parsed, dict) else {}
-
-
 class LeanRestIndex:
     """Delegates to the SDK ``Index``; bulk upserts skip its per-value model layer."""
 
     def __init__(self, index: Any) -> None:
-        self._index = index
+        self._sdk_index = index
         try:
-            self._transport: _Transport | None = _Transport(index)
+            self._transport: RestTransport | None = RestTransport(index)
         except (AttributeError, ImportError):  # another SDK layout: the SDK path only
             self._transport = None
 
+    @property
+    def wrapped(self) -> Any:
+        """The SDK ``Index`` underneath."""
+        return self._sdk_index
+
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._index, name)
+        return getattr(self._sdk_index, name)
 
     def upsert(self, *args: Any, **kwargs: Any) -> Any:
         if self._transport is not None and not args:
@@ -151,8 +108,7 @@ class LeanRestIndex:
             if body is not None:
                 reply = self._transport.request("POST", "/vectors/upsert", body=body)
                 return UpsertResult(int(reply.get("upsertedCount", 0)))
-        kwargs.setdefault("_check_type", False)
-        return self._index.upsert(*args, **kwargs)
+        return self._sdk_index.upsert(*args, **{**SKIP_REQUEST_CHECKS, **kwargs})
 
     def fetch(self, *args: Any, **kwargs: Any) -> Any:
         ids, namespace = kwargs.get("ids"), kwargs.get("namespace")
@@ -169,8 +125,7 @@ class LeanRestIndex:
             query += [("ids", i) for i in ids]
             reply = self._transport.request("GET", "/vectors/fetch", query=query)
             return _fetch_result(reply)
-        kwargs.setdefault("_check_return_type", False)
-        return self._index.fetch(*args, **kwargs)
+        return self._sdk_index.fetch(*args, **{**SKIP_RESPONSE_CHECKS, **kwargs})
 
 
 def _fast_body(
@@ -197,8 +152,5 @@ def _fast_body(
 
 def lean_handle(index: Any) -> Any:
     """``index`` wrapped in `LeanRestIndex` when it is the SDK's REST ``Index``."""
-    try:
-        from pinecone.db_data.index import Index
-    except ImportError:  # pragma: no cover - another SDK layout: use the handle as it is
-        return index
-    return LeanRestIndex(index) if isinstance(index, Index) else index
+    index_class = rest_index_class()
+    return LeanRestIndex(index) if index_class and isinstance(index, index_class) else index

@@ -53,12 +53,13 @@ from llama_index.core.vector_stores.utils import (
     node_to_metadata_dict,
 )
 from llama_index.vector_stores.pinecone import PineconeVectorStore
-from llama_index.vector_stores.pinecone.base import _to_pinecone_filter
 
+from tenant_rag._compat.llamaindex import sparse_embedding_model, to_pinecone_filter
 from tenant_rag.connection import index_shape
 from tenant_rag.errors import IngestError, TenantIsolationError
 from tenant_rag.tenancy.acl import ACL_FIELD, AclPolicy, Reader, store_acl_field
 from tenant_rag.tenancy.batching import batches
+from tenant_rag.tenancy.guard import NamespaceGuardedIndex
 from tenant_rag.tenancy.limits import (
     MAX_ID_LENGTH,
     MAX_METADATA_BYTES,
@@ -134,7 +135,10 @@ class TenantPineconeVectorStore(PineconeVectorStore):
                     f"{key}= is not accepted: pass the data-plane handle from ensure_index() "
                     "so the store never builds an unpinned client of its own."
                 )
-        super().__init__(pinecone_index=pinecone_index, namespace=scope.namespace, **kwargs)
+        # Upstream keeps the handle for its own methods; it gets a namespace-guarded one, so
+        # one we do not override (a future upstream addition, say) cannot leave the pin.
+        guarded = NamespaceGuardedIndex(pinecone_index, scope.namespace, scope.tenant)
+        super().__init__(pinecone_index=guarded, namespace=scope.namespace, **kwargs)
         self._pinned = PinnedIndex(
             pinecone_index,
             scope,
@@ -159,6 +163,14 @@ class TenantPineconeVectorStore(PineconeVectorStore):
     @classmethod
     def class_name(cls) -> str:
         return "TenantPineconeVectorStore"
+
+    @classmethod
+    def from_params(cls, *args: Any, **kwargs: Any) -> PineconeVectorStore:
+        """Refused: upstream's builds an unpinned client from an API key."""
+        raise TypeError(
+            "a tenant store is built from an index handle and a tenant: "
+            "tenant_vector_store(ensure_index(pc, 'rag', dimension=...), tenant)."
+        )
 
     # -- identity ----------------------------------------------------------------
 
@@ -201,9 +213,9 @@ class TenantPineconeVectorStore(PineconeVectorStore):
         if add_kwargs:
             raise TypeError(f"unexpected add() arguments: {sorted(add_kwargs)}.")
         records = [self._record_for(node) for node in nodes]
-        if self.add_sparse_vector and self._sparse_embedding_model is not None and nodes:
+        if self.add_sparse_vector and sparse_embedding_model(self) is not None and nodes:
             texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
-            sparse = self._sparse_embedding_model.get_text_embedding_batch(texts)
+            sparse = sparse_embedding_model(self).get_text_embedding_batch(texts)
             for rec, vec in zip(records, sparse, strict=True):
                 rec.sparse_values = {"indices": list(vec.keys()), "values": list(vec.values())}
         written: list[str] = []
@@ -301,7 +313,7 @@ class TenantPineconeVectorStore(PineconeVectorStore):
         if node_ids and filters is not None:
             raise ValueError("node_ids and filters cannot be combined; pass one of them.")
         if filters is not None:
-            user = _to_pinecone_filter(filters)
+            user = to_pinecone_filter(filters)
             if not user:
                 raise ValueError("an empty filter would delete everything; use clear().")
             self._pinned.delete_by_filter(user)
@@ -385,7 +397,7 @@ class TenantPineconeVectorStore(PineconeVectorStore):
             raise ValueError("filters must be specified.")
         if isinstance(filters, list):
             filters = MetadataFilters(filters=list(filters))
-        user = _to_pinecone_filter(filters) or None
+        user = to_pinecone_filter(filters) or None
         # Any vector will do: the filter selects, the vector only orders. A unit
         # vector (not zeros) keeps cosine indexes happy.
         probe = [0.0] * self._index_dimension()
@@ -404,7 +416,7 @@ class TenantPineconeVectorStore(PineconeVectorStore):
                 raise ValueError(
                     "pass filters either as VectorStoreQuery.filters or as filter=, not both."
                 )
-            user: dict | None = _to_pinecone_filter(query.filters) or None
+            user: dict | None = to_pinecone_filter(query.filters) or None
         else:
             raw = kwargs.pop("pinecone_query_filters", None) or kwargs.pop("filter", None)
             if raw is not None and not isinstance(raw, Mapping):
@@ -420,12 +432,12 @@ class TenantPineconeVectorStore(PineconeVectorStore):
     def _sparse_query(self, query: VectorStoreQuery) -> dict[str, Any] | None:
         if (
             query.mode not in (VectorStoreQueryMode.SPARSE, VectorStoreQueryMode.HYBRID)
-            or self._sparse_embedding_model is None
+            or sparse_embedding_model(self) is None
         ):
             return None
         if query.query_str is None:
             raise ValueError("query_str must be specified if mode is SPARSE or HYBRID.")
-        sparse = self._sparse_embedding_model.get_query_embedding(query.query_str)
+        sparse = sparse_embedding_model(self).get_query_embedding(query.query_str)
         scale = 1.0 if query.alpha is None else 1.0 - query.alpha
         return {"indices": list(sparse.keys()), "values": [v * scale for v in sparse.values()]}
 

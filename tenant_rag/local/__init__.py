@@ -12,11 +12,24 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+from typing import TYPE_CHECKING, Any
 
-from tenant_rag.local.faults import FaultConfig
-from tenant_rag.local.server import LocalServer, resolve_data_dir
+if TYPE_CHECKING:
+    from tenant_rag.local.faults import FaultConfig
+    from tenant_rag.local.server import LocalServer, resolve_data_dir
 
 __all__ = ["LocalServer", "resolve_data_dir", "shared_server", "start"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: the server pulls in uvicorn, FastAPI and numpy (about 1 s),
+    # which a client that only reads `tenant_rag.local.discovery` never needs.
+    if name in ("LocalServer", "resolve_data_dir"):
+        from tenant_rag.local import server
+
+        return getattr(server, name)
+    raise AttributeError(f"module 'tenant_rag.local' has no attribute {name!r}")
+
 
 _shared: dict[str, LocalServer] = {}
 _shared_lock = threading.Lock()
@@ -36,7 +49,8 @@ def start(
     """Run a server on a background thread and return it once it accepts requests.
 
     Args:
-        data_dir: where indexes live; else ``$TENANT_RAG_HOME``, else ``./.tenant_rag``.
+        data_dir: where indexes live; else ``$TENANT_RAG_HOME``, else the nearest
+            ``.tenant_rag`` here or in a parent folder, else ``./.tenant_rag``.
         host: interface to bind; loopback unless you really mean otherwise.
         port: 0 picks a free port (see ``LocalServer.port``).
         api_key: when set, requests with any other key get 401; when None, any key works
@@ -48,6 +62,9 @@ def start(
             ``<data_dir>/tls/`` (``LocalServer.tls.ca`` is the file clients trust;
             ``client()`` and ``grpc_client()`` already do).
     """
+    from tenant_rag.local.faults import FaultConfig
+    from tenant_rag.local.server import LocalServer, resolve_data_dir
+
     srv = LocalServer(
         resolve_data_dir(data_dir),
         host=host,
@@ -66,6 +83,8 @@ def shared_server(data_dir: str | os.PathLike[str] | None = None) -> LocalServer
 
     It also serves gRPC, so ``connect(grpc=True)`` works on the same server.
     """
+    from tenant_rag.local.server import resolve_data_dir
+
     key = str(resolve_data_dir(data_dir))
     with _shared_lock:
         srv = _shared.get(key)

@@ -25,6 +25,7 @@ import uvicorn
 
 from tenant_rag.local.api.grpc_lookup import grpc_lookup_router
 from tenant_rag.local.api.rest import create_app
+from tenant_rag.local.discovery import DATA_DIR_NAME, default_data_dir
 from tenant_rag.local.engine import Engine
 from tenant_rag.local.faults import FaultConfig, FaultMiddleware, GrpcFaults
 
@@ -33,14 +34,17 @@ if TYPE_CHECKING:
     from tenant_rag.local.tls import TlsFiles
 
 log = logging.getLogger("tenant_rag.local")
-DEFAULT_DATA_DIR = ".tenant_rag"
+DEFAULT_DATA_DIR = DATA_DIR_NAME
 ANY_KEY = "local"
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None) -> Path:
-    """The argument, else ``$TENANT_RAG_HOME``, else ``./.tenant_rag``; made absolute."""
-    chosen = data_dir or os.environ.get("TENANT_RAG_HOME") or DEFAULT_DATA_DIR
-    return Path(chosen).expanduser().resolve()
+    """The argument, else the rule of `tenant_rag.local.discovery.default_data_dir`
+    (``$TENANT_RAG_HOME``, else the nearest ``.tenant_rag`` here or above, else
+    ``./.tenant_rag``); made absolute."""
+    if data_dir:
+        return Path(data_dir).expanduser().resolve()
+    return default_data_dir()
 
 
 class LocalServer:

@@ -20,6 +20,9 @@ from tenant_rag.models.embeddings import (
     ModelIntegrityError,
     default_embeddings,
     embedding_dimension,
+    embedding_model_name,
+    embeddings_named,
+    index_embeddings,
     shared_local_embeddings,
 )
 from tenant_rag.models.llm import ExtractiveAnswerer, default_llm
@@ -43,6 +46,9 @@ __all__ = [
     "default_llamaindex_llm",
     "default_llm",
     "embedding_dimension",
+    "embedding_model_name",
+    "embeddings_named",
+    "index_embeddings",
     "shared_local_embeddings",
 ]
 

@@ -41,6 +41,11 @@ class HashingTestEmbeddings(Embeddings):
         self.dimension = dimension
         self.model_name = f"hashing-test-{dimension}"
 
+    @property
+    def tenant_rag_model_name(self) -> str:
+        """The name an index records for this model (``ensure_index(embedding=...)``)."""
+        return self.model_name
+
     def _vector(self, text: str) -> list[float]:
         vec = np.zeros(self.dimension, dtype=np.float64)
         tokens = _WORD.findall(text.lower())

@@ -16,7 +16,8 @@ Nodes are joined by blank lines and each may start with a ``key: value``
 metadata block followed by a blank line. When the context starts with such a
 block, metadata blocks mark node boundaries, so passage ``[n]`` is the n-th
 node (the order of ``response.source_nodes``) and takes its ``doc_id``;
-otherwise every paragraph is a passage.
+otherwise every paragraph is a passage. The templates' wording (the markers
+matched here) lives in `tenant_rag._compat.llamaindex_prompts`, with a canary.
 """
 
 from __future__ import annotations
@@ -24,19 +25,19 @@ from __future__ import annotations
 import ast
 import re
 
+from tenant_rag._compat.llamaindex_prompts import (
+    ANSWER_MARKER,
+    DASHES,
+    DOCS_INTRO,
+    INSTRUCTION_PREFIX,
+    META_LINE,
+    QUERY_PREFIX,
+    REFINE,
+    REFINE_OLD,
+)
 from tenant_rag.context import Passage
 
-_DASHES = re.compile(r"^\s*-{5,}\s*$")
-_META_LINE = re.compile(r"^[A-Za-z_][\w .-]{0,40}: \S")
 _DOC_ID_KEYS = ("doc_id", "file_name", "file_path", "source", "ref_doc_id", "document_id")
-
-_REFINE = re.compile(r"New Context:(.*?)\nQuery:(.*?)\nOriginal Answer:(.*?)\nNew Answer:", re.S)
-_REFINE_OLD = re.compile(
-    r"The original query is as follows:(.*?)\nWe have provided an existing answer:(.*?)\n"
-    r"We have the opportunity.*?\n-{5,}\n(.*?)\n-{5,}\n",
-    re.S,
-)
-_DOCS_INTRO = "Here are the relevant documents for the context:"
 
 
 def read_llamaindex_prompt(text: str) -> tuple[list[Passage], str, str | None] | None:
@@ -45,25 +46,25 @@ def read_llamaindex_prompt(text: str) -> tuple[list[Passage], str, str | None] |
     ``question`` is ``""`` when the prompt does not carry it (chat engines put
     it in the user message).
     """
-    refine = _REFINE.search(text)
+    refine = REFINE.search(text)
     if refine:
         context, question, existing = refine.groups()
         return node_passages(context), question.strip(), existing.strip()
-    old = _REFINE_OLD.search(text)
+    old = REFINE_OLD.search(text)
     if old:
         question, existing, context = old.groups()
         return node_passages(context), question.strip(), existing.strip()
 
     lines = text.split("\n")
-    dashes = [i for i, line in enumerate(lines) if _DASHES.match(line)]
+    dashes = [i for i, line in enumerate(lines) if DASHES.match(line)]
     if len(dashes) >= 2 and "context" in "\n".join(lines[: dashes[0]]).lower():
         context = "\n".join(lines[dashes[0] + 1 : dashes[1]])
         return node_passages(context), _query(lines[dashes[1] + 1 :]), None
 
-    starts = [i for i, line in enumerate(lines) if line.strip() == _DOCS_INTRO]
+    starts = [i for i, line in enumerate(lines) if line.strip() == DOCS_INTRO]
     if starts:
         body = lines[starts[0] + 1 :]
-        ends = [i for i, line in enumerate(body) if line.strip().startswith("Instruction:")]
+        ends = [i for i, line in enumerate(body) if line.strip().startswith(INSTRUCTION_PREFIX)]
         body = body[: ends[0]] if ends else body
         return node_passages("\n".join(line.strip() for line in body)), "", None
     return None
@@ -71,9 +72,9 @@ def read_llamaindex_prompt(text: str) -> tuple[list[Passage], str, str | None] |
 
 def _query(tail: list[str]) -> str:
     for i, line in enumerate(tail):
-        if line.startswith("Query:"):
-            rest = "\n".join([line[len("Query:") :], *tail[i + 1 :]])
-            return re.split(r"\n(?:Answer|Refined Answer|New Answer):", rest)[0].strip()
+        if line.startswith(QUERY_PREFIX):
+            rest = "\n".join([line[len(QUERY_PREFIX) :], *tail[i + 1 :]])
+            return ANSWER_MARKER.split(rest)[0].strip()
     return ""
 
 
@@ -94,7 +95,7 @@ def _unlist(context: str) -> str:
 def _meta_block_end(lines: list[str], start: int) -> int | None:
     """End of a metadata block starting at ``start`` (followed by a blank line), or None."""
     end = start
-    while end < len(lines) and _META_LINE.match(lines[end]):
+    while end < len(lines) and META_LINE.match(lines[end]):
         end += 1
     if end == start or (end < len(lines) and lines[end].strip()):
         return None
@@ -103,7 +104,7 @@ def _meta_block_end(lines: list[str], start: int) -> int | None:
 
 def node_passages(context: str) -> list[Passage]:
     """Split a LlamaIndex context string into numbered passages."""
-    lines = _unlist(context).strip("\n").split("\n")
+    lines = _unlist(context).strip().split("\n")
     while lines and not lines[0].strip():
         lines.pop(0)
     if not lines:

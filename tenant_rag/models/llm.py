@@ -24,7 +24,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
-from tenant_rag.models._openai import openai_settings
+from tenant_rag.models._openai import OpenAISettings, openai_settings, served_models
 from tenant_rag.models.extractive import Prompt, compose_answer, read_prompt
 
 __all__ = ["ExtractiveAnswerer", "default_llm"]
@@ -170,27 +170,54 @@ class ExtractiveAnswerer(BaseChatModel):
 
 
 def default_llm() -> BaseChatModel:
-    """``ChatOpenAI`` when ``OPENAI_API_KEY`` or ``OPENAI_BASE_URL`` is set, else extractive.
+    """``ChatOpenAI`` when a chat server is configured, else the extractive answerer.
 
-    The extractive answerer gets the shared local embedding model for its
-    by-meaning fallback (loaded only when a question matches no word).
+    Configured means ``TENANT_RAG_CHAT_BASE_URL``/``OPENAI_BASE_URL`` or
+    ``TENANT_RAG_CHAT_API_KEY``/``OPENAI_API_KEY`` is set (see
+    `tenant_rag.models._openai`); it never changes the embedding model.
 
-    The OpenAI model is ``$TENANT_RAG_CHAT_MODEL`` (default ``gpt-4o-mini``),
-    streaming, against ``OPENAI_BASE_URL`` when set (a placeholder key is sent
-    when only the base URL is set, for OpenAI-compatible local servers). The
+    The model is ``$TENANT_RAG_CHAT_MODEL``; without it, ``gpt-4o-mini`` on
+    OpenAI, and on another server (Ollama, vLLM, llama.cpp) the one model the
+    server lists at ``/models`` (several: an error naming them). Streaming. The
+    extractive answerer gets the shared local embedding model for its
+    by-meaning fallback (loaded only when a question matches no word). The
     environment is read on each call.
     """
-    settings = openai_settings()
+    settings = openai_settings("chat")
     if settings is None:
         from tenant_rag.models.embeddings import shared_local_embeddings
 
         return ExtractiveAnswerer(embeddings=shared_local_embeddings())
     from langchain_openai import ChatOpenAI
 
-    model = os.environ.get(CHAT_MODEL_ENV, "").strip() or DEFAULT_OPENAI_CHAT_MODEL
+    model = os.environ.get(CHAT_MODEL_ENV, "").strip() or chat_model_of(settings)
     return ChatOpenAI(
         model=model,
         streaming=True,
         api_key=settings.api_key,  # type: ignore[arg-type]
         base_url=settings.base_url,
+    )
+
+
+def chat_model_of(settings: OpenAISettings) -> str:
+    """The chat model when ``TENANT_RAG_CHAT_MODEL`` is unset.
+
+    OpenAI itself: ``gpt-4o-mini``. A compatible server usually serves one
+    model (vLLM, llama.cpp server), so pointing at it is one variable: its
+    only model is used. Several (Ollama with more than one pulled): the error
+    lists them.
+    """
+    if not settings.custom_server:
+        return DEFAULT_OPENAI_CHAT_MODEL
+    from tenant_rag.errors import ConfigurationError
+
+    models = served_models(settings)
+    if len(models) == 1:
+        return models[0]
+    where = f"the chat server at {settings.base_url}"
+    if not models:
+        raise ConfigurationError(f"{where} lists no model; set TENANT_RAG_CHAT_MODEL.")
+    raise ConfigurationError(
+        f"{where} serves {len(models)} models ({', '.join(models[:10])}); choose one with "
+        "TENANT_RAG_CHAT_MODEL."
     )

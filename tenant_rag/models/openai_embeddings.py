@@ -31,6 +31,11 @@ class OpenAIEmbeddingsWithDimension(OpenAIEmbeddings):
     _probed_dimension: int | None = PrivateAttr(default=None)
 
     @property
+    def tenant_rag_model_name(self) -> str:
+        """The name an index records for this model (``ensure_index(embedding=...)``)."""
+        return str(self.model)
+
+    @property
     def dimension(self) -> int:
         """Output size; may embed one short string the first time for unknown models."""
         known = known_openai_dimension(self)

@@ -27,7 +27,7 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
-from langchain_pinecone._utilities import maximal_marginal_relevance
+from langchain_core.vectorstores.utils import maximal_marginal_relevance
 from pydantic import ConfigDict, model_validator
 
 from tenant_rag.context import SCORE_KEY

@@ -5,9 +5,10 @@
 vector store keep working), but none of its methods can reach beyond the
 tenant it was built for:
 
-* Upstream (0.2.13) resolves each call's namespace as
-  ``kwargs.get("namespace", self._namespace)``, so ``namespace=None`` or a
-  forgotten namespace reaches Pinecone's shared default namespace. Here every
+* Upstream (0.2.13) takes each call's ``namespace=`` as given, falling back to
+  the store's own only when it is ``None``: a store built without a namespace
+  reaches Pinecone's shared default namespace on every call, and a per-call
+  override reaches any namespace. Here every
   method takes the namespace from the store's :class:`TenantScope`; passing
   any other namespace, including ``None`` and ``""``, raises
   :class:`TenantIsolationError`. Passing the tenant's own namespace is a no-op.
@@ -30,11 +31,10 @@ Async methods embed with the embedding model's own async API and then run the
 pinned synchronous Pinecone call on a dedicated thread pool (:func:`io_pool`),
 on the same connection pool as every other tenant. Upstream's async path opens
 a ``PineconeAsyncio`` client and aiohttp session per call and has open
-session-lifetime bugs. Measured on the embedded server (384-d, 2 cores):
-upstream ~40 ms per call and "Session is closed" errors under
-``asyncio.gather``; this design ~1.8 ms and no errors, against ~1.1 ms for a
-raw ``IndexAsyncio`` on one long-lived session (which we would then have to
-keep alive per event loop). See ``docs/langchain.md``.
+session-lifetime bugs ("Session is closed" under ``asyncio.gather``); this
+design is many times faster and has none, at a small cost over one long-lived
+``IndexAsyncio`` session (which would have to be kept alive per event loop).
+Figures: ``benchmarks/FIGURES.md``; see also ``docs/langchain.md``.
 
 Building a store is pure bookkeeping: no request, no new client, no new
 connection. ``tenant_vector_store(index, "tenant-10000", emb)`` costs a few
@@ -64,13 +64,18 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import var_child_runnable_config
 from langchain_core.vectorstores import VectorStoreRetriever
+from langchain_core.vectorstores.utils import maximal_marginal_relevance
 from langchain_pinecone import PineconeVectorStore
-from langchain_pinecone._utilities import DistanceStrategy, maximal_marginal_relevance
 from pydantic import model_validator
 
+from tenant_rag._compat.langchain_pinecone import (
+    DistanceStrategy,
+    relevance_score_fn,
+    retriever_tags,
+)
+from tenant_rag._compat.pinecone_sdk import is_asyncio_index
 from tenant_rag.context import SCORE_KEY
 from tenant_rag.errors import AccessControlError, TenantIsolationError
-from tenant_rag.stores._guard import NamespaceGuardedIndex
 from tenant_rag.tenancy.acl import (
     AclPolicy,
     Reader,
@@ -80,6 +85,7 @@ from tenant_rag.tenancy.acl import (
     view_for,
 )
 from tenant_rag.tenancy.batching import record_batches
+from tenant_rag.tenancy.guard import NamespaceGuardedIndex
 from tenant_rag.tenancy.limits import MAX_UPSERT_RECORDS
 from tenant_rag.tenancy.pinned import PinnedIndex, Record, as_floats, index_name_of
 from tenant_rag.tenancy.records import node_record_id
@@ -188,7 +194,7 @@ class TenantPineconeVectorStore(PineconeVectorStore):
             )
         if index is None:
             raise TypeError("index is required: pass the data-plane handle from ensure_index().")
-        if _is_async_index(index):
+        if is_asyncio_index(index):
             raise TypeError(
                 "pass the synchronous Index handle; async methods of a tenant store run the "
                 "pinned sync path in a worker thread."
@@ -203,6 +209,10 @@ class TenantPineconeVectorStore(PineconeVectorStore):
             namespace=scope.namespace,
             distance_strategy=distance_strategy,
         )
+        # our own references: upstream keeps these under private names of its own
+        self._embedder = embedding
+        self._text_field = text_key
+        self._guarded = guarded
         self._scope = scope
         self._pinned = PinnedIndex(
             guarded,
@@ -242,7 +252,7 @@ class TenantPineconeVectorStore(PineconeVectorStore):
     @property
     def index(self) -> Any:  # type: ignore[override]
         """The namespace-guarded data-plane handle (never a fresh client)."""
-        return self._index
+        return self._guarded
 
     @property
     async def async_index(self) -> Any:  # type: ignore[override]
@@ -302,7 +312,7 @@ class TenantPineconeVectorStore(PineconeVectorStore):
         texts, metas, ids = self._prepare(texts, metadatas, ids, id_prefix)
         for start in range(0, len(texts), max(1, embedding_chunk_size)):
             end = start + max(1, embedding_chunk_size)
-            vectors = self._embedding.embed_documents(texts[start:end])
+            vectors = self._embedder.embed_documents(texts[start:end])
             self._upsert(ids[start:end], vectors, metas[start:end], batch_size, async_req)
         return ids
 
@@ -323,7 +333,7 @@ class TenantPineconeVectorStore(PineconeVectorStore):
         texts, metas, ids = self._prepare(texts, metadatas, ids, id_prefix)
         for start in range(0, len(texts), max(1, embedding_chunk_size)):
             end = start + max(1, embedding_chunk_size)
-            vectors = await self._embedding.aembed_documents(texts[start:end])
+            vectors = await self._embedder.aembed_documents(texts[start:end])
             await run_in_io_thread(
                 self._upsert, ids[start:end], vectors, metas[start:end], batch_size, True
             )
@@ -347,7 +357,7 @@ class TenantPineconeVectorStore(PineconeVectorStore):
         metas: list[dict[str, Any]] = []
         for md, text in zip(metadatas or [None] * len(texts), texts, strict=True):
             stored = dict(md or {})
-            stored[self._text_key] = text
+            stored[self._text_field] = text
             # fails early (before any embedding cost) on a forged tenant field or a bad ACL
             store_acl_field(self.scope.stored_metadata(stored))
             metas.append(stored)
@@ -485,7 +495,7 @@ class TenantPineconeVectorStore(PineconeVectorStore):
     ) -> list[tuple[Document, float]]:
         self._check_ns(namespace, kwargs, "similarity_search_with_score")
         return self.similarity_search_by_vector_with_score(
-            self._embedding.embed_query(query), k=k, filter=filter
+            self._embedder.embed_query(query), k=k, filter=filter
         )
 
     async def asimilarity_search_with_score(  # type: ignore[override]
@@ -497,7 +507,7 @@ class TenantPineconeVectorStore(PineconeVectorStore):
         **kwargs: Any,
     ) -> list[tuple[Document, float]]:
         self._check_ns(namespace, kwargs, "asimilarity_search_with_score")
-        vector = await self._embedding.aembed_query(query)
+        vector = await self._embedder.aembed_query(query)
         return await self.asimilarity_search_by_vector_with_score(vector, k=k, filter=filter)
 
     def similarity_search(  # type: ignore[override]
@@ -588,7 +598,7 @@ class TenantPineconeVectorStore(PineconeVectorStore):
         **kwargs: Any,
     ) -> list[Document]:
         self._check_ns(namespace, kwargs, "max_marginal_relevance_search")
-        embedding = self._embedding.embed_query(query)
+        embedding = self._embedder.embed_query(query)
         return [d for d, _ in self._mmr_scored(embedding, k, fetch_k, lambda_mult, filter)]
 
     async def amax_marginal_relevance_search(  # type: ignore[override]
@@ -602,7 +612,7 @@ class TenantPineconeVectorStore(PineconeVectorStore):
         **kwargs: Any,
     ) -> list[Document]:
         self._check_ns(namespace, kwargs, "amax_marginal_relevance_search")
-        embedding = await self._embedding.aembed_query(query)
+        embedding = await self._embedder.aembed_query(query)
         pairs = await run_in_io_thread(self._mmr_scored, embedding, k, fetch_k, lambda_mult, filter)
         return [d for d, _ in pairs]
 
@@ -616,7 +626,7 @@ class TenantPineconeVectorStore(PineconeVectorStore):
         and so does one passed at call time. Each returned document carries
         its raw Pinecone score in ``metadata["score"]``.
         """
-        tags = kwargs.pop("tags", None) or [*self._get_retriever_tags()]
+        tags = kwargs.pop("tags", None) or retriever_tags(self)
         return TenantVectorStoreRetriever(vectorstore=self, tags=tags, **kwargs)
 
     # -- construction classmethods ------------------------------------------------------------
@@ -696,10 +706,10 @@ class TenantPineconeVectorStore(PineconeVectorStore):
 
     def _document(self, rec: Record) -> Document | None:
         metadata = rec.metadata  # a fresh dict per record (PinnedIndex copies it)
-        if self._text_key not in metadata:
-            logger.warning("Found document with no `%s` key. Skipping.", self._text_key)
+        if self._text_field not in metadata:
+            logger.warning("Found document with no `%s` key. Skipping.", self._text_field)
             return None
-        text = metadata.pop(self._text_key)
+        text = metadata.pop(self._text_field)
         return Document(id=rec.id, page_content=str(text), metadata=metadata)
 
     def _scored_docs(self, recs: Iterable[Record]) -> list[tuple[Document, float]]:
@@ -721,7 +731,7 @@ class TenantPineconeVectorStore(PineconeVectorStore):
         recs = [
             r
             for r in self._query(embedding, max(fetch_k, k), filter, include_values=True)
-            if self._text_key in r.metadata
+            if self._text_field in r.metadata
         ]
         if not recs:
             return []
@@ -738,7 +748,7 @@ class TenantPineconeVectorStore(PineconeVectorStore):
     ) -> list[tuple[Document, float]]:
         """One retriever call, sync: documents with raw scores (embedding included)."""
         return self._search_vector_scored(
-            self._embedding.embed_query(query), search_type, search_kwargs
+            self._embedder.embed_query(query), search_type, search_kwargs
         )
 
     def _search_vector_scored(
@@ -760,20 +770,12 @@ class TenantPineconeVectorStore(PineconeVectorStore):
             )
         if search_type == "similarity_score_threshold":
             threshold = kw.get("score_threshold")
-            relevance = self._select_relevance_score_fn()
+            relevance = relevance_score_fn(self)
             pairs = self._scored_docs(self._query(embedding, k, flt, include_values=False))
             if threshold is None:
                 return pairs
             return [(d, s) for d, s in pairs if relevance(s) >= float(threshold)]
         raise ValueError(f"search_type must be one of {SEARCH_TYPES}, got {search_type!r}.")
-
-
-def _is_async_index(index: Any) -> bool:
-    try:
-        from pinecone.db_data.index_asyncio import _IndexAsyncio
-    except ImportError:  # pragma: no cover - other SDK layouts
-        return False
-    return isinstance(index, _IndexAsyncio)
 
 
 def check_configurable_namespace(scope: TenantScope, configurable: Mapping[str, Any]) -> None:

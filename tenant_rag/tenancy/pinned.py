@@ -17,6 +17,13 @@ from typing import Any
 
 import orjson
 
+from tenant_rag._compat.pinecone_sdk import (
+    SKIP_REQUEST_CHECKS,
+    SKIP_RESPONSE_CHECKS,
+    handle_config,
+    model_fields,
+    rest_index_class,
+)
 from tenant_rag.errors import AccessControlError, TenantIsolationError
 from tenant_rag.tenancy import records, usage
 from tenant_rag.tenancy.acl import (
@@ -81,7 +88,7 @@ def index_name_of(index: Any) -> str:
     if isinstance(name, str) and name:
         return name
     host = ""
-    config = getattr(index, "config", None) or getattr(index, "_config", None)
+    config = handle_config(index)
     if config is not None:
         host = str(getattr(config, "host", "") or "")
     for pattern in (_LOCAL_HOST, _CLOUD_HOST):
@@ -376,9 +383,9 @@ class PinnedIndex:
         if self._lean:
             # We built the request (floats, pinned filter) and check every returned record
             # below, so the SDK's per-value type checks in both directions add nothing but
-            # ~0.15 ms per query; its REST Index lets callers switch them off.
-            kwargs["_check_type"] = False
-            kwargs["_check_return_type"] = False
+            # time per query (benchmarks/FIGURES.md); its REST Index lets callers switch them off.
+            kwargs.update(SKIP_REQUEST_CHECKS)
+            kwargs.update(SKIP_RESPONSE_CHECKS)
         resp = self._call(self.index.query, **kwargs)
         usage.emit(
             usage.UsageEvent(
@@ -570,10 +577,10 @@ class PinnedIndex:
         view: AclView | None = None,
     ) -> Record:
         # The SDK's OpenAPI models answer attribute reads through a slow __getattr__
-        # (~0.7 us each); read their field dict directly when there is one. This is
+        # (benchmarks/FIGURES.md); read their field dict directly when there is one. This is
         # on every query's path, so it counts against the retriever's overhead.
-        fields = vec if isinstance(vec, dict) else getattr(vec, "_data_store", None)
-        if not isinstance(fields, dict):
+        fields = vec if isinstance(vec, dict) else model_fields(vec)
+        if fields is None:
             keys = ("id", "metadata", "values", "sparse_values", "score")
             fields = {k: getattr(vec, k, None) for k in keys}
         stored_id = fields["id"]
@@ -613,20 +620,18 @@ def _sparse_dict(sparse: Any) -> dict[str, Any] | None:
 
 
 def _is_rest_index(index: Any) -> bool:
-    """Whether ``index`` is (or wraps) the SDK's synchronous REST ``Index``."""
-    try:
-        from pinecone.db_data.index import Index
-    except ImportError:  # pragma: no cover - another SDK layout
+    """Whether ``index`` is (or wraps) the SDK's synchronous REST ``Index``.
+
+    tenant_rag's own wrappers (the namespace guard, ingestion's lean handle)
+    expose what they wrap as a ``wrapped`` property.
+    """
+    index_class = rest_index_class()
+    if index_class is None:  # pragma: no cover - another SDK layout
         return False
-    for _ in range(4):  # unwrap guard and lean wrappers
-        if isinstance(index, Index):
+    for _ in range(4):
+        if isinstance(index, index_class):
             return True
-        inner = getattr(type(index), "wrapped", None)
-        if isinstance(inner, property):
-            index = index.wrapped
-            continue
-        inner = index.__dict__.get("_index") if hasattr(index, "__dict__") else None
-        if inner is None:
+        if not isinstance(getattr(type(index), "wrapped", None), property):
             return False
-        index = inner
+        index = index.wrapped
     return False

@@ -7,13 +7,17 @@ embedding (64 dimensions) and the local extractive answerer, so no model loads.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -22,11 +26,11 @@ from tenant_rag.connection import ensure_index
 from tenant_rag.local import LocalServer
 from tenant_rag.models.hashing import HashingTestEmbeddings
 
-ACME_KEY = "acme-key-7f3a9c1e5b"
-GLOBEX_KEY = "globex-key-2d8e4f6a0c"
-ADMIN_KEY = "admin-key-9b1c3d5e7f"
+ACME_KEY = "acme-key-7f3a9c1e5b-Qw8Zr4Tn6YpK"
+GLOBEX_KEY = "globex-key-2d8e4f6a0c-Hs3Vb9Lm1XcJ"
+ADMIN_KEY = "admin-key-9b1c3d5e7f-Ud5Gk2Pq7WnR"
 #: A key that looks right but is configured nowhere.
-WRONG_KEY = "acme-key-7f3a9c1e5c"
+WRONG_KEY = "acme-key-7f3a9c1e5b-Qw8Zr4Tn6YpL"
 DIM = 64
 
 
@@ -96,15 +100,46 @@ def keyring() -> KeyRing:
 
 
 def make_backend(
-    server: LocalServer, keyring: KeyRing, limits: ChatLimits | None = None, llm: Any = None
+    server: LocalServer,
+    keyring: KeyRing,
+    limits: ChatLimits | None = None,
+    llm: Any = None,
+    **options: Any,
 ) -> Backend:
     name = "chat-" + uuid.uuid4().hex[:12]
-    embedding = HashingTestEmbeddings(DIM)
+    embedding = options.pop("embedding", None) or HashingTestEmbeddings(DIM)
     index = ensure_index(server.client(), name, dimension=DIM)
     app = create_chat_app(
-        keys=keyring, embedding=embedding, llm=llm, index=index, index_name=name, limits=limits
+        keys=keyring,
+        embedding=embedding,
+        llm=llm,
+        index=index,
+        index_name=name,
+        limits=limits,
+        **options,
     )
     return Backend(app, TestClient(app), index, name, embedding)
+
+
+@contextlib.contextmanager
+def serving(app: FastAPI, host: str = "127.0.0.1") -> Iterator[str]:
+    """``app`` under uvicorn on ``host``:<free port> in a thread; yields its base URL."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=0, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, name="chat-backend", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 @pytest.fixture

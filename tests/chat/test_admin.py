@@ -52,3 +52,40 @@ def test_page_is_served_with_a_strict_csp(backend: Backend) -> None:
     csp = resp.headers["content-security-policy"]
     assert "default-src 'none'" in csp and "script-src 'sha256-" in csp
     assert "unsafe-inline" not in csp
+
+
+def test_admin_lists_tenants_with_data_and_keys(seeded: Backend) -> None:
+    resp = seeded.client.get("/tenants", headers=seeded.as_(ADMIN_KEY))
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {
+        "index": seeded.index_name,
+        "tenants": [
+            {"tenant": "acme", "records": 1, "has_key": True},
+            {"tenant": "globex", "records": 2, "has_key": True},
+        ],
+    }
+    seeded.client.delete("/tenants/globex", headers=seeded.as_(ADMIN_KEY))
+    rows = seeded.client.get("/tenants", headers=seeded.as_(ADMIN_KEY)).json()["tenants"]
+    assert rows[1] == {"tenant": "globex", "records": 0, "has_key": True}
+
+
+def test_tenant_data_without_a_key_is_listed(seeded: Backend) -> None:
+    """Data of a tenant whose key was removed still shows, so it can be offboarded."""
+    from tenant_rag.ingestion import ingest
+
+    ingest(
+        seeded.index,
+        "initech",
+        [("memo", "TPS reports.", {})],
+        embedding=seeded.embedding,
+        progress=False,
+    )
+    rows = seeded.client.get("/tenants", headers=seeded.as_(ADMIN_KEY)).json()["tenants"]
+    assert {"tenant": "initech", "records": 1, "has_key": False} in rows
+
+
+def test_tenant_list_is_admin_only(seeded: Backend) -> None:
+    for key, status in ((ACME_KEY, 403), (None, 401)):
+        resp = seeded.client.get("/tenants", headers=seeded.as_(key))
+        assert resp.status_code == status
+        assert "globex" not in resp.text

@@ -19,7 +19,7 @@ TENANT_ROUTES: list[tuple[str, str, dict[str, Any]]] = [
     ("DELETE", "/documents/a.md", {}),
     ("POST", "/chat", {"json": {"question": "hello?"}}),
 ]
-ALL_ROUTES = [*TENANT_ROUTES, ("DELETE", "/tenants/acme", {})]
+ALL_ROUTES = [*TENANT_ROUTES, ("DELETE", "/tenants/acme", {}), ("GET", "/tenants", {})]
 
 
 def assert_error(resp: Any, status: int, code: str, *words: str) -> None:
@@ -125,10 +125,16 @@ def test_upload_without_files_is_422(backend: Backend) -> None:
     assert_error(resp, 422, "no_files")
 
 
-@pytest.mark.parametrize("name", ["..", "...", "/", "___"])
+@pytest.mark.parametrize("name", ["..", "...", "/", " . "])
 def test_unusable_filename_is_400(backend: Backend, name: str) -> None:
     resp = backend.upload(ACME_KEY, (name, "text"))
     assert_error(resp, 400, "bad_filename")
+
+
+def test_an_odd_but_valid_name_is_kept_and_judged_by_its_type(backend: Backend) -> None:
+    """Names are no longer rewritten, so ``___`` is a name like any other (without a suffix)."""
+    assert_error(backend.upload(ACME_KEY, ("___", "text")), 415, "unsupported_file_type")
+    assert backend.upload(ACME_KEY, ("___.md", "text")).json()["documents"] == ["___.md"]
 
 
 def test_duplicate_filenames_are_400(backend: Backend) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tenant_rag.chat.config import hash_key
 from tenant_rag.cli.app import app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,11 +33,12 @@ def test_missing_keys_exits_2_with_a_clear_message(monkeypatch: pytest.MonkeyPat
 
 def test_bad_keys_file_exits_2(tmp_path: Path) -> None:
     path = tmp_path / "keys.json"
-    path.write_text('{"keys": {"key-aaaaaaaa": "__default__"}}')
+    stored = hash_key("key-aaaaaaaa-Yh7Rk2Wp9Dz4bQ")
+    path.write_text(json.dumps({"keys": {stored: "__default__"}}))
     result = CliRunner().invoke(app, ["chat-server", "--keys", str(path)])
     assert result.exit_code == 2
     assert "bad tenant id" in result.output
-    assert "key-aaaaaaaa" not in result.output
+    assert stored not in result.output
 
 
 def test_python_dash_m_entry_point() -> None:
@@ -52,7 +55,6 @@ def test_python_dash_m_entry_point() -> None:
 
 def test_chat_server_command_serves_the_app(tmp_path: Path) -> None:
     """The documented command, as a process: defaults (embedded server, local models)."""
-    import json
     import os
     import queue
     import re
@@ -62,7 +64,8 @@ def test_chat_server_command_serves_the_app(tmp_path: Path) -> None:
     import httpx
 
     keys = tmp_path / "keys.json"
-    keys.write_text(json.dumps({"keys": {"acme-key-123456": "acme"}, "admin_keys": []}))
+    key = "acme-key-123456-Yh7Rk2Wp9Dz4"
+    keys.write_text(json.dumps({"keys": {hash_key(key): "acme"}, "admin_keys": []}))
     env = {
         k: v
         for k, v in os.environ.items()
@@ -88,10 +91,10 @@ def test_chat_server_command_serves_the_app(tmp_path: Path) -> None:
             except queue.Empty:
                 pytest.fail("chat-server printed nothing for 120 s:\n" + "".join(output))
             output.append(line)
-            m = re.search(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", line)
+            m = re.search(r"chat backend: open (http://127\.0\.0\.1:\d+)/", line)
             url = m.group(1) if m else None
             assert proc.poll() is None, "".join(output)
-        auth = {"Authorization": "Bearer acme-key-123456"}
+        auth = {"Authorization": f"Bearer {key}"}
         with httpx.Client(base_url=url, timeout=60) as client:
             assert client.get("/healthz").json()["status"] == "ok"
             assert client.get("/me", headers=auth).json() == {"tenant": "acme"}
@@ -112,4 +115,22 @@ def test_chat_server_command_serves_the_app(tmp_path: Path) -> None:
             proc.kill()
             proc.wait()
     log = "".join(output) + "".join(lines.queue)
-    assert "acme-key-123456" not in log
+    assert key not in log
+
+
+def test_a_busy_port_is_an_error_before_anything_is_announced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    monkeypatch.setenv("TENANT_RAG_CHAT_KEYS", "acme-key-123456-Yh7Rk2Wp9Dz4=acme")
+    monkeypatch.setenv("TENANT_RAG_HOME", str(tmp_path / "data"))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(app, ["chat-server", "--port", str(port)])
+    assert result.exit_code == 2, result.output
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "open http" not in result.output  # no invitation to a server that never started
+    assert not (tmp_path / "data").exists()  # nothing was loaded or created

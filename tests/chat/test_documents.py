@@ -73,3 +73,27 @@ def test_jsonl_items_are_documents_and_the_file_name_deletes_them_all(backend: B
     assert resp.status_code == 200, resp.text
     assert resp.json()["items"] == ["support.jsonl:t1", "support.jsonl:t2"]
     assert backend.docs(ACME_KEY) == {"keep.md": 1}
+
+
+def test_an_upload_never_silently_replaces_a_document_from_elsewhere(backend: Backend) -> None:
+    """Issue 12: company.md ingested from a folder is not replaced by an upload of that name."""
+    from tenant_rag.ingestion import ingest
+
+    ingest(
+        backend.index,
+        "acme",
+        [("company.md", "Acme was founded in 1999.", {"source": "/srv/docs/company.md"})],
+        embedding=backend.embedding,
+        progress=False,
+    )
+    resp = backend.upload(ACME_KEY, ("company.md", "Acme sells anvils."))
+    assert resp.status_code == 409, resp.text
+    assert resp.json()["code"] == "document_conflict"
+    assert "/srv/docs/company.md" in resp.json()["detail"]
+    again = backend.client.post(
+        "/documents?replace=true",
+        files=[("files", ("company.md", b"Acme sells anvils.", "text/plain"))],
+        headers=backend.as_(ACME_KEY),
+    )
+    assert again.status_code == 200, again.text
+    assert backend.upload(ACME_KEY, ("company.md", "Acme sells rockets.")).status_code == 200

@@ -182,6 +182,11 @@ CASES = [
         (403,),
     ),
     Case(
+        "GET /tenants with acme's key",
+        lambda b: b.client.get("/tenants", headers=b.as_(ACME_KEY)),
+        (403,),
+    ),
+    Case(
         "DELETE /tenants/acme with acme's key",
         lambda b: b.client.delete("/tenants/acme", headers=b.as_(ACME_KEY)),
         (403,),
@@ -223,6 +228,7 @@ def test_every_route_is_covered(backend: Backend) -> None:
         ("DELETE", "/documents/{doc_id}"),
         ("PUT", "/documents/{doc_id}/acl"),
         ("POST", "/chat"),
+        ("GET", "/tenants"),
         ("DELETE", "/tenants/{tenant_id}"),
     }
     assert routes - {("GET", "/healthz")} == tested

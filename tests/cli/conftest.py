@@ -38,7 +38,8 @@ def cli_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def seed(index_name: str = "rag") -> Any:
     """Create ``index_name`` (64-d) in the current data dir with acme and globex documents."""
-    from tenant_rag import HashingTestEmbeddings, connect, ensure_index, tenant_vector_store
+    from tenant_rag import connect, ensure_index, tenant_vector_store
+    from tenant_rag.models.hashing import HashingTestEmbeddings
 
     ix = ensure_index(connect(), index_name, dimension=64)
     emb = HashingTestEmbeddings(dimension=64)
@@ -50,6 +51,13 @@ def seed(index_name: str = "rag") -> Any:
             ids=[f"{d}#0" for _, d in docs],
         )
     return ix
+
+
+def without_backend(stderr: str) -> str:
+    """stderr minus the ``backend: ...`` line every command that connects prints first."""
+    return "".join(
+        line for line in stderr.splitlines(keepends=True) if not line.startswith("backend: ")
+    )
 
 
 @pytest.fixture

@@ -149,4 +149,5 @@ def test_demo_on_a_data_dir_of_another_model_says_what_to_do(
     monkeypatch.setenv("TENANT_RAG_TEST_EMBEDDINGS", "hashing:32")
     other = CliRunner().invoke(app, ["demo", "--corpus", str(corpus)])
     assert other.exit_code == 1
-    assert "dimension 64, but 32" in other.stderr and "--data-dir" in other.stderr
+    assert "hashing-test-64" in other.stderr and "hashing-test-32" in other.stderr
+    assert "--data-dir" in other.stderr

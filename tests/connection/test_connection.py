@@ -97,3 +97,25 @@ def test_cloud_mode_uses_the_key_and_controller_host(local_server, monkeypatch) 
         assert [i.name for i in local_server.client().list_indexes()] == ["cloudy"]
     finally:
         reset_for_tests()
+
+
+def test_handles_are_cached_per_client_object_not_per_id(tmp_path) -> None:
+    """A collected client's handles go with it; a new client (maybe at the same id) gets its own."""
+    import gc
+
+    from tenant_rag import connection
+    from tenant_rag.local import start
+
+    srv = start(tmp_path / "data")
+    try:
+        pc = srv.client()
+        first = connection.ensure_index(pc, "cache-probe", dimension=4)
+        assert connection.ensure_index(pc, "cache-probe", dimension=4) is first
+        assert pc in connection._indexes
+        del pc
+        gc.collect()
+        assert all(name != "cache-probe" for h in connection._indexes.values() for name in h)
+        again = connection.ensure_index(srv.client(), "cache-probe", dimension=4)
+        assert again is not first
+    finally:
+        srv.stop()

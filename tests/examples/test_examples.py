@@ -65,8 +65,14 @@ def test_cloud_switch_is_environment_only(env, local_server) -> None:
         PINECONE_CONTROLLER_HOST=local_server.url,
         OPENAI_API_KEY="sk-test-not-a-real-key",
         OPENAI_BASE_URL="http://127.0.0.1:9/v1",
+        TENANT_RAG_CHAT_MODEL="gpt-4o-mini",
     )
     cloud = run("cloud_switch.py", cloud_env)
     assert "vector store: Pinecone serverless" in cloud
-    assert "llm: ChatOpenAI" in cloud and "embeddings: OpenAI" in cloud
-    assert "sk-test-not-a-real-key" not in cloud, "secrets are never printed"
+    assert "llm: ChatOpenAI (gpt-4o-mini)" in cloud
+    assert "embeddings: LocalMiniLMEmbeddings" in cloud, "a chat key never switches embeddings"
+    both = run(
+        "cloud_switch.py", dict(cloud_env, TENANT_RAG_EMBEDDING_MODEL="text-embedding-3-small")
+    )
+    assert "embeddings: OpenAIEmbeddingsWithDimension (text-embedding-3-small)" in both
+    assert "sk-test-not-a-real-key" not in cloud + both, "secrets are never printed"

@@ -74,7 +74,9 @@ def stored(index: Any, namespace: str) -> dict[str, dict[str, Any]]:
     for start in range(0, len(ids), 500):
         resp = index.fetch(ids=ids[start : start + 500], namespace=namespace)
         for rid, vec in resp.vectors.items():
-            out[rid] = {"metadata": dict(vec.metadata or {}), "values": list(vec.values)}
+            # ingested_at is when a version was written (wall clock), not part of its content
+            md = {k: v for k, v in (vec.metadata or {}).items() if k != "ingested_at"}
+            out[rid] = {"metadata": md, "values": list(vec.values)}
     return out
 
 

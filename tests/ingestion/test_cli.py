@@ -64,7 +64,8 @@ def test_ingest_twice_then_delete_doc(home: Path) -> None:
     assert json.loads(deleted.stdout)["chunks_deleted"] >= 1
     assert not any(k.startswith("handbook.md#") for k in stored(raw_index(), "acme"))
     nothing = run("delete-doc", "--tenant", "acme", "--index", "ingest-cli", "handbook.md")
-    assert nothing.exit_code == 0 and "nothing" in nothing.stdout and "deleted" in nothing.stdout
+    assert nothing.exit_code == 1 and "no document 'handbook.md'" in nothing.stderr
+    assert "nothing was deleted" in nothing.stderr
 
 
 def test_sync_removes_a_deleted_file(home: Path, tmp_path: Path) -> None:
@@ -84,7 +85,10 @@ def test_failed_documents_exit_1_after_the_summary(home: Path, tmp_path: Path) -
     assert result.exit_code == 1
     data = json.loads(result.stdout)
     assert "not UTF-8" in data["failed"]["bad.txt"] and data["documents_written"] == 1
-    assert "run the same command again" in result.stderr
+    # a file that can never succeed as it is gets no promise that a re-run will fix it
+    assert "run the same command again" not in result.stderr
+    assert "fix what each reason names" in result.stderr
+    assert data["retryable"] == []
 
 
 @pytest.mark.parametrize("tenant", ["", "__default__"])
@@ -99,3 +103,80 @@ def test_missing_path_and_missing_index_are_clear_errors(home: Path, tmp_path: P
     assert missing.exit_code != 0 and "does not exist" in missing.stderr
     no_index = run("delete-doc", "-t", "acme", "-i", "no-such-index", "doc.md")
     assert no_index.exit_code == 1 and "does not exist" in no_index.stderr
+
+
+def test_unsupported_files_in_a_folder_are_counted(home: Path, tmp_path: Path) -> None:
+    (tmp_path / "notes.md").write_text("Acme notes.")
+    (tmp_path / "model.bin").write_bytes(b"\x00\x01\x02")
+    result = run("ingest", "-t", "acme", "-i", "ingest-cli", "--json", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["documents_seen"] == 2 and data["documents_written"] == 1
+    assert data["skipped"] == {"model.bin": "unsupported file type '.bin', not ingested"}
+    human = run("ingest", "-t", "acme", "-i", "ingest-cli", str(tmp_path))
+    assert "model.bin" in human.stdout and "unsupported file type" in human.stdout
+
+
+def test_pdf_parser_warnings_stay_off_stderr(tmp_path: Path) -> None:
+    """pypdf logs oddities of PDFs it can still read; they are not the user's problem."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from .test_loaders import minimal_pdf
+
+    data = minimal_pdf(["Odd but readable."])
+    m = re.search(rb"startxref\n(\d+)\n", data)
+    assert m is not None
+    odd = data[: m.start()] + f"startxref\n{int(m.group(1)) + 2}\n".encode() + data[m.end() :]
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "odd.pdf").write_bytes(odd)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PINECONE_", "OPENAI_"))}
+    env.update(TENANT_RAG_HOME=str(tmp_path / "home"), TENANT_RAG_TEST_EMBEDDINGS="hashing")
+    exe = Path(sys.executable).with_name("tenant-rag")
+    proc = subprocess.run(
+        [str(exe), "ingest", "-t", "acme", "--json", str(tmp_path / "docs")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["documents_written"] == 1
+    assert "pypdf" not in proc.stderr and "startxref" not in proc.stderr, proc.stderr
+
+
+def test_a_huge_input_is_announced_before_the_run(tmp_path: Path) -> None:
+    from tenant_rag.cli.ingest import long_run_warning, measure_input
+    from tenant_rag.models import HashingTestEmbeddings, LocalMiniLMEmbeddings
+
+    big = tmp_path / "dump.txt"
+    big.write_text("word " * 400_000)  # 2 MB on one line, as in the issue
+    (tmp_path / "small.md").write_text("A small note.")
+    size = measure_input([str(tmp_path)], None)
+    assert (size.files, size.bytes) == (2, 2_000_013)
+    warning = long_run_warning(size, LocalMiniLMEmbeddings(), 1000, 150)  # not loaded
+    assert warning is not None
+    assert "about 2.0 MB of text in 2 files" in warning and "2,353 chunks" in warning
+    assert "minutes" in warning and "dump.txt is 2.0 MB without a line break" in warning
+    small = measure_input([str(tmp_path / "small.md")], None)
+    assert long_run_warning(small, LocalMiniLMEmbeddings(), 1000, 150) is None
+    assert long_run_warning(size, HashingTestEmbeddings(), 1000, 150) is None
+
+
+def test_the_warning_comes_from_the_cli_with_a_remote_model(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.models.openai_fake import fake_openai_server
+
+    (tmp_path / "dump.txt").write_text("word " * 400_000)
+    with fake_openai_server() as (url, handler):
+        monkeypatch.delenv(TEST_EMBEDDINGS_ENV)
+        monkeypatch.setenv("TENANT_RAG_EMBEDDING_BASE_URL", url)
+        monkeypatch.setenv("TENANT_RAG_EMBEDDING_MODEL", "local-embedder")
+        result = run("ingest", "-t", "acme", "-i", "remote-big", "--json", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "warning: about 2.0 MB of text in 1 file, about 2,353 chunks" in result.stderr
+    assert "each sent to the embedding service" in result.stderr
+    assert json.loads(result.stdout)["chunks_upserted"] == 2353

@@ -57,6 +57,8 @@ def test_retries_run_out_and_the_documents_are_reported_then_a_rerun_converges(
     assert report.failed  # some documents could not be written
     for reason in report.failed.values():
         assert "HTTP 429" in reason or "HTTP 503" in reason
+    assert set(report.retryable) == set(report.failed)  # temporary: running again retries
+    assert "run again to retry them" in report.next_step()
     # every document is whole: either the old version or the new one, or absent (cleaned up)
     now = stored(index, "acme")
     old_ref, new_ref = expected(emb, docs, index), None

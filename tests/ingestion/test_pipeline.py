@@ -265,14 +265,27 @@ def test_empty_binary_and_non_utf8_files_are_counted(index: Any, emb: Any, tmp_p
         },
     )
     report = ingest(index, "acme", [docs], embedding=emb, progress=False)
-    assert report.documents_seen == 5  # ignored.png is not a supported type inside a folder
+    assert report.documents_seen == 6  # ignored.png too: counted, never silently dropped
     assert report.documents_written == 1
-    assert set(report.skipped) == {"empty.txt", "blank.md"}
+    assert set(report.skipped) == {"empty.txt", "blank.md", "ignored.png"}
+    assert "unsupported file type '.png'" in report.skipped["ignored.png"]
     assert "binary" in report.failed["image.txt"]
     assert "not UTF-8" in report.failed["latin1.txt"]
     assert set(stored(index, "acme")) == {"good.md#0"}
+    # neither failure can pass by running again: the report says to fix them
+    assert report.retryable == [] and "fix what each failure names" in report.next_step()
     explicit = ingest(index, "acme", [docs / "ignored.png"], embedding=emb, progress=False)
     assert "unsupported file type" in explicit.failed["ignored.png"]
+
+
+def test_sync_over_a_folder_of_only_unsupported_files_deletes_nothing(
+    index: Any, emb: Any, tmp_path: Path
+) -> None:
+    ingest(index, "acme", [("keep", "Acme keeps this document.")], embedding=emb, progress=False)
+    junk = write_files(tmp_path / "junk", {"a.bin": b"\x00\x01", "b.png": b"\x89PNG"})
+    with pytest.raises(IngestError, match="refusing"):
+        ingest(index, "acme", [junk], embedding=emb, sync=True, progress=False)
+    assert set(stored(index, "acme")) == {"keep#0"}
 
 
 def test_documents_and_records_as_sources(index: Any, emb: Any) -> None:

@@ -23,6 +23,10 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "OPENAI_API_BASE",
         "TENANT_RAG_EMBEDDING_MODEL",
         "TENANT_RAG_CHAT_MODEL",
+        "TENANT_RAG_CHAT_BASE_URL",
+        "TENANT_RAG_CHAT_API_KEY",
+        "TENANT_RAG_EMBEDDING_BASE_URL",
+        "TENANT_RAG_EMBEDDING_API_KEY",
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -41,16 +45,22 @@ def test_blank_values_count_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(default_llm(), ExtractiveAnswerer)
 
 
-def test_openai_with_key(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_openai_key_switches_the_chat_model_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    assert isinstance(default_embeddings(), LocalMiniLMEmbeddings)  # embeddings stay local
+    llm = default_llm()
+    assert isinstance(llm, ChatOpenAI)
+    assert llm.model_name == "gpt-4o-mini" and llm.streaming
+
+
+def test_openai_embeddings_are_chosen_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("TENANT_RAG_EMBEDDING_MODEL", "text-embedding-3-small")
     emb = default_embeddings()
     assert isinstance(emb, OpenAIEmbeddings)
     assert emb.model == "text-embedding-3-small"
     assert emb.openai_api_key is not None and emb.openai_api_key.get_secret_value() == "sk-test"
     assert embedding_dimension(emb) == 1536 == emb.dimension  # type: ignore[attr-defined]
-    llm = default_llm()
-    assert isinstance(llm, ChatOpenAI)
-    assert llm.model_name == "gpt-4o-mini" and llm.streaming
 
 
 def test_openai_models_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -64,8 +74,26 @@ def test_openai_models_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
+def test_local_model_aliases(monkeypatch: pytest.MonkeyPatch) -> None:
+    for alias in ("local", "all-MiniLM-L6-v2", "all-MiniLM-L6-v2-onnx-int8"):
+        monkeypatch.setenv("TENANT_RAG_EMBEDDING_MODEL", alias)
+        assert isinstance(default_embeddings(), LocalMiniLMEmbeddings), alias
+
+
+def test_a_remote_embedding_model_without_a_service_is_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tenant_rag.errors import ConfigurationError
+
+    monkeypatch.setenv("TENANT_RAG_EMBEDDING_MODEL", "text-embedding-3-small")
+    with pytest.raises(ConfigurationError, match="OPENAI_API_KEY"):
+        default_embeddings()
+
+
 def test_base_url_only_uses_placeholder_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("TENANT_RAG_EMBEDDING_MODEL", "nomic-embed-text")
+    monkeypatch.setenv("TENANT_RAG_CHAT_MODEL", "llama3.2")
     emb = default_embeddings()
     assert isinstance(emb, OpenAIEmbeddings)
     assert emb.openai_api_base == "http://127.0.0.1:9/v1"
@@ -76,3 +104,17 @@ def test_base_url_only_uses_placeholder_key(monkeypatch: pytest.MonkeyPatch) -> 
     assert isinstance(llm, ChatOpenAI)
     assert llm.openai_api_base == "http://127.0.0.1:9/v1"
     assert str(llm.root_client.base_url).startswith("http://127.0.0.1:9/v1")
+
+
+def test_chat_and_embeddings_have_their_own_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-shared")
+    monkeypatch.setenv("TENANT_RAG_CHAT_BASE_URL", "http://127.0.0.1:11434/v1")
+    monkeypatch.setenv("TENANT_RAG_CHAT_API_KEY", "ollama-key")
+    monkeypatch.setenv("TENANT_RAG_CHAT_MODEL", "llama3.2")
+    monkeypatch.setenv("TENANT_RAG_EMBEDDING_MODEL", "text-embedding-3-small")
+    llm = default_llm()
+    assert llm.openai_api_base == "http://127.0.0.1:11434/v1"  # type: ignore[attr-defined]
+    assert llm.openai_api_key.get_secret_value() == "ollama-key"  # type: ignore[attr-defined]
+    emb = default_embeddings()
+    assert emb.openai_api_base is None  # type: ignore[attr-defined]  # OpenAI itself
+    assert emb.openai_api_key.get_secret_value() == "sk-shared"  # type: ignore[attr-defined]

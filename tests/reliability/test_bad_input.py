@@ -37,7 +37,7 @@ from ._figures import Tally
 
 DIM = 64
 TALLY = Tally("bad_input")
-KEY = "acme-bad-input-key-1234"
+KEY = "acme-bad-input-key-1234-Zx9Wq3Rt"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -63,7 +63,11 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def index(home: Path) -> Any:
-    return ensure_index(connect(), "rag", dimension=DIM)
+    ix = ensure_index(connect(), "rag", dimension=DIM)
+    # a tenant with data, for CLI cases that must reach Pinecone (the CLI refuses unknown
+    # tenants before any query)
+    PinnedIndex(ix, "filter-probe").upsert([("probe", [1.0] + [0.0] * (DIM - 1))])
+    return ix
 
 
 @pytest.fixture(scope="module")
@@ -266,11 +270,12 @@ CLI_CASES: list[tuple[str, list[str], int, tuple[str, ...]]] = [
     ("filter not JSON", ["search", "q", "-t", "acme", "--filter", "doc=1"], 2, ("JSON",)),
     (
         "bad filter operator",
-        ["search", "q", "-t", "acme", "--filter", '{"x": {"$regex": "a"}}'],
+        ["search", "q", "-t", "filter-probe", "--filter", '{"x": {"$regex": "a"}}'],
         3,
         ("$regex",),
     ),
     ("unknown index", ["search", "q", "-t", "acme", "-i", "no-such-index"], 1, ("no-such-index",)),
+    ("unknown tenant", ["search", "q", "-t", "filter-prob"], 1, ("filter-probe",)),
     ("empty tenant", ["search", "q", "-t", ""], 1, ("tenant",)),
     ("default namespace tenant", ["ingest", "{ok}", "-t", "__default__"], 1, ("__default__",)),
     ("tenant with NUL", ["stats", "-t", "ac\x01me"], 1, ("printable ASCII",)),

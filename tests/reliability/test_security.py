@@ -40,6 +40,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tenant_rag.chat import KeyRing, create_chat_app
+from tenant_rag.chat.config import hash_key
 from tenant_rag.connection import ensure_index
 from tenant_rag.local import LocalServer, start
 from tenant_rag.models.hashing import HashingTestEmbeddings
@@ -49,9 +50,9 @@ from ._figures import Tally
 DIM = 8
 SERVER_KEY = "srv-secret-4f9a2c7e1b"
 WRONG_SERVER_KEY = "srv-wrong-8d3b6a0f5e"
-TENANT_KEY = "tenant-secret-1a2b3c4d5e"
-ADMIN_KEY = "admin-secret-6f7a8b9c0d"
-WRONG_TENANT_KEY = "tenant-wrong-0e9d8c7b6a"
+TENANT_KEY = "tenant-secret-1a2b3c4d5e-Rf7Jw2Mz"
+ADMIN_KEY = "admin-secret-6f7a8b9c0d-Tk4Nq8Vx"
+WRONG_TENANT_KEY = "tenant-wrong-0e9d8c7b6a-Pb3Hs9Ly"
 SECRETS = [SERVER_KEY, WRONG_SERVER_KEY, TENANT_KEY, ADMIN_KEY, WRONG_TENANT_KEY]
 TALLY = Tally("security")
 
@@ -208,7 +209,9 @@ def test_serve_at_debug_binds_loopback_and_never_logs_a_key(tmp_path: Path) -> N
 
 def test_chat_server_binds_loopback_by_default(tmp_path: Path) -> None:
     keys = tmp_path / "keys.json"
-    keys.write_text(json.dumps({"keys": {TENANT_KEY: "acme"}, "admin_keys": [ADMIN_KEY]}))
+    keys.write_text(
+        json.dumps({"keys": {hash_key(TENANT_KEY): "acme"}, "admin_keys": [hash_key(ADMIN_KEY)]})
+    )
     log = tmp_path / "chat.log"
     exe = str(Path(sys.executable).with_name("tenant-rag"))
     env = {"TENANT_RAG_HOME": str(tmp_path / "home"), "TENANT_RAG_TEST_EMBEDDINGS": "hashing"}

@@ -1,9 +1,12 @@
 """``/documents``: upload and ingest, list, delete, always in the caller's tenant.
 
-Uploads are written to a private temporary directory under a sanitised
-name (the name becomes the document id) and handed to
-`tenant_rag.ingestion.ingest`, pinned to the tenant the key maps to. The
-body is checked as it arrives (`BodyLimitMiddleware`) and per file here.
+Uploads are written to a private temporary directory under their own name
+(the name becomes the document id, by ingestion's one rule for files:
+`tenant_rag.ingestion.loaders.doc_id_for_path`, so ``東京.md`` stays
+``東京.md`` and a file has the same id here and through the CLI) and handed to
+`tenant_rag.ingestion.ingest`, pinned to the tenant the key maps to. A name
+that cannot be a file name is refused, never rewritten. The body is checked
+as it arrives (`BodyLimitMiddleware`) and per file here.
 
 Inside the tenant, each route acts for the caller's reader
 (`tenant_rag.chat.access`): an upload may carry an ``acl`` form field (a
@@ -14,9 +17,10 @@ needs the document's access list to name the caller, or an admin.
 
 from __future__ import annotations
 
-import re
 import tempfile
+import unicodedata
 from collections import Counter
+from functools import partial
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Annotated, Any
 
@@ -41,25 +45,36 @@ from tenant_rag.tenancy.records import (
 
 router = APIRouter()
 Service = Annotated[ChatService, Depends(service_of)]
-_UNSAFE = re.compile(r"[^A-Za-z0-9._ ()+-]")
-_MAX_NAME = 200
+#: Longest file name the server's filesystem stores (bytes of UTF-8).
+_MAX_NAME_BYTES = 255
 _COPY_CHUNK = 1024 * 1024
 
 
 def safe_name(filename: str | None) -> str:
-    """The document id for an uploaded file name: its base name, made safe.
+    """The document id for an uploaded file name: its base name, as ingestion names files.
 
     Directory parts (either slash) are dropped, so an upload can never name
-    a path outside the temporary directory; unusual characters become ``_``.
+    a path outside the temporary directory. Nothing else is changed (NFC
+    aside): a name that cannot be a file name (empty, ``.``/``..``, control
+    characters, over 255 bytes) is refused with a 400, never rewritten, since a
+    rewritten name could collide with another document's.
     """
+    from tenant_rag.ingestion.loaders import doc_id_for_path
+
     raw = PureWindowsPath(PurePosixPath(filename or "").name).name.strip()
-    name = _UNSAFE.sub("_", raw)[:_MAX_NAME].strip(" .")
-    if not name or set(name) <= {"_", "."}:
+    name = doc_id_for_path(raw)
+    problem = None
+    if not name.strip(". "):
+        problem = "is empty (or only dots)"
+    elif any(unicodedata.category(c) == "Cc" for c in name):
+        problem = "contains control characters"
+    elif len(name.encode("utf-8")) > _MAX_NAME_BYTES:
+        problem = f"is over {_MAX_NAME_BYTES} bytes"
+    if problem:
         raise ChatApiError(
             400,
             "bad_filename",
-            f"uploaded file name {filename!r} is empty or unusable; give the file a name "
-            "like handbook.md.",
+            f"uploaded file name {filename!r} {problem}; give the file a name like handbook.md.",
         )
     return name
 
@@ -122,13 +137,20 @@ def _named(reader: Reader, acl: list[str] | None) -> bool:
 
 @router.post("/documents")
 async def upload_documents(
-    request: Request, tenant: Tenant, reader: AclReader, service: Service
+    request: Request,
+    tenant: Tenant,
+    reader: AclReader,
+    service: Service,
+    replace: bool = False,
 ) -> dict[str, Any]:
     """Ingest one or more uploaded files (multipart, any field name) into the tenant.
 
-    An ``acl`` form field (JSON list: ``["group:hr", "user:u1"]``, ``["tenant"]``
-    or ``[]``) becomes the access list of every uploaded document; without it
-    they follow the index's ACL policy.
+    A file whose name matches a document ingested from another source (the
+    CLI) is a 409 naming both, unless ``?replace=true``; uploading the same
+    name again replaces the earlier upload. An ``acl`` form field (JSON list:
+    ``["group:hr", "user:u1"]``, ``["tenant"]`` or ``[]``) becomes the access
+    list of every uploaded document; without it they follow the index's ACL
+    policy.
     """
     limits = service.limits
     ctype = request.headers.get("content-type", "")
@@ -169,7 +191,9 @@ async def upload_documents(
             for upload, name in zip(uploads, names, strict=True):
                 _save(upload, root / name, limits.max_upload_bytes)
                 paths.append(root / name)
-            report = await run_in_threadpool(service.ingest, tenant, root, paths, acl)
+            report = await run_in_threadpool(
+                partial(service.ingest, replace=replace, acl=acl), tenant, root, paths
+            )
     finally:
         await form.close()
     body = report_json(report)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tenant_rag._compat.pinecone_sdk import CONFIG_ATTRS
 from tenant_rag.errors import TenantIsolationError
 
 #: method -> how many positional arguments it may take (none can be a namespace)
@@ -42,14 +43,7 @@ _NAMESPACED: dict[str, int] = {
     "delete_namespace": 0,
 }
 _PASS_THROUGH = frozenset(
-    {
-        "config",
-        "_config",
-        "_tenant_rag_index_name",
-        "_tenant_rag_shape",
-        "_tenant_rag_tags",
-        "close",
-    }
+    {*CONFIG_ATTRS, "_tenant_rag_index_name", "_tenant_rag_shape", "_tenant_rag_tags", "close"}
 )
 
 

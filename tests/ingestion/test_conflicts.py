@@ -1,0 +1,118 @@
+"""A document from another source never silently replaces one (issue 12, item 2).
+
+Two folders both holding ``company.md`` give the same document id. Ingesting
+the second folder must not replace the first one's ``company.md`` unnoticed:
+``ingest()`` raises `DocumentConflictError` naming both sources (the rest of
+the run is written), the CLI exits non-zero saying the same, unless the user
+asks to replace (``on_conflict="replace"``, ``--replace``) or keeps both under
+an id prefix (``doc_id_prefix="docs2/"``, ``--prefix docs2/``). Re-ingesting
+the same source stays an update.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from tenant_rag.cli._common import TEST_EMBEDDINGS_ENV
+from tenant_rag.cli.app import app
+from tenant_rag.errors import DocumentConflictError
+from tenant_rag.ingestion import ingest
+
+from .conftest import stored
+
+
+def folders(tmp_path: Path) -> tuple[Path, Path]:
+    docs, docs2 = tmp_path / "docs", tmp_path / "docs2"
+    for folder, text in ((docs, "Zephyr was founded in 1999."), (docs2, "Zephyr sells kites.")):
+        folder.mkdir()
+        (folder / "company.md").write_text(text, encoding="utf-8")
+    (docs2 / "pricing.md").write_text("Kites cost ten euros.", encoding="utf-8")
+    return docs, docs2
+
+
+def texts(index: Any, tenant: str) -> dict[str, str]:
+    return {
+        md["metadata"]["doc_id"]: md["metadata"]["text"] for md in stored(index, tenant).values()
+    }
+
+
+def test_a_second_folder_does_not_replace_the_first_ones_document(index, emb, tmp_path) -> None:
+    docs, docs2 = folders(tmp_path)
+    assert ingest(index, "zephyr", docs, embedding=emb, progress=False).documents_written == 1
+    with pytest.raises(DocumentConflictError) as caught:
+        ingest(index, "zephyr", docs2, embedding=emb, progress=False)
+    message = str(caught.value)
+    assert str((docs / "company.md").resolve()) in message
+    assert str((docs2 / "company.md").resolve()) in message
+    assert "on_conflict='replace'" in message and "doc_id_prefix" in message
+    report = caught.value.report
+    assert list(report.conflicts) == ["company.md"] and not report.ok
+    assert report.documents_written == 1, "the rest of the run (pricing.md) is written"
+    assert texts(index, "zephyr") == {
+        "company.md": "Zephyr was founded in 1999.",
+        "pricing.md": "Kites cost ten euros.",
+    }
+
+
+def test_the_same_source_still_updates(index, emb, tmp_path) -> None:
+    docs, _ = folders(tmp_path)
+    ingest(index, "zephyr", docs, embedding=emb, progress=False)
+    (docs / "company.md").write_text("Zephyr was founded in 2001.", encoding="utf-8")
+    report = ingest(index, "zephyr", docs, embedding=emb, progress=False)
+    assert report.documents_written == 1 and report.ok and not report.conflicts
+    assert texts(index, "zephyr") == {"company.md": "Zephyr was founded in 2001."}
+    assert ingest(index, "zephyr", str(docs) + "/", embedding=emb, progress=False).ok
+
+
+def test_replace_and_prefix_are_the_two_ways_out(index, emb, tmp_path) -> None:
+    docs, docs2 = folders(tmp_path)
+    ingest(index, "zephyr", docs, embedding=emb, progress=False)
+    kept = ingest(index, "zephyr", docs2, embedding=emb, progress=False, doc_id_prefix="docs2/")
+    assert kept.ok and kept.documents_written == 2
+    assert set(texts(index, "zephyr")) == {"company.md", "docs2/company.md", "docs2/pricing.md"}
+    replaced = ingest(index, "zephyr", docs2, embedding=emb, progress=False, on_conflict="replace")
+    assert replaced.ok and replaced.documents_written == 2
+    assert texts(index, "zephyr")["company.md"] == "Zephyr sells kites."
+
+
+def test_records_given_in_code_have_no_source_to_conflict_with(index, emb) -> None:
+    ingest(index, "zephyr", [("shipping", "Two days.", {})], embedding=emb, progress=False)
+    report = ingest(index, "zephyr", [("shipping", "One day.", {})], embedding=emb, progress=False)
+    assert report.documents_written == 1 and report.ok
+
+
+def test_the_cli_refuses_names_both_sources_and_offers_both_ways(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tenant_rag.connection import reset_for_tests
+
+    monkeypatch.setenv("TENANT_RAG_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv(TEST_EMBEDDINGS_ENV, "hashing")
+    for var in ("PINECONE_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL", "TENANT_RAG_DEBUG"):
+        monkeypatch.delenv(var, raising=False)
+    reset_for_tests()
+    docs, docs2 = folders(tmp_path)
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(app, ["ingest", "-t", "zephyr", *args])
+
+    assert run(str(docs)).exit_code == 0
+    refused = run(str(docs2))
+    assert refused.exit_code != 0
+    said = refused.stdout + refused.stderr
+    assert str((docs / "company.md").resolve()) in said
+    assert str((docs2 / "company.md").resolve()) in said
+    assert "--replace" in said and "--prefix" in said
+    both = run("--prefix", "docs2/", "--json", str(docs2))
+    assert both.exit_code == 0, both.stdout + both.stderr
+    assert json.loads(both.stdout)["documents_written"] == 2
+    replaced = run("--replace", "--json", str(docs2))
+    assert replaced.exit_code == 0, replaced.stdout + replaced.stderr
+    data = json.loads(replaced.stdout)
+    assert (data["documents_written"], data["documents_unchanged"]) == (1, 1)  # pricing.md: same
+    reset_for_tests()
