@@ -225,7 +225,8 @@ class IndexTags:
     """
 
     def __init__(self, pc: Any, name: str, tags: dict[str, str], ttl: float = 60.0) -> None:
-        self._pc = pc
+        # weak: a handle must not keep its client alive (the handle cache is keyed weakly by it)
+        self._pc = weakref.ref(pc)
         self.name = name
         self.ttl = ttl
         self._tags = dict(tags)
@@ -250,8 +251,14 @@ class IndexTags:
         return self._tags
 
     def refresh(self) -> dict[str, str]:
-        """Re-read the tags now (raises when the control plane cannot answer)."""
-        tags = tags_of(self._pc.describe_index(self.name))
+        """Re-read the tags now (raises when the control plane cannot answer, or the client
+        that made the handle is gone)."""
+        pc = self._pc()
+        if pc is None:
+            raise ConfigurationError(
+                f"the client that opened index {self.name!r} is gone; its tags cannot be re-read."
+            )
+        tags = tags_of(pc.describe_index(self.name))
         self._tags, self._read_at = tags, time.monotonic()
         return tags
 

@@ -431,6 +431,10 @@ class AclView:
         reader but the tenant admin: it could only try to reach around the
         condition.
         """
+        if user_filter is not None and not isinstance(user_filter, Mapping):
+            raise TypeError(
+                f"filter must be a dict of Pinecone filter operators, got {type(user_filter).__name__}."
+            )
         user = dict(user_filter) if user_filter else None
         if self.tokens is None:
             return user
