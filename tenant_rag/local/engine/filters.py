@@ -21,6 +21,7 @@ Anything else is a 400 that names the offending operator or operand.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from typing import Any
@@ -102,6 +103,15 @@ def _any_in(value: Any, operands: list[Any]) -> bool:
     return any(_same(v, o) for v in items for o in operands)
 
 
+def _any_word(value: Any, words: frozenset[str]) -> bool:
+    """`_any_in` for operands that are all strings: a string value, or any string element."""
+    if isinstance(value, str):
+        return value in words
+    if isinstance(value, list):
+        return any(isinstance(v, str) and v in words for v in value)
+    return False
+
+
 def _compile_operator(field: str, op: str, operand: Any) -> Predicate:
     if op not in _OPERATORS:
         raise bad_request(
@@ -125,6 +135,12 @@ def _compile_operator(field: str, op: str, operand: Any) -> Predicate:
         if len(operand) > MAX_IN_VALUES:
             raise bad_request(f"{op} on field {field!r} has more than {MAX_IN_VALUES} values")
         vals = [_scalar(field, op, o) for o in operand]
+        if all(isinstance(v, str) for v in vals):
+            # strings only (tenant ids, access lists): set lookups, same answers as _any_in
+            words = frozenset(vals)
+            if op == "$in":
+                return lambda md: _any_word(md.get(field, _MISSING), words)
+            return lambda md: not _any_word(md.get(field, _MISSING), words)
         if op == "$in":
             return lambda md: _any_in(md.get(field, _MISSING), vals)
         return lambda md: not _any_in(md.get(field, _MISSING), vals)
@@ -153,6 +169,11 @@ def _compile_operator(field: str, op: str, operand: Any) -> Predicate:
         return cmp(value)
 
     return numeric
+
+
+def filter_key(flt: Any) -> str:
+    """A filter's canonical text: equal filters have equal keys (object key order ignored)."""
+    return json.dumps(flt, sort_keys=True, separators=(",", ":"))
 
 
 def filter_fields(flt: Any) -> set[str]:

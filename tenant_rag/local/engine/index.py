@@ -29,7 +29,7 @@ import numpy as np
 
 from tenant_rag.local.engine import validation as v
 from tenant_rag.local.engine.errors import ApiError, bad_request, not_found
-from tenant_rag.local.engine.filters import Predicate, compile_filter
+from tenant_rag.local.engine.filters import Predicate, compile_filter, filter_key
 from tenant_rag.local.engine.limits import (
     DEFAULT_LIST_LIMIT,
     DEFAULT_NAMESPACE,
@@ -490,7 +490,7 @@ class IndexEngine:
                 raise bad_request("query needs a vector, a sparseVector or an id")
             if q is None and not self.sparse_only and self.metric != "dotproduct":
                 raise bad_request(f"a query on this {self.metric} index needs a dense vector")
-            rows = mat.matching_rows(predicate) if predicate is not None else None
+            rows = mat.matching_rows(predicate, filter_key(flt)) if predicate is not None else None
             scores = mat.scores(q, q_sparse, self.metric, rows)
             best = top_k(scores, top_k_, ascending=self.metric == "euclidean")
             matches = []

@@ -4,11 +4,19 @@ Kept in step with writes (append, overwrite in place, swap-remove), so a query
 never rebuilds anything: it is one ``matrix @ q`` plus ``argpartition``.
 Metadata stays as the compact JSON text it was stored as, and is parsed into
 dicts only the first time a filter needs it (most namespaces never are).
+
+The rows a filter selects are remembered (a few filters per namespace, until
+the next write to it): a filter repeated on every query, such as the tenant
+pin of metadata isolation or a reader's access condition, is evaluated once
+per change of the namespace instead of once per query, and a filter that
+keeps most rows is scored with one matrix product instead of a copy of the
+selected rows.
 """
 
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,6 +25,8 @@ import numpy as np
 from tenant_rag.local.engine.filters import Predicate
 
 Sparse = tuple[np.ndarray, np.ndarray]  # (uint32 indices, float32 values), indices sorted
+#: Filters whose matching rows one namespace remembers (least recently used dropped).
+FILTER_CACHE_SIZE = 16
 
 
 class NamespaceMatrix:
@@ -33,6 +43,8 @@ class NamespaceMatrix:
         self.sparse: list[Sparse | None] = []
         self.n_sparse = 0
         self.meta_bytes = 0  # running total, so read-unit accounting never scans
+        #: filter key -> the rows it matches; emptied by every write
+        self._filter_rows: OrderedDict[str, np.ndarray] = OrderedDict()
 
     @property
     def n(self) -> int:
@@ -61,6 +73,8 @@ class NamespaceMatrix:
     # -- writes ------------------------------------------------------------
     def set(self, rid: str, vec: np.ndarray, sp: Sparse | None, meta: str | None) -> None:
         """Insert or overwrite one record."""
+        if self._filter_rows:
+            self._filter_rows.clear()
         row = self.row_of.get(rid)
         if row is None:
             row = self.n
@@ -90,6 +104,8 @@ class NamespaceMatrix:
         row = self.row_of.pop(rid, None)
         if row is None:
             return False
+        if self._filter_rows:
+            self._filter_rows.clear()
         last = self.n - 1
         self.n_sparse -= self.sparse[row] is not None
         gone = self.meta[row]
@@ -143,12 +159,27 @@ class NamespaceMatrix:
         """Approximate memory held: matrix capacity, norms, ids and metadata text."""
         return self._mat.nbytes + self._sq.nbytes + self.n * 120 + self.meta_bytes
 
-    def matching_rows(self, predicate: Predicate) -> np.ndarray:
-        """Rows whose metadata satisfies ``predicate`` (parses metadata once, then caches)."""
+    def matching_rows(self, predicate: Predicate, key: str | None = None) -> np.ndarray:
+        """Rows whose metadata satisfies ``predicate`` (parses metadata once, then caches).
+
+        ``key`` names the filter (its canonical JSON); the rows of a named
+        filter are remembered until the namespace next changes.
+        """
+        if key is not None:
+            hit = self._filter_rows.get(key)
+            if hit is not None:
+                self._filter_rows.move_to_end(key)
+                return hit
         if self._parsed is None:
             self._parsed = [_parse(m) for m in self.meta]
         parsed = self._parsed
-        return np.fromiter((i for i in range(self.n) if predicate(parsed[i])), dtype=np.int64)
+        rows = np.fromiter((i for i in range(self.n) if predicate(parsed[i])), dtype=np.int64)
+        if key is not None:
+            rows.flags.writeable = False  # shared by later queries
+            self._filter_rows[key] = rows
+            while len(self._filter_rows) > FILTER_CACHE_SIZE:
+                self._filter_rows.popitem(last=False)
+        return rows
 
     def scores(
         self, q: np.ndarray | None, q_sparse: Sparse | None, metric: str, rows: np.ndarray | None
@@ -159,6 +190,10 @@ class NamespaceMatrix:
         product for hybrid); euclidean: squared L2 distance (lower is closer).
         """
         n = self.n
+        if rows is not None and len(rows) * 3 > n * 2:
+            # most rows pass the filter: one product over the whole matrix, then pick,
+            # costs less than copying the selected rows out first
+            return self.scores(q, q_sparse, metric, None)[rows]
         count = n if rows is None else len(rows)
         out = np.zeros(count, dtype=np.float32)
         if q is not None and self.dimension and count:
