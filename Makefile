@@ -9,7 +9,7 @@ STAMP   := $(VENV)/.installed-$(HASH)
 RUNTIME := $(VENV)/.runtime-$(HASH)
 PYTEST_ARGS ?=
 
-.PHONY: venv runtime sdk-venvs demo test lint typecheck unit notebooks notebooks-refresh browser-deps bench audit serve clean grpc-gen
+.PHONY: venv runtime sdk-venvs demo test lint typecheck unit notebooks notebooks-refresh browser-deps test-tools bench audit serve clean grpc-gen fuzz
 
 # $(call uv_install,TARGET): make the venv if needed, then install TARGET (editable) with uv
 uv_install = { test -x $(BIN)/python || $(PY) -m venv $(VENV); } \
@@ -63,7 +63,7 @@ notebooks-refresh: venv
 ## Lint, type-check, audit dependencies (fails on a known vulnerability; says NOT CHECKED when
 ## PyPI's vulnerability API is unreachable), then every test (unit, integration, notebooks,
 ## browser, reliability). TENANT_RAG_SOAK=1 makes the reliability suite run long.
-test: venv lint typecheck browser-deps sdk-venvs
+test: venv lint typecheck browser-deps test-tools sdk-venvs
 	$(BIN)/python tests/reliability/run_audit.py
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
@@ -85,6 +85,25 @@ browser-deps:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	      || echo "browser-deps: could not install chromium; the browser test will be skipped"; \
 	  else echo "browser-deps: chromium missing and not root; the browser test will be skipped"; fi; }
+
+## strace, for the test that counts the embedded server's fsyncs per acknowledged write in each
+## durability mode (tests/reliability/test_durability_modes.py); Debian's package, as root.
+test-tools:
+	@command -v strace >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace >/dev/null) \
+	      || echo "test-tools: could not install strace; the fsync-count test will be skipped"; \
+	  else echo "test-tools: strace missing and not root; the fsync-count test will be skipped"; fi; }
+
+## Longer schema-driven fuzzing of the embedded server, REST and gRPC (tests/fuzz): FUZZ_EXAMPLES
+## generated cases per operation and mode (make test runs 25), a fresh seed each run unless
+## FUZZ_SEED is given; a failure prints the request that reproduces it.
+FUZZ_EXAMPLES ?= 300
+FUZZ_SEED ?= $(shell date +%s)
+fuzz: venv
+	@echo "fuzz: $(FUZZ_EXAMPLES) cases per operation, seed $(FUZZ_SEED) (FUZZ_SEED=$(FUZZ_SEED) repeats it)"
+	TENANT_RAG_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) TENANT_RAG_FUZZ_SEED=$(FUZZ_SEED) \
+	  $(BIN)/python -m pytest -o timeout=3600 -p no:cacheprovider tests/fuzz $(PYTEST_ARGS)
 
 audit: venv
 	$(BIN)/pip-audit --skip-editable --progress-spinner off

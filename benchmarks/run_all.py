@@ -24,6 +24,7 @@ SCRIPTS = {
     "bench_ingest_defaults.py": True,
     "bench_embeddings.py": True,
     "bench_load.py": True,
+    "bench_durability.py": True,
     "bench_demo.py": False,
     "bench_cli.py": True,
 }

@@ -16,6 +16,12 @@ from typing import Annotated, Any
 
 import typer
 
+DURABILITY_PROMISE = {
+    "process": "acknowledged writes survive the server being killed; an OS crash or power "
+    "loss may drop the last ones",
+    "power": "acknowledged writes survive the server being killed, an OS crash or power loss",
+}
+
 
 def serve(
     ctx: typer.Context,
@@ -57,6 +63,16 @@ def serve(
             "in DATA/tls (created on first use); prints how clients trust it.",
         ),
     ] = False,
+    durability: Annotated[
+        str | None,
+        typer.Option(
+            "--durability",
+            help="process (the default): an acknowledged write survives the server being "
+            "killed; power: also an OS crash or power loss (each commit is fsynced; slower, "
+            "see docs/reliability.md).",
+            show_default=False,
+        ),
+    ] = None,
     log_level: Annotated[
         str, typer.Option(help="debug, info (logs each request), warning, error.")
     ] = "info",
@@ -69,7 +85,13 @@ def serve(
     from tenant_rag.cli._common import location
     from tenant_rag.local.discovery import advertise
     from tenant_rag.local.server import LocalServer, resolve_data_dir
+    from tenant_rag.local.storage.sqlite import DEFAULT_DURABILITY, check_durability
 
+    try:
+        mode = check_durability(durability or DEFAULT_DURABILITY)
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
     level = log_level.lower()
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -85,6 +107,7 @@ def serve(
             log_level=level,
             access_log=level in ("debug", "info"),
             tls=tls,
+            durability=mode,
         )
     except OSError as exc:
         typer.echo(
@@ -143,6 +166,7 @@ def banner(srv: Any, *, key_required: bool, advertised: Any) -> list[str]:
     if srv.tls is not None:
         lines.append(srv.tls.trust_instructions())
     lines.append("API key: " + ("required (--api-key)" if key_required else "not required"))
+    lines.append(f"Durability: {srv.durability} ({DURABILITY_PROMISE[srv.durability]})")
     if not ours:
         other = f" (pid {advertised.pid}, {advertised.url})" if advertised is not None else ""
         lines.append(

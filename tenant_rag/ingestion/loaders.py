@@ -245,6 +245,20 @@ def _checked(
         yield SourceDocument(doc_id, text, md, source, origin)
 
 
+def file_origin(path: Path) -> str:
+    """Where a file came from, for telling two sources of one document id apart.
+
+    The path relative to the working directory when the file lies under it (so a
+    checkout ingested from its own root has the same origins wherever it is cloned,
+    and no home directory lands in the index), else the absolute path.
+    """
+    full = path.resolve()
+    try:
+        return full.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return full.as_posix()
+
+
 def load_file(fs: FileSource, *, sidecars: bool = True) -> Iterator[Loaded]:
     """Load one file by its suffix; every problem becomes a `LoadFailure` naming the file.
 
@@ -269,7 +283,7 @@ def load_file(fs: FileSource, *, sidecars: bool = True) -> Iterator[Loaded]:
 
 def _load_file(fs: FileSource) -> Iterator[Loaded]:
     suffix = fs.path.suffix.lower()
-    origin = str(fs.path.resolve())
+    origin = file_origin(fs.path)
     try:
         if suffix in TEXT_SUFFIXES:
             yield from _checked(fs.rel, read_text(fs.path), {}, fs.rel, origin)

@@ -182,8 +182,8 @@ def ingest(
     ``acl=`` raises before anything is read. An unchanged document whose
     access list changed is updated by metadata only, without re-embedding.
 
-    Sources: every chunk records its document's origin (a file's absolute
-    path, a Document's or record's ``metadata["source"]``, or ``origin=``
+    Sources: every chunk records its document's origin (a file's path relative
+    to the working directory, or its absolute path outside it, a Document's or record's ``metadata["source"]``, or ``origin=``
     for the whole run). A document whose stored version came from another
     origin (two folders both holding ``company.md``) is not replaced: it is
     left as it was, listed in ``report.conflicts``, and after the run

@@ -14,6 +14,8 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any
 
+from tenant_rag.local.storage.sqlite import DEFAULT_DURABILITY, Durability
+
 if TYPE_CHECKING:
     from tenant_rag.local.faults import FaultConfig
     from tenant_rag.local.server import LocalServer, resolve_data_dir
@@ -45,6 +47,7 @@ def start(
     grpc_port: int = 0,
     faults: FaultConfig | None = None,
     tls: bool = False,
+    durability: Durability = DEFAULT_DURABILITY,
 ) -> LocalServer:
     """Run a server on a background thread and return it once it accepts requests.
 
@@ -61,6 +64,9 @@ def start(
         tls: serve REST and gRPC over TLS with a certificate from a local CA kept in
             ``<data_dir>/tls/`` (``LocalServer.tls.ca`` is the file clients trust;
             ``client()`` and ``grpc_client()`` already do).
+        durability: ``"process"`` (an acknowledged write survives the server being killed)
+            or ``"power"`` (also an OS crash or power loss: every commit is fsynced); the
+            cost of each is in docs/reliability.md.
     """
     from tenant_rag.local.faults import FaultConfig
     from tenant_rag.local.server import LocalServer, resolve_data_dir
@@ -74,6 +80,7 @@ def start(
         grpc_port=grpc_port,
         faults=faults if faults is not None else FaultConfig.from_env(),
         tls=tls,
+        durability=durability,
     )
     return srv.start()
 

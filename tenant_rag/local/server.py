@@ -28,6 +28,7 @@ from tenant_rag.local.api.rest import create_app
 from tenant_rag.local.discovery import DATA_DIR_NAME, default_data_dir
 from tenant_rag.local.engine import Engine
 from tenant_rag.local.faults import FaultConfig, FaultMiddleware, GrpcFaults
+from tenant_rag.local.storage.sqlite import DEFAULT_DURABILITY, Durability
 
 if TYPE_CHECKING:
     from tenant_rag.local.api.grpc_service import GrpcPlane
@@ -63,12 +64,15 @@ class LocalServer:
         access_log: bool = False,
         faults: FaultConfig | None = None,
         tls: bool = False,
+        durability: Durability = DEFAULT_DURABILITY,
     ) -> None:
         self.data_dir = data_dir
         self.host = host
         self._configured_key = api_key
         self.api_key = api_key if api_key is not None else ANY_KEY
-        self.engine = Engine(data_dir)
+        self.engine = Engine(data_dir, durability)
+        #: "process" or "power" (see tenant_rag/local/storage/sqlite.py)
+        self.durability = self.engine.durability
         # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only
         # when their proto is IPPROTO_TCP. With proto 0, uvicorn's separate header and
         # body writes meet the client's delayed ACK: 44 ms per request instead of <1 ms.

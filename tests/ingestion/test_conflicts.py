@@ -116,3 +116,29 @@ def test_the_cli_refuses_names_both_sources_and_offers_both_ways(
     data = json.loads(replaced.stdout)
     assert (data["documents_written"], data["documents_unchanged"]) == (1, 1)  # pricing.md: same
     reset_for_tests()
+
+
+def test_one_checkout_cloned_twice_is_one_source(index, emb, tmp_path, monkeypatch) -> None:
+    """Origins are relative to the working directory: a re-clone elsewhere is not a conflict."""
+    for clone, text in (("ci-run-1", "Zephyr was founded in 1999."), ("ci-run-2", "Founded 2001.")):
+        root = tmp_path / clone
+        (root / "docs").mkdir(parents=True)
+        (root / "docs" / "company.md").write_text(text, encoding="utf-8")
+        monkeypatch.chdir(root)
+        report = ingest(index, "zephyr", "docs", embedding=emb, progress=False)
+        assert report.ok and not report.conflicts, report
+    stored_md = [r["metadata"] for r in stored(index, "zephyr").values()]
+    assert {md["origin"] for md in stored_md} == {"docs/company.md"}, "no absolute path stored"
+    assert texts(index, "zephyr") == {"company.md": "Founded 2001."}
+
+
+def test_two_folders_under_the_working_directory_still_conflict(
+    index, emb, tmp_path, monkeypatch
+) -> None:
+    docs, docs2 = folders(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    ingest(index, "zephyr", "docs", embedding=emb, progress=False)
+    with pytest.raises(DocumentConflictError) as caught:
+        ingest(index, "zephyr", "docs2", embedding=emb, progress=False)
+    assert "docs/company.md" in str(caught.value) and "docs2/company.md" in str(caught.value)
+    assert texts(index, "zephyr")["company.md"] == "Zephyr was founded in 1999."

@@ -55,3 +55,35 @@ def test_serve_tls_prints_how_to_trust_it(tmp_path: Path) -> None:
     assert f"SSL_CERT_FILE={server.ca}" in out
     assert f"ssl_ca_certs='{server.ca}'" in out
     assert f"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH={server.ca}" in out
+
+
+@pytest.mark.parametrize("mode", ["process", "power"])
+def test_serve_durability_says_what_it_survives(tmp_path: Path, mode: str) -> None:
+    """`tenant-rag serve --durability MODE`: the mode reaches the server and the banner says it."""
+    from tenant_rag.cli.serve import DURABILITY_PROMISE
+    from tenant_rag.local.process import serve_process
+
+    with serve_process(tmp_path, "--durability", mode) as server:
+        # a name per mode: the SDK caches an index host per (key, name) for the whole process
+        index = make_index(Pinecone(api_key="k", host=server.url), f"dur-{mode}", dimension=2)
+        index.upsert(vectors=[("a", [1.0, 0.0])])
+        server.proc.send_signal(signal.SIGINT)
+        assert server.proc.stdout is not None
+        out = server.proc.stdout.read()
+        server.proc.wait(20)
+    assert f"Durability: {mode} ({DURABILITY_PROMISE[mode]})" in out
+
+
+def test_serve_refuses_an_unknown_durability(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).with_name("tenant-rag")
+    done = subprocess.run(
+        [str(exe), "serve", "--port", "0", "--data", str(tmp_path), "--durability", "fast"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "durability must be one of process, power" in done.stderr

@@ -31,8 +31,15 @@ class ServerProcess:
         env: dict[str, str] | None = None,
         log: Path | None = None,
         timeout: float = 60.0,
+        durability: str | None = None,
+        prefix: list[str] | None = None,
     ) -> None:
-        args = [sys.executable, str(SERVE), str(data_dir)] + ([api_key] if api_key else [])
+        """``durability``: the server's mode (default: the server's default); ``prefix``: a
+        command to run the server under (``strace ...``)."""
+        args = [*(prefix or []), sys.executable, str(SERVE), str(data_dir)]
+        args += [api_key] if api_key else []
+        if durability is not None:
+            env = {**(env or {}), "TENANT_RAG_TEST_DURABILITY": durability}
         self.log = log or data_dir.parent / f"{data_dir.name}-server.log"
         self._log_file = self.log.open("ab")
         self.proc = subprocess.Popen(

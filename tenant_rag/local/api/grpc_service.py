@@ -30,13 +30,14 @@ from typing import Any
 
 import grpc
 from google.protobuf import json_format
+from google.protobuf.message import DecodeError
 
 from tenant_rag.local.api import grpc_versions
 from tenant_rag.local.api.auth import WRONG_KEY_MESSAGE, key_ok
 from tenant_rag.local.api.grpc_versions import GrpcVersion
 from tenant_rag.local.engine import ApiError, Engine, IndexEngine
-from tenant_rag.local.engine.errors import bad_request
-from tenant_rag.local.engine.limits import MAX_REQUEST_BYTES
+from tenant_rag.local.engine.errors import bad_request, short
+from tenant_rag.local.engine.limits import MAX_FILTER_DEPTH, MAX_REQUEST_BYTES
 
 _STATUS: dict[int, grpc.StatusCode] = {
     400: grpc.StatusCode.INVALID_ARGUMENT,
@@ -50,6 +51,8 @@ _STATUS: dict[int, grpc.StatusCode] = {
     501: grpc.StatusCode.UNIMPLEMENTED,
     503: grpc.StatusCode.UNAVAILABLE,
 }
+#: Message nesting the protobuf runtime's decoder (upb) accepts; deeper bytes do not parse.
+PROTOBUF_MAX_DEPTH = 100
 
 #: An RPC's body: (version, request message, index) -> response message of that version.
 Rpc = Callable[[GrpcVersion, Any, IndexEngine], Any]
@@ -66,8 +69,15 @@ ANY_INDEX_RPCS = frozenset(
 )
 
 
-def _struct_to_dict(msg: Any) -> dict[str, Any]:
-    return json_format.MessageToDict(msg)
+def _struct_to_dict(msg: Any, what: str = "filter or metadata") -> dict[str, Any]:
+    """A Struct (filter, metadata) as a dict; 400 for what JSON cannot carry (NaN, infinity)."""
+    try:
+        return json_format.MessageToDict(msg)
+    except (json_format.Error, ValueError) as exc:
+        raise bad_request(
+            f"{what} holds a value that JSON cannot carry: {short(str(exc))}. Numbers in "
+            "filters and metadata must be finite."
+        ) from None
 
 
 def _sparse_in(msg: Any, field: str) -> dict[str, Any] | None:
@@ -154,7 +164,20 @@ class VectorService:
             return rpc(version, request, self._index(name, vectors_api))
         except ApiError as exc:
             context.abort(_STATUS.get(exc.status, grpc.StatusCode.UNKNOWN), exc.message)
+        except RecursionError:
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"the request nests too deep; a filter may nest $and/$or at most "
+                f"{MAX_FILTER_DEPTH} levels and metadata must be flat",
+            )
         raise AssertionError("unreachable")  # context.abort raises
+
+    def refuse(self, context: grpc.ServicerContext, message: str) -> None:
+        """Check the key (a wrong one is still PERMISSION_DENIED), then INVALID_ARGUMENT."""
+        meta = dict(context.invocation_metadata())
+        if not key_ok(self.api_key, meta.get("api-key")):  # type: ignore[arg-type]
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, WRONG_KEY_MESSAGE)
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, message)
 
     def _index(self, name: str, vectors_api: bool) -> IndexEngine:
         if not name:
@@ -176,7 +199,9 @@ class VectorService:
                 "id": vec.id,
                 "values": list(vec.values),
                 "sparseValues": _sparse_in(vec, "sparse_values"),
-                "metadata": _struct_to_dict(vec.metadata) if vec.HasField("metadata") else None,
+                "metadata": _struct_to_dict(vec.metadata, f"metadata of vector {short(vec.id)}")
+                if vec.HasField("metadata")
+                else None,
             }
             for vec in req.vectors
         ]
@@ -192,7 +217,7 @@ class VectorService:
             vector=list(req.vector) or None,
             sparse_vector=_sparse_in(req, "sparse_vector"),
             rid=req.id or None,
-            flt=_struct_to_dict(req.filter) if req.HasField("filter") else None,
+            flt=_struct_to_dict(req.filter, "filter") if req.HasField("filter") else None,
             include_values=req.include_values,
             include_metadata=req.include_metadata,
         )
@@ -223,7 +248,11 @@ class VectorService:
         return out
 
     def update(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
-        md = _struct_to_dict(req.set_metadata) if req.HasField("set_metadata") else None
+        md = (
+            _struct_to_dict(req.set_metadata, "set_metadata")
+            if req.HasField("set_metadata")
+            else None
+        )
         if "filter" in req.DESCRIPTOR.fields_by_name and req.HasField("filter"):
             if req.id:
                 raise bad_request("update takes either id or filter, not both")
@@ -322,6 +351,21 @@ def _namespace(v: GrpcVersion, name: str, count: int, schema: dict[str, Any] | N
     return out
 
 
+class _Undecodable:
+    """Stands for request bytes that do not parse as the method's message."""
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+    def message(self) -> str:
+        return (
+            f"the request is not a valid {self.type_name} message: it is malformed, a string "
+            "field (an id, a namespace) is not valid UTF-8, or it nests more than "
+            f"{PROTOBUF_MAX_DEPTH} message levels, protocol buffers' limit (a filter or "
+            "metadata Struct reaches it at about 18 levels of $and/$or)"
+        )
+
+
 class _Router(grpc.GenericRpcHandler):
     """Maps ``/VectorService/<Method>`` + the caller's API version to a handler.
 
@@ -369,12 +413,22 @@ class _Router(grpc.GenericRpcHandler):
         vectors, bound = self.vectors, self.bound_index
         vectors_api = name not in ANY_INDEX_RPCS
 
+        def deserialize(data: bytes) -> Any:
+            # grpcio answers INTERNAL ("Exception deserializing request!") when this raises;
+            # bytes that are not a valid message are the caller's fault: INVALID_ARGUMENT.
+            try:
+                return request_cls.FromString(data)
+            except (DecodeError, RecursionError):
+                return _Undecodable(desc.input_type.name)
+
         def call(request: Any, context: grpc.ServicerContext) -> Any:
+            if isinstance(request, _Undecodable):
+                vectors.refuse(context, request.message())
             return vectors.run(rpc, version, request, context, bound, vectors_api)
 
         return grpc.unary_unary_rpc_method_handler(
             call,
-            request_deserializer=request_cls.FromString,
+            request_deserializer=deserialize,
             response_serializer=lambda msg: msg.SerializeToString(),
         )
 

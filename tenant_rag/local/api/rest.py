@@ -30,11 +30,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tenant_rag.local.api import versions
 from tenant_rag.local.api.auth import UNAUTHENTICATED_MESSAGE, WRONG_KEY_MESSAGE, key_ok
 from tenant_rag.local.api.backups import backups_router
+from tenant_rag.local.api.body_limit import BodyLimitMiddleware
 from tenant_rag.local.api.versions import version_of
 from tenant_rag.local.engine import ApiError, Engine, IndexEngine
 from tenant_rag.local.engine.backups import Backups
-from tenant_rag.local.engine.errors import GRPC_NUMBER, bad_request
-from tenant_rag.local.engine.limits import MAX_REQUEST_BYTES
+from tenant_rag.local.engine.errors import GRPC_NUMBER, bad_request, short
+from tenant_rag.local.engine.limits import MAX_FILTER_DEPTH, MAX_JSON_DEPTH, MAX_REQUEST_BYTES
 from tenant_rag.local.storage import IndexDef
 
 log = logging.getLogger("tenant_rag.local")
@@ -123,28 +124,30 @@ async def _body(request: Request) -> dict[str, Any]:
 
 
 async def _parse_body(request: Request) -> Any:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_REQUEST_BYTES:  # refuse before reading it
-        raise bad_request(
-            f"request body is {declared} bytes; the limit is {MAX_REQUEST_BYTES} bytes (2 MB). "
-            "Send fewer records per upsert."
-        )
+    """The parsed body; its size was checked on the way in (``body_limit``)."""
     raw = await request.body()
-    if len(raw) > MAX_REQUEST_BYTES:
-        raise bad_request(
-            f"request body is {len(raw)} bytes; the limit is {MAX_REQUEST_BYTES} bytes (2 MB). "
-            "Send fewer records per upsert."
-        )
     if not raw:
         return {}
     try:
         return _loads(raw)
-    except ValueError:
-        pass
+    except ValueError as exc:
+        if "depth limit" in str(exc):  # orjson's own nesting limit
+            raise too_deep() from None
     try:  # the stdlib also reads NaN/Infinity, so validation can name them precisely
         return json.loads(raw)
+    except RecursionError:
+        raise too_deep() from None
     except ValueError as exc:
-        raise bad_request(f"request body is not valid JSON: {exc}") from None
+        raise bad_request(f"request body is not valid JSON: {short(str(exc))}") from None
+
+
+def too_deep() -> ApiError:
+    """400 for JSON nested deeper than the server reads (a deep filter or metadata)."""
+    return bad_request(
+        f"request body nests JSON more than {MAX_JSON_DEPTH} levels deep; the limit is "
+        f"{MAX_JSON_DEPTH}. Metadata must be a flat object, and a filter may nest $and/$or "
+        f"at most {MAX_FILTER_DEPTH} levels."
+    )
 
 
 def _int_param(value: str | None, name: str) -> int | None:
@@ -205,6 +208,11 @@ def create_app(
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
         return error_response(exc, request.url.path.startswith(DATA_PREFIX + "/"))
+
+    @app.exception_handler(RecursionError)
+    async def _too_deep(request: Request, exc: RecursionError) -> Response:
+        """The last line against deep input: whatever recursed too far, it is a 400."""
+        return error_response(too_deep(), request.url.path.startswith(DATA_PREFIX + "/"))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -387,7 +395,7 @@ def create_app(
     @app.delete(DATA_PREFIX + "/{name}/namespaces/{ns:path}")
     async def delete_namespace(name: str, ns: str) -> Response:
         await run(lambda: engine.index(name).drop_namespace(ns))
-        return _json({}, 202)
+        return _json({})  # 200, as every version's spec answers deleteNamespace
 
     # -- control plane -------------------------------------------------------
     def host_of(request: Request) -> Callable[[IndexDef], str]:
@@ -430,7 +438,8 @@ def create_app(
         version = version_of(request)
         body = version.configure_request(await _body(request))
         d = await run(lambda: engine.configure_index(name, body))
-        return _json(version.index_model(d, host_of(request)(d)))
+        # 202 Accepted with the IndexModel, as every version's spec answers configure_index
+        return _json(version.index_model(d, host_of(request)(d)), 202)
 
     # -- not implemented: say so, and what is served instead -------------------
     @app.post(DATA_PREFIX + "/{name}/namespaces/{ns}/documents/{op}")
@@ -466,7 +475,11 @@ def create_app(
     app.include_router(backups_router(Backups(engine)))
     for router in routers:
         app.include_router(router)
-    return EdgeMiddleware(app, api_key)
+    return BodyLimitMiddleware(EdgeMiddleware(app, api_key), MAX_REQUEST_BYTES, _refusal)
+
+
+def _refusal(scope: Scope, message: str) -> Response:
+    return error_response(bad_request(message), scope["path"].startswith(DATA_PREFIX + "/"))
 
 
 def _locked(ix: IndexEngine, fn: Callable[[IndexEngine], T]) -> tuple[T, int]:

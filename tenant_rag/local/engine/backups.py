@@ -44,7 +44,7 @@ class Backups:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.store = BackupStore(engine.data_dir)
+        self.store = BackupStore(engine.data_dir, engine.durability)
         engine.on_index_deleted.append(lambda d: self.store.index_deleted(d.uid, d.name))
 
     # -- backups ---------------------------------------------------------------

@@ -19,6 +19,7 @@ from tenant_rag.local.engine.errors import ApiError, bad_request, not_found
 from tenant_rag.local.engine.index import IndexEngine
 from tenant_rag.local.engine.limits import MAX_DIMENSION, MAX_INDEX_NAME_LENGTH
 from tenant_rag.local.storage import Catalog, IndexDef, new_uid
+from tenant_rag.local.storage.sqlite import DEFAULT_DURABILITY, Durability, check_durability
 
 _INDEX_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 METRICS = ("cosine", "euclidean", "dotproduct")
@@ -27,10 +28,12 @@ METRICS = ("cosine", "euclidean", "dotproduct")
 class Engine:
     """Control plane plus access to each index's data plane."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, durability: Durability = DEFAULT_DURABILITY) -> None:
         self.data_dir = data_dir
+        #: "process" or "power": how far an acknowledged write is synced (storage/sqlite.py)
+        self.durability = check_durability(durability)
         data_dir.mkdir(parents=True, exist_ok=True)
-        self.catalog = Catalog(data_dir)
+        self.catalog = Catalog(data_dir, self.durability)
         self._lock = threading.Lock()
         self._open: dict[str, IndexEngine] = {}
         self._catalog_version = self.catalog.data_version()
@@ -207,7 +210,7 @@ class Engine:
                 return eng
             if eng is not None:
                 self._open.pop(name).close()
-            eng = IndexEngine(d, self.catalog.indexes_dir / d.file_name)
+            eng = IndexEngine(d, self.catalog.indexes_dir / d.file_name, self.durability)
             self._open[name] = eng
             return eng
 

@@ -7,6 +7,9 @@ they only translate ``ApiError`` into an HTTP body or a gRPC status.
 
 from __future__ import annotations
 
+import reprlib
+from typing import Any
+
 # HTTP status -> canonical gRPC code name (Pinecone's data plane reports these).
 _CODE_FOR_STATUS: dict[int, str] = {
     400: "INVALID_ARGUMENT",
@@ -70,3 +73,18 @@ def bad_request(message: str) -> ApiError:
 def not_found(message: str) -> ApiError:
     """404 NOT_FOUND: an unknown index or namespace."""
     return ApiError(404, "NOT_FOUND", message)
+
+
+_short = reprlib.Repr()
+_short.maxlevel = 3
+_short.maxstring = 80
+_short.maxother = 80
+
+
+def short(value: Any) -> str:
+    """A bounded repr of user input for error messages.
+
+    ``repr`` of a value nested a thousand levels deep raises ``RecursionError`` (a 500),
+    and of a huge one makes a huge message; this one stays short whatever it is given.
+    """
+    return _short.repr(value)

@@ -16,7 +16,11 @@ Semantics, matching Pinecone:
   ``$exists: false``.
 * Booleans never equal numbers (``True`` is not ``1``).
 
-Anything else is a 400 that names the offending operator or operand.
+Anything else is a 400 that names the offending operator or operand. Before
+compiling, ``check_shape`` walks the filter without recursion and refuses one nested
+deeper than ``MAX_FILTER_DEPTH`` levels of ``$and``/``$or`` or holding more than
+``MAX_FILTER_OPERATORS`` conditions, so the recursive compiler and the predicates it
+builds never approach Python's recursion limit (a filter nested 3,000 deep was a 500).
 """
 
 from __future__ import annotations
@@ -26,8 +30,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from tenant_rag.local.engine.errors import bad_request
-from tenant_rag.local.engine.limits import MAX_IN_VALUES
+from tenant_rag.local.engine.errors import bad_request, short
+from tenant_rag.local.engine.limits import MAX_FILTER_DEPTH, MAX_FILTER_OPERATORS, MAX_IN_VALUES
 
 Predicate = Callable[[dict[str, Any]], bool]
 _MISSING = object()
@@ -43,12 +47,40 @@ def compile_filter(flt: Any) -> Predicate | None:
         raise bad_request(f"filter must be an object, got {type(flt).__name__}")
     if not flt:
         return None
+    check_shape(flt)
     return _compile_object(flt)
+
+
+def check_shape(flt: dict[str, Any]) -> None:
+    """400 when ``flt`` nests ``$and``/``$or`` too deep or holds too many conditions.
+
+    Iterative, so it is safe on any input the JSON parser accepted.
+    """
+    operators = 0
+    stack: list[tuple[dict[str, Any], int]] = [(flt, 1)]
+    while stack:
+        node, depth = stack.pop()
+        for key, value in node.items():
+            operators += len(value) if isinstance(value, dict) and key[:1] != "$" else 1
+            if key in ("$and", "$or") and isinstance(value, list):
+                if depth > MAX_FILTER_DEPTH:
+                    raise bad_request(
+                        f"filter nests $and/$or more than {MAX_FILTER_DEPTH} levels deep; "
+                        f"the limit is {MAX_FILTER_DEPTH} levels. Flatten the filter: $and "
+                        "and $or take any number of conditions in one list."
+                    )
+                stack.extend((sub, depth + 1) for sub in value if isinstance(sub, dict))
+        if operators > MAX_FILTER_OPERATORS:
+            raise bad_request(
+                f"filter has more than {MAX_FILTER_OPERATORS} conditions; the limit is "
+                f"{MAX_FILTER_OPERATORS}. Use $in/$nin for long lists of values (up to "
+                f"{MAX_IN_VALUES} values each)."
+            )
 
 
 def _compile_object(flt: Any) -> Predicate:
     if not isinstance(flt, dict) or not flt:
-        raise bad_request(f"each filter in $and/$or must be a non-empty object, got {flt!r}")
+        raise bad_request(f"each filter in $and/$or must be a non-empty object, got {short(flt)}")
     parts = [_compile_clause(key, value) for key, value in flt.items()]
     if len(parts) == 1:
         return parts[0]
@@ -58,7 +90,7 @@ def _compile_object(flt: Any) -> Predicate:
 def _compile_clause(key: str, value: Any) -> Predicate:
     if key in ("$and", "$or"):
         if not isinstance(value, list) or not value:
-            raise bad_request(f"{key} takes a non-empty list of filters, got {value!r}")
+            raise bad_request(f"{key} takes a non-empty list of filters, got {short(value)}")
         subs = [_compile_object(v) for v in value]
         if key == "$and":
             return lambda md: all(s(md) for s in subs)
@@ -82,7 +114,9 @@ def _scalar(field: str, op: str, operand: Any) -> Any:
         return operand
     if isinstance(operand, int | float) and math.isfinite(operand):
         return operand
-    raise bad_request(f"{op} on field {field!r} needs a string, number or boolean, got {operand!r}")
+    raise bad_request(
+        f"{op} on field {field!r} needs a string, number or boolean, got {short(operand)}"
+    )
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -120,7 +154,9 @@ def _compile_operator(field: str, op: str, operand: Any) -> Predicate:
         )
     if op == "$exists":
         if not isinstance(operand, bool):
-            raise bad_request(f"$exists on field {field!r} needs true or false, got {operand!r}")
+            raise bad_request(
+                f"$exists on field {field!r} needs true or false, got {short(operand)}"
+            )
         want = operand
         return lambda md: (field in md) is want
     if op == "$eq":
@@ -131,9 +167,11 @@ def _compile_operator(field: str, op: str, operand: Any) -> Predicate:
         return lambda md: not _any_equal(md.get(field, _MISSING), v)
     if op in ("$in", "$nin"):
         if not isinstance(operand, list):
-            raise bad_request(f"{op} on field {field!r} needs a list, got {operand!r}")
+            raise bad_request(f"{op} on field {field!r} needs a list, got {short(operand)}")
         if len(operand) > MAX_IN_VALUES:
-            raise bad_request(f"{op} on field {field!r} has more than {MAX_IN_VALUES} values")
+            raise bad_request(
+                f"{op} on field {field!r} has {len(operand)} values; the limit is {MAX_IN_VALUES}"
+            )
         vals = [_scalar(field, op, o) for o in operand]
         if all(isinstance(v, str) for v in vals):
             # strings only (tenant ids, access lists): set lookups, same answers as _any_in
@@ -150,7 +188,7 @@ def _compile_operator(field: str, op: str, operand: Any) -> Predicate:
         or not isinstance(operand, int | float)
         or not math.isfinite(operand)
     ):
-        raise bad_request(f"{op} on field {field!r} needs a number, got {operand!r}")
+        raise bad_request(f"{op} on field {field!r} needs a number, got {short(operand)}")
     bound = float(operand)
     cmp: Callable[[float], bool]
     if op == "$gt":

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from tenant_rag.local.engine import validation as v
-from tenant_rag.local.engine.errors import ApiError, bad_request, not_found
+from tenant_rag.local.engine.errors import ApiError, bad_request, not_found, short
 from tenant_rag.local.engine.filters import Predicate, compile_filter, filter_key
 from tenant_rag.local.engine.limits import (
     DEFAULT_LIST_LIMIT,
@@ -42,6 +42,7 @@ from tenant_rag.local.engine.limits import (
 from tenant_rag.local.engine.matrix import NamespaceMatrix, Sparse, top_k
 from tenant_rag.local.storage import IndexDef, IndexStore
 from tenant_rag.local.storage.index_store import Row
+from tenant_rag.local.storage.sqlite import DEFAULT_DURABILITY, Durability
 
 _GB = 1024**3
 _RELOAD_WHOLE_NAMESPACE_AT = 1000
@@ -63,12 +64,14 @@ def resident_budget() -> int:
 class IndexEngine:
     """Data-plane operations of one index. Arguments follow the wire's camelCase JSON."""
 
-    def __init__(self, definition: IndexDef, path: Path) -> None:
+    def __init__(
+        self, definition: IndexDef, path: Path, durability: Durability = DEFAULT_DURABILITY
+    ) -> None:
         self.d = definition
         self.dim = definition.dimension or 0
         self.metric = definition.metric
         self.sparse_only = definition.vector_type == "sparse"
-        self.store = IndexStore(path)
+        self.store = IndexStore(path, durability)
         self.lock = threading.RLock()
         # least recently used first; bounded by resident_budget() when one is configured
         self._ns: OrderedDict[str, NamespaceMatrix] = OrderedDict()
@@ -444,6 +447,8 @@ class IndexEngine:
         ns = v.namespace_name(namespace)
         if isinstance(top_k_, bool) or not isinstance(top_k_, int) or not 1 <= top_k_ <= MAX_TOP_K:
             raise bad_request(f"topK must be an integer between 1 and {MAX_TOP_K}, got {top_k_!r}")
+        if vector is not None and not isinstance(vector, list | tuple):
+            raise bad_request(f"vector must be a list of numbers, got {short(vector)}")
         if vector is not None and len(vector) == 0:
             vector = None
         if rid is not None and vector is not None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from tenant_rag.local.engine.errors import bad_request
+from tenant_rag.local.engine.errors import bad_request, short
 from tenant_rag.local.engine.limits import (
     DEFAULT_NAMESPACE,
     MAX_ID_LENGTH,
@@ -75,9 +75,10 @@ def dense_values(values: Any, dimension: int | None, rid: str | None = None) -> 
     if not isinstance(values, list | tuple | np.ndarray):
         raise bad_request(f"values{where} must be a list of numbers")
     try:
-        arr = np.asarray(values, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
-        raise bad_request(f"values{where} must be a list of numbers: {exc}") from None
+        with np.errstate(over="ignore"):  # beyond float32's range becomes inf, refused below
+            arr = np.asarray(values, dtype=np.float32)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise bad_request(f"values{where} must be a list of numbers: {short(str(exc))}") from None
     if arr.ndim != 1:
         raise bad_request(f"values{where} must be a flat list of numbers")
     if dimension is None:
@@ -89,7 +90,10 @@ def dense_values(values: Any, dimension: int | None, rid: str | None = None) -> 
             f"Vector dimension {arr.size} does not match the dimension of the index {dimension}"
         )
     if not np.isfinite(arr).all():
-        raise bad_request(f"values{where} contain NaN or infinity; only finite numbers are allowed")
+        raise bad_request(
+            f"values{where} contain NaN or infinity (or a number beyond float32's range, "
+            "about 3.4e38); only finite numbers are allowed"
+        )
     return arr
 
 
@@ -155,6 +159,11 @@ def check_metadata_value(key: str, value: Any, where: str = "") -> None:
         return
     if value is None:
         raise bad_request(f"metadata field {key!r}{where} is null; null values are not supported")
+    if isinstance(value, dict):
+        raise bad_request(
+            f"metadata field {key!r}{where} has unsupported type object: metadata must be "
+            "flat (no nested objects); use a string, number, boolean or list of strings"
+        )
     raise bad_request(
         f"metadata field {key!r}{where} has unsupported type {type(value).__name__}; "
         "use a string, number, boolean or list of strings"

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tenant_rag.local.storage.sqlite import connect
+from tenant_rag.local.storage.sqlite import DEFAULT_DURABILITY, Durability, connect
 
 BACKUPS_DIR = "backups"
 INITIALIZING = "Initializing"
@@ -117,17 +117,18 @@ class SnapshotStats:
 class BackupStore:
     """The backups and restore jobs of one data dir. Thread- and process-safe (SQLite locks)."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, durability: Durability = DEFAULT_DURABILITY) -> None:
         self.dir = data_dir / BACKUPS_DIR
         self.dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.dir / "backups.sqlite"
+        self.durability = durability
         with self._conn() as conn:
             for stmt in _SCHEMA:
                 conn.execute(stmt)
 
     @contextlib.contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
-        conn = connect(self.db_path)
+        conn = connect(self.db_path, self.durability)
         try:
             yield conn
         finally:

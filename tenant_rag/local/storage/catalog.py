@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tenant_rag.local.storage.sqlite import connect
+from tenant_rag.local.storage.sqlite import DEFAULT_DURABILITY, Durability, connect, sync_dir
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS indexes (
@@ -75,13 +75,15 @@ class IndexDef:
 class Catalog:
     """Thread-safe access to the index definitions of one data dir."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, durability: Durability = DEFAULT_DURABILITY) -> None:
         self.data_dir = data_dir
         self.indexes_dir = data_dir / "indexes"
         self.indexes_dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = connect(data_dir / "catalog.sqlite")
+        self._conn = connect(data_dir / "catalog.sqlite", durability)
         self._conn.execute(_SCHEMA)
+        if durability == "power":  # the catalog's and the indexes folder's names, too
+            sync_dir(data_dir)
         have = {row[1] for row in self._conn.execute("PRAGMA table_info(indexes)")}
         if "schema" not in have:  # a catalog written before document indexes existed
             self._conn.execute("ALTER TABLE indexes ADD COLUMN schema TEXT")

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tenant_rag.local.storage.sqlite import connect
+from tenant_rag.local.storage.sqlite import DEFAULT_DURABILITY, Durability, connect, sync_dir
 
 Row = tuple[str, bytes | None, str | None, str | None]  # id, vals, sparse, metadata
 
@@ -51,12 +51,15 @@ _CHUNK = 900  # stay below SQLite's bound-parameter limit with room to spare
 class IndexStore:
     """SQLite access for one index file. Not thread-safe on its own: the engine locks."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, durability: Durability = DEFAULT_DURABILITY) -> None:
         self.path = path
-        self.conn: sqlite3.Connection = connect(path)
+        new = not path.exists()
+        self.conn: sqlite3.Connection = connect(path, durability)
         with self.write():
             for stmt in _SCHEMA:
                 self.conn.execute(stmt)
+        if new and durability == "power":  # the new file's name survives a power loss too
+            sync_dir(path.parent)
 
     def close(self) -> None:
         self.conn.close()
