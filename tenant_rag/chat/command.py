@@ -149,6 +149,9 @@ def chat_server(
         log_config=None,
         log_level=log_level.lower(),
         access_log=False,
+        # a streaming answer still open at shutdown is cut after this many seconds, so
+        # Ctrl-C or SIGTERM stops the backend in bounded time
+        timeout_graceful_shutdown=5,
     )
     uvicorn.Server(config).run(sockets=[sock])
 

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("tenant_rag.local")
 DEFAULT_DATA_DIR = DATA_DIR_NAME
 ANY_KEY = "local"
+#: seconds `stop` gives requests in flight before cancelling them
+GRACEFUL_SHUTDOWN_S = 5
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None) -> Path:
@@ -108,6 +110,9 @@ class LocalServer:
             access_log=access_log,
             lifespan="off",
             timeout_keep_alive=30,
+            # Shutdown waits this long for requests in flight, then cancels them, so the
+            # serving thread has ended before `stop` closes the stores under it.
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
             **ssl,
         )
         self._uvicorn = uvicorn.Server(config)
@@ -156,7 +161,11 @@ class LocalServer:
         return self
 
     def stop(self) -> None:
-        """Stop accepting requests, finish in-flight ones, close the stores. Idempotent."""
+        """Stop accepting requests, finish in-flight ones, close the stores. Idempotent.
+
+        A request still running after `GRACEFUL_SHUTDOWN_S` is cancelled (its client sees
+        the connection close; a write it made is either committed or rolled back whole).
+        """
         if self._stopped:
             return
         self._stopped = True
@@ -164,7 +173,7 @@ class LocalServer:
             self._grpc.stop(grace=1.0)
         self._uvicorn.should_exit = True
         if self._thread is not None:
-            self._thread.join(10)
+            self._thread.join(GRACEFUL_SHUTDOWN_S + 10)
         with contextlib.suppress(OSError):
             self._sock.close()
         self.engine.close()

@@ -5,9 +5,9 @@
 ``make sdk-venvs``; this test makes a missing one the same way) against a
 ``tenant-rag serve`` child process started with an API key and gRPC, twice: in
 plaintext and with ``--tls`` (each SDK then trusts the server's local CA as the
-README says: ``ssl_ca_certs``, plus ``SSL_CERT_FILE`` for the Rust gRPC client of
+docs/sdk-compatibility.md says: ``ssl_ca_certs``, plus ``SSL_CERT_FILE`` for the Rust gRPC client of
 9.x/10.x and 9.x's REST client). A failed check of any SDK fails this test, with the
-script's report in the message. The README's matrix is this test's table of what
+script's report in the message. The matrix in docs/sdk-compatibility.md is this test's table of what
 each generation runs.
 """
 

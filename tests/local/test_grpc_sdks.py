@@ -92,7 +92,7 @@ def test_rest_control_plane_over_tls_with_ssl_ca_certs(
 
 
 def test_sdk_9_rest_ignores_ssl_ca_certs(tls_server: LocalServer) -> None:
-    """Pins the 9.1.0 defect the README reports: ssl_ca_certs alone does not reach httpx."""
+    """Pins the 9.1.0 defect docs/sdk-compatibility.md reports: ssl_ca_certs alone does not reach httpx."""
     assert tls_server.tls is not None
     make_index(tls_server.client(), "tls-rest-9-bug", dimension=2)
     args = {

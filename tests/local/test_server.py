@@ -76,3 +76,49 @@ def test_a_rest_only_server_does_not_load_grpc() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_stop_ends_a_request_still_in_flight_before_closing_the_stores(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A request that outlives shutdown's grace is cancelled; it never runs on closed stores.
+
+    Without a bound, uvicorn waits for the request as long as it takes, ``stop`` gives up
+    joining the serving thread after 10 s and closes the stores under it, and the request
+    later resumes against them.
+    """
+    import threading
+
+    import httpx
+
+    from tenant_rag.local.faults import FaultConfig
+
+    srv = start(tmp_path, faults=FaultConfig(rate=1.0, kinds=("slow",), slow=60.0))
+    srv.client().create_index(name="idx", dimension=2, metric="cosine", spec=_spec())
+    host = srv.client().describe_index("idx").host
+    outcome: list[object] = []
+
+    def slow_request() -> None:
+        try:
+            outcome.append(httpx.post(f"{host}/describe_index_stats", json={}, timeout=90))
+        except httpx.HTTPError as exc:
+            outcome.append(exc)
+
+    caller = threading.Thread(target=slow_request)
+    caller.start()
+    caller.join(1.0)  # time for the request to arrive and be held
+    assert caller.is_alive(), "the request was not held by the slow fault"
+    srv.stop()
+    assert srv._thread is not None and not srv._thread.is_alive(), "the server thread outlived stop"
+    caller.join(90)
+    # The request was cancelled (uvicorn answers 500 to a request it cancels), not run on.
+    assert outcome, "the caller got no outcome"
+    answer = outcome[0]
+    assert not isinstance(answer, httpx.Response) or answer.status_code == 500, answer
+    assert "closed" not in caplog.text, "a request ran on the stores after they were closed"
+
+
+def _spec() -> object:
+    from pinecone import ServerlessSpec
+
+    return ServerlessSpec(cloud="aws", region="us-east-1")
