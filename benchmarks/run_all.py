@@ -27,6 +27,8 @@ SCRIPTS = {
     "bench_durability.py": True,
     "bench_demo.py": False,
     "bench_cli.py": True,
+    "bench_chat_auth.py": False,
+    "bench_chat_jobs.py": False,
 }
 
 

@@ -29,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     "IngestError": "tenant_rag.errors",
     "InvalidAclError": "tenant_rag.errors",
     "AccessControlError": "tenant_rag.errors",
+    "PortabilityError": "tenant_rag.errors",
     "UnknownTenantError": "tenant_rag.errors",
     "UnknownDocumentError": "tenant_rag.errors",
     # tenant ids and scope
@@ -73,6 +74,16 @@ _EXPORTS: dict[str, str] = {
     "list_tenants": "tenant_rag.lifecycle.tenants",
     "tenant_stats": "tenant_rag.lifecycle.tenants",
     "update_record": "tenant_rag.lifecycle.tenants",
+    "erase": "tenant_rag.lifecycle.erasure",
+    "DeletionReceipt": "tenant_rag.lifecycle.erasure",
+    # portability (issue 13): export, import, copy, move, re-embed; the routing table
+    "export_tenant": "tenant_rag.lifecycle.portability",
+    "import_tenant": "tenant_rag.lifecycle.portability",
+    "copy_tenant": "tenant_rag.lifecycle.portability",
+    "move_tenant": "tenant_rag.lifecycle.portability",
+    "migrate_isolation": "tenant_rag.lifecycle.portability",
+    "reembed_tenant": "tenant_rag.lifecycle.portability",
+    "RoutingTable": "tenant_rag.tenancy.routing",
     "list_documents": "tenant_rag.lifecycle.documents",
     "UsageMeter": "tenant_rag.lifecycle.metering",
     "Quotas": "tenant_rag.lifecycle.metering",
@@ -115,6 +126,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         IngestError,
         InvalidAclError,
         InvalidTenantError,
+        PortabilityError,
         QuotaExceededError,
         TenantIsolationError,
         TenantRagError,
@@ -126,7 +138,16 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from tenant_rag.ingestion.report import IngestReport
     from tenant_rag.lifecycle.access import acl_policy, set_acl_policy
     from tenant_rag.lifecycle.documents import list_documents
+    from tenant_rag.lifecycle.erasure import DeletionReceipt, erase
     from tenant_rag.lifecycle.metering import Quotas, UsageMeter
+    from tenant_rag.lifecycle.portability import (
+        copy_tenant,
+        export_tenant,
+        import_tenant,
+        migrate_isolation,
+        move_tenant,
+        reembed_tenant,
+    )
     from tenant_rag.lifecycle.tenants import (
         list_tenants,
         offboard,
@@ -159,4 +180,5 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         validate_tenant,
     )
     from tenant_rag.tenancy.pinned import PinnedIndex
+    from tenant_rag.tenancy.routing import RoutingTable
     from tenant_rag.tenancy.scope import TenantScope

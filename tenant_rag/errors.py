@@ -112,3 +112,39 @@ class DocumentConflictError(IngestError):
             "this source's documents an id prefix with doc_id_prefix='docs2/' (CLI: --prefix docs2/)."
         )
         super().__init__("\n".join(lines))
+
+
+class PortabilityError(TenantRagError):
+    """An export, import, copy, move or re-embedding was refused or could not be verified."""
+
+
+class CorruptExportError(PortabilityError, ValueError):
+    """An export directory is incomplete or damaged: a missing or edited manifest, a
+    truncated or altered Parquet file. Nothing was written; the message names the file."""
+
+
+class DestinationNotEmptyError(PortabilityError):
+    """The destination tenant already has records and ``on_existing="fail"`` was asked.
+
+    Pass ``on_existing="merge"`` (keep them, overwrite same ids) or ``"replace"``
+    (the destination ends with exactly the source's records)."""
+
+
+class TransferVerificationError(PortabilityError):
+    """After writing, the destination's count or checksum differs from the source's.
+
+    ``report`` holds both sides' figures. The source was not deleted."""
+
+    def __init__(self, message: str, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class ErasureVerificationError(TenantRagError):
+    """Records that should have been erased were still visible after the bounded wait.
+
+    ``receipt`` holds what was deleted and what verification saw; erasing again is safe."""
+
+    def __init__(self, message: str, receipt: object = None) -> None:
+        super().__init__(message)
+        self.receipt = receipt

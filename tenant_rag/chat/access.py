@@ -36,6 +36,11 @@ def is_admin(reader: Reader) -> bool:
     return isinstance(reader, TenantAdmin)
 
 
+def user_of(reader: Reader) -> str | None:
+    """The reader's user id, or None for a tenant admin (who sees every job of the tenant)."""
+    return reader.user if isinstance(reader, Principal) else None
+
+
 def names_user(reader: Reader, acl: list[str] | None) -> bool:
     """Whether ``acl`` names the reader's own user (not just a group or the tenant)."""
     return isinstance(reader, Principal) and USER_PREFIX + reader.user in (acl or [])
@@ -79,4 +84,4 @@ def check_may_change(reader: Reader, doc_id: str, acl: list[str] | None) -> None
     )
 
 
-__all__ = ["check_may_change", "is_admin", "may_read", "names_user", "parse_acl"]
+__all__ = ["check_may_change", "is_admin", "may_read", "names_user", "parse_acl", "user_of"]

@@ -9,19 +9,22 @@ index, and the default embedding model and LLM. Tests pass their own
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 
 from tenant_rag.chat.config import KeyRing
 from tenant_rag.chat.errors import install_error_handlers
+from tenant_rag.chat.jobs import JobManager
 from tenant_rag.chat.jwt_auth import JwtConfig, load_jwt_config
 from tenant_rag.chat.keystore import KeyStore
-from tenant_rag.chat.limits import BodyLimitMiddleware
+from tenant_rag.chat.limits import body_limit
 from tenant_rag.chat.logs import RequestLogMiddleware, install_redaction
 from tenant_rag.chat.routes import ROUTERS
 from tenant_rag.chat.service import ChatLimits, ChatService
-from tenant_rag.chat.throttle import AuthThrottle, ThrottleConfig
+from tenant_rag.chat.throttle import AuthThrottle, ThrottleConfig, ThrottleMiddleware
 from tenant_rag.errors import ConfigurationError
 
 log = logging.getLogger("tenant_rag.chat")
@@ -41,6 +44,8 @@ def create_chat_app(
     pc: Any = None,
     index_name: str = DEFAULT_INDEX,
     limits: ChatLimits | None = None,
+    routes: Any = None,
+    audit_log: str | None = None,
     throttle: ThrottleConfig | None = None,
     jwt: JwtConfig | None = FROM_ENV,
 ) -> FastAPI:
@@ -58,6 +63,10 @@ def create_chat_app(
         pc: the Pinecone client for ``ensure_index``; default `connect()`.
         index_name: the index to create or open when ``index`` is not given.
         limits: upload and question limits.
+        routes: a `RoutingTable` or the path of one (default: ``$TENANT_RAG_ROUTES``, else
+            none): a tenant routed to another index (re-embedded, moved) is served there.
+        audit_log: where the admin routes append their deletion receipts (default:
+            ``$TENANT_RAG_AUDIT_LOG``, else none).
         throttle: failed-authentication throttling (`ThrottleConfig()` by default).
         jwt: how user tokens are verified (`tenant_rag.chat.jwt_auth.JwtConfig`);
             default `load_jwt_config()` from ``TENANT_RAG_JWT_*``; ``None``: keys only.
@@ -100,27 +109,44 @@ def create_chat_app(
         index = ensure_index(pc, index_name, embedding=embedding)
     limits = limits or ChatLimits()
     install_redaction(keys.ring.secrets() | (jwt.secrets() if jwt is not None else frozenset()))
+    service = ChatService(
+        index=index,
+        index_name=index_name,
+        embedding=embedding,
+        llm=llm,
+        limits=limits,
+        routes=_routing_table(routes),
+    )
+    jobs = JobManager(service.ingest, max_pending_per_tenant=limits.max_pending_jobs)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        jobs.close()  # queued jobs end as failed (server_stopped); see tenant_rag.chat.jobs
 
     app = FastAPI(
         title="tenant_rag chat backend",
         summary="Per-tenant RAG chat over Pinecone; the bearer key decides the tenant.",
         version=_version(),
+        lifespan=lifespan,
     )
     app.state.keys = keys
     app.state.jwt = jwt
-    app.state.throttle = AuthThrottle(throttle)
-    app.state.service = ChatService(
-        index=index, index_name=index_name, embedding=embedding, llm=llm, limits=limits
-    )
+    app.state.throttle = guard = AuthThrottle(throttle)
+    app.state.service = service
+    app.state.jobs = jobs
+    app.state.audit_log = audit_log
     install_error_handlers(app)
     app.add_middleware(
-        BodyLimitMiddleware,
+        body_limit,
         upload_path="/documents",
         upload_limit=limits.max_request_bytes,
         per_file_limit=limits.max_upload_bytes,
         limit=limits.max_body_bytes,
     )
     app.add_middleware(RequestLogMiddleware)
+    # outermost: refusals cost least; user tokens counted by signature, as in auth.py
+    app.add_middleware(ThrottleMiddleware, throttle=guard, tokens=jwt is not None)
     for router in ROUTERS:
         app.include_router(router)
     log.info(
@@ -131,6 +157,19 @@ def create_chat_app(
         jwt.algorithms if jwt is not None else "off",
     )
     return app
+
+
+def _routing_table(routes: Any) -> Any:
+    """A `RoutingTable` from an object, a path, or ``$TENANT_RAG_ROUTES``; None without one."""
+    import os
+
+    from tenant_rag.tenancy.routing import RoutingTable
+
+    if routes is None:
+        routes = os.environ.get("TENANT_RAG_ROUTES") or None
+    if routes is None or isinstance(routes, RoutingTable):
+        return routes
+    return RoutingTable(routes)
 
 
 def _exists(pc: Any, name: str) -> bool:

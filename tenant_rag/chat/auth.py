@@ -24,7 +24,7 @@ from fastapi import Depends, Request
 from tenant_rag.chat.audit import auth_failure
 from tenant_rag.chat.config import KeyRing, Principal
 from tenant_rag.chat.errors import ChatApiError
-from tenant_rag.chat.throttle import AuthThrottle
+from tenant_rag.chat.throttle import AuthThrottle, bucket_key, refusal_message
 from tenant_rag.tenancy.acl import TENANT_ADMIN, Reader
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tenant-rag"'}
@@ -71,24 +71,20 @@ def principal_of(request: Request) -> Principal:
         auth_failure(request, exc.code)
         raise
     jwt_config = getattr(request.app.state, "jwt", None)
-    is_token = False
-    if jwt_config is not None:
-        from tenant_rag.chat.jwt_auth import looks_like_jwt
-
-        is_token = looks_like_jwt(key)
-    # a token's prefix is its header, the same for every user: bucket it by its signature
-    bucket_key = key.rsplit(".", 1)[-1] if is_token else key
+    # a token's prefix is its header, the same for every user: counted by its signature
+    # (as ThrottleMiddleware counts it)
+    counted = bucket_key(key, tokens=jwt_config is not None)
+    is_token = counted != key  # bucket_key keeps anything but an accepted token's shape as is
     throttle = _throttle(request)
     address = request.client.host if request.client else None
-    decision = throttle.check(address, bucket_key)
-    if not decision.allowed:
+    decision = throttle.check(address, counted)
+    if not decision.allowed:  # ThrottleMiddleware refuses these first; this is the fallback
         auth_failure(request, "too_many_failed_attempts", key, decision)
-        wait = max(1, round(decision.retry_after))
+        wait, message = refusal_message(decision)
         raise ChatApiError(
             429,
             "too_many_failed_attempts",
-            f"too many failed authentication attempts from this client or for this key; "
-            f"retry in {wait} s.",
+            message,
             headers={**_CHALLENGE, "Retry-After": str(wait)},
         )
     found = _keyring(request).lookup(key)
@@ -99,10 +95,10 @@ def principal_of(request: Request) -> Principal:
             assert jwt_config is not None
             user = verify_token(key, jwt_config)
         except ChatApiError as exc:
-            throttle.failed(address, bucket_key)
+            throttle.failed(address, counted)
             auth_failure(request, exc.code, key)
             raise
-        throttle.succeeded(address, bucket_key)
+        throttle.succeeded(address, counted)
         request.state.acl_reader = user.reader
         request.state.user = user.user
         found = Principal(tenant=user.tenant)

@@ -14,15 +14,11 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(
-    name="chat-keys",
-    help="Make chat backend keys (256 bits) and keep keys files hashed.",
-    no_args_is_help=True,
-    add_completion=False,
-)
+#: The group's help (``tenant-rag chat-keys --help``); `tenant_rag.cli.app` registers
+#: `new` and `migrate` under it.
+HELP = "Make chat backend keys (256 bits) and keep keys files hashed."
 
 
-@app.command("new")
 def new(
     tenant: Annotated[
         str | None, typer.Option(help="The tenant the key is for (with --keys: added to the file).")
@@ -77,7 +73,6 @@ def new(
     typer.echo(key)
 
 
-@app.command("migrate")
 def migrate(
     path: Annotated[Path, typer.Argument(help="The keys file to rewrite with hashed keys.")],
 ) -> None:

@@ -30,13 +30,18 @@ memory, per process.
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import ipaddress
+import json
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tenant_rag.chat.audit import refused_at_edge
 
 #: Characters of a presented key that name its prefix bucket (``trk_`` + 8 random characters
 #: for generated keys). Only kept in memory, never logged.
@@ -61,6 +66,11 @@ class ThrottleConfig:
     max_entries: int = 50_000
     #: False turns throttling off (failed attempts are still audited).
     enabled: bool = True
+    #: Seconds a refused attempt is held before its 429 goes out (asleep, no thread held):
+    #: a guesser waits for each answer, so its rate drops to connections / tarpit.
+    tarpit_seconds: float = 1.0
+    #: Refusals held at once; past this, refusals go out at once (bounded memory).
+    max_tarpitted: int = 256
 
 
 @dataclass
@@ -97,11 +107,6 @@ def client_group(address: str | None) -> str:
 def key_prefix(key: str) -> str:
     """The prefix bucket of a presented key."""
     return key[:KEY_PREFIX_CHARS]
-
-
-def fingerprint(key: str) -> str:
-    """A short, one-way label of a presented key for the audit log (never the key)."""
-    return hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:12]
 
 
 class AuthThrottle:
@@ -219,3 +224,99 @@ class AuthThrottle:
     def _trim(self, table: OrderedDict) -> None:  # type: ignore[type-arg]
         while len(table) > self.config.max_entries:
             table.popitem(last=False)
+
+
+class ThrottleMiddleware:
+    """Refuse throttled attempts at the edge, before routing, and hold each refusal a while.
+
+    A refused guess costs the server a dictionary look-up and a timer here, instead
+    of routing, dependency injection and a worker thread, so a flood of guesses
+    leaves the event loop and the thread pool to the real tenants. Requests whose
+    bucket is not empty pass through; `tenant_rag.chat.auth` checks their key,
+    counts failures and audits. The refusal is ``429`` with ``Retry-After`` and
+    ``Connection: close``.
+    """
+
+    def __init__(self, app: ASGIApp, throttle: AuthThrottle, *, tokens: bool = False) -> None:
+        self.app = app
+        self.throttle = throttle
+        #: whether user tokens (JWT) are accepted: they are bucketed by signature (`bucket_key`)
+        self.tokens = tokens
+        self._held = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.throttle.config.enabled:
+            await self.app(scope, receive, send)
+            return
+        key = _bearer(scope)
+        if key is None:
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        address = client[0] if client else None
+        decision = self.throttle.check(address, bucket_key(key, tokens=self.tokens))
+        if decision.allowed:
+            await self.app(scope, receive, send)
+            return
+        refused_at_edge(scope, key, decision)
+        cfg = self.throttle.config
+        if cfg.tarpit_seconds > 0 and self._held < cfg.max_tarpitted:
+            self._held += 1
+            try:
+                await asyncio.sleep(
+                    min(cfg.tarpit_seconds, decision.retry_after or cfg.tarpit_seconds)
+                )
+            finally:
+                self._held -= 1
+        await _send_refusal(send, decision)
+
+
+def bucket_key(key: str, *, tokens: bool) -> str:
+    """What a presented credential is counted under (its prefix bucket is taken from this).
+
+    A user token (when tokens are accepted) by its signature: a JWT's first
+    characters are its header, the same for every user's token, so its prefix
+    would put every user in one bucket. Anything else is counted as presented.
+    """
+    from tenant_rag.chat.jwt_auth import looks_like_jwt
+
+    if tokens and looks_like_jwt(key):
+        return key.rsplit(".", 1)[-1]
+    return key
+
+
+def _bearer(scope: Scope) -> str | None:
+    for name, value in scope.get("headers") or ():
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            token = token.strip()
+            return token if scheme.lower() == "bearer" and token else None
+    return None
+
+
+def refusal_message(decision: Decision) -> tuple[int, str]:
+    """The wait announced (whole seconds, at least 1) and the refusal's sentence."""
+    wait = max(1, round(decision.retry_after))
+    return wait, (
+        "too many failed authentication attempts from this client or for this key; "
+        f"retry in {wait} s."
+    )
+
+
+async def _send_refusal(send: Send, decision: Decision) -> None:
+    wait, message = refusal_message(decision)
+    body = json.dumps({"detail": message, "code": "too_many_failed_attempts"}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 429,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", str(wait).encode()),
+                (b"www-authenticate", b'Bearer realm="tenant-rag"'),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

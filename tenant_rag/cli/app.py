@@ -8,16 +8,18 @@ from typing import Annotated, Any
 
 import typer
 
+from tenant_rag.chat import keys_command
 from tenant_rag.chat.command import chat_server
-from tenant_rag.chat.keys_command import app as chat_keys_app
 from tenant_rag.cli._backend import SERVER_ENV
 from tenant_rag.cli._common import DEBUG_ENV, ErrorHandlingGroup, set_debug, set_location
-from tenant_rag.cli._help import PlainHelpCommand
+from tenant_rag.cli._help import PlainHelpCommand, PlainHelpGroup
 from tenant_rag.cli.ask import ask
 from tenant_rag.cli.demo import demo
 from tenant_rag.cli.docs import docs
+from tenant_rag.cli.erase import erase
 from tenant_rag.cli.ingest import delete_doc, ingest
 from tenant_rag.cli.offboard import offboard
+from tenant_rag.cli.portability import copy, export, import_, migrate_isolation, move, reembed
 from tenant_rag.cli.search import search
 from tenant_rag.cli.serve import serve
 from tenant_rag.cli.stats import stats
@@ -103,7 +105,12 @@ def _command(name: str, fn: Callable[..., Any]) -> None:
 
 _command("serve", serve)
 _command("chat-server", chat_server)
-app.add_typer(chat_keys_app, name="chat-keys")
+chat_keys = typer.Typer(
+    cls=PlainHelpGroup, no_args_is_help=True, add_completion=False, help=keys_command.HELP
+)
+chat_keys.command("new", cls=PlainHelpCommand)(keys_command.new)
+chat_keys.command("migrate", cls=PlainHelpCommand)(keys_command.migrate)
+app.add_typer(chat_keys, name="chat-keys")
 _command("ingest", ingest)
 _command("delete-doc", delete_doc)
 _command("docs", docs)
@@ -112,6 +119,13 @@ _command("search", search)
 _command("tenants", tenants)
 _command("stats", stats)
 _command("offboard", offboard)
+_command("erase", erase)
+_command("export", export)
+_command("import", import_)
+_command("copy", copy)
+_command("move", move)
+_command("migrate-isolation", migrate_isolation)
+_command("reembed", reembed)
 _command("demo", demo)
 
 

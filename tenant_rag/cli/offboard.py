@@ -8,6 +8,7 @@ verified within ``--wait`` seconds (running it again is safe).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -51,9 +52,18 @@ def offboard(
         ),
     ] = False,
     isolation: IsolationOption = "namespace",
+    audit_log: Annotated[
+        Path | None,
+        typer.Option(
+            "--audit-log",
+            help="Append the deletion receipt to this JSON-lines file. "
+            "Default: $TENANT_RAG_AUDIT_LOG.",
+            show_default=False,
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Delete every record of TENANT, then verify that nothing is left."""
+    """Delete every record of TENANT, verify that nothing is left, print the receipt."""
     out = Output(ctx, json_output)
     mode = isolation_of(isolation)
     from tenant_rag.lifecycle.lookup import has_records, unknown_tenant
@@ -93,11 +103,21 @@ def offboard(
             abort=True,
             err=True,
         )
-    report = do_offboard(tenant, *handles, isolation=mode, wait=wait, raise_if_unverified=False)
+    report = do_offboard(
+        tenant,
+        *handles,
+        isolation=mode,
+        wait=wait,
+        pc=pc,
+        raise_if_unverified=False,
+        audit_log=audit_log,
+    )
     if out.json_mode:
         out.json(report.to_dict())
     else:
         out.console.print(report_table(report))
+        for note in getattr(report, "notes", ()):
+            out.note(f"[yellow]note:[/] {note}")
     if not report.verified:
         out.note(
             f"[bold red]error:[/] tenant {tenant!r} still has records after {wait:g} s; "
@@ -108,7 +128,9 @@ def offboard(
 
 def report_table(report: Any) -> Table:
     """The per-index verification table, shared with ``demo``."""
-    table = Table(title=f"offboarded tenant {report.tenant}", title_justify="left")
+    receipt = getattr(report, "receipt_id", "")
+    title = f"offboarded tenant {report.tenant}" + (f" (receipt {receipt})" if receipt else "")
+    table = Table(title=title, title_justify="left")
     table.add_column("index")
     table.add_column("namespace")
     table.add_column("deleted", justify="right")

@@ -15,12 +15,15 @@ operation, meant for operators, not for request paths.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from tenant_rag.errors import InvalidTenantError, TenantRagError
+from tenant_rag.lifecycle.erasure import DeletionReceipt, IndexErasure
+from tenant_rag.lifecycle.scoping import tenant_scope
 from tenant_rag.tenancy.acl import TENANT_ADMIN
 from tenant_rag.tenancy.ids import DEFAULT_NAMESPACE_NAMES, validate_tenant
 from tenant_rag.tenancy.pinned import PinnedIndex, index_name_of
@@ -37,14 +40,15 @@ class OffboardVerificationError(TenantRagError):
     """Records of an offboarded tenant were still visible after the bounded wait.
 
     Pinecone is eventually consistent, so a delete can take a moment to show.
-    ``report`` holds what was deleted and what was still counted per index;
-    calling `offboard` again is safe (it is idempotent) and usually finishes
-    the job.
+    ``report`` (also ``receipt``) is the `DeletionReceipt`: what was deleted and
+    what was still counted per index; calling `offboard` again is safe (it is
+    idempotent) and usually finishes the job.
     """
 
-    def __init__(self, message: str, report: OffboardReport) -> None:
+    def __init__(self, message: str, report: DeletionReceipt) -> None:
         super().__init__(message)
         self.report = report
+        self.receipt = report
 
 
 @dataclass(frozen=True)
@@ -60,47 +64,10 @@ class TenantInfo:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class IndexOffboard:
-    """What offboarding did in one index."""
-
-    index: str
-    namespace: str
-    deleted: int
-    remaining: int
-    verified: bool
-    seconds_waited: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class OffboardReport:
-    """What `offboard` deleted, per index, and whether nothing is left."""
-
-    tenant: str
-    isolation: Isolation
-    indexes: tuple[IndexOffboard, ...]
-
-    @property
-    def deleted(self) -> int:
-        """Records deleted across every index (0 on a repeated offboarding)."""
-        return sum(i.deleted for i in self.indexes)
-
-    @property
-    def verified(self) -> bool:
-        """True when every index reported no record of the tenant afterwards."""
-        return all(i.verified for i in self.indexes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "tenant": self.tenant,
-            "isolation": self.isolation,
-            "deleted": self.deleted,
-            "verified": self.verified,
-            "indexes": [i.to_dict() for i in self.indexes],
-        }
+#: What offboarding did in one index (kept under its earlier name).
+IndexOffboard = IndexErasure
+#: `offboard` returns a `DeletionReceipt` (the earlier `OffboardReport`, same fields and more).
+OffboardReport = DeletionReceipt
 
 
 @dataclass(frozen=True)
@@ -157,8 +124,9 @@ def offboard(
     wait: float = 30.0,
     pc: Any = None,
     raise_if_unverified: bool = True,
-) -> OffboardReport:
-    """Delete every record of ``tenant`` in each index named, then prove nothing is left.
+    audit_log: str | os.PathLike[str] | None = None,
+) -> DeletionReceipt:
+    """Delete every record of ``tenant`` in each index named, prove nothing is left, return a receipt.
 
     ``indexes`` are data-plane handles (from ``ensure_index``) or index names
     (opened with ``pc``, default `tenant_rag.connection.connect()`). Namespace
@@ -166,41 +134,76 @@ def offboard(
     tenant's prefixed ids in the shared namespace. Both go through
     `PinnedIndex.delete_all`, so nothing else can be reached.
 
-    Afterwards each index is polled (back-off, at most ``wait`` seconds in
-    all) until it reports no record of the tenant, since Pinecone is
-    eventually consistent. Idempotent: a second call deletes 0 and succeeds.
+    Before deleting, every id of the tenant is listed (for the receipt's count
+    and SHA-256 of the deleted ids). Afterwards each index is polled (back-off,
+    at most ``wait`` seconds in all) until it reports no record of the tenant,
+    since Pinecone is eventually consistent; a probe query must find nothing;
+    on the embedded server the write-ahead log is checkpointed, so the records
+    are gone from disk too. The `DeletionReceipt` (see
+    `tenant_rag.lifecycle.erasure`) is appended to ``audit_log`` (or
+    ``$TENANT_RAG_AUDIT_LOG``) when one is named. Idempotent: a second call
+    deletes 0 and succeeds.
 
     Raises:
         InvalidTenantError: the tenant id is missing, empty, the default
             namespace, or the metadata-isolation shared namespace.
         ValueError: no index was named.
         OffboardVerificationError: records were still visible after ``wait``
-            (only when ``raise_if_unverified``; the report is attached).
+            (only when ``raise_if_unverified``; the receipt is attached).
     """
+    from tenant_rag.lifecycle.erasure import (
+        append_receipt,
+        backups_before,
+        inventory,
+        make_physical,
+        now_iso,
+        probe_count,
+        receipt_notes,
+    )
+
     scope = tenant_scope(tenant, isolation, shared_namespace)
     if not indexes:
         raise ValueError(
             f"offboard({scope.tenant!r}) needs at least one index: pass the handle or name of "
             "every workload index the tenant has data in (e.g. the 'rag' and 'search' indexes)."
         )
+    started = now_iso()
     handles = [_open(pc, ix) for ix in indexes]
     pinned = [PinnedIndex(h, scope, retry=RetryPolicy(), principal=TENANT_ADMIN) for h in handles]
+    before = [inventory(p) for p in pinned]
     deleted = [p.delete_all() for p in pinned]
     deadline = time.monotonic() + max(0.0, wait)
     results = []
-    for p, n in zip(pinned, deleted, strict=True):
-        remaining, waited = _wait_until_empty(p, deadline)
+    for handle, p, n, (count, ids_digest, listed) in zip(
+        handles, pinned, deleted, before, strict=True
+    ):
+        remaining, waited, seen = _wait_until_empty(p, deadline)
         results.append(
-            IndexOffboard(
+            IndexErasure(
                 index=p.index_name,
                 namespace=p.namespace,
                 deleted=n,
                 remaining=remaining,
                 verified=remaining == 0,
                 seconds_waited=round(waited, 3),
+                records_before=max(count, n),
+                deleted_ids_sha256=ids_digest,
+                ids_listed=listed,
+                verification={**seen, "probe": probe_count(p)},
+                storage=make_physical(handle),
+                backups=backups_before(handle, p.index_name, started, pc),
             )
         )
-    report = OffboardReport(scope.tenant, scope.isolation, tuple(results))
+    report = DeletionReceipt(
+        scope.tenant,
+        scope.isolation,
+        tuple(results),
+        kind="offboard",
+        started_at=started,
+        finished_at=now_iso(),
+        notes=tuple(receipt_notes(results)),
+    )
+    append_receipt(report, audit_log)
     if raise_if_unverified and not report.verified:
         left = ", ".join(f"{r.index}: {r.remaining}" for r in results if not r.verified)
         raise OffboardVerificationError(
@@ -211,23 +214,28 @@ def offboard(
     return report
 
 
-def _wait_until_empty(pinned: PinnedIndex, deadline: float) -> tuple[int, float]:
-    """Poll until the tenant has no record in this index or the deadline passes."""
+def _wait_until_empty(pinned: PinnedIndex, deadline: float) -> tuple[int, float, dict[str, int]]:
+    """Poll until the tenant has no record in this index or the deadline passes.
+
+    Returns (records still seen, seconds waited, what the last poll saw: ``stats``
+    count and ``list``ed ids).
+    """
     start = time.monotonic()
     delay = 0.05
     while True:
-        remaining = _remaining(pinned)
+        seen = _remaining(pinned)
+        remaining = max(seen.values())
         if remaining == 0 or time.monotonic() >= deadline:
-            return remaining, time.monotonic() - start
+            return remaining, time.monotonic() - start, seen
         time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
         delay = min(delay * 2, 1.0)
 
 
-def _remaining(pinned: PinnedIndex) -> int:
+def _remaining(pinned: PinnedIndex) -> dict[str, int]:
     """Records of the tenant still visible: both the count and one page of ids."""
     counted = pinned.count()
     listed = sum(1 for _ in pinned.list_ids(limit=_PAGE_SIZE))
-    return max(counted, listed)
+    return {"stats": counted, "list": listed}
 
 
 # -- listing -------------------------------------------------------------------------
@@ -407,22 +415,6 @@ def update_record(
 
 
 # -- helpers -------------------------------------------------------------------------
-
-
-def tenant_scope(
-    tenant: str,
-    isolation: Isolation = "namespace",
-    shared_namespace: str = DEFAULT_SHARED_NAMESPACE,
-) -> TenantScope:
-    """The scope lifecycle operations use: a valid tenant that is not the shared namespace."""
-    scope = TenantScope(tenant, isolation, shared_namespace=shared_namespace)
-    if isolation == "namespace" and scope.tenant == shared_namespace:
-        raise InvalidTenantError(
-            f"tenant {scope.tenant!r} is the name of the shared namespace that metadata "
-            "isolation uses for every tenant; refusing so that its records cannot be reached. "
-            "Choose another tenant id."
-        )
-    return scope
 
 
 def _open(pc: Any, index: Any) -> Any:

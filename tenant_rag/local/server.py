@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 
 from tenant_rag.local.api.grpc_lookup import grpc_lookup_router
+from tenant_rag.local.api.maintenance import maintenance_router
 from tenant_rag.local.api.rest import create_app
 from tenant_rag.local.discovery import DATA_DIR_NAME, default_data_dir
 from tenant_rag.local.engine import Engine
@@ -91,7 +92,10 @@ class LocalServer:
         app = create_app(
             self.engine,
             api_key=api_key,
-            routers=[grpc_lookup_router(lambda: self._grpc, self._client_host)],
+            routers=[
+                grpc_lookup_router(lambda: self._grpc, self._client_host),
+                maintenance_router(self.engine),
+            ],
         )
         #: test-only fault injection (tenant_rag/local/faults.py); None unless asked for
         self.faults = FaultMiddleware(app, faults) if faults is not None else None

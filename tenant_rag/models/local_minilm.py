@@ -34,7 +34,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -251,6 +251,7 @@ class LocalMiniLMEmbeddings(Embeddings):
         self._model_sha256 = model_sha256
         self._tokenizer_path = Path(tokenizer_path) if tokenizer_path else TOKENIZER_PATH
         self._tokenizer_sha256 = tokenizer_sha256
+        self._before_embed: Callable[[], None] | None = None
 
     def _key(self) -> _Key:
         installed_path, installed_sha = _installed_model()
@@ -263,6 +264,27 @@ class LocalMiniLMEmbeddings(Embeddings):
             max_tokens=self._max_tokens,
         )
 
+    def with_threads(
+        self, threads: int, *, before_embed: Callable[[], None] | None = None
+    ) -> LocalMiniLMEmbeddings:
+        """The same model and settings on ``threads`` intra-op threads (a session of its own).
+
+        ``before_embed`` is called before each embedding call (it may block). The chat
+        backend's ingestion jobs use one thread, so a question of another tenant always
+        has a core for its own embedding, and wait there while questions are answered.
+        """
+        twin = LocalMiniLMEmbeddings(
+            batch_size=self.batch_size,
+            threads=threads,
+            max_tokens=self._max_tokens,
+            model_path=self._model_path,
+            model_sha256=self._model_sha256,
+            tokenizer_path=self._tokenizer_path,
+            tokenizer_sha256=self._tokenizer_sha256,
+        )
+        twin._before_embed = before_embed
+        return twin
+
     def load(self) -> LocalMiniLMEmbeddings:
         """Load (or reuse) the model now instead of on first use; returns self."""
         _runtime(self._key())
@@ -270,6 +292,8 @@ class LocalMiniLMEmbeddings(Embeddings):
 
     def embed_array(self, texts: Sequence[str]) -> np.ndarray:
         """The embeddings as a ``(len(texts), 384)`` float32 array (for numpy callers)."""
+        if self._before_embed is not None:
+            self._before_embed()
         return _runtime(self._key()).embed(list(texts), self.batch_size)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:

@@ -7,6 +7,12 @@ namespace. :class:`PerRequestTenantRetriever` reads the tenant from
 ``config={"configurable": {"tenant_id": "acme"}}`` on every call and raises
 :class:`TenantIsolationError` when it is missing: there is no default tenant.
 
+With ``routes=`` (a `tenant_rag.tenancy.routing.RoutingTable`), each call
+first looks up which index serves its tenant: a tenant re-embedded into a new
+index (`reembed_tenant`) or moved (`move_tenant`) is served from there as soon
+as its route is switched, with that index's embedding model, and from the
+default index before. The lookup is one ``stat`` of the routes file.
+
 Each call is served by a tenant-pinned retriever (:func:`tenant_retriever`),
 looked up in a bounded LRU cache. Building one is pure bookkeeping (no
 request, no connection), so the cache only saves microseconds; its bound
@@ -19,7 +25,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from langchain_core.callbacks import (
@@ -32,7 +38,7 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import RunnableConfig, ensure_config
 from pydantic import ConfigDict, PrivateAttr, model_validator
 
-from tenant_rag.errors import TenantIsolationError
+from tenant_rag.errors import ConfigurationError, TenantIsolationError
 from tenant_rag.stores.langchain import (
     SEARCH_TYPES,
     TenantVectorStoreRetriever,
@@ -41,6 +47,7 @@ from tenant_rag.stores.langchain import (
 )
 from tenant_rag.tenancy.acl import AclPolicy, Reader, reader_from_config, view_for
 from tenant_rag.tenancy.ids import validate_tenant
+from tenant_rag.tenancy.pinned import index_name_of
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation, TenantScope
 
 #: The configurable key that names the tenant of a call.
@@ -75,10 +82,16 @@ class PerRequestTenantRetriever(BaseRetriever):
     config_key: str = TENANT_CONFIG_KEY
     cache_size: int = 1024
     acl_policy: AclPolicy | None = None
+    #: a `RoutingTable`: which index serves each tenant (None: ``index`` serves everyone)
+    routes: Any = None
+    #: ``open_index(name) -> (index handle, Embeddings)`` for indexes tenants are routed to
+    open_index: Callable[[str], tuple[Any, Embeddings]] | None = None
 
-    _cache: OrderedDict[tuple[str, Reader], TenantVectorStoreRetriever] = PrivateAttr(
+    #: (tenant, index name, isolation, reader) -> retriever
+    _cache: OrderedDict[tuple[str, str, str, Reader], TenantVectorStoreRetriever] = PrivateAttr(
         default_factory=OrderedDict
     )
+    _opened: dict[str, tuple[Any, Embeddings]] = PrivateAttr(default_factory=dict)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @model_validator(mode="after")
@@ -134,20 +147,22 @@ class PerRequestTenantRetriever(BaseRetriever):
         return reader_from_config(configurable)
 
     def retriever_for(self, tenant: str, principal: Reader = None) -> TenantVectorStoreRetriever:
-        """The pinned retriever for ``tenant`` and ``principal`` (cached, LRU dropped)."""
-        key = (tenant, principal)
+        """The pinned retriever for ``tenant`` and ``principal`` in the index that serves
+        ``tenant`` (cached, LRU dropped)."""
+        index, embedding, isolation = self.target_of(tenant)
+        key = (tenant, index_name_of(index), isolation, principal)
         with self._lock:
             found = self._cache.get(key)
             if found is not None:
                 self._cache.move_to_end(key)
                 return found
         built = tenant_retriever(
-            self.index,
+            index,
             tenant,
-            self.embedding,
+            embedding,
             k=self.k,
             search_type=self.search_type,
-            isolation=self.isolation,
+            isolation=isolation,
             text_key=self.text_key,
             shared_namespace=self.shared_namespace,
             principal=principal,
@@ -160,6 +175,23 @@ class PerRequestTenantRetriever(BaseRetriever):
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         return built
+
+    def target_of(self, tenant: str) -> tuple[Any, Embeddings, Isolation]:
+        """(index handle, embedding model, isolation) that serve ``tenant`` now."""
+        route = self.routes.get(tenant) if self.routes is not None else None
+        if route is None or route.index == index_name_of(self.index):
+            isolation = route.isolation if route is not None else self.isolation
+            return self.index, self.embedding, isolation
+        with self._lock:
+            opened = self._opened.get(route.index)
+        if opened is None:
+            opened = (self.open_index or self._open_by_name)(route.index)
+            with self._lock:
+                self._opened[route.index] = opened
+        return opened[0], opened[1], route.isolation
+
+    def _open_by_name(self, name: str) -> tuple[Any, Embeddings]:
+        return open_index_by_name(name, self.embedding)
 
     # -- runnable entry points ------------------------------------------------------------
 
@@ -194,6 +226,25 @@ class PerRequestTenantRetriever(BaseRetriever):
         return await retriever._aget_relevant_documents(query, run_manager=run_manager)
 
 
+def open_index_by_name(name: str, embedding: Embeddings) -> tuple[Any, Embeddings]:
+    """The default way to open an index a tenant is routed to: through `connect()`, searched
+    with ``embedding`` when it has that index's dimension (else pass ``open_index=``)."""
+    from tenant_rag.connection import connect, ensure_index
+    from tenant_rag.models.embeddings import embedding_dimension
+
+    pc = connect()
+    desc = pc.describe_index(name)
+    dimension = int(desc.dimension)
+    if dimension != embedding_dimension(embedding):
+        raise ConfigurationError(
+            f"a tenant is routed to index {name!r} ({dimension}-d), but queries are embedded "
+            f"with {embedding_dimension(embedding)}-d vectors; pass open_index=lambda name: "
+            "(handle, embeddings) giving that index's model."
+        )
+    handle = ensure_index(pc, name, dimension=dimension, metric=str(desc.metric or "cosine"))
+    return handle, embedding
+
+
 def per_request_retriever(
     index: Any,
     embedding: Embeddings,
@@ -207,6 +258,8 @@ def per_request_retriever(
     config_key: str = TENANT_CONFIG_KEY,
     cache_size: int = 1024,
     acl_policy: AclPolicy | None = None,
+    routes: Any = None,
+    open_index: Callable[[str], tuple[Any, Embeddings]] | None = None,
     **search_kwargs: Any,
 ) -> PerRequestTenantRetriever:
     """One retriever for all tenants; each call names its tenant in the config.
@@ -216,6 +269,11 @@ def per_request_retriever(
     options are those of :func:`tenant_retriever`; a ``namespace`` among them
     raises. ``"user_id"`` and ``"groups"`` in the same config name the
     principal the call reads for (`tenant_rag.tenancy.acl`).
+
+    ``routes``: a `RoutingTable`; a tenant routed to another index is served
+    from it, embedded with the model ``open_index(name)`` returns with its
+    handle (default: that index through `connect()`, with ``embedding`` when
+    the dimensions agree). ``index``/``embedding`` serve tenants with no route.
     """
     if "namespace" in search_kwargs:
         raise TenantIsolationError(
@@ -239,7 +297,14 @@ def per_request_retriever(
         config_key=config_key,
         cache_size=cache_size,
         acl_policy=acl_policy,
+        routes=routes,
+        open_index=open_index,
     )
 
 
-__all__ = ["TENANT_CONFIG_KEY", "PerRequestTenantRetriever", "per_request_retriever"]
+__all__ = [
+    "TENANT_CONFIG_KEY",
+    "PerRequestTenantRetriever",
+    "open_index_by_name",
+    "per_request_retriever",
+]

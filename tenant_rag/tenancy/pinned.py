@@ -483,6 +483,40 @@ class PinnedIndex:
                 return
             raise
 
+    def id_pages(self, prefix: str = "", *, page_size: int = 100) -> Iterator[list[str]]:
+        """The tenant's record ids, one listing page at a time (``page_size`` ids at most).
+
+        Unlike `list_ids`, holds one page in memory however many records the
+        tenant has, and retries each page on its own (a page is re-requested
+        with the same pagination token). For streaming work: export, copy, move.
+        """
+        kwargs: dict[str, Any] = {"namespace": self.namespace, "limit": page_size}
+        full_prefix = self.scope.id_prefix + prefix
+        if full_prefix:
+            kwargs["prefix"] = full_prefix
+        token: str | None = None
+        seen: set[str] = set()
+        while True:
+            if token:
+                kwargs["pagination_token"] = token
+            try:
+                page = self._call(self.index.list_paginated, **kwargs)
+            except Exception as exc:
+                if http_status(exc) == 404:  # the namespace does not exist (yet)
+                    return
+                raise
+            items = getattr(page, "vectors", None) or []
+            ids = [getattr(v, "id", None) or v["id"] for v in items]
+            usage.emit(usage.UsageEvent(self.tenant, self.index_name, "list", read_units=1.0))
+            out = [self.scope.public_id(s) for s in ids if self.scope.owns_stored_id(s)]
+            if out:
+                yield out
+            pagination = getattr(page, "pagination", None)
+            token = getattr(pagination, "next", None) if pagination is not None else None
+            if not token or token in seen:  # a repeated token would loop forever
+                return
+            seen.add(token)
+
     def count(self) -> int:
         """How many records the tenant has (exact under namespace isolation).
 

@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -43,16 +43,66 @@ class Backend:
     index: Any
     index_name: str
     embedding: HashingTestEmbeddings
+    #: tenant -> id of an ingestion job it ran (filled by the ``seeded`` fixture)
+    jobs: dict[str, str] = field(default_factory=dict)
 
     def as_(self, key: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {key}"} if key else {}
 
-    def upload(self, key: str, *files: tuple[str, str | bytes]) -> Any:
+    def submit(self, key: str, *files: tuple[str, str | bytes], acl: Any = None) -> Any:
+        """``POST /documents``: the 202 with its job (or the refusal), not waiting.
+
+        ``acl``: the upload's ``acl`` form field (a list is sent as JSON, a string as is).
+        """
         parts = [
             ("files", (name, body.encode() if isinstance(body, str) else body, "text/plain"))
             for name, body in files
         ]
-        return self.client.post("/documents", files=parts, headers=self.as_(key))
+        data = {} if acl is None else {"acl": acl if isinstance(acl, str) else json.dumps(acl)}
+        return self.client.post("/documents", files=parts, data=data, headers=self.as_(key))
+
+    def wait(self, key: str, job_id: str, timeout: float = 60.0) -> dict[str, Any]:
+        """Poll ``GET /jobs/<id>`` until the job is done; its final state."""
+        deadline = time.monotonic() + timeout
+        while True:
+            resp = self.client.get(f"/jobs/{job_id}", headers=self.as_(key))
+            assert resp.status_code == 200, resp.text
+            job: dict[str, Any] = resp.json()
+            if job["status"] in ("succeeded", "partial", "failed"):
+                return job
+            assert time.monotonic() < deadline, f"job still {job['status']} after {timeout} s"
+            time.sleep(0.02)
+
+    def upload(self, key: str, *files: tuple[str, str | bytes], acl: Any = None) -> Any:
+        """Upload and wait for the ingestion job: the outcome as one response.
+
+        A refusal at upload time is returned as it is. A finished job becomes
+        `Outcome`: status 200 (``succeeded``/``partial``) or 422/503 (``failed``),
+        with the old synchronous body shape (``tenant``, ``documents``, ``report``;
+        ``detail`` and ``code`` on failure) plus ``job``.
+        """
+        resp = self.submit(key, *files, acl=acl)
+        if resp.status_code != 202:
+            return resp
+        accepted = resp.json()
+        job = self.wait(key, accepted["job"]["id"])
+        body: dict[str, Any] = {
+            "tenant": accepted["tenant"],
+            "documents": accepted["documents"],
+            "report": job["report"],
+            "job": job,
+        }
+        status = 200
+        if job["status"] == "failed":
+            body.update(detail=job["error"]["detail"], code=job["error"]["code"])
+            code = job["error"]["code"]
+            status = {
+                "store_unavailable": 503,
+                "rate_limited": 429,
+                "document_conflict": 409,
+                "document_exists": 409,
+            }.get(code, 422)
+        return Outcome(status, body)
 
     def docs(self, key: str) -> dict[str, int]:
         resp = self.client.get("/documents", headers=self.as_(key))
@@ -63,6 +113,22 @@ class Backend:
         return self.client.post(
             "/chat", json={"question": question, **extra}, headers=self.as_(key)
         )
+
+
+@dataclass
+class Outcome:
+    """A finished ingestion job in the shape of an HTTP response (see `Backend.upload`)."""
+
+    status_code: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def json(self) -> dict[str, Any]:
+        return self.body
+
+    @property
+    def text(self) -> str:
+        return json.dumps(self.body)
 
 
 def parse_sse(text: str) -> list[tuple[str, Any]]:
@@ -166,6 +232,8 @@ def seeded(backend: Backend) -> Backend:
     """acme holds handbook.md; globex holds its own handbook.md and secret.md."""
     r = backend.upload(ACME_KEY, ("handbook.md", ACME_HANDBOOK))
     assert r.status_code == 200, r.text
+    backend.jobs["acme"] = r.json()["job"]["id"]
     r = backend.upload(GLOBEX_KEY, ("handbook.md", GLOBEX_HANDBOOK), ("secret.md", GLOBEX_SECRET))
     assert r.status_code == 200, r.text
+    backend.jobs["globex"] = r.json()["job"]["id"]
     return backend

@@ -18,6 +18,9 @@ TENANT_ROUTES: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", "/documents", {"files": [("files", ("a.md", b"hello there", "text/plain"))]}),
     ("DELETE", "/documents/a.md", {}),
     ("POST", "/chat", {"json": {"question": "hello?"}}),
+    ("GET", "/jobs", {}),
+    ("GET", "/jobs/0123abcd", {}),
+    ("GET", "/jobs/0123abcd/events", {}),
 ]
 ALL_ROUTES = [*TENANT_ROUTES, ("DELETE", "/tenants/acme", {}), ("GET", "/tenants", {})]
 

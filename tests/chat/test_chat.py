@@ -36,7 +36,7 @@ def test_stream_is_tokens_then_sources_then_done(seeded: Backend) -> None:
     kinds = [e for e, _ in events]
     n_tokens = kinds.count("token")
     assert n_tokens >= 2, "the answer should arrive in several chunks"
-    assert kinds == ["token"] * n_tokens + ["sources", "done"]
+    assert kinds == ["notice"] + ["token"] * n_tokens + ["sources", "done"]
     assert all(isinstance(d["text"], str) for e, d in events if e == "token")
     for source in sources_of(events):
         assert set(source) == {"id", "doc_id", "score", "text"}
@@ -51,7 +51,9 @@ def test_streamed_answer_equals_the_chain_answer(seeded: Backend) -> None:
         seeded.app.state.service.llm,
     ).invoke({"question": question})
     events = parse_sse(seeded.chat(ACME_KEY, question).text)
-    assert answer_of(events) == expected["answer"]
+    notice, rest = expected["answer"].split("\n", 1)
+    assert [d["text"] for e, d in events if e == "notice"] == [notice]
+    assert answer_of(events) == rest
     assert [s["id"] for s in sources_of(events)] == [s["id"] for s in expected["sources"]]
 
 
@@ -65,7 +67,7 @@ def test_stream_arrives_incrementally(seeded: Backend) -> None:
         for line in resp.iter_lines():
             if line.startswith("event:"):
                 seen.append(line.split(":", 1)[1].strip())
-    assert seen[0] == "token"
+    assert seen[:2] == ["notice", "token"]
     assert seen[-2:] == ["sources", "done"]
 
 
@@ -167,3 +169,28 @@ def test_chat_answers_from_own_handbook(seeded: Backend, key: str) -> None:
     expected = "25 vacation days" if key == ACME_KEY else "12 vacation days"
     assert expected in answer_of(events)
     assert ACME_HANDBOOK not in str(sources_of(events)) or key == ACME_KEY
+
+
+def test_no_model_notice_is_an_event_of_its_own(seeded: Backend) -> None:
+    """The extractive answerer's first line goes out once, as ``notice``, not in the answer."""
+    from tenant_rag.models.extractive import NO_LLM_NOTICE
+
+    for question in ("How many vacation days?", "Anything about volcanoes on Mars?"):
+        events = parse_sse(seeded.chat(ACME_KEY, question).text)
+        assert [d for e, d in events if e == "notice"] == [{"text": NO_LLM_NOTICE}]
+        assert "No language model" not in answer_of(events)
+        assert answer_of(events).strip()
+
+
+def test_a_real_model_gets_no_notice(shared_local_server: LocalServer, keyring: KeyRing) -> None:
+    """An answer that merely starts like the notice is passed through whole."""
+    text = "No language model is what I am not. Shipping takes 2 days."
+    b = make_backend(
+        shared_local_server,
+        keyring,
+        llm=GenericFakeChatModel(messages=iter([AIMessage(content=text)])),
+    )
+    with b.client:
+        events = parse_sse(b.chat(ACME_KEY, "shipping?").text)
+    assert "notice" not in [e for e, _ in events]
+    assert answer_of(events) == text

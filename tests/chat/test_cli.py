@@ -103,7 +103,10 @@ def test_chat_server_command_serves_the_app(tmp_path: Path) -> None:
                 headers=auth,
                 files={"files": ("notes.md", b"The cafeteria serves soup on Fridays.")},
             )
-            assert up.status_code == 200, up.text
+            assert up.status_code == 202, up.text
+            job = up.json()["job"]["id"]
+            events = client.get(f"/jobs/{job}/events", headers=auth).text
+            assert "event: done" in events and '"status": "succeeded"' in events, events
             chat = client.post("/chat", headers=auth, json={"question": "When is soup served?"})
             assert "event: done" in chat.text
             assert "notes.md" in chat.text

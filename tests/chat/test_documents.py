@@ -95,5 +95,6 @@ def test_an_upload_never_silently_replaces_a_document_from_elsewhere(backend: Ba
         files=[("files", ("company.md", b"Acme sells anvils.", "text/plain"))],
         headers=backend.as_(ACME_KEY),
     )
-    assert again.status_code == 200, again.text
+    assert again.status_code == 202, again.text
+    assert backend.wait(ACME_KEY, again.json()["job"]["id"])["status"] == "succeeded"
     assert backend.upload(ACME_KEY, ("company.md", "Acme sells rockets.")).status_code == 200

@@ -47,6 +47,14 @@ class Case:
     ok_statuses: tuple[int, ...]
 
 
+def _finished(b: Backend, resp: Any) -> Any:
+    """The upload's job, waited for: a 200 when it ingested (into acme, as the test checks)."""
+    assert resp.status_code == 202, resp.text
+    job = b.wait(ACME_KEY, resp.json()["job"]["id"])
+    assert job["tenant"] == "acme" and job["status"] == "succeeded", job
+    return resp.__class__(200, json=job, headers={"content-type": "application/json"})
+
+
 def _chat(b: Backend, question: str, **kw: Any) -> Any:
     return b.client.post("/chat", json={"question": question}, headers=b.as_(ACME_KEY), **kw)
 
@@ -128,14 +136,33 @@ CASES = [
     ),
     Case(
         "POST /documents ?tenant=globex",
-        lambda b: b.client.post(
-            "/documents",
-            params={"tenant": "globex"},
-            files=[("files", ("handbook.md", b"Acme query attempt.", "text/plain"))],
-            data={"tenant": "globex", "namespace": "globex"},
-            headers=b.as_(ACME_KEY),
+        lambda b: _finished(
+            b,
+            b.client.post(
+                "/documents",
+                params={"tenant": "globex"},
+                files=[("files", ("handbook.md", b"Acme query attempt.", "text/plain"))],
+                data={"tenant": "globex", "namespace": "globex"},
+                headers=b.as_(ACME_KEY),
+            ),
         ),
         (200,),
+    ),
+    Case("GET /jobs", lambda b: b.client.get("/jobs", headers=b.as_(ACME_KEY)), (200,)),
+    Case(
+        "GET /jobs/<globex's job>",
+        lambda b: b.client.get(f"/jobs/{b.jobs['globex']}", headers=b.as_(ACME_KEY)),
+        (404,),
+    ),
+    Case(
+        "GET /jobs/<globex's job>/events",
+        lambda b: b.client.get(f"/jobs/{b.jobs['globex']}/events", headers=b.as_(ACME_KEY)),
+        (404,),
+    ),
+    Case(
+        "GET /tenants with acme's key",
+        lambda b: b.client.get("/tenants", headers=b.as_(ACME_KEY)),
+        (403,),
     ),
     Case(
         "DELETE /documents/<globex-only doc>",
@@ -191,6 +218,20 @@ CASES = [
         lambda b: b.client.delete("/tenants/acme", headers=b.as_(ACME_KEY)),
         (403,),
     ),
+    Case(
+        "GET /tenants/globex/export with acme's key",
+        lambda b: b.client.get("/tenants/globex/export", headers=b.as_(ACME_KEY)),
+        (403,),
+    ),
+    Case(
+        "POST /tenants/globex/erase with acme's key",
+        lambda b: b.client.post(
+            "/tenants/globex/erase",
+            json={"filter": {"doc_id": "secret.md"}},
+            headers=b.as_(ACME_KEY),
+        ),
+        (403,),
+    ),
 ]
 
 
@@ -230,8 +271,29 @@ def test_every_route_is_covered(backend: Backend) -> None:
         ("POST", "/chat"),
         ("GET", "/tenants"),
         ("DELETE", "/tenants/{tenant_id}"),
+        ("GET", "/jobs"),
+        ("GET", "/jobs/{job_id}"),
+        ("GET", "/jobs/{job_id}/events"),
+        ("GET", "/tenants/{tenant_id}/export"),
+        ("POST", "/tenants/{tenant_id}/erase"),
     }
     assert routes - {("GET", "/healthz")} == tested
+
+
+def test_jobs_are_per_tenant(seeded: Backend) -> None:
+    """Each key lists and reads only its own tenant's jobs; another's id is a plain 404."""
+    for key, tenant, other in ((ACME_KEY, "acme", "globex"), (GLOBEX_KEY, "globex", "acme")):
+        listed = seeded.client.get("/jobs", headers=seeded.as_(key)).json()["jobs"]
+        assert [j["id"] for j in listed] == [seeded.jobs[tenant]]
+        assert {j["tenant"] for j in listed} == {tenant}
+        mine = seeded.client.get(f"/jobs/{seeded.jobs[tenant]}", headers=seeded.as_(key))
+        assert mine.status_code == 200 and mine.json()["status"] == "succeeded"
+        theirs = seeded.client.get(f"/jobs/{seeded.jobs[other]}", headers=seeded.as_(key))
+        never = seeded.client.get("/jobs/0123456789abcdef", headers=seeded.as_(key))
+        assert theirs.status_code == never.status_code == 404
+        assert theirs.json()["detail"].replace(seeded.jobs[other], "X") == never.json()[
+            "detail"
+        ].replace("0123456789abcdef", "X")
 
 
 def test_globex_sees_only_its_own_data_too(seeded: Backend) -> None:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -27,8 +29,12 @@ from tenant_rag.chat import KeyRing, create_chat_app
 from tenant_rag.chat.jwt_auth import JwtConfig, load_jwt_config
 from tenant_rag.connection import ensure_index
 from tenant_rag.errors import ConfigurationError
+from tenant_rag.lifecycle import reembed_tenant
 from tenant_rag.local import LocalServer
 from tenant_rag.models.hashing import HashingTestEmbeddings
+from tenant_rag.tenancy import PinnedIndex
+from tenant_rag.tenancy.acl import TENANT_ADMIN
+from tenant_rag.tenancy.routing import RoutingTable
 
 from .conftest import ACME_KEY, DIM, GLOBEX_KEY, Backend, parse_sse, sources_of
 
@@ -73,9 +79,7 @@ def jb(shared_local_server: LocalServer) -> Iterator[Backend]:
     b = _app(shared_local_server, JwtConfig(secret=SECRET, audience=AUD, issuer=ISS))
     with b.client:
         for doc, (text, acl) in DOCS.items():
-            data = {} if acl is None else {"acl": json.dumps(acl)}
-            files = [("files", (doc, text.encode(), "text/plain"))]
-            r = b.client.post("/documents", files=files, data=data, headers=b.as_(ACME_KEY))
+            r = b.upload(ACME_KEY, (doc, text), acl=acl)  # waits for the ingestion job
             assert r.status_code == 200, r.text
         yield b
 
@@ -157,14 +161,13 @@ def test_a_bad_token_is_refused_and_never_falls_back(
 
 def test_uploads_take_an_acl_and_users_change_only_what_names_them(jb: Backend) -> None:
     alice, bob = token(), token(sub="bob", groups=["hr"])
-    files = [("files", ("plan.md", b"Alice's plan for March.", "text/plain"))]
-    r = jb.client.post(
-        "/documents", files=files, data={"acl": '["user:alice"]'}, headers=jb.as_(alice)
-    )
+    plan = ("plan.md", "Alice's plan for March.")
+    r = jb.upload(alice, plan, acl='["user:alice"]')
     assert r.status_code == 200, r.text
     assert "plan.md" in _docs(jb, alice) and "plan.md" not in _docs(jb, bob)
-    # bob cannot replace it (the name is taken), delete it (404: he cannot see it) or re-permission it
-    r = jb.client.post("/documents", files=files, headers=jb.as_(bob))
+    # bob cannot replace it (the name is taken: refused before any job is queued), delete it
+    # (404: he cannot see it) or re-permission it
+    r = jb.submit(bob, plan)
     assert r.status_code == 409 and r.json()["code"] == "document_exists"
     assert jb.client.delete("/documents/plan.md", headers=jb.as_(bob)).status_code == 404
     r = jb.client.put("/documents/plan.md/acl", json={"acl": ["tenant"]}, headers=jb.as_(bob))
@@ -181,7 +184,7 @@ def test_uploads_take_an_acl_and_users_change_only_what_names_them(jb: Backend) 
     assert "plan.md" in _docs(jb, bob)
     r = jb.client.put("/documents/plan.md/acl", json={"acl": "user:bob"}, headers=jb.as_(alice))
     assert r.status_code == 422 and r.json()["code"] == "invalid_acl"
-    bad = jb.client.post("/documents", files=files, data={"acl": "group:hr"}, headers=jb.as_(alice))
+    bad = jb.submit(alice, plan, acl="group:hr")
     assert bad.status_code == 422 and bad.json()["code"] == "invalid_acl"
     assert jb.client.delete("/documents/plan.md", headers=jb.as_(alice)).status_code == 200
     assert "plan.md" not in _docs(jb, ACME_KEY)
@@ -287,3 +290,113 @@ def test_tokens_and_the_secret_never_reach_the_logs(
         logging.getLogger("tenant_rag.chat").info("echo %s and %s", tok, SECRET)
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert tok not in text and SECRET not in text
+
+
+def test_a_queued_upload_does_not_replace_what_its_user_may_no_longer_change(
+    jb: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The upload route checks that a user may replace the names they upload; the job
+    checks again just before it writes, so a document that appeared (or changed hands)
+    while the upload waited in the queue is not replaced by it."""
+    gate = threading.Event()
+    embed = jb.embedding.embed_documents
+
+    def held(texts: list[str]) -> list[list[float]]:
+        gate.wait(30)  # the job thread waits here: later jobs of the tenant queue behind it
+        return embed(texts)
+
+    monkeypatch.setattr(jb.embedding, "embed_documents", held)
+    alice, bob = token(), token(sub="bob", groups=["hr"])
+    first = jb.submit(ACME_KEY, ("memo.md", "The admin's memo for March."), acl=["user:alice"])
+    assert first.status_code == 202, first.text
+    # memo.md does not exist yet, so bob may upload that name: accepted, queued behind it
+    second = jb.submit(bob, ("memo.md", "Bob's memo for March."))
+    assert second.status_code == 202, second.text
+    gate.set()
+    assert jb.wait(ACME_KEY, first.json()["job"]["id"])["status"] == "succeeded"
+    job = jb.wait(bob, second.json()["job"]["id"])
+    assert job["status"] == "failed" and job["error"]["code"] == "document_exists", job
+    # nothing replaced: the admin's memo, still readable by alice only
+    assert "memo.md" in _docs(jb, alice) and "memo.md" not in _docs(jb, bob)
+    [rec] = PinnedIndex(jb.index, "acme", principal=TENANT_ADMIN).fetch(["memo.md#0"]).values()
+    assert rec.metadata["text"] == "The admin's memo for March."
+    assert rec.metadata["acl"] == ["user:alice"]
+
+
+def test_a_routed_tenant_is_read_checked_and_changed_in_its_routed_index(
+    shared_local_server: LocalServer, tmp_path: Path
+) -> None:
+    """After a re-embedding switches acme's route, every access check and read of the
+    document routes uses the new index: the access lists travelled with the records,
+    users see what they saw before, and a change lands in the new index only."""
+    pc = shared_local_server.client()
+    suffix = uuid.uuid4().hex[:8]
+    old_emb, new_emb = HashingTestEmbeddings(DIM), HashingTestEmbeddings(96)
+    old = ensure_index(pc, f"jwt-route-a-{suffix}", dimension=DIM)
+    new = ensure_index(pc, f"jwt-route-b-{suffix}", dimension=96)
+    routes = RoutingTable(tmp_path / "routes.json")
+    keys = KeyRing.from_mapping({ACME_KEY: "acme", GLOBEX_KEY: "globex"})
+    app = create_chat_app(
+        keys=keys,
+        embedding=old_emb,
+        index=old,
+        index_name=f"jwt-route-a-{suffix}",
+        routes=routes,
+        jwt=JwtConfig(secret=SECRET, audience=AUD, issuer=ISS),
+    )
+    app.state.service.open_index = lambda name: (new, new_emb)
+    b = Backend(app, TestClient(app), old, f"jwt-route-a-{suffix}", old_emb)
+    alice, bob = token(), token(sub="bob", groups=["hr"])
+    with b.client:
+        for doc, (text, acl) in DOCS.items():
+            assert b.upload(ACME_KEY, (doc, text), acl=acl).status_code == 200
+        before = {who: _docs(b, who) for who in (alice, bob, ACME_KEY)}
+        report = reembed_tenant(old, new, "acme", embedding=new_emb, routes=routes)
+        assert report.verified and report.routed and report.records == len(DOCS)
+        # the old index's copy no longer decides anything: open alice.md to everyone there
+        PinnedIndex(old, "acme").set_document_acl("alice.md", ["tenant"])
+        assert {who: _docs(b, who) for who in (alice, bob, ACME_KEY)} == before
+        assert "alice.md" not in _sources(b, bob) and "alice.md" in _sources(b, alice)
+        # bob may not change alice.md (404: he cannot read it in the routed index)
+        assert b.client.delete("/documents/alice.md", headers=b.as_(bob)).status_code == 404
+        r = b.client.put("/documents/alice.md/acl", json={"acl": ["tenant"]}, headers=b.as_(bob))
+        assert r.status_code == 404
+        assert b.submit(bob, ("alice.md", "Bob was here.")).status_code == 409
+        # alice shares it: written to the routed index, seen by bob on his next request
+        r = b.client.put(
+            "/documents/alice.md/acl",
+            json={"acl": ["user:alice", "group:hr"]},
+            headers=b.as_(alice),
+        )
+        assert r.status_code == 200 and r.json()["updated_chunks"] == 1, r.text
+        assert "alice.md" in _docs(b, bob)
+        # a user's upload with an access list is written to the routed index with it
+        assert b.upload(alice, ("mine.md", "Alice's notes."), acl=["user:alice"]).status_code == 200
+        assert "mine.md" in _docs(b, alice) and "mine.md" not in _docs(b, bob)
+        assert PinnedIndex(new, "acme", principal=TENANT_ADMIN).fetch(["mine.md#0"])
+        assert not PinnedIndex(old, "acme", principal=TENANT_ADMIN).fetch(["mine.md#0"])
+        assert b.client.delete("/documents/alice.md", headers=b.as_(alice)).status_code == 200
+        assert not PinnedIndex(new, "acme", principal=TENANT_ADMIN).fetch(["alice.md#0"])
+
+
+def test_a_user_sees_only_their_own_upload_jobs(jb: Backend) -> None:
+    """A job's file names and report can name documents a user may not read: users see
+    their own jobs only (another user's job id is a 404, as an unknown one); tenant keys
+    see every job of the tenant."""
+    alice, bob = token(), token(sub="bob", groups=["hr"])
+    mine = jb.submit(alice, ("alice-private.md", "Alice's private notes."), acl=["user:alice"])
+    assert mine.status_code == 202, mine.text
+    job_id = mine.json()["job"]["id"]
+    assert jb.wait(alice, job_id)["status"] == "succeeded"
+    for path in (f"/jobs/{job_id}", f"/jobs/{job_id}/events"):
+        r = jb.client.get(path, headers=jb.as_(bob))
+        assert r.status_code == 404 and r.json()["code"] == "unknown_job", r.text
+    listed = jb.client.get("/jobs", headers=jb.as_(bob)).json()["jobs"]
+    assert job_id not in {j["id"] for j in listed}
+    assert "alice-private.md" not in json.dumps(listed)
+    assert job_id in {j["id"] for j in jb.client.get("/jobs", headers=jb.as_(alice)).json()["jobs"]}
+    assert job_id in {
+        j["id"] for j in jb.client.get("/jobs", headers=jb.as_(ACME_KEY)).json()["jobs"]
+    }
+    # the seeding jobs (a tenant key's) are not a user's either
+    assert listed == []

@@ -158,3 +158,11 @@ def _bump(path: Path) -> None:
     """Make sure the modification time moves even on a coarse clock."""
     later = time.time() + 2
     os.utime(path, (later, later))
+
+
+@pytest.mark.parametrize("command", ["new", "migrate"])
+def test_help_shows_placeholders_not_python_types(command: str) -> None:
+    code, out, _ = _run("chat-keys", command, "--help")
+    assert code == 0
+    for python_type in ("<str>", "<bool>", "<path>"):
+        assert python_type not in out

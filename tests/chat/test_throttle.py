@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 from tenant_rag.chat import KeyRing
-from tenant_rag.chat.throttle import AuthThrottle, ThrottleConfig, client_group, fingerprint
+from tenant_rag.chat.audit import fingerprint
+from tenant_rag.chat.throttle import AuthThrottle, ThrottleConfig, client_group
 from tenant_rag.local import LocalServer
 
 from .conftest import ACME_KEY, GLOBEX_KEY, WRONG_KEY, Backend, make_backend, serving
@@ -102,9 +103,8 @@ def test_audit_line_per_failed_attempt_never_the_key(
 
 @pytest.fixture
 def live(shared_local_server: LocalServer, keyring: KeyRing) -> Iterator[tuple[Backend, str]]:
-    backend = make_backend(
-        shared_local_server, keyring, throttle=ThrottleConfig(burst=BURST, per_minute=6)
-    )
+    config = ThrottleConfig(burst=BURST, per_minute=6, tarpit_seconds=0.02)
+    backend = make_backend(shared_local_server, keyring, throttle=config)
     with serving(backend.app) as url:
         yield backend, url
 
@@ -177,3 +177,37 @@ def test_distributed_guessing_at_one_key_prefix_is_throttled(live: tuple[Backend
         assert tenant.get("/me", headers=auth).status_code == 200
     assert statuses.count(401) <= BURST + 1 and statuses.count(429) >= 40 - BURST - 1
     tenant.close()
+
+
+def test_refusals_are_held_at_the_edge_without_holding_anyone_else(
+    shared_local_server: LocalServer, keyring: KeyRing
+) -> None:
+    """A refused guess waits ``tarpit_seconds`` for its 429 (asleep at the edge, before
+    routing); the tenant's own requests meanwhile are answered at once."""
+    import time
+
+    config = ThrottleConfig(burst=1, per_minute=0.1, tarpit_seconds=1.5)
+    backend = make_backend(shared_local_server, keyring, throttle=config)
+    with serving(backend.app) as url:
+        attacker, tenant = _client(url, "127.0.0.2"), _client(url, "127.0.0.1")
+        bad = {"Authorization": "Bearer guess-0000-xxxxxxxxxxxxxxxx"}
+        assert attacker.get("/me", headers=bad).status_code == 401
+        results: list[tuple[int, float]] = []
+
+        def refused() -> None:
+            started = time.monotonic()
+            status = attacker.get("/me", headers=bad).status_code
+            results.append((status, time.monotonic() - started))
+
+        thread = threading.Thread(target=refused)
+        thread.start()
+        time.sleep(0.2)
+        assert thread.is_alive()  # still held
+        auth = {"Authorization": f"Bearer {ACME_KEY}"}
+        assert tenant.get("/me", headers=auth).json() == {"tenant": "acme"}
+        assert thread.is_alive()  # the tenant was answered while the guess is held
+        thread.join()
+        ((status, seconds),) = results
+        assert status == 429 and seconds >= 1.4
+        attacker.close()
+        tenant.close()

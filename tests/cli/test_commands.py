@@ -288,6 +288,7 @@ ALL_COMMANDS = [
     "stats",
     "offboard",
     "demo",
+    "chat-keys",
 ]
 
 

@@ -200,3 +200,22 @@ def test_malformed_content_length_is_refused(tmp_path: Path) -> None:
             assert reader.closed.wait(20)
             sock.close()
             assert reader.data.startswith(b"HTTP/1.1 400"), (value, reader.data[:200])
+
+
+def test_a_refusal_before_the_body_is_read_closes_the_connection(server: LocalServer) -> None:
+    """A wrong key on a 1.9 MB upsert is answered from the headers; the body is not drained.
+
+    The same middleware guards the chat backend (``tenant_rag.chat.limits``), where a wrong
+    key on an upload is the common case.
+    """
+    sock = _connect(server)
+    reader = Reader(sock)
+    reader.start()
+    size = MAX_REQUEST_BYTES - 100 * 1024
+    head = _head(server, "/_index/big/vectors/upsert", f"Content-Length: {size}")
+    sock.sendall(head.replace(server.api_key.encode(), b"not-the-key"))
+    assert reader.closed.wait(20), "the connection stayed open after the refusal"
+    sock.close()
+    status, headers, body = _status_and_headers(reader.data)
+    assert (status, headers["connection"]) == (403, "close")
+    assert str(body["message"]).startswith("Wrong API key")

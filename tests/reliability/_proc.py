@@ -7,6 +7,7 @@ the SDK's own retries would blur that line.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -48,6 +49,9 @@ class ServerProcess:
             stderr=self._log_file,
             env={**os.environ, **(env or {})},
             text=True,
+            # its own process group: under a ``prefix`` (strace) the server is a grandchild,
+            # and a SIGKILL of the child alone would leave it running
+            start_new_session=True,
         )
         line: list[str] = []
         reader = threading.Thread(target=lambda: line.append(self.proc.stdout.readline()))  # type: ignore[union-attr]
@@ -60,8 +64,8 @@ class ServerProcess:
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, exactly like a crash."""
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the server, and a prefix's tracer
         self.proc.wait(10)
         self._log_file.close()
 

@@ -15,6 +15,7 @@ ones below check in addition that nothing reached the index.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -365,12 +366,23 @@ def test_backend_bad_inputs(
     headers = {"Authorization": f"Bearer {KEY}"}
     before = total(index)
     if kind == "upload":
+        # the upload is accepted (202) and its ingestion job ends failed: what the content
+        # is only ingestion can tell; the job's error is the 422-kind answer
         parts = [("files", (n, b, "text/plain")) for n, b in body.items()]
         resp = client.post("/documents", files=parts, headers=headers)
+        assert resp.status_code == 202, resp.text
+        job = resp.json()["job"]
+        deadline = time.monotonic() + 60
+        while job["status"] not in ("succeeded", "partial", "failed"):
+            assert time.monotonic() < deadline, job
+            time.sleep(0.02)
+            job = client.get(f"/jobs/{job['id']}", headers=headers).json()
+        assert job["status"] == "failed" and job["error"]["code"] == "nothing_ingested", job
+        got, detail = 422, json.dumps(job)
     else:
         resp = client.post("/chat", json=body, headers=headers)
-    assert resp.status_code == status, resp.text
-    detail = json.dumps(resp.json())
+        got, detail = resp.status_code, json.dumps(resp.json())
+    assert got == status, detail
     for w in words:
         assert w.lower() in detail.lower(), f"{w!r} not in {detail}"
     assert total(index) == before, "nothing written"

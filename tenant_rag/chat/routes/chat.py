@@ -1,7 +1,10 @@
 """``POST /chat``: the tenant's RAG answer, streamed over Server-Sent Events.
 
-Events, in order: ``token`` (JSON ``{"text": ...}``, repeated), ``sources``
-(JSON list of ``{id, doc_id, score, text}``), ``done``. If the chain fails
+Events, in order: ``notice`` (JSON ``{"text": ...}``, at most once: the
+extractive answerer's "No language model is configured" line, taken out of
+the answer so a chat page can say it once rather than in every answer),
+``token`` (JSON ``{"text": ...}``, repeated), ``sources`` (JSON list of
+``{id, doc_id, score, text}``), ``done``. If the chain fails
 after the stream has started, an ``error`` event (JSON ``{detail, code}``)
 replaces ``sources``/``done``. The chain's first chunk is awaited before the
 response starts, so failures up to retrieval (a quota, a store error) still
@@ -12,17 +15,19 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sse_starlette import EventSourceResponse
+from starlette.background import BackgroundTask
 
 from tenant_rag.chat.auth import AclReader, Tenant
 from tenant_rag.chat.errors import ChatApiError, error_body, status_for
-from tenant_rag.chat.service import ChatService, service_of
+from tenant_rag.chat.service import ChatService, ForegroundGate, service_of
 from tenant_rag.errors import TenantRagError
+from tenant_rag.models.extractive import NO_LLM_NOTICE
 
 router = APIRouter()
 log = logging.getLogger("tenant_rag.chat")
@@ -102,23 +107,88 @@ async def chat(
             f"{limits.max_question_chars}.",
         )
     history = [(_ROLES[t.role], t.content) for t in body.chat_history[-limits.max_history_turns :]]
-    # the retriever reads for the caller: a user's token sees only what its ACLs allow
-    stream = service.chain(tenant, reader).astream(
-        {"question": body.question, "chat_history": history}
-    )
-    iterator = aiter(stream)
+    # ingestion jobs give way while this question is answered (ChatService.foreground)
+    release = _once(service.foreground)
     try:
-        first = await anext(iterator)
-    except StopAsyncIteration:
-        first = None
-    return EventSourceResponse(_events(first, iterator, tenant), ping=15, sep="\n")
+        # the retriever reads for the caller: a user's token sees only what its ACLs allow
+        stream = service.chain(tenant, reader).astream(
+            {"question": body.question, "chat_history": history}
+        )
+        iterator = aiter(stream)
+        try:
+            first = await anext(iterator)
+        except StopAsyncIteration:
+            first = None
+    except BaseException:
+        release()
+        raise
+    return EventSourceResponse(
+        _events(first, iterator, tenant, release),
+        ping=15,
+        sep="\n",
+        background=BackgroundTask(release),  # also when the stream never started
+    )
+
+
+def _once(gate: ForegroundGate) -> Callable[[], None]:
+    """Enter ``gate`` now; the returned function leaves it, once, however often called."""
+    gate.enter()
+    left = False
+
+    def release() -> None:
+        nonlocal left
+        if not left:
+            left = True
+            gate.leave()
+
+    return release
+
+
+class _NoticeSplitter:
+    """Takes the no-language-model notice off the start of an answer's text, if it is there.
+
+    Text is held back only until it can no longer be the notice's first line.
+    """
+
+    def __init__(self) -> None:
+        self.head: str | None = ""  # None once decided
+        self.notice: str | None = None
+
+    def feed(self, text: str) -> str:
+        if self.head is None:
+            return text
+        self.head += text
+        line = NO_LLM_NOTICE + "\n"
+        if self.head.startswith(line):
+            self.notice, rest = NO_LLM_NOTICE, self.head[len(line) :]
+        elif line.startswith(self.head):
+            return ""  # still possibly the notice: wait for more
+        else:
+            rest = self.head
+        self.head = None
+        return rest
+
+    def flush(self) -> str:
+        rest, self.head = self.head or "", None
+        return rest
 
 
 async def _events(
+    first: Any, rest: AsyncIterator[Any], tenant: str, release: Callable[[], None]
+) -> AsyncIterator[dict[str, str]]:
+    try:
+        async for event in _answer_events(first, rest, tenant):
+            yield event
+    finally:
+        release()
+
+
+async def _answer_events(
     first: Any, rest: AsyncIterator[Any], tenant: str
 ) -> AsyncIterator[dict[str, str]]:
     sources: list[Any] = []
     pending = [first] if first is not None else []
+    notice = _NoticeSplitter()
     try:
         while True:
             if pending:
@@ -130,9 +200,16 @@ async def _events(
                     break
             text, found = _pieces(chunk)
             if text:
-                yield {"event": "token", "data": json.dumps({"text": text})}
+                text = notice.feed(text)
+                if notice.notice is not None:
+                    yield {"event": "notice", "data": json.dumps({"text": notice.notice})}
+                    notice.notice = None
+                if text:
+                    yield {"event": "token", "data": json.dumps({"text": text})}
             if found is not None:
                 sources = found
+        if tail := notice.flush():
+            yield {"event": "token", "data": json.dumps({"text": tail})}
     except TenantRagError as exc:
         status, code = status_for(exc)
         yield {"event": "error", "data": json.dumps(error_body(code, str(exc), status=status))}

@@ -1,23 +1,29 @@
-"""``/documents``: upload and ingest, list, delete, always in the caller's tenant.
+"""``/documents``: upload (ingested by a background job), list, delete, in the caller's tenant.
 
 Uploads are written to a private temporary directory under their own name
 (the name becomes the document id, by ingestion's one rule for files:
 `tenant_rag.ingestion.loaders.doc_id_for_path`, so ``東京.md`` stays
-``東京.md`` and a file has the same id here and through the CLI) and handed to
-`tenant_rag.ingestion.ingest`, pinned to the tenant the key maps to. A name
-that cannot be a file name is refused, never rewritten. The body is checked
-as it arrives (`BodyLimitMiddleware`) and per file here.
+``東京.md`` and a file has the same id here and through the CLI), checked
+(names, types, sizes), and handed to a background job (`tenant_rag.chat.jobs`)
+that runs `tenant_rag.ingestion.ingest` pinned to the tenant the key maps to;
+the upload answers ``202`` with the job at once. A name that cannot be a file
+name is refused, never rewritten. The body is checked as it arrives
+(`BodyLimitMiddleware`) and per file here.
 
 Inside the tenant, each route acts for the caller's reader
 (`tenant_rag.chat.access`): an upload may carry an ``acl`` form field (a
 JSON list) for its documents, the listing shows only documents the caller
 may read, and deleting or re-permissioning (``PUT /documents/{id}/acl``)
-needs the document's access list to name the caller, or an admin.
+needs the document's access list to name the caller, or an admin. Whether a
+user's upload may replace a document of the same name is checked before its
+job is queued (409) and again by the job just before it writes, so a change
+in between (another upload, an access-list change) is refused, not replaced.
+Every check and read uses the index serving the tenant (`ChatService.target`).
 """
 
 from __future__ import annotations
 
-import tempfile
+import shutil
 import unicodedata
 from collections import Counter
 from functools import partial
@@ -25,14 +31,22 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from tenant_rag.chat.access import check_may_change, is_admin, may_read, names_user, parse_acl
+from tenant_rag.chat.access import (
+    check_may_change,
+    is_admin,
+    may_read,
+    names_user,
+    parse_acl,
+    user_of,
+)
 from tenant_rag.chat.auth import AclReader, Tenant
 from tenant_rag.chat.errors import ChatApiError
+from tenant_rag.chat.jobs import JobManager, TooManyJobs
 from tenant_rag.chat.limits import too_large
-from tenant_rag.chat.serialize import report_json
 from tenant_rag.chat.service import ChatService, service_of
 from tenant_rag.tenancy.acl import Reader, acl_policy_of
 from tenant_rag.tenancy.records import (
@@ -103,16 +117,22 @@ def _save(upload: UploadFile, target: Path, limit: int) -> None:
 
 
 def _visible(service: ChatService, tenant: str, reader: Reader, doc_id: str) -> Any:
-    """``(exists, visible, acl)`` of a document for ``reader`` (one admin read)."""
+    """``(exists, visible, acl)`` of a document for ``reader`` (one admin read), in the
+    index serving the tenant."""
     from tenant_rag.ingestion.access import document_acl
 
-    exists, acl = document_acl(service.index, tenant, doc_id)
-    visible = exists and may_read(reader, acl, acl_policy_of(service.index))
+    index, _, _ = service.target(tenant)
+    exists, acl = document_acl(index, tenant, doc_id)
+    visible = exists and may_read(reader, acl, acl_policy_of(index))
     return exists, visible, acl
 
 
 def _check_replace(service: ChatService, tenant: str, reader: Reader, names: list[str]) -> None:
-    """409 when a user's upload would replace a document they may not change."""
+    """409 when a user's upload would replace a document they may not change.
+
+    Run twice: by the upload route before the job is queued, and by the job on its
+    thread just before ingestion (the tenant may have changed in between).
+    """
     if is_admin(reader):
         return
     for name in names:
@@ -135,22 +155,39 @@ def _named(reader: Reader, acl: list[str] | None) -> bool:
     return is_admin(reader) or names_user(reader, acl)
 
 
-@router.post("/documents")
+def jobs_of(request: Request) -> JobManager:
+    jobs: JobManager = request.app.state.jobs
+    return jobs
+
+
+Jobs = Annotated[JobManager, Depends(jobs_of)]
+
+
+@router.post("/documents", status_code=202)
 async def upload_documents(
     request: Request,
     tenant: Tenant,
     reader: AclReader,
     service: Service,
+    jobs: Jobs,
     replace: bool = False,
-) -> dict[str, Any]:
-    """Ingest one or more uploaded files (multipart, any field name) into the tenant.
+) -> JSONResponse:
+    """Save one or more uploaded files (multipart, any field name) and queue their ingestion.
 
-    A file whose name matches a document ingested from another source (the
-    CLI) is a 409 naming both, unless ``?replace=true``; uploading the same
-    name again replaces the earlier upload. An ``acl`` form field (JSON list:
-    ``["group:hr", "user:u1"]``, ``["tenant"]`` or ``[]``) becomes the access
-    list of every uploaded document; without it they follow the index's ACL
-    policy.
+    Answers ``202`` with the job (``{"tenant", "documents", "job"}``, ``Location:
+    /jobs/<id>``) as soon as the files are saved; follow it at ``GET /jobs/<id>``
+    or ``GET /jobs/<id>/events``. What can be refused at once is: names, types,
+    sizes, the access list, and replacing a document the caller may not change
+    (4xx here); what only ingestion can tell (empty, binary, not UTF-8) ends
+    the job ``failed`` with code ``nothing_ingested`` or ``partial``. A file whose
+    name matches a document ingested from another source (the CLI) ends the job
+    ``failed`` with code ``document_conflict`` naming both, unless ``?replace=true``;
+    uploading the same name again replaces the earlier upload. A document the
+    caller could replace at upload time but no longer can when the job runs ends
+    it ``failed`` with code ``document_exists``, nothing written. An ``acl`` form
+    field (JSON list: ``["group:hr", "user:u1"]``, ``["tenant"]`` or ``[]``) becomes
+    the access list of every uploaded document; without it they follow the index's
+    ACL policy.
     """
     limits = service.limits
     ctype = request.headers.get("content-type", "")
@@ -162,6 +199,7 @@ async def upload_documents(
             "(curl -F files=@handbook.md ...).",
         )
     form = await request.form(max_files=limits.max_files, max_fields=limits.max_files)
+    root: Path | None = None
     try:
         uploads = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
         if not uploads:
@@ -185,27 +223,43 @@ async def upload_documents(
             if upload.size is not None and upload.size > limits.max_upload_bytes:
                 raise too_large(limits.max_upload_bytes)
         await run_in_threadpool(_check_replace, service, tenant, reader, names)
-        with tempfile.TemporaryDirectory(prefix="tenant-rag-upload-") as tmp:
-            root = Path(tmp)
-            paths = []
-            for upload, name in zip(uploads, names, strict=True):
-                _save(upload, root / name, limits.max_upload_bytes)
-                paths.append(root / name)
-            report = await run_in_threadpool(
-                partial(service.ingest, replace=replace, acl=acl), tenant, root, paths
+        root = jobs.new_upload_dir()
+        paths = []
+        for upload, name in zip(uploads, names, strict=True):
+            await run_in_threadpool(_save, upload, root / name, limits.max_upload_bytes)
+            paths.append(root / name)
+        nbytes = sum(p.stat().st_size for p in paths)
+        try:
+            job = jobs.submit(
+                tenant,
+                root,
+                paths,
+                nbytes,
+                owner=user_of(reader),  # a user sees only their own jobs
+                replace=replace,
+                acl=acl,
+                # the job checks again, on its thread, just before it writes
+                recheck=partial(_check_replace, service, tenant, reader, names),
             )
+        except TooManyJobs as exc:
+            raise ChatApiError(
+                429,
+                "too_many_jobs",
+                f"this tenant already has {exc.args[0]} uploads waiting or being ingested "
+                f"(at most {jobs.max_pending_per_tenant}); wait for one to finish "
+                "(GET /jobs) and upload again.",
+                headers={"Retry-After": "10"},
+            ) from None
+        root = None  # the job owns the directory now
     finally:
         await form.close()
-    body = report_json(report)
-    if not (report.documents_written or report.documents_unchanged):
-        # Nothing usable in the upload (empty, binary, not UTF-8, unparsable): the
-        # caller's input, so a 422 naming each file's problem, with the report.
-        reasons = {**report.skipped, **report.failed}
-        detail = "; ".join(f"{doc}: {why}" for doc, why in sorted(reasons.items()))
-        raise ChatApiError(
-            422, "nothing_ingested", f"nothing could be ingested: {detail}", extra={"report": body}
-        )
-    return {"tenant": tenant, "documents": names, "report": body}
+        if root is not None:
+            shutil.rmtree(root, ignore_errors=True)
+    return JSONResponse(
+        {"tenant": tenant, "documents": names, "job": job.to_dict()},
+        status_code=202,
+        headers={"Location": f"/jobs/{job.id}"},
+    )
 
 
 @router.get("/documents")
@@ -264,7 +318,8 @@ def set_document_acl(
     if not visible:
         raise ChatApiError(404, "unknown_document", f"no document {doc_id!r} in this tenant.")
     check_may_change(reader, doc_id, current)
-    updated = set_acl(service.index, tenant, doc_id, acl)
+    index, _, _ = service.target(tenant)  # the index serving the tenant (its route)
+    updated = set_acl(index, tenant, doc_id, acl)
     return {"tenant": tenant, "doc_id": doc_id, "acl": acl, "updated_chunks": updated}
 
 
@@ -285,6 +340,7 @@ def delete_document(
         raise ChatApiError(
             404, "unknown_document", "name the document to delete: /documents/<doc_id>."
         )
+    index, _, _ = service.target(tenant)  # the index serving the tenant (its route)
     targets = [doc_id]
     exists, visible, acl = _visible(service, tenant, reader, doc_id)
     if not exists and Path(doc_id).suffix.lower() in (".json", ".jsonl"):
@@ -298,7 +354,7 @@ def delete_document(
             check_may_change(reader, target, target_acl)
         targets = [t for t, _, _ in checked]
     items: list[str] = [] if targets == [doc_id] else targets
-    deleted = sum(delete_doc(service.index, tenant, t) for t in targets)
+    deleted = sum(delete_doc(index, tenant, t) for t in targets)
     if not deleted:
         raise ChatApiError(404, "unknown_document", f"no document {doc_id!r} in this tenant.")
     body: dict[str, Any] = {"tenant": tenant, "doc_id": doc_id, "deleted_chunks": deleted}

@@ -44,14 +44,19 @@ async def offboard_tenant(
     tenant_id: str,
     admin: Admin,
     service: Annotated[ChatService, Depends(service_of)],
+    request: Request,
 ) -> dict[str, Any]:
-    """Delete every record of ``tenant_id`` in the server's index and verify it is gone.
+    """Delete every record of ``tenant_id`` in the index serving it and verify it is gone.
 
     Idempotent: offboarding a tenant with no data succeeds and reports nothing
     deleted. A bad id (empty, ``__default__``, ...) is a 400, never a wider delete.
+    The result is the `DeletionReceipt`, also appended to the audit log when one
+    is configured.
     """
     validate_tenant(tenant_id)
     from tenant_rag.lifecycle.tenants import offboard
 
-    result = await run_in_threadpool(offboard, tenant_id, service.index)
+    index, _, _ = service.target(tenant_id)
+    audit_log = getattr(request.app.state, "audit_log", None)
+    result = await run_in_threadpool(lambda: offboard(tenant_id, index, audit_log=audit_log))
     return {"tenant": tenant_id, "offboarded": True, "result": report_json(result)}

@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tenant_rag.local.api import versions
 from tenant_rag.local.api.auth import UNAUTHENTICATED_MESSAGE, WRONG_KEY_MESSAGE, key_ok
 from tenant_rag.local.api.backups import backups_router
-from tenant_rag.local.api.body_limit import BodyLimitMiddleware
+from tenant_rag.local.api.body_limit import BodyLimitMiddleware, Oversize
 from tenant_rag.local.api.versions import version_of
 from tenant_rag.local.engine import ApiError, Engine, IndexEngine
 from tenant_rag.local.engine.backups import Backups
@@ -478,7 +478,18 @@ def create_app(
     return BodyLimitMiddleware(EdgeMiddleware(app, api_key), MAX_REQUEST_BYTES, _refusal)
 
 
-def _refusal(scope: Scope, message: str) -> Response:
+def _refusal(scope: Scope, why: Oversize) -> Response:
+    """Pinecone's 400 for its plane, naming the 2 MB limit and what to do."""
+    if why.kind == "not_a_number":
+        size = "unknown"
+    elif why.kind == "streamed":
+        size = f"more than {why.limit}"
+    else:
+        size = str(why.size)
+    message = (
+        f"request body is {size} bytes; the limit is {why.limit} bytes (2 MB). "
+        "Send fewer records per upsert."
+    )
     return error_response(bad_request(message), scope["path"].startswith(DATA_PREFIX + "/"))
 
 

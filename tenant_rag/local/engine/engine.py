@@ -171,6 +171,16 @@ class Engine:
         self.catalog.configure(name, deletion_protection=protection, tags=tags)
         return self.describe_index(name)
 
+    def checkpoint(self) -> dict[str, dict[str, int]]:
+        """Checkpoint and truncate every index's WAL; per index name, SQLite's answer.
+
+        Deleted records are zeroed in place (``secure_delete``); this removes the
+        older page images that still held them from the write-ahead logs, so no
+        file of the data dir keeps a deleted record. ``busy`` 1 for an index means
+        another process was reading it: its WAL could not be emptied, try again.
+        """
+        return {d.name: self.index(d.name).checkpoint() for d in self.catalog.list()}
+
     # -- data plane ------------------------------------------------------------
     def cached_index(self, name: str) -> IndexEngine | None:
         """The open engine of ``name`` if it is known current, else None; never waits or does I/O

@@ -407,6 +407,12 @@ class IndexEngine:
             self._seen_seq = seq
             self._ns.pop(ns, None)
 
+    def checkpoint(self) -> dict[str, int]:
+        """Empty this index's WAL into its database file (see `IndexStore.checkpoint`)."""
+        with self._locked():
+            busy, frames, done = self.store.checkpoint()
+        return {"busy": busy, "log_frames": frames, "checkpointed_frames": done}
+
     def create_namespace(self, name: Any, schema: Any = None) -> None:
         """Create an empty namespace (API 2025-10); 409 if it exists."""
         if not isinstance(name, str) or name == "":

@@ -174,10 +174,30 @@ class IndexStore:
         return removed
 
     def drop_namespace(self, ns: str) -> int:
+        """Delete a namespace's records, count and declaration, and its ids from the change log.
+
+        The change log's id rows of a dropped namespace are of no use to anyone
+        (another engine replaying them would only find the ids gone) and record
+        ids can name people (``alice@example.com/notes.md``), so they go with
+        the namespace; the caller logs one drop marker (``id`` NULL) after this.
+        """
         cur = self.conn.execute("DELETE FROM records WHERE namespace=?", (ns,))
         self.conn.execute("DELETE FROM namespaces WHERE name=?", (ns,))
         self.conn.execute("DELETE FROM declared_namespaces WHERE name=?", (ns,))
+        self.conn.execute("DELETE FROM changes WHERE namespace=? AND id IS NOT NULL", (ns,))
         return cur.rowcount
+
+    def checkpoint(self) -> tuple[int, int, int]:
+        """Copy the WAL into the database file and truncate the WAL to zero bytes.
+
+        Returns SQLite's ``(busy, log frames, checkpointed frames)``; ``busy`` is 1
+        when another connection's read kept the WAL from being emptied (run it
+        again later). With ``secure_delete`` on, this is what makes a deletion
+        physical: deleted records were already zeroed in the database pages, and
+        the WAL frames that still held them are gone.
+        """
+        row = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return int(row[0]), int(row[1]), int(row[2])
 
     def declare_namespace(self, ns: str, schema: str | None) -> bool:
         """Record an explicitly created namespace; False if it is already declared."""

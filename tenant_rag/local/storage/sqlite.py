@@ -18,6 +18,13 @@ Both modes run SQLite in WAL mode; they differ in when a commit reaches the disk
 What each costs is measured by ``benchmarks/bench_durability.py``; the default and the
 figures are in docs/reliability.md. ``busy_timeout`` lets two processes over one data dir
 take turns writing.
+
+``secure_delete=ON`` (both modes): SQLite overwrites deleted records with zeros instead
+of leaving them in free space, so an offboarded tenant's text is not left in the
+database file. Its default depends on how SQLite was built (Debian's is on, upstream's
+and many others' off), hence set here. The old page images still sit in the WAL until a
+``wal_checkpoint(TRUNCATE)`` (`IndexStore.checkpoint`, ``POST /_local/checkpoint``)
+empties it: together, deletion is physical.
 """
 
 from __future__ import annotations
@@ -63,6 +70,7 @@ def connect(path: Path, durability: Durability = DEFAULT_DURABILITY) -> sqlite3.
         conn.execute("PRAGMA fullfsync=ON")
         conn.execute("PRAGMA checkpoint_fullfsync=ON")
     conn.execute("PRAGMA foreign_keys=OFF")
+    conn.execute("PRAGMA secure_delete=ON")
     return conn
 
 

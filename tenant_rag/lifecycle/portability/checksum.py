@@ -1,0 +1,143 @@
+"""The content checksum of a tenant: the same number wherever and however its records are stored.
+
+An export, an import, a copy and a move all prove themselves the same way:
+the records on both sides have the same count and the same checksum. So the
+checksum must not depend on anything that legitimately differs between two
+copies of a tenant:
+
+* **isolation**: records are digested as the tenant sees them (its own ids,
+  its metadata without the ``tenant_id`` field metadata isolation adds);
+* **number spelling**: Pinecone stores metadata numbers as floats, so ``3``
+  and ``3.0`` are digested alike, and vector values are digested as float32
+  (what Pinecone stores), so ``0.1`` and ``0.10000000149011612`` are alike;
+* **order**: Pinecone does not promise an order for ``list``, and a second
+  copy may list in another one. Each record gets a SHA-256 digest (id, values,
+  sparse values, metadata, each length-prefixed), and the checksum is the sum
+  of those digests modulo 2**256: a function of the *set* of records, as
+  hashing the records sorted by id would be, but computed in one streaming
+  pass with constant memory. Record ids are unique within a tenant, so a
+  record cannot cancel out against a copy of itself.
+
+`record_digest` is the one definition; `Checksum` accumulates it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+
+#: Name and version of the checksum; recorded in every manifest.
+ALGORITHM = "tenant-rag-set-sha256/1"
+_MOD = 1 << 256
+_LEN = struct.Struct("<Q")
+
+
+def canonical_metadata(metadata: Mapping[str, Any] | None) -> bytes:
+    """Metadata as canonical JSON bytes: keys sorted, every number a float.
+
+    Pinecone keeps metadata numbers as 64-bit floats; strings, booleans and
+    lists of strings pass as they are. An empty or missing metadata is ``{}``.
+    """
+    return orjson.dumps(_floats(dict(metadata or {})), option=orjson.OPT_SORT_KEYS)
+
+
+def _floats(value: Any) -> Any:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {str(k): _floats(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_floats(v) for v in value]
+    return value
+
+
+def record_digest(
+    record_id: str,
+    values: np.ndarray | Sequence[float] | None,
+    sparse: Mapping[str, Any] | None,
+    metadata: Mapping[str, Any] | bytes | None,
+) -> bytes:
+    """SHA-256 of one record in canonical form.
+
+    ``values`` may be a float32 row (the exporter's) or any sequence of
+    numbers; ``metadata`` may be given already canonical (bytes from
+    `canonical_metadata`).
+    """
+    h = hashlib.sha256()
+    rid = record_id.encode("utf-8")
+    h.update(_LEN.pack(len(rid)))
+    h.update(rid)
+    dense = _f32(values)
+    h.update(_LEN.pack(dense.size))
+    h.update(dense.tobytes())
+    if sparse:
+        indices = np.asarray(sparse.get("indices") or [], dtype="<u4")
+        weights = _f32(sparse.get("values") or [])
+        h.update(_LEN.pack(indices.size))
+        h.update(indices.tobytes())
+        h.update(weights.tobytes())
+    else:
+        h.update(_LEN.pack(0))
+    md = metadata if isinstance(metadata, bytes) else canonical_metadata(metadata)
+    h.update(_LEN.pack(len(md)))
+    h.update(md)
+    return h.digest()
+
+
+def _f32(values: Any) -> np.ndarray:
+    if values is None:
+        return np.zeros(0, dtype="<f4")
+    if isinstance(values, np.ndarray) and values.dtype == np.dtype("<f4"):
+        return values
+    return np.asarray(values, dtype="<f4")
+
+
+@dataclass
+class Checksum:
+    """Count and set checksum of records, accumulated one record at a time."""
+
+    count: int = 0
+    _sum: int = 0
+
+    def add(self, digest: bytes) -> None:
+        self.count += 1
+        self._sum = (self._sum + int.from_bytes(digest, "big")) % _MOD
+
+    def add_record(
+        self,
+        record_id: str,
+        values: Any,
+        sparse: Mapping[str, Any] | None,
+        metadata: Mapping[str, Any] | bytes | None,
+    ) -> bytes:
+        """Digest one record, add it, and return the digest."""
+        digest = record_digest(record_id, values, sparse, metadata)
+        self.add(digest)
+        return digest
+
+    @property
+    def hexdigest(self) -> str:
+        """The checksum as 64 hex digits (what manifests and reports carry)."""
+        return f"{self._sum:064x}"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Checksum):
+            return NotImplemented
+        return (self.count, self._sum) == (other.count, other._sum)
+
+    def __hash__(self) -> int:
+        return hash((self.count, self._sum))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"algorithm": ALGORITHM, "records": self.count, "value": self.hexdigest}
+
+
+__all__ = ["ALGORITHM", "Checksum", "canonical_metadata", "record_digest"]
