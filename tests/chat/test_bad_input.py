@@ -17,12 +17,19 @@ TENANT_ROUTES: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/documents", {}),
     ("POST", "/documents", {"files": [("files", ("a.md", b"hello there", "text/plain"))]}),
     ("DELETE", "/documents/a.md", {}),
+    ("PUT", "/documents/a.md/acl", {"json": {"acl": ["tenant"]}}),
     ("POST", "/chat", {"json": {"question": "hello?"}}),
     ("GET", "/jobs", {}),
     ("GET", "/jobs/0123abcd", {}),
     ("GET", "/jobs/0123abcd/events", {}),
 ]
-ALL_ROUTES = [*TENANT_ROUTES, ("DELETE", "/tenants/acme", {}), ("GET", "/tenants", {})]
+ALL_ROUTES = [
+    *TENANT_ROUTES,
+    ("DELETE", "/tenants/acme", {}),
+    ("GET", "/tenants", {}),
+    ("GET", "/tenants/acme/export", {}),
+    ("POST", "/tenants/acme/erase", {"json": {"filter": {"doc_id": "a.md"}}}),
+]
 
 
 def assert_error(resp: Any, status: int, code: str, *words: str) -> None:
