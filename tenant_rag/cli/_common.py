@@ -233,6 +233,19 @@ def check_tenant(tenant: str) -> str:
     return validate_tenant(tenant)
 
 
+def existing_tenant(ctx: typer.Context, tenant: str, index: str, isolation: str) -> tuple[Any, Any]:
+    """(index handle, isolation mode) for a command on a tenant that must already have data.
+
+    The tenant id and the mode are checked before any connection is made; a missing index
+    or a tenant with no data (a typo) stops the command with what to do instead.
+    """
+    check_tenant(tenant)
+    mode = isolation_of(isolation)
+    ix = open_index(client(ctx), index)
+    require_tenant(ix, tenant, mode)
+    return ix, mode
+
+
 def require_tenant(index: Any, tenant: str, isolation: Any, *, action: str = "") -> None:
     """Stop with the close tenant names when ``tenant`` has no data in ``index`` (a typo)."""
     from tenant_rag.errors import UnknownTenantError

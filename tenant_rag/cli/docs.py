@@ -13,12 +13,8 @@ from tenant_rag.cli._common import (
     JsonOption,
     Output,
     TenantOption,
-    check_tenant,
-    client,
-    isolation_of,
-    open_index,
+    existing_tenant,
     plural,
-    require_tenant,
 )
 
 
@@ -31,12 +27,9 @@ def docs(
 ) -> None:
     """List the tenant's documents: id, chunks, source, when ingested."""
     out = Output(ctx, json_output)
-    check_tenant(tenant)
-    mode = isolation_of(isolation)
+    ix, mode = existing_tenant(ctx, tenant, index, isolation)
     from tenant_rag.lifecycle.documents import list_documents
 
-    ix = open_index(client(ctx), index)
-    require_tenant(ix, tenant, mode)
     found = list_documents(ix, tenant, isolation=mode)
     if out.json_mode:
         out.json({"tenant": tenant, "index": index, "documents": [d.to_dict() for d in found]})

@@ -28,11 +28,10 @@ from tenant_rag.cli._common import (
     check_tenant,
     client,
     embeddings,
+    existing_tenant,
     index_flag,
     isolation_of,
-    open_index,
     plural,
-    require_tenant,
 )
 
 
@@ -156,12 +155,9 @@ def delete_doc(
 ) -> None:
     """Delete exactly one document's chunks from the tenant (deleting doc1 never touches doc10)."""
     out = Output(ctx, json_output)
-    check_tenant(tenant)
-    mode = isolation_of(isolation)
+    ix, mode = existing_tenant(ctx, tenant, index, isolation)
     from tenant_rag.ingestion.pipeline import delete_document
 
-    ix = open_index(client(ctx), index)
-    require_tenant(ix, tenant, mode)
     deleted = delete_document(ix, tenant, doc_id, isolation=mode)
     if not deleted:
         raise _unknown_document(ix, tenant, doc_id, mode)

@@ -11,11 +11,7 @@ from tenant_rag.cli._common import (
     JsonOption,
     Output,
     TenantOption,
-    check_tenant,
-    client,
-    isolation_of,
-    open_index,
-    require_tenant,
+    existing_tenant,
 )
 
 
@@ -28,12 +24,9 @@ def stats(
 ) -> None:
     """Show a tenant's record count and the index's figures."""
     out = Output(ctx, json_output)
-    check_tenant(tenant)
-    mode = isolation_of(isolation)
+    ix, mode = existing_tenant(ctx, tenant, index, isolation)
     from tenant_rag.lifecycle.tenants import tenant_stats
 
-    ix = open_index(client(ctx), index)
-    require_tenant(ix, tenant, mode)
     result = tenant_stats(ix, tenant, isolation=mode)
     data = result.to_dict()
     if out.json_mode:

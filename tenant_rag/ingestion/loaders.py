@@ -381,7 +381,7 @@ def _item_document(fs: FileSource, item: Any, n: int) -> Loaded:
         )
     md = _dict_field(item, "metadata")
     extra = {k: v for k, v in item.items() if k not in (*_TEXT_KEYS, *_ID_KEYS, "metadata")}
-    return next(iter(_checked(doc_id, text, {**extra, **md}, fs.rel, str(fs.path.resolve()))))
+    return next(iter(_checked(doc_id, text, {**extra, **md}, fs.rel, file_origin(fs.path))))
 
 
 def _dict_field(item: dict[str, Any], key: str) -> dict[str, Any]:
@@ -397,10 +397,10 @@ def _json_documents(fs: FileSource, data: Any) -> Iterator[Loaded]:
         text = next(data[k] for k in _TEXT_KEYS if isinstance(data.get(k), str))
         md = _dict_field(data, "metadata")
         extra = {k: v for k, v in data.items() if k not in (*_TEXT_KEYS, *_ID_KEYS, "metadata")}
-        yield from _checked(fs.rel, text, {**extra, **md}, fs.rel, str(fs.path.resolve()))
+        yield from _checked(fs.rel, text, {**extra, **md}, fs.rel, file_origin(fs.path))
     else:  # any other JSON: index its text as written, so its keys and values are searchable
         text = json.dumps(data, indent=1, ensure_ascii=False)
-        yield from _checked(fs.rel, text, {}, fs.rel, str(fs.path.resolve()))
+        yield from _checked(fs.rel, text, {}, fs.rel, file_origin(fs.path))
 
 
 def _jsonl_documents(fs: FileSource) -> Iterator[Loaded]:

@@ -142,3 +142,26 @@ def test_two_folders_under_the_working_directory_still_conflict(
         ingest(index, "zephyr", "docs2", embedding=emb, progress=False)
     assert "docs/company.md" in str(caught.value) and "docs2/company.md" in str(caught.value)
     assert texts(index, "zephyr")["company.md"] == "Zephyr was founded in 1999."
+
+
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        ("faq.jsonl", '{"id": "q1", "text": "Zephyr ships in 2 days."}\n'),
+        ("faq.json", '[{"id": "q1", "text": "Zephyr ships in 2 days."}]'),
+        ("faq.json", '{"text": "Zephyr ships in 2 days."}'),
+    ],
+)
+def test_records_of_a_json_file_cloned_twice_are_one_source(
+    index, emb, tmp_path, monkeypatch, name: str, body: str
+) -> None:
+    """The items of .json/.jsonl files follow the same origin rule as whole files."""
+    for clone in ("ci-run-1", "ci-run-2"):
+        root = tmp_path / clone
+        (root / "docs").mkdir(parents=True)
+        (root / "docs" / name).write_text(body, encoding="utf-8")
+        monkeypatch.chdir(root)
+        report = ingest(index, "zephyr", "docs", embedding=emb, progress=False)
+        assert report.ok and not report.conflicts, report
+    origins = {r["metadata"]["origin"] for r in stored(index, "zephyr").values()}
+    assert origins == {f"docs/{name}"}, "no absolute path stored"
