@@ -23,8 +23,19 @@ Async, measured to decide how the store's async methods should work:
 against upstream langchain-pinecone's own ``asimilarity_search``, one at a
 time and 32 at once with ``asyncio.gather`` (errors counted).
 
-Usage: ``python benchmarks/bench_retriever.py [--quick]``; prints a table and
-writes ``benchmarks/results/retriever.json``. Target: median overhead <= 5%.
+Access lists (issue 14), in the same run: one tenant of 10,000 chunks, a
+quarter without an access list, a quarter for the whole tenant, half for one
+of 200 groups (some also for one of 50 users); the same query through
+``tenant_retriever`` with no principal, as ``TENANT_ADMIN`` (no condition at
+all) and for a principal with 20 groups, beside the raw query, interleaved.
+Target: the principal costs at most 10% over the query without one. The
+embedded server evaluates a filter once per change of the namespace (see
+`tenant_rag.local.engine.matrix`); the first query after a write pays the
+whole evaluation, measured apart ("after a write").
+
+Usage: ``python benchmarks/bench_retriever.py [--quick] [--only acl]``; prints a table and
+writes ``benchmarks/results/retriever.json`` (``--only acl``: ``retriever_acl.json``).
+Target: median overhead <= 5%.
 """
 
 from __future__ import annotations
@@ -52,6 +63,10 @@ TOP_K = 4
 RECORDS_PER_TENANT = 2000
 TENANTS = ["acme", "globex", "initech", "umbrella"]
 RESULTS = Path(__file__).resolve().parent / "results" / "retriever.json"
+ACL_RESULTS = RESULTS.with_name("retriever_acl.json")
+ACL_CHUNKS = 10_000
+ACL_GROUPS = 200
+ACL_TARGET_PCT = 10.0
 
 
 class PrecomputedEmbeddings(Embeddings):
@@ -119,9 +134,19 @@ def interleaved(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds (smoke run)")
+    parser.add_argument(
+        "--only", choices=["all", "acl"], default="all", help="acl: only the access-list rows"
+    )
     args = parser.parse_args()
     rounds = 400 if args.quick else 3000
     warmup = 50 if args.quick else 300
+    if args.only == "acl":
+        out = run_acl_only(rounds, warmup)
+        ACL_RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        ACL_RESULTS.write_text(json.dumps(out, indent=2) + "\n")
+        print_acl(out)
+        print(f"wrote {ACL_RESULTS}")
+        return
 
     from pinecone import Pinecone
 
@@ -201,6 +226,7 @@ def main() -> None:
             results[mode] = stats
 
         results["async"] = asyncio.run(bench_async(url, index, emb, qvecs, rounds // 3))
+        results["acl"] = bench_acl(pc, rng, rounds, warmup)
 
     results["meta"] = {
         "what": "median latency of tenant_retriever(...).invoke vs raw index.query, same vector",
@@ -225,6 +251,156 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)
+    print_acl(results["acl"])
+
+
+def run_acl_only(rounds: int, warmup: int) -> dict[str, Any]:
+    """The access-list rows alone, against their own server."""
+    from pinecone import Pinecone
+
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp, server_process(Path(tmp)) as url:
+        pc = Pinecone(api_key="local", host=url)
+        out = bench_acl(pc, np.random.default_rng(11), rounds, warmup)
+    out["meta"]["load_average_1m_before_after"] = [
+        round(load_before[0], 2),
+        round(os.getloadavg()[0], 2),
+    ]
+    return out
+
+
+def bench_acl(pc: Any, rng: np.random.Generator, rounds: int, warmup: int) -> dict[str, Any]:
+    """A principal with 20 groups vs the same query without a principal, 10,000 chunks."""
+    from tenant_rag import TENANT_ADMIN, PinnedIndex, Principal, tenant_retriever
+    from tenant_rag.connection import ensure_index
+
+    load_before = os.getloadavg()
+    index = ensure_index(pc, "bench-acl", dimension=DIM)
+    tenant = "bigco"
+    writer = PinnedIndex(index, tenant, principal=TENANT_ADMIN)
+    rows = unit_rows(rng, ACL_CHUNKS)
+    records = []
+    for i, row in enumerate(rows):
+        md: dict[str, Any] = {"text": f"passage {i} " + "lorem ipsum " * 15, "doc_id": f"d{i}"}
+        kind = i % 4
+        if kind == 1:
+            md["acl"] = ["tenant"]
+        elif kind == 2:
+            md["acl"] = [f"group:g{i % ACL_GROUPS}"]
+        elif kind == 3:
+            md["acl"] = [f"group:g{(i * 7) % ACL_GROUPS}", f"user:u{i % 50}"]
+        records.append({"id": f"d{i}#0", "values": [float(x) for x in row], "metadata": md})
+    for start in range(0, len(records), 100):
+        writer.upsert(records[start : start + 100])
+    time.sleep(2.0)
+
+    queries = unit_rows(rng, 200)
+    table = {f"q{i}": [float(x) for x in row] for i, row in enumerate(queries)}
+    qvecs = [table[f"q{i}"] for i in range(len(queries))]
+    emb = PrecomputedEmbeddings(table)
+    principal = Principal("u7", [f"g{g}" for g in range(0, ACL_GROUPS, ACL_GROUPS // 20)])
+    readers = {"no_principal": None, "tenant_admin": TENANT_ADMIN, "principal_20_groups": principal}
+    retrievers = {
+        name: tenant_retriever(index, tenant, emb, k=TOP_K, principal=reader)
+        for name, reader in readers.items()
+    }
+    raw_kwargs = {"top_k": TOP_K, "namespace": tenant, "include_metadata": True}
+
+    def raw(i: int) -> Any:
+        return index.query(vector=qvecs[i], **raw_kwargs)
+
+    fns: dict[str, Callable[[int], Any]] = {"raw_query": raw}
+    for name, r in retrievers.items():
+        fns[name] = lambda i, r=r: r.invoke(f"q{i}")
+    # how many chunks each reader may read (the corpus is known: counted here, not queried)
+    tokens = {"tenant", "user:u7", *(f"group:{g}" for g in principal.groups)}
+    visible = {
+        "no_principal": sum(
+            1 for r in records if r["metadata"].get("acl", ["tenant"]) == ["tenant"]
+        ),
+        "tenant_admin": len(records),
+        "principal_20_groups": sum(
+            1 for r in records if "acl" not in r["metadata"] or tokens & set(r["metadata"]["acl"])
+        ),
+    }
+    interleaved(fns, len(qvecs), warmup)
+    samples, cpu = interleaved(fns, len(qvecs), rounds)
+    stats = {k: summary(v) for k, v in samples.items()}
+    for k, v in cpu.items():
+        stats[k]["client_cpu_mean_ms"] = round(float(np.mean(v)), 4)
+
+    def paired(a: str, b: str) -> float:
+        diffs = [x - y for x, y in zip(samples[a], samples[b], strict=True)]
+        return 100.0 * statistics.median(diffs) / stats[b]["p50_ms"]
+
+    overheads = {
+        "principal_vs_no_principal_paired_pct": round(
+            paired("principal_20_groups", "no_principal"), 2
+        ),
+        "principal_vs_no_principal_p50_pct": round(
+            100.0
+            * (stats["principal_20_groups"]["p50_ms"] - stats["no_principal"]["p50_ms"])
+            / stats["no_principal"]["p50_ms"],
+            2,
+        ),
+        "principal_vs_tenant_admin_paired_pct": round(
+            paired("principal_20_groups", "tenant_admin"), 2
+        ),
+        "no_principal_vs_tenant_admin_paired_pct": round(paired("no_principal", "tenant_admin"), 2),
+        "tenant_admin_vs_raw_paired_pct": round(paired("tenant_admin", "raw_query"), 2),
+    }
+    # the first query after a write evaluates the condition over every record again
+    after_write: list[float] = []
+    r = retrievers["principal_20_groups"]
+    for n in range(max(20, rounds // 30)):
+        writer.upsert(
+            [
+                {
+                    "id": "churn#0",
+                    "values": qvecs[n % len(qvecs)],
+                    "metadata": {"n": n, "text": "churn"},
+                }
+            ]
+        )
+        t0 = time.perf_counter()
+        r.invoke(f"q{n % len(qvecs)}")
+        after_write.append((time.perf_counter() - t0) * 1000.0)
+    return {
+        "stats": stats,
+        "overheads": overheads,
+        "after_a_write": summary(after_write),
+        "meta": {
+            "what": (
+                "tenant_retriever(...).invoke for a principal with 20 groups vs the same "
+                "query with no principal (and as TENANT_ADMIN, and raw), one tenant"
+            ),
+            "chunks": ACL_CHUNKS,
+            "groups_in_corpus": ACL_GROUPS,
+            "principal_groups": len(principal.groups),
+            "target_overhead_pct": ACL_TARGET_PCT,
+            "rounds": rounds,
+            "load_average_1m_before_after": [
+                round(load_before[0], 2),
+                round(os.getloadavg()[0], 2),
+            ],
+            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        },
+        "chunks_visible": visible,
+    }
+
+
+def print_acl(out: dict[str, Any]) -> None:
+    print(f"access lists, {out['meta']['chunks']:,} chunks in one tenant:")
+    for path, s in out["stats"].items():
+        print(
+            f"  {path:<22} p50 {s['p50_ms']:>7.3f} ms  p90 {s['p90_ms']:>7.3f} ms  "
+            f"client cpu {s['client_cpu_mean_ms']:.3f} ms"
+        )
+    for k, v in out["overheads"].items():
+        print(f"  {k:<42} {v:+.2f}%")
+    aw = out["after_a_write"]
+    print(f"  first query after a write: p50 {aw['p50_ms']:.3f} ms (n={aw['n']})")
+    print("  load average (1 min) before/after:", out["meta"]["load_average_1m_before_after"])
 
 
 async def bench_async(url: str, index: Any, emb: Any, qvecs: list, rounds: int) -> dict[str, Any]:

@@ -27,6 +27,8 @@ _EXPORTS: dict[str, str] = {
     "ConfigurationError": "tenant_rag.errors",
     "QuotaExceededError": "tenant_rag.errors",
     "IngestError": "tenant_rag.errors",
+    "InvalidAclError": "tenant_rag.errors",
+    "AccessControlError": "tenant_rag.errors",
     "PortabilityError": "tenant_rag.errors",
     "UnknownTenantError": "tenant_rag.errors",
     "UnknownDocumentError": "tenant_rag.errors",
@@ -35,6 +37,14 @@ _EXPORTS: dict[str, str] = {
     "tenant_id_for": "tenant_rag.tenancy.ids",
     "TenantScope": "tenant_rag.tenancy.scope",
     "PinnedIndex": "tenant_rag.tenancy.pinned",
+    # access lists inside a tenant
+    "Principal": "tenant_rag.tenancy.acl",
+    "TENANT_ADMIN": "tenant_rag.tenancy.acl",
+    "acl_for": "tenant_rag.tenancy.acl",
+    "set_acl": "tenant_rag.ingestion.access",
+    "document_acl": "tenant_rag.ingestion.access",
+    "set_acl_policy": "tenant_rag.lifecycle.access",
+    "acl_policy": "tenant_rag.lifecycle.access",
     # connection
     "connect": "tenant_rag.connection",
     "ensure_index": "tenant_rag.connection",
@@ -110,9 +120,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     )
     from tenant_rag.connection import connect, ensure_index
     from tenant_rag.errors import (
+        AccessControlError,
         ConfigurationError,
         IndexMismatchError,
         IngestError,
+        InvalidAclError,
         InvalidTenantError,
         PortabilityError,
         QuotaExceededError,
@@ -121,8 +133,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         UnknownDocumentError,
         UnknownTenantError,
     )
+    from tenant_rag.ingestion.access import document_acl, set_acl
     from tenant_rag.ingestion.pipeline import delete_document, ingest
     from tenant_rag.ingestion.report import IngestReport
+    from tenant_rag.lifecycle.access import acl_policy, set_acl_policy
     from tenant_rag.lifecycle.documents import list_documents
     from tenant_rag.lifecycle.erasure import DeletionReceipt, erase
     from tenant_rag.lifecycle.metering import Quotas, UsageMeter
@@ -160,6 +174,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         PerRequestTenantRetriever,
         per_request_retriever,
     )
+    from tenant_rag.tenancy.acl import TENANT_ADMIN, Principal, acl_for
     from tenant_rag.tenancy.ids import (
         tenant_id_for,
         validate_tenant,

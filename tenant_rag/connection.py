@@ -205,10 +205,84 @@ def ensure_index(
     handle = _data_plane_handle(pc, name, desc)
     handle._tenant_rag_index_name = name
     handle._tenant_rag_shape = (dimension, metric)
+    handle._tenant_rag_tags = IndexTags(pc, name, tags_of(desc))
+
     handle._tenant_rag_model = recorded or model
     with _lock:
         _indexes.setdefault(pc, {})[name] = handle
     return handle
+
+
+class IndexTags:
+    """An index's tags as this process last read them, re-read at most every ``ttl`` seconds.
+
+    `ensure_index` puts one on each handle it returns. Readers that depend
+    on a tag (the ACL policy, `tenant_rag.tenancy.acl.acl_policy_of`) ask
+    `current()` on every request: a dictionary read, plus one
+    ``describe_index`` per ``ttl``, so a tag changed by another process
+    reaches this one within ``ttl`` seconds. A failed re-read keeps the last
+    known tags (and tries again after ``ttl``); `refresh` raises instead.
+    """
+
+    def __init__(self, pc: Any, name: str, tags: dict[str, str], ttl: float = 60.0) -> None:
+        # weak: a handle must not keep its client alive (the handle cache is keyed weakly by it)
+        self._pc = weakref.ref(pc)
+        self.name = name
+        self.ttl = ttl
+        self._tags = dict(tags)
+        self._read_at = time.monotonic()
+        self._lock = threading.Lock()
+
+    def current(self) -> dict[str, str]:
+        """The tags; re-read from the control plane when older than ``ttl``."""
+        if time.monotonic() - self._read_at > self.ttl:
+            with self._lock:
+                if time.monotonic() - self._read_at > self.ttl:
+                    try:
+                        self.refresh()
+                    except Exception:  # noqa: BLE001 - keep serving; retried after ttl
+                        self._read_at = time.monotonic()
+                        import logging
+
+                        logging.getLogger(__name__).warning(
+                            "could not re-read the tags of index %r; keeping the last known",
+                            self.name,
+                        )
+        return self._tags
+
+    def refresh(self) -> dict[str, str]:
+        """Re-read the tags now (raises when the control plane cannot answer, or the client
+        that made the handle is gone)."""
+        pc = self._pc()
+        if pc is None:
+            raise ConfigurationError(
+                f"the client that opened index {self.name!r} is gone; its tags cannot be re-read."
+            )
+        tags = tags_of(pc.describe_index(self.name))
+        self._tags, self._read_at = tags, time.monotonic()
+        return tags
+
+    def __repr__(self) -> str:
+        return f"IndexTags({self.name!r}, {self._tags!r})"
+
+
+def tags_of(desc: Any) -> dict[str, str]:
+    """An index description's tags as a plain dict ({} when it has none)."""
+    tags = desc.get("tags") if isinstance(desc, dict) else getattr(desc, "tags", None)
+    if tags is None:
+        return {}
+    if hasattr(tags, "to_dict"):
+        tags = tags.to_dict()
+    return {str(k): str(v) for k, v in dict(tags).items()}
+
+
+def refresh_index_tags(pc: Any, name: str) -> None:
+    """Re-read ``name``'s tags for every handle of ``pc`` this process holds (after a change)."""
+    with _lock:
+        handle = _indexes.get(pc, {}).get(name)
+    tags = getattr(handle, "_tenant_rag_tags", None) if handle is not None else None
+    if isinstance(tags, IndexTags):
+        tags.refresh()
 
 
 def _dimension_of(embedding: Any) -> int:

@@ -49,6 +49,24 @@ class IngestError(TenantRagError):
     """A document could not be ingested; the message names the document."""
 
 
+class InvalidAclError(TenantRagError, ValueError):
+    """An access list or a principal broke a rule; the message names the rule.
+
+    Raised before anything is read or written: a bad access list never falls
+    back to wider access (nor to none), it is refused.
+    """
+
+
+class AccessControlError(TenantIsolationError):
+    """A read tried to reach outside what its principal may see inside the tenant.
+
+    A filter naming the access-list field, or a record the principal may not
+    read coming back from the index (which would mean the filter was ignored).
+    A subclass of :class:`TenantIsolationError`: treat it as a bug or an
+    attack, never retry it.
+    """
+
+
 class UnknownTenantError(TenantRagError, LookupError):
     """An operation named a tenant that has no data in the index; ``suggestions`` are close names.
 

@@ -14,20 +14,24 @@ import pytest
 import tenant_rag
 
 EXPORTS = [
+    "AccessControlError",
     "ConfigurationError",
     "DeletionReceipt",
     "ExtractiveAnswerer",
     "IndexMismatchError",
     "IngestError",
     "IngestReport",
+    "InvalidAclError",
     "InvalidTenantError",
     "LocalMiniLMEmbeddings",
     "PerRequestTenantRetriever",
     "PinnedIndex",
     "PortabilityError",
+    "Principal",
     "QuotaExceededError",
     "Quotas",
     "RoutingTable",
+    "TENANT_ADMIN",
     "TenantIsolationError",
     "TenantPineconeVectorStore",
     "TenantRagError",
@@ -36,12 +40,15 @@ EXPORTS = [
     "UnknownTenantError",
     "UsageMeter",
     "__version__",
+    "acl_for",
+    "acl_policy",
     "admin_cross_tenant_retriever",
     "connect",
     "copy_tenant",
     "default_embeddings",
     "default_llm",
     "delete_document",
+    "document_acl",
     "ensure_index",
     "erase",
     "export_tenant",
@@ -58,6 +65,8 @@ EXPORTS = [
     "per_request_retriever",
     "rag_chain",
     "reembed_tenant",
+    "set_acl",
+    "set_acl_policy",
     "tenant_id_for",
     "tenant_retriever",
     "tenant_stats",
@@ -80,6 +89,8 @@ SIGNATURES: dict[str, list[tuple[str, str, Any]]] = {
         ("text_key", K, "text"),
         ("shared_namespace", K, "tenant-shared"),
         ("tenant_field", K, "tenant_id"),
+        ("principal", K, None),  # issue 14: who reads inside the tenant
+        ("acl_policy", K, None),
         ("search_kwargs", KW, ...),
     ],
     "tenant_vector_store": [
@@ -88,6 +99,7 @@ SIGNATURES: dict[str, list[tuple[str, str, Any]]] = {
         ("embedding", P, ...),
         ("isolation", K, "namespace"),
         ("text_key", K, "text"),
+        ("principal", K, None),  # issue 14
         ("kwargs", KW, ...),
     ],
     "ingest": [
@@ -111,6 +123,8 @@ SIGNATURES: dict[str, list[tuple[str, str, Any]]] = {
         ("on_conflict", K, "refuse"),  # issue 12: another source's document is not replaced
         ("doc_id_prefix", K, ""),
         ("origin", K, None),
+        ("acl", K, None),  # issue 14: the run's access list
+        ("acl_sidecars", K, True),
     ],
     "offboard": [
         ("tenant", P, ...),

@@ -23,6 +23,38 @@ def quickstart_code() -> str:
     return block.group(1)
 
 
+def acl_example_code() -> str:
+    text = README.read_text(encoding="utf-8")
+    block = re.search(
+        r"<!-- acl-example:start -->\s*```python\n(.*?)```\s*<!-- acl-example:end -->", text, re.S
+    )
+    assert block, "README lost its access-list example markers"
+    return block.group(1)
+
+
+def test_acl_example_runs_as_written(tmp_path: Path) -> None:
+    """Two users of one tenant, the same question, different sources (issue 14)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PINECONE_", "OPENAI_"))}
+    env["TENANT_RAG_HOME"] = str(tmp_path / "home")
+    code = acl_example_code() + (
+        "\nfrom tenant_rag import document_acl\n"
+        "print('acl', document_acl(index, 'acme', 'hr/bands.md')[1])\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert "alice ['alice/review.md', 'cafeteria.md']" in lines, proc.stdout
+    assert "bob ['cafeteria.md', 'hr/bands.md']" in lines, proc.stdout
+    assert "acl ['group:hr', 'user:alice']" in lines, proc.stdout
+
+
 def test_quickstart_is_short() -> None:
     lines = [line for line in quickstart_code().splitlines() if line.strip()]
     assert len(lines) < 25, f"the quickstart grew to {len(lines)} lines"

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from tenant_rag.chat.config import KeyRing
 from tenant_rag.chat.errors import install_error_handlers
 from tenant_rag.chat.jobs import JobManager
+from tenant_rag.chat.jwt_auth import JwtConfig, load_jwt_config
 from tenant_rag.chat.keystore import KeyStore
 from tenant_rag.chat.limits import body_limit
 from tenant_rag.chat.logs import RequestLogMiddleware, install_redaction
@@ -30,6 +31,8 @@ log = logging.getLogger("tenant_rag.chat")
 
 #: The index the chat backend reads and writes (the seed's RAG workload).
 DEFAULT_INDEX = "rag"
+#: ``jwt=`` default: read the JWT settings from the environment (`load_jwt_config`).
+FROM_ENV: Any = object()
 
 
 def create_chat_app(
@@ -44,6 +47,7 @@ def create_chat_app(
     routes: Any = None,
     audit_log: str | None = None,
     throttle: ThrottleConfig | None = None,
+    jwt: JwtConfig | None = FROM_ENV,
 ) -> FastAPI:
     """Build the app.
 
@@ -64,13 +68,25 @@ def create_chat_app(
         audit_log: where the admin routes append their deletion receipts (default:
             ``$TENANT_RAG_AUDIT_LOG``, else none).
         throttle: failed-authentication throttling (`ThrottleConfig()` by default).
+        jwt: how user tokens are verified (`tenant_rag.chat.jwt_auth.JwtConfig`);
+            default `load_jwt_config()` from ``TENANT_RAG_JWT_*``; ``None``: keys only.
     """
+    if jwt is FROM_ENV:
+        jwt = load_jwt_config()
     if keys is None:
-        keys = KeyStore.load()
+        try:
+            keys = KeyStore.load()
+        except ConfigurationError:
+            if jwt is None:
+                raise
+            keys = KeyStore(KeyRing.from_mapping({}))  # user tokens only
     elif isinstance(keys, KeyRing):
         keys = KeyStore(keys)
-    if not keys.ring.tenants:
-        raise ConfigurationError("the key ring has no tenant keys; the server would serve nobody.")
+    if not keys.ring.tenants and jwt is None:
+        raise ConfigurationError(
+            "the key ring has no tenant keys and no JWT key is configured; the server would "
+            "serve nobody."
+        )
     if index is None:
         from tenant_rag.connection import connect
 
@@ -92,7 +108,7 @@ def create_chat_app(
 
         index = ensure_index(pc, index_name, embedding=embedding)
     limits = limits or ChatLimits()
-    install_redaction(keys.ring.secrets())
+    install_redaction(keys.ring.secrets() | (jwt.secrets() if jwt is not None else frozenset()))
     service = ChatService(
         index=index,
         index_name=index_name,
@@ -115,6 +131,7 @@ def create_chat_app(
         lifespan=lifespan,
     )
     app.state.keys = keys
+    app.state.jwt = jwt
     app.state.throttle = guard = AuthThrottle(throttle)
     app.state.service = service
     app.state.jobs = jobs
@@ -128,14 +145,16 @@ def create_chat_app(
         limit=limits.max_body_bytes,
     )
     app.add_middleware(RequestLogMiddleware)
-    app.add_middleware(ThrottleMiddleware, throttle=guard)  # outermost: refusals cost least
+    # outermost: refusals cost least; user tokens counted by signature, as in auth.py
+    app.add_middleware(ThrottleMiddleware, throttle=guard, tokens=jwt is not None)
     for router in ROUTERS:
         app.include_router(router)
     log.info(
-        "chat backend ready: index=%s, tenants=%s, admin keys=%d",
+        "chat backend ready: index=%s, tenants=%s, admin keys=%d, user tokens=%s",
         index_name,
         ", ".join(keys.ring.tenants),
         keys.ring.admin_count,
+        jwt.algorithms if jwt is not None else "off",
     )
     return app
 

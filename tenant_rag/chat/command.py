@@ -3,13 +3,16 @@
 Keys come from ``--keys FILE`` (JSON or TOML: ``{"keys": {"sha256:<hex>": "acme"},
 "admin_keys": ["sha256:<hex>"]}``, written by ``tenant-rag chat-keys new --keys FILE``,
 reloaded when it changes) or the environment (``TENANT_RAG_CHAT_KEYS=key1=acme,key2=globex``,
-``TENANT_RAG_ADMIN_KEY``). The data lives on the embedded server
+``TENANT_RAG_ADMIN_KEY``). User tokens (JWT, `tenant_rag.chat.jwt_auth`) are accepted
+beside them when ``--jwt-public-key FILE`` or ``TENANT_RAG_JWT_SECRET`` is set. The data
+lives on the embedded server
 (``TENANT_RAG_HOME``) unless ``PINECONE_API_KEY`` is set.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import socket
 from pathlib import Path
 from typing import Annotated
@@ -38,6 +41,21 @@ def chat_server(
     log_level: Annotated[
         str, typer.Option(help="debug, info (logs each request, never keys), warning, error.")
     ] = "info",
+    jwt_public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--jwt-public-key",
+            help="PEM public key (RS256 or ES256) verifying user tokens. An HS256 secret is "
+            "read from $TENANT_RAG_JWT_SECRET only, never from the command line.",
+            show_default=False,
+        ),
+    ] = None,
+    jwt_audience: Annotated[
+        str | None, typer.Option(help="Required 'aud' of user tokens.", show_default=False)
+    ] = None,
+    jwt_issuer: Annotated[
+        str | None, typer.Option(help="Required 'iss' of user tokens.", show_default=False)
+    ] = None,
     audit_log: Annotated[
         Path | None,
         typer.Option(
@@ -55,8 +73,25 @@ def chat_server(
     if max_upload_mb <= 0:
         typer.echo("error: --max-upload-mb must be positive.", err=True)
         raise typer.Exit(2)
+    from tenant_rag.chat import jwt_auth
+    from tenant_rag.chat.config import KeyRing
+
+    env = dict(os.environ)
+    for name, value in (
+        (jwt_auth.PUBLIC_KEY_FILE_ENV, jwt_public_key),
+        (jwt_auth.AUDIENCE_ENV, jwt_audience),
+        (jwt_auth.ISSUER_ENV, jwt_issuer),
+    ):
+        if value is not None:
+            env[name] = str(value)
     try:
-        ring = KeyStore.load(keys)
+        jwt = jwt_auth.load_jwt_config(env)
+        try:
+            ring = KeyStore.load(keys)
+        except ConfigurationError:
+            if jwt is None or keys is not None:
+                raise
+            ring = KeyStore(KeyRing.from_mapping({}))  # user tokens only
     except ConfigurationError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -89,6 +124,7 @@ def chat_server(
     try:
         app = create_chat_app(
             keys=ring,
+            jwt=jwt,
             index_name=index,
             limits=ChatLimits(max_upload_bytes=int(max_upload_mb * 1024 * 1024)),
         )
@@ -100,7 +136,8 @@ def chat_server(
     shown = f"[{host}]" if ":" in host else host
     typer.echo(
         f"tenant_rag chat backend: open http://{shown}:{bound}/  "
-        f"(tenants: {', '.join(ring.tenants)}; admin keys: {ring.admin_count})"
+        f"(tenants: {', '.join(ring.tenants) or 'from user tokens'}; admin keys: "
+        f"{ring.admin_count}; user tokens: {'on' if jwt is not None else 'off'})"
     )
     # log_config=None keeps our handler (and its redaction filter) for uvicorn's loggers;
     # uvicorn's access log is off because RequestLogMiddleware logs each request without

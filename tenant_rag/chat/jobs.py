@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from tenant_rag.chat.errors import status_for
+from tenant_rag.chat.errors import ChatApiError, status_for
 from tenant_rag.chat.serialize import report_json
 from tenant_rag.errors import TenantRagError
 
@@ -76,6 +76,9 @@ class Job:
     paths: list[Path] = field(default_factory=list, repr=False)
     #: Keyword arguments for the ingest function (``replace=True``).
     options: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: The user (token) who uploaded it; None for a tenant key or a tenant admin. A user
+    #: sees only their own jobs (names and reports can tell of documents they may not read).
+    owner: str | None = field(default=None, repr=False)
 
     @property
     def done(self) -> bool:
@@ -143,10 +146,17 @@ class JobManager:
         return Path(tempfile.mkdtemp(prefix=f"{UPLOAD_PREFIX}{os.getpid()}-"))
 
     def submit(
-        self, tenant: str, root: Path, paths: list[Path], nbytes: int, **options: Any
+        self,
+        tenant: str,
+        root: Path,
+        paths: list[Path],
+        nbytes: int,
+        *,
+        owner: str | None = None,
+        **options: Any,
     ) -> Job:
         """Queue the ingestion of ``paths`` (under ``root``, which the job then owns);
-        ``options`` go to the ingest function."""
+        ``options`` go to the ingest function; ``owner`` is the uploading user (see `Job`)."""
         job = Job(
             id=uuid.uuid4().hex,
             tenant=tenant,
@@ -155,6 +165,7 @@ class JobManager:
             root=root,
             paths=list(paths),
             options=options,
+            owner=owner,
         )
         with self._cond:
             if self._closed:
@@ -178,25 +189,28 @@ class JobManager:
             self._cond.notify()
         return job
 
-    def get(self, tenant: str, job_id: str) -> Job | None:
-        """The tenant's job ``job_id``; None for an unknown id or another tenant's job."""
+    def get(self, tenant: str, job_id: str, *, user: str | None = None) -> Job | None:
+        """The tenant's job ``job_id``; None for an unknown id or another tenant's job (and,
+        with ``user``, for a job that user did not upload)."""
         with self._cond:
             job = self._jobs.get(job_id)
-            return job if job is not None and job.tenant == tenant else None
+            return job if job is not None and _visible(job, tenant, user) else None
 
-    def snapshot(self, tenant: str, job_id: str) -> tuple[int, dict[str, Any]] | None:
-        """``(version, to_dict())`` read consistently, or None."""
+    def snapshot(
+        self, tenant: str, job_id: str, *, user: str | None = None
+    ) -> tuple[int, dict[str, Any]] | None:
+        """``(version, to_dict())`` read consistently, or None (as `get`)."""
         with self._cond:
             job = self._jobs.get(job_id)
-            if job is None or job.tenant != tenant:
+            if job is None or not _visible(job, tenant, user):
                 return None
             return job.version, job.to_dict()
 
-    def list(self, tenant: str) -> list[dict[str, Any]]:
-        """The tenant's known jobs, newest first."""
+    def list(self, tenant: str, *, user: str | None = None) -> list[dict[str, Any]]:
+        """The tenant's known jobs (with ``user``, only theirs), newest first."""
         with self._cond:
             self._prune()
-            return [j.to_dict() for j in reversed(self._jobs.values()) if j.tenant == tenant]
+            return [j.to_dict() for j in reversed(self._jobs.values()) if _visible(j, tenant, user)]
 
     def close(self) -> None:
         """Stop: queued jobs fail with ``server_stopped``; a running one gets the grace."""
@@ -315,8 +329,15 @@ class JobManager:
                 del self._jobs[job.id]
 
 
+def _visible(job: Job, tenant: str, user: str | None) -> bool:
+    """A job of ``tenant``; with ``user`` (a user token's reader), one that user uploaded."""
+    return job.tenant == tenant and (user is None or job.owner == user)
+
+
 def _describe(exc: BaseException) -> tuple[str, str]:
     """A job's error code and message: the library's own refusals by name, else generic."""
+    if isinstance(exc, ChatApiError):  # a refusal the route would have answered (document_exists)
+        return exc.code, exc.message
     if isinstance(exc, TenantRagError):
         return status_for(exc)[1], str(exc)
     from tenant_rag.tenancy.sdk_errors import http_status

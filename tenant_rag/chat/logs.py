@@ -2,8 +2,8 @@
 
 Nothing in the server logs a header or a key on purpose; this module is the
 second line. `RedactingFilter` rewrites any log record that contains a
-configured key, or anything shaped like ``Bearer <token>`` or an
-``Authorization`` header, before a handler sees it. It is installed on the
+configured key, or anything shaped like ``Bearer <token>``, a signed user
+token (JWT) or an ``Authorization`` header, before a handler sees it. It is installed on the
 loggers the server's stack writes to (ours, uvicorn's, FastAPI's, the SSE
 library's) and on the handler the CLI configures.
 """
@@ -27,6 +27,8 @@ _AUTH_HEADER = re.compile(
     r"(?i)(['\"]?(?:authorization|api[-_]?key|x-api-key)['\"]?\s*[:=,]\s*(?:b?['\"])?)"
     r"(?!\[REDACTED\])[^'\"\s,;)\]]+(?:\s+[^'\"\s,;)\]]+)?"
 )
+#: A signed user token (JWT) anywhere in a message: three base64url parts, the first two JSON.
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 #: Loggers whose records are filtered (filters on a logger do not see its children's records).
 REDACTED_LOGGERS = (
     "tenant_rag",
@@ -58,6 +60,7 @@ class RedactingFilter(logging.Filter):
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, REDACTED)
+        text = _JWT.sub(REDACTED, text)
         text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
         return _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
 

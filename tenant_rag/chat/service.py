@@ -19,6 +19,8 @@ from typing import Any
 
 from fastapi import Request
 
+from tenant_rag.tenancy.acl import TENANT_ADMIN, Reader
+
 #: The origin recorded for every uploaded document (see `tenant_rag.ingestion.ingest`).
 UPLOAD_ORIGIN = "upload"
 #: Default per-file upload cap.
@@ -87,18 +89,18 @@ class ChatService:
             opened = self._opened.setdefault(route.index, opener(route.index))
         return opened[0], route.index, opened[1]
 
-    def retriever(self, tenant: str) -> Any:
-        """A retriever pinned to ``tenant`` (from the request's key, never its body)."""
+    def retriever(self, tenant: str, reader: Reader = TENANT_ADMIN) -> Any:
+        """A retriever pinned to ``tenant``, reading for ``reader`` (both from the credentials)."""
         from tenant_rag.stores.langchain import tenant_retriever
 
         index, _, embedding = self.target(tenant)
-        return tenant_retriever(index, tenant, embedding, k=self.limits.top_k)
+        return tenant_retriever(index, tenant, embedding, k=self.limits.top_k, principal=reader)
 
-    def chain(self, tenant: str) -> Any:
-        """The RAG chain over the tenant's retriever."""
+    def chain(self, tenant: str, reader: Reader = TENANT_ADMIN) -> Any:
+        """The RAG chain over the tenant's retriever for ``reader``."""
         from tenant_rag.chains.rag import rag_chain
 
-        return rag_chain(self.retriever(tenant), self.llm)
+        return rag_chain(self.retriever(tenant, reader), self.llm)
 
     def ingest(
         self,
@@ -108,6 +110,8 @@ class ChatService:
         progress: Callable[[int, int | None, int], None] | None = None,
         *,
         replace: bool = False,
+        acl: list[str] | None = None,
+        recheck: Callable[[], None] | None = None,
     ) -> Any:
         """Ingest uploaded files (already saved under ``root``) into ``tenant``.
 
@@ -115,6 +119,10 @@ class ChatService:
         relative to it (the upload's name). Every upload has the origin
         ``upload``: uploading a file again replaces it, while a document of
         that name ingested from elsewhere (the CLI) is refused unless ``replace``.
+        ``acl`` is the uploads' access list; sidecars are not read (the folder
+        is a temporary one). ``recheck`` runs first, on this thread, and raises
+        to refuse the whole upload (the route's check that the uploader may
+        replace the documents these names already are, made again at write time).
         Runs on a job thread (`tenant_rag.chat.jobs`); ``progress`` is ingestion's
         progress callback. Embedding batches are kept small
         (`ChatLimits.job_embed_batch`), and the local model runs on one thread for
@@ -123,6 +131,8 @@ class ChatService:
         """
         from tenant_rag.ingestion import ingest
 
+        if recheck is not None:
+            recheck()
         index, _, embedding = self.target(tenant)
         return ingest(
             index,
@@ -137,6 +147,8 @@ class ChatService:
             wave_chunks=self.limits.job_wave_chunks,
             origin=UPLOAD_ORIGIN,
             on_conflict="replace" if replace else "refuse",
+            acl=acl,
+            acl_sidecars=False,
         )
 
     @cached_property
@@ -161,12 +173,13 @@ class ChatService:
             return self.embedding.with_threads(1, before_embed=give_way)
         return self.embedding
 
-    def pinned(self, tenant: str) -> Any:
-        """The raw index pinned to ``tenant`` (listing documents)."""
+    def pinned(self, tenant: str, reader: Reader = TENANT_ADMIN) -> Any:
+        """The raw index serving ``tenant`` (its route), pinned to it and reading for
+        ``reader`` (listing documents, checking a user's rights on one)."""
         from tenant_rag.tenancy.pinned import PinnedIndex
 
         index, name, _ = self.target(tenant)
-        return PinnedIndex(index, tenant, index_name=name)
+        return PinnedIndex(index, tenant, index_name=name, principal=reader)
 
 
 class ForegroundGate:

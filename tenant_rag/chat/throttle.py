@@ -237,9 +237,11 @@ class ThrottleMiddleware:
     ``Connection: close``.
     """
 
-    def __init__(self, app: ASGIApp, throttle: AuthThrottle) -> None:
+    def __init__(self, app: ASGIApp, throttle: AuthThrottle, *, tokens: bool = False) -> None:
         self.app = app
         self.throttle = throttle
+        #: whether user tokens (JWT) are accepted: they are bucketed by signature (`bucket_key`)
+        self.tokens = tokens
         self._held = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -252,7 +254,7 @@ class ThrottleMiddleware:
             return
         client = scope.get("client")
         address = client[0] if client else None
-        decision = self.throttle.check(address, key)
+        decision = self.throttle.check(address, bucket_key(key, tokens=self.tokens))
         if decision.allowed:
             await self.app(scope, receive, send)
             return
@@ -267,6 +269,20 @@ class ThrottleMiddleware:
             finally:
                 self._held -= 1
         await _send_refusal(send, decision)
+
+
+def bucket_key(key: str, *, tokens: bool) -> str:
+    """What a presented credential is counted under (its prefix bucket is taken from this).
+
+    A user token (when tokens are accepted) by its signature: a JWT's first
+    characters are its header, the same for every user's token, so its prefix
+    would put every user in one bucket. Anything else is counted as presented.
+    """
+    from tenant_rag.chat.jwt_auth import looks_like_jwt
+
+    if tokens and looks_like_jwt(key):
+        return key.rsplit(".", 1)[-1]
+    return key
 
 
 def _bearer(scope: Scope) -> str | None:

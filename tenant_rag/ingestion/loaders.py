@@ -59,6 +59,8 @@ class SourceDocument:
     #: where the document came from, for conflict checks: a file's absolute path, a
     #: Document's or record's ``metadata["source"]``; None when nothing says
     origin: str | None = None
+    #: the access list an ``.acl.json`` sidecar gives the file (None: no sidecar names it)
+    acl: list[str] | None = None
 
 
 @dataclass
@@ -188,10 +190,14 @@ def _rel(path: Path, root: Path) -> str:
 # -- turning sources into documents --------------------------------------------------------------
 
 
-def load(item: Any, position: int) -> Iterator[Loaded]:
-    """The documents (or failures) of one expanded source."""
+def load(item: Any, position: int, *, sidecars: bool = True) -> Iterator[Loaded]:
+    """The documents (or failures) of one expanded source.
+
+    ``sidecars``: give files the access list of their ``.acl.json`` sidecar
+    (`tenant_rag.ingestion.sidecar`).
+    """
     if isinstance(item, FileSource):
-        yield from load_file(item)
+        yield from load_file(item, sidecars=sidecars)
     elif isinstance(item, Document):
         yield from _from_document(item, position)
     elif isinstance(item, tuple | list) and len(item) in (2, 3):
@@ -253,8 +259,29 @@ def file_origin(path: Path) -> str:
         return full.as_posix()
 
 
-def load_file(fs: FileSource) -> Iterator[Loaded]:
-    """Load one file by its suffix; every problem becomes a `LoadFailure` naming the file."""
+def load_file(fs: FileSource, *, sidecars: bool = True) -> Iterator[Loaded]:
+    """Load one file by its suffix; every problem becomes a `LoadFailure` naming the file.
+
+    With ``sidecars``, each document of the file carries the access list its
+    ``.acl.json`` sidecar gives it; a sidecar that cannot be used fails the
+    file (it is never loaded without the access list it was meant to have).
+    """
+    acl = None
+    if sidecars:
+        from tenant_rag.ingestion.sidecar import SidecarError, sidecar_acl
+
+        try:
+            acl = sidecar_acl(fs.path)
+        except SidecarError as exc:
+            yield LoadFailure(fs.rel, str(exc), protects=fs.rel)
+            return
+    for loaded in _load_file(fs):
+        if acl is not None and isinstance(loaded, SourceDocument):
+            loaded.acl = acl
+        yield loaded
+
+
+def _load_file(fs: FileSource) -> Iterator[Loaded]:
     suffix = fs.path.suffix.lower()
     origin = file_origin(fs.path)
     try:

@@ -66,7 +66,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal
 
-from tenant_rag.errors import DocumentConflictError, IngestError, TenantRagError
+from tenant_rag.errors import DocumentConflictError, IngestError, InvalidAclError, TenantRagError
 from tenant_rag.ingestion.chunking import Splitter, config_fingerprint, default_splitter, split
 from tenant_rag.ingestion.loaders import (
     FileSource,
@@ -85,6 +85,7 @@ from tenant_rag.ingestion.records import (
 )
 from tenant_rag.ingestion.report import IngestReport
 from tenant_rag.ingestion.sdk import lean_handle
+from tenant_rag.tenancy.acl import ACL_FIELD, TENANT_ADMIN, normalize_acl, stored_acl
 from tenant_rag.tenancy.batching import batches
 from tenant_rag.tenancy.limits import MAX_UPSERT_RECORDS, UPSERT_BATCH_BYTES
 from tenant_rag.tenancy.pinned import PinnedIndex, index_name_of
@@ -118,6 +119,8 @@ class _Doc:
     metadata: dict[str, Any]
     digest: str
     origin: str | None = None
+    #: the access list (normalized; None: none, the index policy applies)
+    acl: list[str] | None = None
     had_chunk0: bool = False
     chunks: list[str] = field(default_factory=list)
     chunk_metadata: list[dict[str, Any]] = field(default_factory=list)
@@ -150,6 +153,8 @@ def ingest(
     on_conflict: Literal["refuse", "replace"] = "refuse",
     doc_id_prefix: str = "",
     origin: str | None = None,
+    acl: list[str] | None = None,
+    acl_sidecars: bool = True,
 ) -> IngestReport:
     """Chunk, embed and upsert ``sources`` into ``tenant``'s part of ``index``; return the report.
 
@@ -166,6 +171,17 @@ def ingest(
     that fails (unreadable, metadata over 40 KB, writes failing after the
     retries) is reported with its reason and the run goes on.
 
+    Access lists (`tenant_rag.tenancy.acl`): each document's ``acl`` is, in
+    order, its own ``metadata["acl"]`` (a ``Document``'s or record's metadata,
+    a ``.json``/``.jsonl`` item's ``acl`` field), else the first matching
+    pattern of the nearest ``.acl.json`` sidecar in its folder or above (see
+    `tenant_rag.ingestion.sidecar`), else ``acl=`` for the whole run, else
+    none (the index policy decides); ``acl_sidecars=False`` ignores sidecars
+    (uploads saved to a temporary folder). It is stored on every chunk. A bad
+    access list fails its document (never ingested with wider access); a bad
+    ``acl=`` raises before anything is read. An unchanged document whose
+    access list changed is updated by metadata only, without re-embedding.
+
     Sources: every chunk records its document's origin (a file's path relative
     to the working directory, or its absolute path outside it, a Document's or record's ``metadata["source"]``, or ``origin=``
     for the whole run). A document whose stored version came from another
@@ -181,10 +197,15 @@ def ingest(
     if on_conflict not in ("refuse", "replace"):
         raise ValueError(f"on_conflict must be 'refuse' or 'replace', got {on_conflict!r}.")
     started = time.perf_counter()
+    run_acl = normalize_acl(acl)
     # PinnedIndex validates the tenant first; the lean handle under it only skips the SDK's
     # per-float type checks (see tenant_rag.ingestion.sdk)
     pinned = PinnedIndex(
-        lean_handle(index), tenant, isolation=isolation, index_name=index_name_of(index)
+        lean_handle(index),
+        tenant,
+        isolation=isolation,
+        index_name=index_name_of(index),
+        principal=TENANT_ADMIN,  # a writer: it must see every document it may replace
     )
     if embedding is None or not hasattr(embedding, "embed_documents"):
         raise TypeError("embedding must be a LangChain Embeddings (with embed_documents).")
@@ -212,6 +233,8 @@ def ingest(
         on_conflict=on_conflict,
         doc_id_prefix=doc_id_prefix,
         origin=origin,
+        run_acl=run_acl,
+        sidecars=acl_sidecars,
     )
     try:
         run.prepare(sync)
@@ -246,7 +269,7 @@ def delete_document(
     """
     if not isinstance(doc_id, str) or not doc_id:
         raise ValueError("doc_id must be a non-empty string.")
-    pinned = PinnedIndex(index, tenant, isolation=isolation)
+    pinned = PinnedIndex(index, tenant, isolation=isolation, principal=TENANT_ADMIN)
     policy = retry or RetryPolicy()
     ids = policy.call(lambda: pinned.document_ids(doc_id), what="list")
     if ids:
@@ -291,6 +314,8 @@ class _Run:
     on_conflict: str = "refuse"
     doc_id_prefix: str = ""
     origin: str | None = None
+    run_acl: list[str] | None = None
+    sidecars: bool = True
     lock: threading.Lock = field(default_factory=threading.Lock)
     #: base -> chunk numbers present at the start (sync only)
     existing: dict[str, set[int]] | None = None
@@ -338,7 +363,7 @@ class _Run:
         try:
             group: list[_Doc] = []
             for position, item in enumerate(items, 1):
-                for loaded in load(item, position):
+                for loaded in load(item, position, sidecars=self.sidecars):
                     doc = self._admit(loaded)
                     if doc is not None:
                         group.append(doc)
@@ -380,7 +405,17 @@ class _Run:
             )
             return None
         self.seen_bases.add(base)
-        metadata = clean_metadata(loaded.metadata)
+        own = dict(loaded.metadata)
+        try:
+            if own.get(ACL_FIELD) is not None:
+                acl = normalize_acl(own.pop(ACL_FIELD))
+            else:
+                own.pop(ACL_FIELD, None)
+                acl = loaded.acl if loaded.acl is not None else self.run_acl
+        except InvalidAclError as exc:
+            self._finish_failed(doc_id, f"bad access list: {exc}")
+            return None
+        metadata = clean_metadata(own)
         self.next_key += 1
         return _Doc(
             key=self.next_key,
@@ -391,6 +426,7 @@ class _Run:
             metadata=metadata,
             digest=content_hash(loaded.text, metadata, self.fingerprint),
             origin=self.origin if self.origin is not None else loaded.origin,
+            acl=acl,
         )
 
     def _process(self, changed: list[_Doc], pool: _WriterPool) -> None:
@@ -436,6 +472,12 @@ class _Run:
         for d in group:
             rec = stored.get(record_id(d.doc_id, 0))
             if rec is not None and rec.metadata.get("content_hash") == d.digest:
+                held = rec.metadata.get(ACL_FIELD)
+                if (list(held) if isinstance(held, list) else None) != d.acl:
+                    if not self._update_acl(d):
+                        continue
+                    with self.lock:
+                        self.report.documents_acl_updated += 1
                 with self.lock:
                     self.report.documents_unchanged += 1
                 self.progress.advance()
@@ -450,6 +492,36 @@ class _Run:
             changed.append(d)
         return changed
 
+    def _update_acl(self, d: _Doc) -> bool:
+        """Give an unchanged document's chunks its new access list (metadata update only).
+
+        Chunk ``#0`` goes last, so an interrupted update is redone by the next
+        run (its ``#0`` still carries the old list). False when it failed
+        (the document is reported failed).
+        """
+        value = {ACL_FIELD: stored_acl(d.acl)}
+        try:
+            if self.existing is not None:
+                numbers = self.existing.get(d.base, set())
+            else:
+                prefix = doc_prefix(d.doc_id)
+                numbers = self.policy.call(
+                    lambda: chunk_numbers(self.pinned.list_ids(prefix), d.doc_id), what="list"
+                )
+            ids = [f"{d.base}#{n}" for n in sorted(numbers)]  # #0 first
+            self.policy.call(lambda: self.pinned.update_metadata_of(ids[1:], value), what="update")
+            self.policy.call(lambda: self.pinned.update_metadata_of(ids[:1], value), what="update")
+        except Exception as exc:  # noqa: BLE001 - this document fails, the run goes on
+            if isinstance(exc, TenantRagError) and not isinstance(exc, IngestError):
+                raise
+            self._finish_failed(
+                d.doc_id,
+                f"could not update its access list: {_brief(exc)}; its chunk #0 keeps the old "
+                "list, so the next run tries again",
+            )
+            return False
+        return True
+
     def _chunk(self, doc: _Doc) -> None:
         doc.chunks = split(self.splitter, doc.text)
         if not doc.chunks:
@@ -463,7 +535,7 @@ class _Run:
         # ingested_at: when this version was written (Unix seconds), for `list_documents`
         extra = {**doc.metadata, "ingested_at": self.ingested_at}
         doc.chunk_metadata = [
-            chunk_metadata(doc.doc_id, n, doc.source, doc.digest, text, extra, doc.origin)
+            chunk_metadata(doc.doc_id, n, doc.source, doc.digest, text, extra, doc.origin, doc.acl)
             for n, text in enumerate(doc.chunks)
         ]
         doc.text = ""  # the chunks carry it now; free the memory

@@ -15,13 +15,23 @@ from collections.abc import Mapping
 from typing import Any
 
 from tenant_rag.errors import IngestError
+from tenant_rag.tenancy.acl import ACL_FIELD, stored_acl
 from tenant_rag.tenancy.limits import MAX_ID_LENGTH, MAX_METADATA_BYTES
 from tenant_rag.tenancy.records import DOC_ID_KEY, record_id
 
 #: Kept free below the limit for what the tenancy layer adds (``tenant_id`` under metadata isolation).
 METADATA_HEADROOM = 512
 #: Metadata keys ingestion owns; a document's own metadata cannot override them.
-RESERVED_KEYS = (DOC_ID_KEY, "chunk", "source", "origin", "content_hash", "text", "ingested_at")
+RESERVED_KEYS = (
+    DOC_ID_KEY,
+    "chunk",
+    "source",
+    "origin",
+    "content_hash",
+    "text",
+    "ingested_at",
+    ACL_FIELD,
+)
 #: Metadata key naming where a document came from (a file's absolute path, ``upload``, a
 #: Document's ``source``): a document is only replaced silently by one from the same origin.
 ORIGIN_KEY = "origin"
@@ -79,11 +89,19 @@ def chunk_metadata(
     text: str,
     extra: Mapping[str, Any],
     origin: str | None = None,
+    acl: list[str] | None = None,
 ) -> dict[str, Any]:
-    """One chunk's metadata; raises `IngestError` naming the document when it cannot fit 40 KB."""
+    """One chunk's metadata; raises `IngestError` naming the document when it cannot fit 40 KB.
+
+    ``acl`` (normalized; ``None`` for none) is stored in its stored form
+    (`tenant_rag.tenancy.acl`); it is not part of the content hash, so a new
+    access list alone never re-embeds a document.
+    """
     md = {**extra, "doc_id": doc_id, "chunk": chunk, "source": source, "content_hash": digest}
     if origin is not None:
         md[ORIGIN_KEY] = origin
+    if acl is not None:
+        md[ACL_FIELD] = stored_acl(acl)
     md["text"] = text
     size = metadata_size(md)
     if size > MAX_METADATA_BYTES - METADATA_HEADROOM:

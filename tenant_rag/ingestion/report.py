@@ -33,6 +33,8 @@ class IngestReport:
     documents_written: int = 0
     documents_unchanged: int = 0
     documents_deleted: int = 0
+    #: unchanged documents whose access list changed: rewritten by metadata update only
+    documents_acl_updated: int = 0
     chunks_upserted: int = 0
     chunks_deleted: int = 0
     seconds: float = 0.0
@@ -80,7 +82,13 @@ class IngestReport:
             f"({self.isolation} isolation, namespace {self.namespace!r})",
             f"documents: {self.documents_seen} seen, {self.documents_written} written, "
             f"{self.documents_unchanged} unchanged, {self.documents_deleted} deleted, "
-            f"{self.documents_skipped} skipped, {self.documents_failed} failed",
+            f"{self.documents_skipped} skipped, {self.documents_failed} failed"
+            + (
+                f" ({self.documents_acl_updated} unchanged had a new access list, "
+                "updated without re-embedding)"
+                if self.documents_acl_updated
+                else ""
+            ),
             f"chunks: {self.chunks_upserted} upserted, {self.chunks_deleted} deleted "
             f"in {self.seconds:.2f} s ({self.chunks_per_second:,.0f} chunks/s)",
         ]
@@ -127,6 +135,7 @@ class IngestReport:
             ("documents seen", self.documents_seen),
             ("written (new or changed)", self.documents_written),
             ("unchanged", self.documents_unchanged),
+            ("of them, access list updated", self.documents_acl_updated),
             ("deleted", self.documents_deleted),
             ("skipped", self.documents_skipped),
             ("failed", self.documents_failed),

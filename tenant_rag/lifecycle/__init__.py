@@ -1,8 +1,10 @@
 """Tenant lifecycle and operations: onboard, offboard, erase, list, stats, update, metering,
-quotas, and the portability operations (export, import, copy, move, re-embed)."""
+quotas, the ACL policy of an index, and the portability operations (export, import, copy, move,
+re-embed)."""
 
 from typing import TYPE_CHECKING, Any
 
+from tenant_rag.lifecycle.access import acl_policy, set_acl_policy
 from tenant_rag.lifecycle.erasure import DeletionReceipt, IndexErasure, erase
 from tenant_rag.lifecycle.metering import Limits, Quotas, UsageMeter, UsageTotals, active_meter
 from tenant_rag.lifecycle.tenants import (
@@ -60,6 +62,7 @@ __all__ = [
     "TenantStats",
     "UsageMeter",
     "UsageTotals",
+    "acl_policy",
     "active_meter",
     "copy_tenant",
     "erase",
@@ -71,6 +74,7 @@ __all__ = [
     "offboard",
     "onboard",
     "reembed_tenant",
+    "set_acl_policy",
     "tenant_stats",
     "update_record",
 ]

@@ -161,6 +161,7 @@ def erase(
         ErasureVerificationError: matching records were still visible after ``wait``.
     """
     from tenant_rag.lifecycle.scoping import tenant_scope
+    from tenant_rag.tenancy.acl import TENANT_ADMIN
     from tenant_rag.tenancy.retry import RetryPolicy
     from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE
 
@@ -172,7 +173,8 @@ def erase(
     scope = tenant_scope(tenant, isolation, shared_namespace or DEFAULT_SHARED_NAMESPACE)
     scope.pinned_filter(filter)  # refuse a filter naming the tenant field before anything
     started = now_iso()
-    pinned = PinnedIndex(index, scope, retry=RetryPolicy())
+    # the tenant's erasure sees every record, whoever may read it (like offboard)
+    pinned = PinnedIndex(index, scope, retry=RetryPolicy(), principal=TENANT_ADMIN)
     before = pinned.count()
     ids = sorted(_matching_ids(pinned, filter))
     pinned.delete_by_filter(dict(filter))

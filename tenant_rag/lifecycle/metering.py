@@ -31,6 +31,7 @@ from typing import IO, Any
 
 from tenant_rag.errors import QuotaExceededError
 from tenant_rag.tenancy import usage
+from tenant_rag.tenancy.acl import TENANT_ADMIN
 from tenant_rag.tenancy.ids import validate_tenant
 from tenant_rag.tenancy.pinned import PinnedIndex, index_name_of
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation, TenantScope
@@ -82,6 +83,11 @@ class UsageTotals:
         for op, n in other.operations.items():
             self.operations[op] = self.operations.get(op, 0) + n
 
+    def merged(self, other: UsageTotals) -> UsageTotals:
+        """``self`` after merging ``other`` into it (a copy for readers)."""
+        self.merge(other)
+        return self
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -114,6 +120,8 @@ class UsageMeter:
         self._clock = clock
         self._lock = threading.Lock()
         self._totals: dict[tuple[str, str], UsageTotals] = {}
+        #: (tenant, user) -> totals of the reads made for that user (per-user metering)
+        self._by_user: dict[tuple[str, str], UsageTotals] = {}
         self._file: IO[str] | None = None
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -177,8 +185,12 @@ class UsageMeter:
             "write_units": float(event.write_units),
             "records": int(event.records),
         }
+        if event.user is not None:
+            row["user"] = event.user
         with self._lock:
             self._totals.setdefault((event.tenant, event.index), UsageTotals()).add(event)
+            if event.user is not None:
+                self._by_user.setdefault((event.tenant, event.user), UsageTotals()).add(event)
             if self._file is not None:
                 self._file.write(json.dumps(row) + "\n")
                 self._file.flush()
@@ -192,6 +204,7 @@ class UsageMeter:
         """Forget every total (e.g. at the start of a billing period)."""
         with self._lock:
             self._totals.clear()
+            self._by_user.clear()
 
     # -- reading -------------------------------------------------------------------
 
@@ -203,6 +216,19 @@ class UsageMeter:
                 if (tenant is None or t == tenant) and (index is None or ix == index):
                     out.merge(totals)
         return out
+
+    def by_user(self, tenant: str) -> dict[str, UsageTotals]:
+        """Read usage inside ``tenant`` per user: queries and fetches made for a `Principal`.
+
+        Reads made with no principal or as ``TENANT_ADMIN``, and all writes,
+        belong to the tenant only (they are in `usage` and `totals`, not here).
+        """
+        with self._lock:
+            return {
+                u: UsageTotals().merged(totals)
+                for (t, u), totals in sorted(self._by_user.items())
+                if t == tenant
+            }
 
     def totals(self) -> dict[str, UsageTotals]:
         """Totals per tenant, summed over indexes: the figures to bill."""
@@ -386,7 +412,7 @@ class Quotas:
         fresh = 0
         if handle is not None:
             scope = TenantScope(tenant, self.isolation, shared_namespace=self.shared_namespace)
-            fresh = PinnedIndex(handle, scope, index_name=index).count()
+            fresh = PinnedIndex(handle, scope, index_name=index, principal=TENANT_ADMIN).count()
         with self._lock:
             self._counts[key] = fresh
         return fresh

@@ -24,6 +24,7 @@ from typing import Any
 from tenant_rag.errors import InvalidTenantError, TenantRagError
 from tenant_rag.lifecycle.erasure import DeletionReceipt, IndexErasure
 from tenant_rag.lifecycle.scoping import tenant_scope
+from tenant_rag.tenancy.acl import TENANT_ADMIN
 from tenant_rag.tenancy.ids import DEFAULT_NAMESPACE_NAMES, validate_tenant
 from tenant_rag.tenancy.pinned import PinnedIndex, index_name_of
 from tenant_rag.tenancy.retry import RetryPolicy
@@ -168,7 +169,7 @@ def offboard(
         )
     started = now_iso()
     handles = [_open(pc, ix) for ix in indexes]
-    pinned = [PinnedIndex(h, scope, retry=RetryPolicy()) for h in handles]
+    pinned = [PinnedIndex(h, scope, retry=RetryPolicy(), principal=TENANT_ADMIN) for h in handles]
     before = [inventory(p) for p in pinned]
     deleted = [p.delete_all() for p in pinned]
     deadline = time.monotonic() + max(0.0, wait)
@@ -361,7 +362,7 @@ def tenant_stats(
     isolation it lists the tenant's ids (1 RU per 100 on Pinecone).
     """
     scope = tenant_scope(tenant, isolation, shared_namespace)
-    pinned = PinnedIndex(index, scope)
+    pinned = PinnedIndex(index, scope, principal=TENANT_ADMIN)
     count = pinned.count()
     stats = index.describe_index_stats()
     usage_figures = None
@@ -408,7 +409,9 @@ def update_record(
     if values is None and metadata is None:
         raise ValueError("update_record needs values=, metadata= or both; got neither.")
     scope = tenant_scope(tenant, isolation, shared_namespace)
-    PinnedIndex(index, scope, retry=RetryPolicy()).update(id, values=values, set_metadata=metadata)
+    PinnedIndex(index, scope, retry=RetryPolicy(), principal=TENANT_ADMIN).update(
+        id, values=values, set_metadata=metadata
+    )
 
 
 # -- helpers -------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from tenant_rag.errors import ConfigurationError, TenantIsolationError
 from tenant_rag.llamaindex.resolve import resolve_embed_model
 from tenant_rag.llamaindex.splitting import default_splitter
 from tenant_rag.llamaindex.store import TenantPineconeVectorStore, tenant_vector_store
+from tenant_rag.tenancy.acl import TENANT_ADMIN
 from tenant_rag.tenancy.scope import Isolation, TenantScope
 
 _logger = logging.getLogger(__name__)
@@ -338,7 +339,8 @@ def _claim(docstore: BaseDocumentStore, tenant: str) -> None:
 
 def _has_records(store: TenantPineconeVectorStore) -> bool:
     """Whether the tenant has at least one record (one list call, one page of one id)."""
-    return any(True for _ in islice(store.pinned.list_ids(limit=1), 1))
+    admin = store.pinned.with_principal(TENANT_ADMIN)
+    return any(True for _ in islice(admin.list_ids(limit=1), 1))
 
 
 def _prepare_tenant_dir(root: Path, store: TenantPineconeVectorStore) -> Path:

@@ -57,6 +57,7 @@ from llama_index.vector_stores.pinecone import PineconeVectorStore
 from tenant_rag._compat.llamaindex import sparse_embedding_model, to_pinecone_filter
 from tenant_rag.connection import index_shape
 from tenant_rag.errors import IngestError, TenantIsolationError
+from tenant_rag.tenancy.acl import ACL_FIELD, AclPolicy, Reader, store_acl_field
 from tenant_rag.tenancy.batching import batches
 from tenant_rag.tenancy.guard import NamespaceGuardedIndex
 from tenant_rag.tenancy.limits import (
@@ -72,6 +73,7 @@ from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation, Tenant
 
 _logger = logging.getLogger(__name__)
 
+_NO_ACL = object()
 #: Records per upsert request (upstream's default; Pinecone allows 1,000).
 DEFAULT_BATCH_SIZE = 100
 
@@ -83,6 +85,13 @@ class TenantPineconeVectorStore(PineconeVectorStore):
     equals the tenant's namespace and cannot be reassigned; ``client`` is the
     :class:`PinnedIndex`, never the raw SDK handle, so nothing reachable from
     the store is unpinned.
+
+    Reads (``query``, ``get_nodes``, and so every retriever, query engine and
+    chat engine over the store) are made for its ``principal``
+    (`tenant_rag.tenancy.acl`): the principal's access condition is joined
+    to every filter with ``$and`` and each node is checked on the way out.
+    A node's ``metadata["acl"]`` (a list of strings) becomes its chunk's
+    access list, checked before anything is written.
     """
 
     _pinned: PinnedIndex = PrivateAttr()
@@ -96,6 +105,8 @@ class TenantPineconeVectorStore(PineconeVectorStore):
         isolation: Isolation = "namespace",
         shared_namespace: str = DEFAULT_SHARED_NAMESPACE,
         dimension: int | None = None,
+        principal: Reader = None,
+        acl_policy: AclPolicy | None = None,
         **kwargs: Any,
     ) -> None:
         scope = (
@@ -128,7 +139,13 @@ class TenantPineconeVectorStore(PineconeVectorStore):
         # one we do not override (a future upstream addition, say) cannot leave the pin.
         guarded = NamespaceGuardedIndex(pinecone_index, scope.namespace, scope.tenant)
         super().__init__(pinecone_index=guarded, namespace=scope.namespace, **kwargs)
-        self._pinned = PinnedIndex(pinecone_index, scope, retry=READ_WRITE_RETRY)
+        self._pinned = PinnedIndex(
+            pinecone_index,
+            scope,
+            retry=READ_WRITE_RETRY,
+            principal=principal,
+            acl_policy=acl_policy,
+        )
         self._dimension = dimension or _handle_dimension(pinecone_index)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -173,6 +190,11 @@ class TenantPineconeVectorStore(PineconeVectorStore):
     @property
     def tenant(self) -> str:
         return self._pinned.tenant
+
+    @property
+    def principal(self) -> Reader:
+        """Who this store's reads are for (`tenant_rag.tenancy.acl`)."""
+        return self._pinned.principal
 
     # -- writes ------------------------------------------------------------------
 
@@ -220,9 +242,18 @@ class TenantPineconeVectorStore(PineconeVectorStore):
         return [r.id for r in records]
 
     def _record_for(self, node: BaseNode) -> Record:
-        metadata = node_to_metadata_dict(
-            node, remove_text=self.remove_text_from_metadata, flat_metadata=self.flat_metadata
-        )
+        # An access list is a list of strings, which LlamaIndex's flat-metadata check
+        # refuses; it is taken out for the node's serialisation and stored beside it.
+        acl = node.metadata.pop(ACL_FIELD, _NO_ACL)
+        try:
+            metadata = node_to_metadata_dict(
+                node, remove_text=self.remove_text_from_metadata, flat_metadata=self.flat_metadata
+            )
+        finally:
+            if acl is not _NO_ACL:
+                node.metadata[ACL_FIELD] = acl
+        if acl is not _NO_ACL and acl is not None:
+            metadata[ACL_FIELD] = store_acl_field({ACL_FIELD: acl}).get(ACL_FIELD)
         ref = node.ref_doc_id
         node_id = node.node_id if ref is None else node_record_id(ref, node.node_id)
         stored_id = self.scope.stored_id(node_id)
@@ -487,6 +518,7 @@ def tenant_vector_store(
     tenant: str | TenantScope,
     *,
     isolation: Isolation = "namespace",
+    principal: Reader = None,
     **kwargs: Any,
 ) -> TenantPineconeVectorStore:
     """A LlamaIndex Pinecone vector store pinned to ``tenant``.
@@ -496,15 +528,21 @@ def tenant_vector_store(
             (REST ``Index`` or gRPC ``GRPCIndex``).
         tenant: the tenant id (validated here; ``None``, ``""`` and
             ``"__default__"`` are refused) or a ready :class:`TenantScope`.
+        principal: who the reads are for: a ``Principal(user=..., groups=[...])``,
+            ``TENANT_ADMIN`` (everything), or ``None`` (what everyone in the
+            tenant may read). Its access-list condition is joined to every
+            query with ``$and``; a filter naming ``acl`` is refused.
         isolation: ``"namespace"`` (one namespace per tenant) or ``"metadata"``
             (a shared namespace, ``tenant_id`` in metadata and every filter).
         **kwargs: upstream options (``text_key``, ``batch_size``,
             ``remove_text_from_metadata``, ``add_sparse_vector``, ...) plus
-            ``shared_namespace`` and ``dimension``. ``namespace=`` is refused
+            ``shared_namespace``, ``dimension`` and ``acl_policy``. ``namespace=`` is refused
             unless it equals the tenant's own.
 
     Raises:
         InvalidTenantError: the tenant id breaks a rule.
         TenantIsolationError: another namespace was asked for.
     """
-    return TenantPineconeVectorStore(index, tenant, isolation=isolation, **kwargs)
+    return TenantPineconeVectorStore(
+        index, tenant, isolation=isolation, principal=principal, **kwargs
+    )

@@ -75,7 +75,15 @@ from tenant_rag._compat.langchain_pinecone import (
 )
 from tenant_rag._compat.pinecone_sdk import is_asyncio_index
 from tenant_rag.context import SCORE_KEY
-from tenant_rag.errors import TenantIsolationError
+from tenant_rag.errors import AccessControlError, TenantIsolationError
+from tenant_rag.tenancy.acl import (
+    AclPolicy,
+    Reader,
+    check_reader,
+    reader_from_config,
+    store_acl_field,
+    view_for,
+)
 from tenant_rag.tenancy.batching import record_batches
 from tenant_rag.tenancy.guard import NamespaceGuardedIndex
 from tenant_rag.tenancy.limits import MAX_UPSERT_RECORDS
@@ -148,6 +156,14 @@ class TenantPineconeVectorStore(PineconeVectorStore):
         shared_namespace: the shared namespace under metadata isolation.
         distance_strategy: how raw scores map to relevance scores in [0, 1];
             match the index metric (cosine by default, like upstream).
+        principal: who the reads are for (`tenant_rag.tenancy.acl`): a
+            ``Principal(user=..., groups=[...])``, ``TENANT_ADMIN`` (every
+            document), or ``None`` (what everyone in the tenant may read).
+            Its access condition is joined to every search with ``$and``; a
+            filter naming ``acl`` is refused; results are checked again.
+            Writes are not limited by it: ``metadata["acl"]`` of added texts
+            becomes their access list.
+        acl_policy: overrides the index's ACL policy read from its tags.
     """
 
     def __init__(
@@ -161,6 +177,8 @@ class TenantPineconeVectorStore(PineconeVectorStore):
         shared_namespace: str = DEFAULT_SHARED_NAMESPACE,
         distance_strategy: DistanceStrategy = DistanceStrategy.COSINE,
         index_name: str | None = None,
+        principal: Reader = None,
+        acl_policy: AclPolicy | None = None,
         **kwargs: Any,
     ) -> None:
         scope = (
@@ -196,7 +214,14 @@ class TenantPineconeVectorStore(PineconeVectorStore):
         self._text_field = text_key
         self._guarded = guarded
         self._scope = scope
-        self._pinned = PinnedIndex(guarded, scope, index_name=name, retry=READ_WRITE_RETRY)
+        self._pinned = PinnedIndex(
+            guarded,
+            scope,
+            index_name=name,
+            retry=READ_WRITE_RETRY,
+            principal=check_reader(principal),
+            acl_policy=acl_policy,
+        )
 
     # -- identity ------------------------------------------------------------------
 
@@ -213,6 +238,11 @@ class TenantPineconeVectorStore(PineconeVectorStore):
     @property
     def tenant(self) -> str:
         return self.scope.tenant
+
+    @property
+    def principal(self) -> Reader:
+        """Who this store's reads are for (read-only, like the tenant)."""
+        return self._pinned.principal
 
     @property
     def namespace(self) -> str:
@@ -243,7 +273,8 @@ class TenantPineconeVectorStore(PineconeVectorStore):
     def __repr__(self) -> str:
         return (
             f"TenantPineconeVectorStore(tenant={self.tenant!r}, "
-            f"isolation={self.scope.isolation!r}, namespace={self.namespace!r})"
+            f"isolation={self.scope.isolation!r}, namespace={self.namespace!r}, "
+            f"principal={self.principal!r})"
         )
 
     def _check_ns(self, namespace: Any, kwargs: dict[str, Any], where: str) -> None:
@@ -327,8 +358,8 @@ class TenantPineconeVectorStore(PineconeVectorStore):
         for md, text in zip(metadatas or [None] * len(texts), texts, strict=True):
             stored = dict(md or {})
             stored[self._text_field] = text
-            # fails early (before any embedding cost) on a forged tenant field
-            self.scope.stored_metadata(stored)
+            # fails early (before any embedding cost) on a forged tenant field or a bad ACL
+            store_acl_field(self.scope.stored_metadata(stored))
             metas.append(stored)
         return texts, metas, out_ids
 
@@ -765,6 +796,21 @@ def check_configurable_namespace(scope: TenantScope, configurable: Mapping[str, 
         )
 
 
+def check_configurable_principal(principal: Reader, configurable: Mapping[str, Any]) -> None:
+    """Refuse a config that asks for another principal than the one a retriever reads for.
+
+    A retriever built for one principal never serves another; the config can
+    name the same principal (a per-request retriever passes its config down),
+    nothing else.
+    """
+    asked = reader_from_config(configurable, default=principal)
+    if asked != principal:
+        raise AccessControlError(
+            f"config asks for principal {asked!r}, but this retriever reads for {principal!r}; "
+            "use per_request_retriever() to choose the principal per call."
+        )
+
+
 def _with_scores(pairs: Iterable[tuple[Document, float]]) -> list[Document]:
     docs = []
     for doc, score in pairs:
@@ -800,6 +846,7 @@ class TenantVectorStoreRetriever(VectorStoreRetriever):
         store.scope.check_namespace_kwarg(kw, where="search_kwargs")
         self.search_kwargs = kw
         store.scope.pinned_filter(kw.get("filter"))
+        view_for(store.principal, "tenant").join(kw.get("filter"))  # refuses a filter on acl
         return self
 
     @property
@@ -820,6 +867,7 @@ class TenantVectorStoreRetriever(VectorStoreRetriever):
                 f"{scope.tenant!r}; use per_request_retriever() to choose the tenant per call."
             )
         check_configurable_namespace(scope, configurable)
+        check_configurable_principal(self.vectorstore.principal, configurable)
 
     def invoke(
         self, input: str, config: RunnableConfig | None = None, **kwargs: Any
@@ -867,17 +915,26 @@ def tenant_vector_store(
     *,
     isolation: Isolation = "namespace",
     text_key: str = "text",
+    principal: Reader = None,
     **kwargs: Any,
 ) -> TenantPineconeVectorStore:
-    """A LangChain ``PineconeVectorStore`` pinned to ``tenant``.
+    """A LangChain ``PineconeVectorStore`` pinned to ``tenant``, reading for ``principal``.
 
     No network call and no new connection: the store borrows ``index`` (one
     handle per index per process, see :func:`tenant_rag.ensure_index`).
-    Extra keyword arguments: ``shared_namespace``, ``distance_strategy``,
-    ``index_name``. A ``namespace`` argument other than the tenant's raises.
+    ``principal`` decides what its reads return inside the tenant
+    (`tenant_rag.tenancy.acl`). Extra keyword arguments: ``shared_namespace``,
+    ``distance_strategy``, ``index_name``, ``acl_policy``. A ``namespace``
+    argument other than the tenant's raises.
     """
     return TenantPineconeVectorStore(
-        index, embedding, tenant, isolation=isolation, text_key=text_key, **kwargs
+        index,
+        embedding,
+        tenant,
+        isolation=isolation,
+        text_key=text_key,
+        principal=principal,
+        **kwargs,
     )
 
 
@@ -893,6 +950,8 @@ def tenant_retriever(
     text_key: str = "text",
     shared_namespace: str = DEFAULT_SHARED_NAMESPACE,
     tenant_field: str = TENANT_FIELD,
+    principal: Reader = None,
+    acl_policy: AclPolicy | None = None,
     **search_kwargs: Any,
 ) -> TenantVectorStoreRetriever:
     """A LangChain retriever that can only ever see ``tenant``'s documents.
@@ -904,6 +963,12 @@ def tenant_retriever(
     (``$and`` under metadata isolation) and can never widen it. A
     ``namespace`` in ``search_kwargs`` raises :class:`TenantIsolationError`.
     Each document has its raw score in ``metadata["score"]``.
+
+    ``principal`` (``Principal(user="u1", groups=["eng"])``) restricts the
+    retriever to the documents that user may read (`tenant_rag.tenancy.acl`):
+    its condition is joined to every query with ``$and``, exactly like the
+    tenant pin; a filter naming ``acl`` is refused. Without one it sees what
+    everyone in the tenant may read; ``TENANT_ADMIN`` sees everything.
     """
     if search_type not in SEARCH_TYPES:
         raise ValueError(f"search_type must be one of {SEARCH_TYPES}, got {search_type!r}.")
@@ -918,10 +983,14 @@ def tenant_retriever(
     if "score_threshold" in search_kwargs and search_kwargs["score_threshold"] is not None:
         search_kwargs["score_threshold"] = float(search_kwargs["score_threshold"])
     kwargs: dict[str, Any] = {"k": int(k), **search_kwargs}
+    principal = check_reader(principal)
     if filter:
         scope.pinned_filter(filter)  # refuse a widening filter now, not at the first query
+        view_for(principal, "tenant").join(filter)  # and one that names the access list
         kwargs["filter"] = dict(filter)
-    store = TenantPineconeVectorStore(index, embedding, scope, text_key=text_key)
+    store = TenantPineconeVectorStore(
+        index, embedding, scope, text_key=text_key, principal=principal, acl_policy=acl_policy
+    )
     return store.as_retriever(search_type=search_type, search_kwargs=kwargs)
 
 

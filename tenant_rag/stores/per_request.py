@@ -45,6 +45,7 @@ from tenant_rag.stores.langchain import (
     check_configurable_namespace,
     tenant_retriever,
 )
+from tenant_rag.tenancy.acl import AclPolicy, Reader, reader_from_config, view_for
 from tenant_rag.tenancy.ids import validate_tenant
 from tenant_rag.tenancy.pinned import index_name_of
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation, TenantScope
@@ -61,6 +62,11 @@ class PerRequestTenantRetriever(BaseRetriever):
     :class:`TenantIsolationError`. Works inside any chain (the chain passes
     its config down), with ``.batch`` (one config per input) and with
     ``.with_config(configurable={...})``.
+
+    The principal comes from the same config: ``"user_id"`` and ``"groups"``
+    (``{"tenant_id": "acme", "user_id": "u1", "groups": ["eng"]}``), or a
+    ready ``"principal"`` object (``TENANT_ADMIN``). Without one a call sees
+    only what everyone in the tenant may read (`tenant_rag.tenancy.acl`).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -75,12 +81,14 @@ class PerRequestTenantRetriever(BaseRetriever):
     shared_namespace: str = DEFAULT_SHARED_NAMESPACE
     config_key: str = TENANT_CONFIG_KEY
     cache_size: int = 1024
+    acl_policy: AclPolicy | None = None
     #: a `RoutingTable`: which index serves each tenant (None: ``index`` serves everyone)
     routes: Any = None
     #: ``open_index(name) -> (index handle, Embeddings)`` for indexes tenants are routed to
     open_index: Callable[[str], tuple[Any, Embeddings]] | None = None
 
-    _cache: OrderedDict[tuple[str, str, str], TenantVectorStoreRetriever] = PrivateAttr(
+    #: (tenant, index name, isolation, reader) -> retriever
+    _cache: OrderedDict[tuple[str, str, str, Reader], TenantVectorStoreRetriever] = PrivateAttr(
         default_factory=OrderedDict
     )
     _opened: dict[str, tuple[Any, Embeddings]] = PrivateAttr(default_factory=dict)
@@ -110,6 +118,8 @@ class PerRequestTenantRetriever(BaseRetriever):
             TenantScope("x", "metadata", shared_namespace=self.shared_namespace).pinned_filter(
                 self.search_kwargs["filter"]
             )
+        # a filter on the access list is refused for any caller but the tenant admin
+        view_for(None, "tenant").join(self.search_kwargs.get("filter"))
         return self
 
     # -- tenant resolution --------------------------------------------------------------
@@ -131,10 +141,16 @@ class PerRequestTenantRetriever(BaseRetriever):
             check_configurable_namespace(scope, configurable)
         return tenant
 
-    def retriever_for(self, tenant: str) -> TenantVectorStoreRetriever:
-        """The pinned retriever for ``tenant`` in the index that serves it (cached, LRU)."""
+    def principal_of(self, config: RunnableConfig | None) -> Reader:
+        """The principal a call's config names (``None`` when it names none)."""
+        configurable: Mapping[str, Any] = ensure_config(config).get("configurable") or {}
+        return reader_from_config(configurable)
+
+    def retriever_for(self, tenant: str, principal: Reader = None) -> TenantVectorStoreRetriever:
+        """The pinned retriever for ``tenant`` and ``principal`` in the index that serves
+        ``tenant`` (cached, LRU dropped)."""
         index, embedding, isolation = self.target_of(tenant)
-        key = (tenant, index_name_of(index), isolation)
+        key = (tenant, index_name_of(index), isolation, principal)
         with self._lock:
             found = self._cache.get(key)
             if found is not None:
@@ -149,6 +165,8 @@ class PerRequestTenantRetriever(BaseRetriever):
             isolation=isolation,
             text_key=self.text_key,
             shared_namespace=self.shared_namespace,
+            principal=principal,
+            acl_policy=self.acl_policy,
             **self.search_kwargs,
         )
         with self._lock:
@@ -177,30 +195,34 @@ class PerRequestTenantRetriever(BaseRetriever):
 
     # -- runnable entry points ------------------------------------------------------------
 
+    def _for_config(self, config: RunnableConfig | None) -> TenantVectorStoreRetriever:
+        tenant = self.tenant_of(config)
+        return self.retriever_for(tenant, self.principal_of(config))
+
     def invoke(
         self, input: str, config: RunnableConfig | None = None, **kwargs: Any
     ) -> list[Document]:
         cfg = ensure_config(config)
-        return self.retriever_for(self.tenant_of(cfg)).invoke(input, cfg, **kwargs)
+        return self._for_config(cfg).invoke(input, cfg, **kwargs)
 
     async def ainvoke(
         self, input: str, config: RunnableConfig | None = None, **kwargs: Any
     ) -> list[Document]:
         cfg = ensure_config(config)
-        return await self.retriever_for(self.tenant_of(cfg)).ainvoke(input, cfg, **kwargs)
+        return await self._for_config(cfg).ainvoke(input, cfg, **kwargs)
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
         # Reached only by paths that bypass invoke(); the config then comes from
         # the surrounding runnable context, and its absence still raises.
-        retriever = self.retriever_for(self.tenant_of(None))
+        retriever = self._for_config(None)
         return retriever._get_relevant_documents(query, run_manager=run_manager)
 
     async def _aget_relevant_documents(
         self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun
     ) -> list[Document]:
-        retriever = self.retriever_for(self.tenant_of(None))
+        retriever = self._for_config(None)
         return await retriever._aget_relevant_documents(query, run_manager=run_manager)
 
 
@@ -235,6 +257,7 @@ def per_request_retriever(
     shared_namespace: str = DEFAULT_SHARED_NAMESPACE,
     config_key: str = TENANT_CONFIG_KEY,
     cache_size: int = 1024,
+    acl_policy: AclPolicy | None = None,
     routes: Any = None,
     open_index: Callable[[str], tuple[Any, Embeddings]] | None = None,
     **search_kwargs: Any,
@@ -244,7 +267,8 @@ def per_request_retriever(
     ``retriever.invoke(q, config={"configurable": {"tenant_id": "acme"}})``.
     A call without a tenant raises :class:`TenantIsolationError`. Search
     options are those of :func:`tenant_retriever`; a ``namespace`` among them
-    raises.
+    raises. ``"user_id"`` and ``"groups"`` in the same config name the
+    principal the call reads for (`tenant_rag.tenancy.acl`).
 
     ``routes``: a `RoutingTable`; a tenant routed to another index is served
     from it, embedded with the model ``open_index(name)`` returns with its
@@ -272,6 +296,7 @@ def per_request_retriever(
         shared_namespace=shared_namespace,
         config_key=config_key,
         cache_size=cache_size,
+        acl_policy=acl_policy,
         routes=routes,
         open_index=open_index,
     )

@@ -1,5 +1,6 @@
-"""Tenancy core: tenant ids, the scope a pinned object may touch, and usage hooks."""
+"""Tenancy core: tenant ids, the scope a pinned object may touch, access lists, usage hooks."""
 
+from tenant_rag.tenancy.acl import TENANT_ADMIN, Principal
 from tenant_rag.tenancy.ids import (
     DEFAULT_NAMESPACE_NAMES,
     MAX_TENANT_ID_LENGTH,
@@ -13,8 +14,10 @@ __all__ = [
     "DEFAULT_NAMESPACE_NAMES",
     "DEFAULT_SHARED_NAMESPACE",
     "MAX_TENANT_ID_LENGTH",
+    "TENANT_ADMIN",
     "TENANT_FIELD",
     "PinnedIndex",
+    "Principal",
     "Record",
     "TenantScope",
     "tenant_id_for",

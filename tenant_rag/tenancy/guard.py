@@ -42,7 +42,9 @@ _NAMESPACED: dict[str, int] = {
     "describe_namespace": 0,
     "delete_namespace": 0,
 }
-_PASS_THROUGH = frozenset({*CONFIG_ATTRS, "_tenant_rag_index_name", "_tenant_rag_shape", "close"})
+_PASS_THROUGH = frozenset(
+    {*CONFIG_ATTRS, "_tenant_rag_index_name", "_tenant_rag_shape", "_tenant_rag_tags", "close"}
+)
 
 
 class NamespaceGuardedIndex:

@@ -24,8 +24,21 @@ from tenant_rag._compat.pinecone_sdk import (
     model_fields,
     rest_index_class,
 )
-from tenant_rag.errors import TenantIsolationError
+from tenant_rag.errors import AccessControlError, TenantIsolationError
 from tenant_rag.tenancy import records, usage
+from tenant_rag.tenancy.acl import (
+    ACL_FIELD,
+    AclPolicy,
+    AclView,
+    Principal,
+    Reader,
+    acl_policy_of,
+    check_policy,
+    check_reader,
+    public_acl_field,
+    store_acl_field,
+    view_for,
+)
 from tenant_rag.tenancy.limits import MAX_IDS_PER_REQUEST
 from tenant_rag.tenancy.retry import RetryPolicy
 from tenant_rag.tenancy.scope import Isolation, TenantScope
@@ -91,11 +104,22 @@ def as_floats(values: Iterable[Any]) -> list[float]:
 
 
 class PinnedIndex:
-    """A Pinecone `Index` restricted to one tenant.
+    """A Pinecone `Index` restricted to one tenant, and its reads to one principal.
 
     Every method sends the tenant's namespace and maps ids and filters
     through the tenant's :class:`TenantScope`; none of them takes a
     ``namespace`` argument, so there is nothing to get wrong.
+
+    ``principal`` decides what the reads return inside the tenant
+    (`tenant_rag.tenancy.acl`): ``query`` joins its condition to the filter
+    with ``$and`` and refuses a filter naming ``acl``; ``query``, ``fetch``
+    and ``list_ids`` return only records the principal may read, each checked
+    again on the way out. ``None`` reads what everyone in the tenant may
+    read; ``TENANT_ADMIN`` reads everything. Writes and deletes are the
+    application's and are not limited by ACLs (ingestion, lifecycle and the
+    stores' writes act as the tenant); ``count`` is the tenant's size.
+    ``acl_policy`` overrides the policy read from the handle's tags (see
+    `tenant_rag.tenancy.acl.acl_policy_of`).
     """
 
     def __init__(
@@ -106,8 +130,15 @@ class PinnedIndex:
         isolation: Isolation = "namespace",
         index_name: str | None = None,
         retry: RetryPolicy | None = None,
+        principal: Reader = None,
+        acl_policy: AclPolicy | None = None,
     ) -> None:
         self.index = index
+        #: who the reads are for (see the class docs)
+        self.principal: Reader = check_reader(principal)
+        self._acl_policy: AclPolicy | None = (
+            check_policy(acl_policy) if acl_policy is not None else None
+        )
         #: a `RetryPolicy` (or None: one try). Stores and offboarding pass one;
         #: ingestion retries whole steps itself, so it passes none.
         self.retry: RetryPolicy | None = retry
@@ -122,6 +153,27 @@ class PinnedIndex:
     @property
     def namespace(self) -> str:
         return self.scope.namespace
+
+    @property
+    def user(self) -> str | None:
+        """The principal's user id, for metering (``None`` for no principal or the admin)."""
+        return self.principal.user if isinstance(self.principal, Principal) else None
+
+    def acl_view(self) -> AclView:
+        """What this object's principal may read, under the index's current policy."""
+        policy = self._acl_policy or acl_policy_of(self.index)
+        return view_for(self.principal, policy)
+
+    def with_principal(self, principal: Reader) -> PinnedIndex:
+        """The same tenant, index and retry policy, reading for another principal."""
+        return PinnedIndex(
+            self.index,
+            self.scope,
+            index_name=self.index_name,
+            retry=self.retry,
+            principal=principal,
+            acl_policy=self._acl_policy,
+        )
 
     # -- writes ------------------------------------------------------------------
 
@@ -172,6 +224,11 @@ class PinnedIndex:
                 raise TenantIsolationError(
                     f"metadata field {self.scope.tenant_field!r} is reserved for the tenant id."
                 )
+            if ACL_FIELD in md:
+                # an update merges metadata and cannot remove a field: "no ACL" is a token
+                from tenant_rag.tenancy.acl import normalize_acl, stored_acl
+
+                md[ACL_FIELD] = stored_acl(normalize_acl(md[ACL_FIELD]))
             kwargs["set_metadata"] = md
         if sparse_values is not None:
             kwargs["sparse_values"] = dict(sparse_values)
@@ -205,8 +262,8 @@ class PinnedIndex:
         store's ``{ref_doc_id}#{node_id}`` as given) are found too.
         """
         return records.document_record_ids(
-            lambda prefix: self.list_ids(prefix),
-            lambda ids: {rid: rec.metadata for rid, rec in self.fetch(ids).items()},
+            lambda prefix: self._all_ids(prefix),
+            lambda ids: {rid: rec.metadata for rid, rec in self._fetch_all(ids).items()},
             doc_id,
         )
 
@@ -214,6 +271,42 @@ class PinnedIndex:
         """Delete exactly the records of document ``doc_id``; return how many there were."""
         ids = self.document_ids(doc_id)
         return self.delete(ids) if ids else 0
+
+    def set_document_acl(self, doc_id: str, acl: Any, *, workers: int = 8) -> int:
+        """Set the access list of every record of ``doc_id`` by metadata update; return how many.
+
+        No re-embedding: each record gets ``set_metadata={"acl": ...}``, up to
+        ``workers`` requests at a time, each retried by this object's retry
+        policy. The document's first record (chunk ``#0`` for ingested
+        documents, whose hash marks a complete version) is updated last, so
+        an interrupted change is seen, and redone, by the next ``ingest``.
+        ``acl=None`` makes the document follow the index policy again. The
+        next query sees the change (Pinecone: once its index catches up).
+        """
+        from tenant_rag.tenancy.acl import normalize_acl, stored_acl
+
+        value = stored_acl(normalize_acl(acl))
+        ids = self.document_ids(doc_id)
+        if ids:
+            self.update_metadata_of(ids[1:], {ACL_FIELD: value}, workers=workers)
+            self.update_metadata_of(ids[:1], {ACL_FIELD: value}, workers=1)
+        return len(ids)
+
+    def update_metadata_of(
+        self, ids: Sequence[str], metadata: Mapping[str, Any], *, workers: int = 8
+    ) -> None:
+        """Merge ``metadata`` into each of these records (one update each, ``workers`` at a time)."""
+        if not ids:
+            return
+        if len(ids) == 1 or workers <= 1:
+            for rid in ids:
+                self.update(rid, set_metadata=metadata)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(workers, len(ids))) as pool:
+            for _ in pool.map(lambda rid: self.update(rid, set_metadata=metadata), ids):
+                pass
 
     def delete_by_filter(self, user_filter: Mapping[str, Any]) -> None:
         """Delete the tenant's records matching a metadata filter (pin applied)."""
@@ -241,7 +334,7 @@ class PinnedIndex:
                     self._call(self.index.delete, delete_all=True, namespace=self.namespace)
             usage.emit(usage.UsageEvent(self.tenant, self.index_name, "delete", records=count))
             return count
-        ids = list(self.list_ids())
+        ids = list(self._all_ids())
         return self.delete(ids) if ids else 0
 
     # -- reads -------------------------------------------------------------------
@@ -257,9 +350,20 @@ class PinnedIndex:
         include_metadata: bool = True,
         sparse_vector: Mapping[str, Any] | None = None,
     ) -> list[Record]:
-        """Nearest records of this tenant, by vector or by one of its record ids."""
+        """Nearest records of this tenant the principal may read, by vector or by record id.
+
+        The principal's condition is joined to ``filter`` with ``$and`` (a
+        filter naming ``acl`` is refused) and every match is checked again;
+        a match the principal may not read means the index ignored the
+        filter, and raises `AccessControlError`. Querying by the id of a
+        record the principal may not read returns nothing, as for an unknown id.
+        """
         if (vector is None) == (id is None):
             raise ValueError("query needs exactly one of vector= or id=.")
+        view = self.acl_view()
+        user_filter = view.join(filter)
+        if id is not None and not view.is_admin and not self.fetch([str(id)]):
+            return []  # not readable (or absent): its vector must not steer a search either
         usage.guard(self.tenant, self.index_name, "query", 0)
         kwargs: dict[str, Any] = {
             "top_k": int(top_k),
@@ -267,7 +371,7 @@ class PinnedIndex:
             "include_values": include_values,
             "include_metadata": True,
         }
-        pinned = self.scope.pinned_filter(filter)
+        pinned = self.scope.pinned_filter(user_filter)
         if pinned:
             kwargs["filter"] = pinned
         if vector is not None:
@@ -285,16 +389,32 @@ class PinnedIndex:
         resp = self._call(self.index.query, **kwargs)
         usage.emit(
             usage.UsageEvent(
-                self.tenant, self.index_name, "query", read_units=usage.read_units_of(resp)
+                self.tenant,
+                self.index_name,
+                "query",
+                read_units=usage.read_units_of(resp),
+                user=self.user,
             )
         )
         out = []
         for m in resp.matches or []:
-            out.append(self._record(m, include_metadata=include_metadata, scored=True))
+            out.append(self._record(m, include_metadata=include_metadata, scored=True, view=view))
         return out
 
     def fetch(self, ids: Sequence[str]) -> dict[str, Record]:
-        """The tenant's records with these ids (missing ids are absent)."""
+        """The tenant's records with these ids that the principal may read (others are absent)."""
+        view = self.acl_view()
+        found = self._fetch_all(ids)
+        if view.is_admin:
+            return found
+        return {rid: rec for rid, rec in found.items() if view.allows(rec.metadata)}
+
+    def _fetch_all(self, ids: Sequence[str]) -> dict[str, Record]:
+        """Fetch by id without the principal's view (writers' bookkeeping, and `fetch`).
+
+        Metadata comes back in the public form (`public_acl_field`), which
+        `AclView.allows` judges exactly as it judges the stored tokens.
+        """
         usage.guard(self.tenant, self.index_name, "fetch", len(ids))
         out: dict[str, Record] = {}
         for start in range(0, len(ids), MAX_IDS_PER_REQUEST):
@@ -307,6 +427,7 @@ class PinnedIndex:
                     "fetch",
                     read_units=usage.read_units_of(resp),
                     records=len(chunk),
+                    user=self.user,
                 )
             )
             for vec in (resp.vectors or {}).values():
@@ -315,7 +436,34 @@ class PinnedIndex:
         return out
 
     def list_ids(self, prefix: str = "", *, limit: int | None = None) -> Iterator[str]:
-        """The tenant's record ids that start with ``prefix``, in id order."""
+        """The ids starting with ``prefix`` of the tenant's records the principal may read.
+
+        For ``TENANT_ADMIN`` a plain listing. For any other reader each page
+        of ids is fetched to check its access lists (listing carries no
+        metadata), so it costs a fetch per 1,000 ids.
+        """
+        view = self.acl_view()
+        if view.is_admin:
+            yield from self._all_ids(prefix, limit=limit)
+            return
+        page: list[str] = []
+        for rid in self._all_ids(prefix, limit=limit):
+            page.append(rid)
+            if len(page) == MAX_IDS_PER_REQUEST:
+                yield from self._readable(page, view)
+                page = []
+        if page:
+            yield from self._readable(page, view)
+
+    def _readable(self, ids: list[str], view: AclView) -> Iterator[str]:
+        found = self._fetch_all(ids)
+        for rid in ids:
+            rec = found.get(rid)
+            if rec is not None and view.allows(rec.metadata):
+                yield rid
+
+    def _all_ids(self, prefix: str = "", *, limit: int | None = None) -> Iterator[str]:
+        """Every id of the tenant starting with ``prefix``, whoever may read it (writers)."""
         kwargs: dict[str, Any] = {"namespace": self.namespace}
         full_prefix = self.scope.id_prefix + prefix
         if full_prefix:
@@ -377,7 +525,7 @@ class PinnedIndex:
         to ``describe_index_stats`` where namespace description is missing.
         """
         if self.scope.isolation == "metadata":
-            return sum(1 for _ in self.list_ids())
+            return sum(1 for _ in self._all_ids())
         try:
             desc = self._call(self.index.describe_namespace, namespace=self.namespace)
         except Exception as exc:
@@ -443,6 +591,8 @@ class PinnedIndex:
             "values": as_floats(values),
         }
         metadata = self.scope.stored_metadata(md)
+        if ACL_FIELD in metadata:
+            store_acl_field(metadata)
         if metadata:
             out["metadata"] = metadata
         if sparse:
@@ -452,7 +602,14 @@ class PinnedIndex:
             }
         return out
 
-    def _record(self, vec: Any, *, include_metadata: bool, scored: bool = False) -> Record:
+    def _record(
+        self,
+        vec: Any,
+        *,
+        include_metadata: bool,
+        scored: bool = False,
+        view: AclView | None = None,
+    ) -> Record:
         # The SDK's OpenAPI models answer attribute reads through a slow __getattr__
         # (benchmarks/FIGURES.md); read their field dict directly when there is one. This is
         # on every query's path, so it counts against the retriever's overhead.
@@ -467,11 +624,21 @@ class PinnedIndex:
                 f"the index returned record {stored_id!r}, which is not tenant "
                 f"{self.tenant!r}'s; refusing to return it."
             )
+        if view is not None and not view.allows(md):
+            raise AccessControlError(
+                f"the index returned record {stored_id!r}, which {view.describe()} may not "
+                "read; refusing to return it (was the access-list filter ignored?)."
+            )
         sparse = fields.get("sparse_values")
+        metadata: dict[str, Any] = {}
+        if include_metadata:
+            metadata = self.scope.public_metadata(md)  # a copy
+            if ACL_FIELD in metadata:
+                public_acl_field(metadata)
         return Record(
             id=self.scope.public_id(stored_id),
             values=list(fields.get("values") or []),
-            metadata=self.scope.public_metadata(md) if include_metadata else {},  # a copy
+            metadata=metadata,
             sparse_values=_sparse_dict(sparse),
             score=fields.get("score") if scored else None,
         )

@@ -29,6 +29,8 @@ class UsageEvent:
     write_units: float = 0.0
     records: int = 0
     extra: dict[str, float] = field(default_factory=dict)
+    #: the principal's user id for reads made on a user's behalf (per-user metering)
+    user: str | None = None
 
 
 Guard = Callable[[str, str, Operation, int], None]

@@ -49,13 +49,17 @@ class Backend:
     def as_(self, key: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {key}"} if key else {}
 
-    def submit(self, key: str, *files: tuple[str, str | bytes]) -> Any:
-        """``POST /documents``: the 202 with its job (or the refusal), not waiting."""
+    def submit(self, key: str, *files: tuple[str, str | bytes], acl: Any = None) -> Any:
+        """``POST /documents``: the 202 with its job (or the refusal), not waiting.
+
+        ``acl``: the upload's ``acl`` form field (a list is sent as JSON, a string as is).
+        """
         parts = [
             ("files", (name, body.encode() if isinstance(body, str) else body, "text/plain"))
             for name, body in files
         ]
-        return self.client.post("/documents", files=parts, headers=self.as_(key))
+        data = {} if acl is None else {"acl": acl if isinstance(acl, str) else json.dumps(acl)}
+        return self.client.post("/documents", files=parts, data=data, headers=self.as_(key))
 
     def wait(self, key: str, job_id: str, timeout: float = 60.0) -> dict[str, Any]:
         """Poll ``GET /jobs/<id>`` until the job is done; its final state."""
@@ -69,7 +73,7 @@ class Backend:
             assert time.monotonic() < deadline, f"job still {job['status']} after {timeout} s"
             time.sleep(0.02)
 
-    def upload(self, key: str, *files: tuple[str, str | bytes]) -> Any:
+    def upload(self, key: str, *files: tuple[str, str | bytes], acl: Any = None) -> Any:
         """Upload and wait for the ingestion job: the outcome as one response.
 
         A refusal at upload time is returned as it is. A finished job becomes
@@ -77,7 +81,7 @@ class Backend:
         with the old synchronous body shape (``tenant``, ``documents``, ``report``;
         ``detail`` and ``code`` on failure) plus ``job``.
         """
-        resp = self.submit(key, *files)
+        resp = self.submit(key, *files, acl=acl)
         if resp.status_code != 202:
             return resp
         accepted = resp.json()
@@ -92,9 +96,12 @@ class Backend:
         if job["status"] == "failed":
             body.update(detail=job["error"]["detail"], code=job["error"]["code"])
             code = job["error"]["code"]
-            status = {"store_unavailable": 503, "rate_limited": 429, "document_conflict": 409}.get(
-                code, 422
-            )
+            status = {
+                "store_unavailable": 503,
+                "rate_limited": 429,
+                "document_conflict": 409,
+                "document_exists": 409,
+            }.get(code, 422)
         return Outcome(status, body)
 
     def docs(self, key: str) -> dict[str, int]:

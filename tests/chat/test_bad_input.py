@@ -17,6 +17,7 @@ TENANT_ROUTES: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/documents", {}),
     ("POST", "/documents", {"files": [("files", ("a.md", b"hello there", "text/plain"))]}),
     ("DELETE", "/documents/a.md", {}),
+    ("PUT", "/documents/a.md/acl", {"json": {"acl": ["tenant"]}}),
     ("POST", "/chat", {"json": {"question": "hello?"}}),
     ("GET", "/jobs", {}),
     ("GET", "/jobs/0123abcd", {}),

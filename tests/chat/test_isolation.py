@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tenant_rag.tenancy.acl import TENANT_ADMIN
 from tenant_rag.tenancy.pinned import PinnedIndex
 
 from .conftest import (
@@ -33,7 +34,7 @@ GLOBEX_MARKERS = ("Globex", "PURPLE-ELEPHANT", "Springfield", "12 vacation")
 
 def snapshot(b: Backend, tenant: str) -> dict[str, str]:
     """Every record of ``tenant`` (id -> text), read from the index, not through the app."""
-    pinned = PinnedIndex(b.index, tenant)
+    pinned = PinnedIndex(b.index, tenant, principal=TENANT_ADMIN)
     ids = list(pinned.list_ids())
     return {rid: str(rec.metadata.get("text")) for rid, rec in pinned.fetch(ids).items()}
 
@@ -186,6 +187,23 @@ CASES = [
         (404,),
     ),
     Case(
+        "PUT /documents/<globex-only doc>/acl",
+        lambda b: b.client.put(
+            "/documents/secret.md/acl", json={"acl": ["tenant"]}, headers=b.as_(ACME_KEY)
+        ),
+        (404,),
+    ),
+    Case(
+        "PUT /documents/<doc both tenants hold>/acl ?tenant=globex",
+        lambda b: b.client.put(
+            "/documents/handbook.md/acl",
+            params={"tenant": "globex"},
+            json={"acl": []},
+            headers=b.as_(ACME_KEY),
+        ),
+        (200,),
+    ),
+    Case(
         "DELETE /tenants/globex with acme's key",
         lambda b: b.client.delete("/tenants/globex", headers=b.as_(ACME_KEY)),
         (403,),
@@ -249,6 +267,7 @@ def test_every_route_is_covered(backend: Backend) -> None:
         ("GET", "/documents"),
         ("POST", "/documents"),
         ("DELETE", "/documents/{doc_id}"),
+        ("PUT", "/documents/{doc_id}/acl"),
         ("POST", "/chat"),
         ("GET", "/tenants"),
         ("DELETE", "/tenants/{tenant_id}"),

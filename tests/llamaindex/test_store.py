@@ -19,6 +19,7 @@ from llama_index.core.vector_stores.types import (
 
 from tenant_rag.errors import IngestError, InvalidTenantError, TenantIsolationError
 from tenant_rag.llamaindex import TenantPineconeVectorStore, tenant_vector_store
+from tenant_rag.tenancy.acl import TENANT_ADMIN
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE
 
 from .conftest import stored_ids
@@ -316,9 +317,15 @@ def test_no_empty_filter_and_no_unpinned_stats_call(index, embed_model, tenants)
     ask(store, embed_model, "spied")
     red = MetadataFilters(filters=[MetadataFilter(key="color", value="red")])
     assert [n.get_content() for n in store.get_nodes(filters=red)] == ["spied on"]
-    assert "filter" not in sent[0]
-    assert sent[1]["filter"] == {"color": {"$eq": "red"}}
+    # no principal: the only filter is the access condition (never upstream's empty {})
+    everyone = {"$or": [{"acl": {"$exists": False}}, {"acl": {"$in": ["!policy", "tenant"]}}]}
+    assert sent[0]["filter"] == everyone
+    assert sent[1]["filter"] == {"$and": [everyone, {"color": {"$eq": "red"}}]}
     assert all(kw["namespace"] == tenants[0] for kw in sent)
+    admin = tenant_vector_store(index, tenants[0], principal=TENANT_ADMIN)
+    admin.pinned.index = _Proxy(index, query=query_spy, describe_index_stats=no_stats)
+    ask(admin, embed_model, "spied")
+    assert "filter" not in sent[2], "the tenant admin's queries carry no filter at all"
 
 
 def test_query_without_an_embedding_is_a_clear_error(index, embed_model) -> None:

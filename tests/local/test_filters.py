@@ -47,6 +47,12 @@ CASES: list[tuple[dict[str, Any], set[str]]] = [
     ({"genre": "drama", "year": 2019}, {"r1"}),  # implicit $and
     ({"$or": [{"$and": [{"live": True}, {"year": {"$gt": 2000}}]}, {"tags": "c"}]}, {"r1", "r3"}),
     ({"missing": {"$gt": 0}}, set()),
+    # strings-only $in/$nin (answered by set lookups) keep types apart like the rest
+    ({"live": {"$in": ["True", "true"]}}, set()),
+    ({"year": {"$in": ["2019", "1"]}}, set()),
+    ({"genre": {"$in": ["drama", 1]}}, {"r1", "r3"}),
+    ({"tags": {"$nin": ["a", "c"]}}, {"r2", "r4", "r5"}),
+    ({"$or": [{"tags": {"$exists": False}}, {"tags": {"$in": ["c", "zz"]}}]}, {"r3", "r4", "r5"}),
 ]
 
 BAD: list[tuple[Any, str]] = [
@@ -108,3 +114,44 @@ def test_same_table_through_the_sdk(shared_local_server: LocalServer) -> None:
         index.query(vector=[1.0, 0.5], top_k=10, filter={"genre": {"$regex": "x"}}, namespace="f")
     assert info.value.status == 400
     assert "$regex" in info.value.body
+
+
+def test_a_repeated_filter_sees_every_write(shared_local_server: LocalServer) -> None:
+    """The server remembers a filter's rows between queries; each write must make it forget."""
+    pc = shared_local_server.client()
+    pc.create_index(
+        name="filter-cache",
+        dimension=2,
+        metric="cosine",
+        spec={"serverless": {"cloud": "aws", "region": "us-east-1"}},
+        timeout=-1,
+    )
+    index = pc.Index(name="filter-cache")
+    flt = {"$or": [{"acl": {"$exists": False}}, {"acl": {"$in": ["tenant", "user:u1"]}}]}
+
+    def seen() -> set[str]:
+        res = index.query(vector=[1.0, 0.5], top_k=50, filter=flt, namespace="c")
+        return {m.id for m in res.matches}
+
+    index.upsert(
+        vectors=[
+            {"id": "open", "values": [1.0, 0.5]},
+            {"id": "mine", "values": [1.0, 0.4], "metadata": {"acl": ["user:u1"]}},
+            {"id": "hr", "values": [1.0, 0.3], "metadata": {"acl": ["group:hr"]}},
+        ],
+        namespace="c",
+    )
+    assert seen() == seen() == {"open", "mine"}
+    index.update(id="hr", set_metadata={"acl": ["tenant"]}, namespace="c")
+    assert seen() == {"open", "mine", "hr"}
+    index.upsert(vectors=[{"id": "mine", "values": [1.0, 0.4], "metadata": {"acl": ["x"]}}],
+                 namespace="c")  # fmt: skip
+    assert seen() == {"open", "hr"}
+    index.delete(ids=["open"], namespace="c")
+    assert seen() == {"hr"}
+    index.upsert(
+        vectors=[{"id": f"n{i}", "values": [1.0, i / 40]} for i in range(30)], namespace="c"
+    )
+    assert seen() == {"hr", *(f"n{i}" for i in range(30))}
+    index.delete(filter={"acl": {"$in": ["tenant"]}}, namespace="c")
+    assert seen() == {f"n{i}" for i in range(30)}

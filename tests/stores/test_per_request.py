@@ -142,7 +142,11 @@ def test_the_cache_is_bounded(index32, emb32) -> None:
     for i in range(10):
         r.retriever_for(f"t-{i}")
     assert len(r._cache) == 3
-    assert [key[0] for key in r._cache] == ["t-7", "t-8", "t-9"]  # (tenant, index, isolation)
+    assert [key[0] for key in r._cache] == [
+        "t-7",
+        "t-8",
+        "t-9",
+    ]  # (tenant, index, isolation, reader)
     assert r.retriever_for("t-9") is r.retriever_for("t-9")
     assert r.retriever_for("t-0") is not first  # rebuilt after eviction, cheaply
 

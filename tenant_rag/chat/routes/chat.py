@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sse_starlette import EventSourceResponse
 from starlette.background import BackgroundTask
 
-from tenant_rag.chat.auth import Tenant
+from tenant_rag.chat.auth import AclReader, Tenant
 from tenant_rag.chat.errors import ChatApiError, error_body, status_for
 from tenant_rag.chat.service import ChatService, ForegroundGate, service_of
 from tenant_rag.errors import TenantRagError
@@ -95,6 +95,7 @@ def _pieces(chunk: Any) -> tuple[str, list[Any] | None]:
 async def chat(
     body: ChatRequest,
     tenant: Tenant,
+    reader: AclReader,
     service: Annotated[ChatService, Depends(service_of)],
 ) -> EventSourceResponse:
     limits = service.limits
@@ -109,7 +110,10 @@ async def chat(
     # ingestion jobs give way while this question is answered (ChatService.foreground)
     release = _once(service.foreground)
     try:
-        stream = service.chain(tenant).astream({"question": body.question, "chat_history": history})
+        # the retriever reads for the caller: a user's token sees only what its ACLs allow
+        stream = service.chain(tenant, reader).astream(
+            {"question": body.question, "chat_history": history}
+        )
         iterator = aiter(stream)
         try:
             first = await anext(iterator)

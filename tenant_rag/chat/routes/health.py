@@ -9,10 +9,10 @@ from functools import lru_cache
 from importlib import resources
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from tenant_rag.chat.auth import Tenant
+from tenant_rag.chat.auth import AclReader, Tenant
 from tenant_rag.chat.service import ChatService, service_of
 
 router = APIRouter()
@@ -35,9 +35,21 @@ def healthz(service: Annotated[ChatService, Depends(service_of)]) -> dict[str, A
 
 
 @router.get("/me")
-def me(tenant: Tenant) -> dict[str, str]:
-    """The tenant the presented key maps to (the page's "log in" check)."""
-    return {"tenant": tenant}
+def me(request: Request, tenant: Tenant, reader: AclReader) -> dict[str, Any]:
+    """The tenant the presented key maps to (the page's "log in" check).
+
+    For a user token, also the user, their groups and whether they are a
+    tenant admin, as the server read them from the token.
+    """
+    from tenant_rag.tenancy.acl import Principal
+
+    out: dict[str, Any] = {"tenant": tenant}
+    user = getattr(request.state, "user", None)
+    if user is not None:
+        out["user"] = user
+        out["groups"] = list(reader.groups) if isinstance(reader, Principal) else []
+        out["tenant_admin"] = not isinstance(reader, Principal)
+    return out
 
 
 @lru_cache(maxsize=1)

@@ -1,7 +1,9 @@
 """``/jobs``: the caller's ingestion jobs, by polling or as Server-Sent Events.
 
 A job is visible only to the tenant that uploaded it: another tenant's job id
-is a 404, the same answer as an id that never existed.
+is a 404, the same answer as an id that never existed. Inside the tenant, a
+user (token) sees only the jobs they uploaded (a job's file names and report
+can tell of documents they may not read); tenant keys and admins see all.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Any
 from fastapi import APIRouter
 from sse_starlette import EventSourceResponse
 
-from tenant_rag.chat.auth import Tenant
+from tenant_rag.chat.access import user_of
+from tenant_rag.chat.auth import AclReader, Tenant
 from tenant_rag.chat.errors import ChatApiError
 from tenant_rag.chat.routes.documents import Jobs
 
@@ -34,32 +37,37 @@ def _unknown(job_id: str) -> ChatApiError:
 
 
 @router.get("/jobs")
-def list_jobs(tenant: Tenant, jobs: Jobs) -> dict[str, Any]:
-    """The tenant's known jobs, newest first."""
-    return {"tenant": tenant, "jobs": jobs.list(tenant)}
+def list_jobs(tenant: Tenant, reader: AclReader, jobs: Jobs) -> dict[str, Any]:
+    """The tenant's known jobs (a user's: their own), newest first."""
+    return {"tenant": tenant, "jobs": jobs.list(tenant, user=user_of(reader))}
 
 
 @router.get("/jobs/{job_id}")
-def get_job(job_id: str, tenant: Tenant, jobs: Jobs) -> dict[str, Any]:
+def get_job(job_id: str, tenant: Tenant, reader: AclReader, jobs: Jobs) -> dict[str, Any]:
     """One job: status, progress, and when done its report (or error)."""
-    found = jobs.snapshot(tenant, job_id)
+    found = jobs.snapshot(tenant, job_id, user=user_of(reader))
     if found is None:
         raise _unknown(job_id)
     return found[1]
 
 
 @router.get("/jobs/{job_id}/events")
-async def job_events(job_id: str, tenant: Tenant, jobs: Jobs) -> EventSourceResponse:
+async def job_events(
+    job_id: str, tenant: Tenant, reader: AclReader, jobs: Jobs
+) -> EventSourceResponse:
     """SSE: a ``progress`` event (the job) at once and on every change, then ``done``."""
-    if jobs.snapshot(tenant, job_id) is None:
+    user = user_of(reader)
+    if jobs.snapshot(tenant, job_id, user=user) is None:
         raise _unknown(job_id)
-    return EventSourceResponse(_events(jobs, tenant, job_id), ping=15, sep="\n")
+    return EventSourceResponse(_events(jobs, tenant, job_id, user), ping=15, sep="\n")
 
 
-async def _events(jobs: Jobs, tenant: str, job_id: str) -> AsyncIterator[dict[str, str]]:
+async def _events(
+    jobs: Jobs, tenant: str, job_id: str, user: str | None
+) -> AsyncIterator[dict[str, str]]:
     seen = -1
     while True:
-        found = jobs.snapshot(tenant, job_id)
+        found = jobs.snapshot(tenant, job_id, user=user)
         if found is None:  # forgotten (pruned) while watched
             return
         version, job = found

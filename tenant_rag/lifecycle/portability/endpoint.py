@@ -88,6 +88,7 @@ class TenantEndpoint:
     ) -> None:
         from tenant_rag.ingestion.sdk import lean_handle  # loads the ingestion stack: not at import
         from tenant_rag.lifecycle.scoping import tenant_scope
+        from tenant_rag.tenancy.acl import TENANT_ADMIN
 
         self.handle = index
         self.scope: TenantScope = tenant_scope(tenant, isolation, shared_namespace)
@@ -96,6 +97,8 @@ class TenantEndpoint:
             self.scope,
             index_name=index_name_of(index),
             retry=retry or RetryPolicy(),
+            # a tenant moves whole: every record, whoever may read it inside the tenant
+            principal=TENANT_ADMIN,
         )
         self.page_size = page_size
         self._info: IndexInfo | None = None

@@ -36,7 +36,7 @@ from tenant_rag.local.engine.ann import (
     start_build,
 )
 from tenant_rag.local.engine.errors import ApiError, bad_request, not_found, short
-from tenant_rag.local.engine.filters import Predicate, compile_filter
+from tenant_rag.local.engine.filters import Predicate, compile_filter, filter_key
 from tenant_rag.local.engine.limits import (
     DEFAULT_LIST_LIMIT,
     DEFAULT_NAMESPACE,
@@ -561,7 +561,7 @@ class IndexEngine:
                 raise bad_request("query needs a vector, a sparseVector or an id")
             if q is None and not self.sparse_only and self.metric != "dotproduct":
                 raise bad_request(f"a query on this {self.metric} index needs a dense vector")
-            rows = self._candidate_rows(mat, q, q_sparse, predicate, top_k_)
+            rows = self._candidate_rows(mat, q, q_sparse, predicate, filter_key(flt), top_k_)
             scores = mat.scores(q, q_sparse, self.metric, rows)
             best = top_k(scores, top_k_, ascending=self.metric == "euclidean")
             matches = []
@@ -591,6 +591,7 @@ class IndexEngine:
         q: np.ndarray | None,
         q_sparse: Sparse | None,
         predicate: Predicate | None,
+        key: str | None,
         k: int,
     ) -> np.ndarray | None:
         """Rows to score exactly (None: all of them). Lock held.
@@ -600,9 +601,10 @@ class IndexEngine:
         allows are exact-searched when they are few; else the index is asked for more
         candidates, in inverse proportion to the filter's share, and they are filtered.
         Whenever the candidates cannot fill ``k`` the query falls back to exact search, so
-        a filter never loses a match it allows, nor admits one it does not.
+        a filter never loses a match it allows, nor admits one it does not. ``key`` names
+        the filter, so the rows it allows are remembered until the namespace changes.
         """
-        allowed = mat.matching_rows(predicate) if predicate is not None else None
+        allowed = mat.matching_rows(predicate, key) if predicate is not None else None
         ann = mat.ann
         if ann is None or not ann.ready or q is None or q_sparse is not None or not self.dim:
             return allowed

@@ -4,11 +4,19 @@ Kept in step with writes (append, overwrite in place, swap-remove), so a query
 never rebuilds anything: it is one matrix-vector product plus ``argpartition``.
 Metadata stays as the compact JSON text it was stored as, and is parsed into
 dicts only the first time a filter needs it (most namespaces never are).
+
+The rows a filter selects are remembered (a few filters per namespace, until
+the next write to it): a filter repeated on every query, such as the tenant
+pin of metadata isolation or a reader's access condition, is evaluated once
+per change of the namespace instead of once per query, and a filter that
+keeps most rows is scored with one matrix product instead of a copy of the
+selected rows.
 """
 
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
@@ -22,6 +30,8 @@ Sparse = tuple[np.ndarray, np.ndarray]  # (uint32 indices, float32 values), indi
 # From this many rows a filter is evaluated on numpy columns of the fields it names
 # (engine/columns.py) instead of row by row (figures: benchmarks/FIGURES.md).
 COLUMN_MIN_ROWS = 2_000
+#: Filters whose matching rows one namespace remembers (least recently used dropped).
+FILTER_CACHE_SIZE = 16
 
 
 class NamespaceMatrix:
@@ -42,6 +52,8 @@ class NamespaceMatrix:
         self.ann: AnnIndex | None = None
         # metadata fields as arrays, built when a filter on a big namespace names them
         self.columns = Columns()
+        #: filter key -> the rows it matches; emptied by every write
+        self._filter_rows: OrderedDict[str, np.ndarray] = OrderedDict()
 
     @property
     def n(self) -> int:
@@ -70,6 +82,8 @@ class NamespaceMatrix:
     # -- writes ------------------------------------------------------------
     def set(self, rid: str, vec: np.ndarray, sp: Sparse | None, meta: str | None) -> None:
         """Insert or overwrite one record."""
+        if self._filter_rows:
+            self._filter_rows.clear()
         row = self.row_of.get(rid)
         moved = True  # the vector changed (an approximate index must re-add the row)
         if row is None:
@@ -108,6 +122,8 @@ class NamespaceMatrix:
         row = self.row_of.pop(rid, None)
         if row is None:
             return False
+        if self._filter_rows:
+            self._filter_rows.clear()
         last = self.n - 1
         if self.ann is not None:
             self.ann.on_remove(row, last)
@@ -177,13 +193,30 @@ class NamespaceMatrix:
         extra += self.columns.nbytes()
         return self._mat.nbytes + self._sq.nbytes + self.n * 120 + self.meta_bytes + extra
 
-    def matching_rows(self, predicate: Predicate) -> np.ndarray:
+    def matching_rows(self, predicate: Predicate, key: str | None = None) -> np.ndarray:
         """Rows whose metadata satisfies ``predicate``, in row order.
 
-        A big namespace evaluates the filter on columns of the fields it names (built on
-        first use, then kept in step with writes); a small one, or a filter the columns
-        cannot decide exactly, checks each row's parsed metadata (parsed once, cached).
+        ``key`` names the filter (its canonical JSON); the rows of a named filter are
+        remembered until the namespace next changes. A big namespace evaluates the filter
+        on columns of the fields it names (built on first use, then kept in step with
+        writes); a small one, or a filter the columns cannot decide exactly, checks each
+        row's parsed metadata (parsed once, cached).
         """
+        if key is not None:
+            hit = self._filter_rows.get(key)
+            if hit is not None:
+                self._filter_rows.move_to_end(key)
+                return hit
+        rows = self._evaluate(predicate)
+        if key is not None:
+            rows.flags.writeable = False  # shared by later queries
+            self._filter_rows[key] = rows
+            while len(self._filter_rows) > FILTER_CACHE_SIZE:
+                self._filter_rows.popitem(last=False)
+        return rows
+
+    def _evaluate(self, predicate: Predicate) -> np.ndarray:
+        """The rows ``predicate`` selects, computed (no cache)."""
         if self.n >= COLUMN_MIN_ROWS:
             self._build_columns(predicate.node)
             try:
@@ -216,6 +249,10 @@ class NamespaceMatrix:
         product for hybrid); euclidean: squared L2 distance (lower is closer).
         """
         n = self.n
+        if rows is not None and len(rows) * 3 > n * 2:
+            # most rows pass the filter: one product over the whole matrix, then pick,
+            # costs less than copying the selected rows out first
+            return self.scores(q, q_sparse, metric, None)[rows]
         count = n if rows is None else len(rows)
         out = np.zeros(count, dtype=np.float32)
         if q is not None and self.dimension and count:
