@@ -17,6 +17,7 @@ so their memory does not grow with the tenant.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,7 @@ from tenant_rag.tenancy.pinned import PinnedIndex, Record, index_name_of
 from tenant_rag.tenancy.retry import RetryPolicy
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation, TenantScope
 
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
 #: Ids per listing request (Pinecone lists at most 100 per request).
 LIST_SIZE = 100
 #: Ids per page (one fetch request): Pinecone fetches at most 1,000 ids at once.
@@ -188,7 +190,11 @@ class TenantEndpoint:
         group: list[str] = []
         url_bytes = 0
         for rid in ids:
-            cost = len(quote(self.scope.stored_id(rid), safe="")) + 5  # "&ids="
+            stored = self.scope.stored_id(rid)
+            # "&ids=" and the id, percent-encoded unless it has only unreserved characters
+            cost = (
+                len(stored) if _UNRESERVED.fullmatch(stored) else len(quote(stored, safe=""))
+            ) + 5
             if group and (len(group) >= self.page_size or url_bytes + cost > FETCH_URL_BYTES):
                 yield group
                 group, url_bytes = [], 0
