@@ -12,13 +12,28 @@ Order of work, and why:
    batches and retries. The record ids are the export's, so writing a row group
    twice writes the same records: a journal records the last row group written,
    and a rerun after ``kill -9`` resumes there (and is not refused by the
-   ``"fail"`` check for the records it wrote itself).
-3. ``on_existing="replace"``: delete the destination's records that the export
+   ``"fail"`` check for the records it wrote itself). The next row group is
+   read and digested on a worker thread while this one is being written.
+3. **Read back, beside the writes** (`readback.ReadBack`, a second worker):
+   each row group, once written, is fetched back by id and every record
+   compared with the export's digest, while later row groups are being
+   written. A record missing or different is read again with backoff for up to
+   ``settle`` seconds (an eventually consistent index shows writes late) and
+   fails the import, named, only after that. A resumed import reads back
+   *every* row group, also those written before the crash.
+4. ``on_existing="replace"``: delete the destination's records that the export
    does not hold (after the writes, so readers never see the tenant empty).
-4. **Verify**: every id of the export is fetched back from the destination and
-   digested: the checksum and count must be the manifest's, and (except under
-   ``"merge"``) the tenant's record count too, so it holds nothing else. Fetching
-   by the export's ids spares listing the tenant (a request per 100 ids).
+5. **Conclude**: every record read back equal (so count and checksum are the
+   manifest's) and, except under ``"merge"``, the tenant's record count
+   (``describe_namespace``, asked again with backoff while it lags) equal to
+   the manifest's, so it holds nothing else.
+
+What the verification proves, precisely: each record of the export was read
+back equal *after* it was written, and at the end the tenant holds as many
+records as the export. A concurrent writer that overwrites a record of the
+tenant after that record was read back is not detected (nor was it by a
+separate pass at the end, for writes after it had read the record): the
+import is not a lock. Do not write to a tenant while it is being imported.
 
 A non-transient error while writing under ``"fail"`` (a record the server
 refuses) deletes what this import wrote, since the tenant was empty before;
@@ -248,6 +263,8 @@ def import_tenant(
     report.verified = check.ok
     report.seconds = time.monotonic() - started
     if not check.ok:
+        # the rerun the message asks for writes every row group again, then verifies
+        journal.save(phase="writing", file=0, row_group=0, written=0)
         raise TransferVerificationError(
             f"tenant {dest.tenant!r} in index {dest.index_name!r} does not match the export: "
             f"{check.why()} Another writer may have changed the tenant meanwhile, or the "

@@ -472,7 +472,7 @@ class _Transfer:
                 f"index {self.dst.index_name!r} did not keep {len(waiting)} records of the copy "
                 f"(written twice, unchanged at the source, still missing or different after "
                 f"{number} passes and up to {self.settle:g} s for the index to catch up): "
-                f"{shown}{more}. Nothing was deleted. Check the destination index and run the "
+                f"{shown}{more}; nothing was deleted. Check the destination index and run the "
                 "same call again.",
                 self.report,
             )
