@@ -72,6 +72,8 @@ from tenant_rag.lifecycle.portability.readback import (
 from tenant_rag.tenancy.retry import is_transient
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation
 
+#: Seconds between journal saves while writing (and at the end of each file).
+JOURNAL_SECONDS = 1.0
 OnExisting = Literal["fail", "merge", "replace"]
 ON_EXISTING = ("fail", "merge", "replace")
 #: ``progress(records_done, records_total)``
@@ -368,16 +370,23 @@ def _pipeline(
     after ``kill -9`` ends with a verification of the whole export, not only of its part.
     """
     written = int(journal.state.get("written", 0))
+    files_groups = [entry.row_groups for entry in manifest.files]
     resume_at = (int(journal.state.get("file", 0)), int(journal.state.get("row_group", 0)))
     read = Checksum()
     readback = ReadBack(dest, settle=settle)
+    saved = time.monotonic()
     try:
         for part in prefetch(_decoded(files)):
             for digest in part.digests:
                 read.add(digest)
             if write and (part.file, part.group) >= resume_at:
                 written += dest.upsert(part.rows.records)
-                journal.save(file=part.file, row_group=part.group + 1, written=written)
+                last = part.group + 1 == files_groups[part.file]
+                if last or time.monotonic() - saved >= JOURNAL_SECONDS:
+                    # an fsync per row group costs more than rewriting a second's row groups
+                    # after a crash (the writes are idempotent)
+                    journal.save(file=part.file, row_group=part.group + 1, written=written)
+                    saved = time.monotonic()
                 if progress is not None:
                     progress(min(written, manifest.record_count), manifest.record_count)
             readback.submit(part.ids, part.digests)
