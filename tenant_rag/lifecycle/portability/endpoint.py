@@ -185,8 +185,10 @@ class TenantEndpoint:
         listed = self.pinned.id_pages(page_size=min(LIST_SIZE, self.page_size))
         return self.pages_of(rid for page in listed for rid in page)
 
-    def pages_of(self, ids: Iterable[str]) -> Iterator[list[str]]:
-        """``ids`` cut into pages that one fetch request can carry."""
+    def pages_of(
+        self, ids: Iterable[str], *, url_bytes_max: int = FETCH_URL_BYTES
+    ) -> Iterator[list[str]]:
+        """``ids`` cut into pages that one fetch request can carry (``url_bytes_max`` of ids)."""
         group: list[str] = []
         url_bytes = 0
         for rid in ids:
@@ -195,7 +197,7 @@ class TenantEndpoint:
             cost = (
                 len(stored) if _UNRESERVED.fullmatch(stored) else len(quote(stored, safe=""))
             ) + 5
-            if group and (len(group) >= self.page_size or url_bytes + cost > FETCH_URL_BYTES):
+            if group and (len(group) >= self.page_size or url_bytes + cost > url_bytes_max):
                 yield group
                 group, url_bytes = [], 0
             group.append(rid)

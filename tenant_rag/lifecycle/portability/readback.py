@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from tenant_rag.lifecycle.portability.checksum import Checksum
-from tenant_rag.lifecycle.portability.endpoint import TenantEndpoint, digest_of
+from tenant_rag.lifecycle.portability.endpoint import FETCH_URL_BYTES, TenantEndpoint, digest_of
 
 T = TypeVar("T")
 
@@ -43,6 +43,9 @@ T = TypeVar("T")
 SETTLE_SECONDS = 60.0
 #: Pending (not yet readable) records that make the worker settle before taking more work.
 PENDING_LIMIT = 20_000
+#: Ids per read-back fetch, in URL bytes: half a page, since its response is parsed while the
+#: writer holds a row group and an upsert body (memory stays under two pages above idle)
+READBACK_URL_BYTES = FETCH_URL_BYTES // 2
 #: How many ids of the records still missing an error message names.
 NAMED_IDS = 20
 _FIRST_DELAY = 0.05
@@ -162,7 +165,7 @@ class ReadBack:
     def _check(self, expected: Iterable[tuple[str, bytes]], *, first: bool) -> None:
         """Fetch these records; count the equal ones, keep the others pending."""
         wanted = dict(expected)
-        for page in self.dest.pages_of(wanted):
+        for page in self.dest.pages_of(wanted, url_bytes_max=READBACK_URL_BYTES):
             there = {rec.id: digest_of(rec) for rec in self.dest.fetch(page)}
             for rid in page:
                 digest = wanted[rid]
