@@ -43,9 +43,9 @@ T = TypeVar("T")
 SETTLE_SECONDS = 60.0
 #: Pending (not yet readable) records that make the worker settle before taking more work.
 PENDING_LIMIT = 20_000
-#: Ids per read-back fetch, in URL bytes: half a page, since its response is parsed while the
-#: writer holds a row group and an upsert body (memory stays under two pages above idle)
-READBACK_URL_BYTES = FETCH_URL_BYTES // 2
+#: Ids per read-back fetch, in URL bytes: a quarter page, since its response is parsed while
+#: the writer holds a row group and an upsert body (memory stays under two pages above idle)
+READBACK_URL_BYTES = FETCH_URL_BYTES // 4
 #: How many ids of the records still missing an error message names.
 NAMED_IDS = 20
 _FIRST_DELAY = 0.05
@@ -196,35 +196,35 @@ class ReadBack:
 def prefetch(items: Iterable[T], *, depth: int = 1) -> Iterator[T]:
     """``items``, produced on a worker thread up to ``depth`` ahead of the consumer.
 
-    So the production of the next item (reading and decoding a row group)
-    overlaps the consumer's work on this one (its upsert, mostly waiting for
-    the server). An exception while producing is raised at the consumer in
-    order; leaving the loop early stops the producer.
+    So the production of the next item (reading and decoding a row group, or
+    listing and fetching a page) overlaps the consumer's work on this one. At
+    most ``depth`` items exist besides the one the consumer holds: the producer
+    starts an item only when fewer are waiting. An exception while producing is
+    raised at the consumer in order; leaving the loop early stops the producer.
     """
     done = object()
-    q: queue.Queue[object] = queue.Queue(depth)
+    q: queue.Queue[object] = queue.Queue()
+    room = threading.Semaphore(depth)
     stop = threading.Event()
 
     def produce() -> None:
+        end: object = done
         try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=_POLL)
-                        break
-                    except queue.Full:
-                        continue
+            iterator = iter(items)
+            while True:
+                while not room.acquire(timeout=_POLL):
+                    if stop.is_set():
+                        return
                 if stop.is_set():
                     return
-            end: object = done
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    break
+                q.put(item)
         except BaseException as exc:  # noqa: BLE001 - re-raised at the consumer
             end = _Failed(exc)
-        while not stop.is_set():
-            try:
-                q.put(end, timeout=_POLL)
-                return
-            except queue.Full:
-                continue
+        q.put(end)
 
     worker = threading.Thread(target=produce, name="tenant-rag-prefetch", daemon=True)
     worker.start()
@@ -235,6 +235,7 @@ def prefetch(items: Iterable[T], *, depth: int = 1) -> Iterator[T]:
                 return
             if isinstance(got, _Failed):
                 raise got.exc
+            room.release()  # the producer may start the next item while this one is used
             yield got  # type: ignore[misc]
     finally:
         stop.set()
