@@ -10,7 +10,10 @@ working throughout; nothing locks it.
 each source page is fetched again and compared record by record (checksum
 digests) with the destination; a record that differs (the source was written
 meanwhile) is copied again and the pass repeated, for up to ``settle`` seconds
-(or ``max_passes`` passes when given). Under
+(or ``max_passes`` passes when given). A record copied again that still differs
+in a later pass, unchanged at the source, is waited for (backoff, within the
+same ``settle``: an eventually consistent destination shows writes late)
+rather than copied again, and fails the copy, named, only after that. Under
 ``on_existing="fail"`` or ``"replace"``, destination records the source does
 not have are deleted. The copy is verified when one pass finds nothing to fix
 and both sides hold the same count and checksum.
