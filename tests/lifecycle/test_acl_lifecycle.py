@@ -97,9 +97,7 @@ def _private_source(pc: Any, new_index: Any) -> Any:
     return src
 
 
-def _transfer(
-    operation: str, src: Any, dst: Any, tmp_path: Path, **kwargs: Any
-) -> Any:
+def _transfer(operation: str, src: Any, dst: Any, tmp_path: Path, **kwargs: Any) -> Any:
     if operation == "copy":
         return copy_tenant(src, dst, "acme", **kwargs)
     if operation == "move":
@@ -183,9 +181,7 @@ def test_transfers_between_indexes_of_one_policy_need_no_naming(
     assert sorted(_admin(dst).list_ids()) == sorted(_admin(src).list_ids())
 
 
-def test_the_export_manifest_records_the_policy(
-    pc: Any, new_index: Any, tmp_path: Path
-) -> None:
+def test_the_export_manifest_records_the_policy(pc: Any, new_index: Any, tmp_path: Path) -> None:
     src = _private_source(pc, new_index)
     report = export_tenant(src, "acme", tmp_path / "out")
     assert report.manifest.source["acl_policy"] == "private"
