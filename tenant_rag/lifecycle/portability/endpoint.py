@@ -26,6 +26,7 @@ import numpy as np
 
 from tenant_rag.errors import IndexMismatchError
 from tenant_rag.lifecycle.portability.checksum import Checksum, canonical_metadata, record_digest
+from tenant_rag.tenancy.acl import AclPolicy, acl_policy_of
 from tenant_rag.tenancy.batching import record_batches
 from tenant_rag.tenancy.pinned import PinnedIndex, Record, index_name_of
 from tenant_rag.tenancy.retry import RetryPolicy
@@ -152,6 +153,10 @@ class TenantEndpoint:
                 host=str(getattr(config, "host", "") or "") or None,
             )
         return self._info
+
+    def acl_policy(self) -> AclPolicy:
+        """What documents without an access list mean in this index (its ``tenant-rag-acl`` tag)."""
+        return acl_policy_of(self.handle)
 
     def check_compatible(self, *, dimension: int | None, metric: str | None, what: str) -> None:
         """Refuse records of another dimension or metric than this index's, naming the fix."""
