@@ -26,6 +26,7 @@ import pytest
 
 from tenant_rag.errors import TransferVerificationError
 from tenant_rag.lifecycle import copy_tenant, export_tenant, import_tenant
+from tenant_rag.lifecycle.portability.endpoint import TenantEndpoint, digest_of
 from tenant_rag.tenancy import PinnedIndex
 
 from .test_portability import seed, snapshot
@@ -148,3 +149,29 @@ def test_copy_to_an_index_that_never_stores_a_record_fails_naming_it(new_index: 
     with pytest.raises(TransferVerificationError, match=r"doc-00042#0") as caught:
         copy_tenant(src, lagging, "acme", settle=0.5)
     assert not caught.value.report.verified
+
+
+def test_read_back_stops_waiting_when_too_many_records_stay_missing(new_index: Any) -> None:
+    """Memory stays bounded: past ``pending_limit`` missing records the read-back settles
+    them before it takes more work, and gives up (reported) if they never appear."""
+    from tenant_rag.lifecycle.portability.readback import ReadBack
+
+    dst = new_index("lag")
+    recs = seed(dst, "acme", 40)
+    never = {r["id"] for r in recs[:12]}
+    lossy = Lagging(dst, reads=0, never=never)
+    endpoint = TenantEndpoint(lossy, "acme")
+    for rid in never:  # as if the index had lost them
+        endpoint.delete([rid])
+    written = endpoint.fetch([r["id"] for r in recs])
+    digests = {rec.id: digest_of(rec) for rec in written}
+    readback = ReadBack(endpoint, settle=0.2, pending_limit=10)
+    ids = [r["id"] for r in recs]
+    expected = [digests.get(i, b"\0" * 32) for i in ids]
+    for start in range(0, 40, 8):
+        readback.submit(ids[start : start + 8], expected[start : start + 8])
+    result = readback.finish()
+
+    assert result.stopped_early and not result.complete
+    assert result.missing_count >= 11 and set(result.missing_ids) <= never
+    assert result.found.count < 28  # the records after the stop were not read

@@ -506,10 +506,15 @@ class _Verdict:
                 if f.missing_count > len(f.missing_ids)
                 else ""
             )
+            stopped = (
+                " (the read-back stopped there; the records written after were not read)"
+                if f.stopped_early
+                else ""
+            )
             return (
                 f"{f.missing_count} of its {self.expected} records were still missing or "
                 f"different after waiting {self.settle:g} s for the index to catch up: "
-                f"{shown}{more}."
+                f"{shown}{more}{stopped}."
             )
         if f.found.count != self.expected or f.found.hexdigest != self.checksum:
             return (

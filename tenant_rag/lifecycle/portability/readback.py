@@ -65,6 +65,8 @@ class ReadBackResult:
     lagged: int = 0
     #: read-back rounds made for lagging records
     retries: int = 0
+    #: more than `PENDING_LIMIT` records stayed missing mid-stream: later ones were not read
+    stopped_early: bool = False
 
     @property
     def complete(self) -> bool:
@@ -157,7 +159,7 @@ class ReadBack:
                 if len(self._pending) > self.pending_limit:
                     self._settle()  # wait for the destination rather than hold more ids
                     if self._pending:
-                        self.gave_up = True
+                        self.gave_up = self.result.stopped_early = True
                         return
         except BaseException as exc:  # noqa: BLE001 - handed to the writer's thread
             self._error = exc
