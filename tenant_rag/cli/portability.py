@@ -134,6 +134,15 @@ def import_(
     isolation: IsolationOption = "namespace",
     on_existing: OnExistingOpt = "fail",
     acl_policy: AclPolicyOpt = None,
+    settle: Annotated[
+        float,
+        typer.Option(
+            "--settle",
+            min=0.0,
+            help="Seconds to keep reading back records an eventually consistent index "
+            "(Pinecone serverless) does not show yet, before the verification fails.",
+        ),
+    ] = 60.0,
     json_output: JsonOption = False,
 ) -> None:
     """Write an export into TENANT, resuming an interrupted run; verify count and checksum.
@@ -161,12 +170,14 @@ def import_(
             on_existing=on_existing,  # type: ignore[arg-type]
             acl_policy=named,
             progress=lambda done, total: tick(done, total),
+            settle=settle,
         )
     if out.json_mode:
         out.json(report.to_dict())
         return
     table = _table(f"imported into tenant {tenant}")
-    for key in ("index", "on_existing", "records", "written", "pruned", "resumed", "verified"):
+    keys = ("index", "on_existing", "records", "written", "pruned", "resumed", "lagged", "verified")
+    for key in keys:
         table.add_row(key, _cell(getattr(report, key)))
     table.add_row("checksum", report.checksum)
     out.console.print(table)

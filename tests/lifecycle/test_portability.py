@@ -26,6 +26,7 @@ from tenant_rag.errors import (
     InvalidTenantError,
     PortabilityError,
     TenantIsolationError,
+    TransferVerificationError,
 )
 from tenant_rag.lifecycle import export_tenant, import_tenant
 from tenant_rag.lifecycle.portability import Manifest
@@ -170,6 +171,36 @@ def test_import_resumes_and_a_rerun_is_idempotent(new_index: Any, tmp_path: Path
     again = import_tenant(dst, "acme", tmp_path / "out", journal_dir=tmp_path / "j")
     assert first.verified and again.verified and again.written == 0 and again.resumed
     assert PinnedIndex(dst, "acme").count() == 500
+
+
+class _Crash(BaseException):
+    """Stands for a kill: no ``except Exception`` cleanup runs."""
+
+
+def test_a_resumed_import_reads_back_what_it_wrote_before_the_crash(
+    new_index: Any, tmp_path: Path
+) -> None:
+    """The rerun does not write the first row group again, but it reads it back: a record of
+    it changed behind the import's back fails the verification, named."""
+    src, dst = new_index("exp"), new_index("imp")
+    seed(src, "acme", 900)
+    # three files of one row group each: the journal is saved at the end of every file
+    export_tenant(src, "acme", tmp_path / "out", page_size=300, records_per_file=300)
+
+    def crash(done: int, total: int | None) -> None:
+        raise _Crash  # right after the first row group was written and journaled
+
+    with pytest.raises(_Crash):
+        import_tenant(dst, "acme", tmp_path / "out", journal_dir=tmp_path / "j", progress=crash)
+    assert PinnedIndex(dst, "acme").count() == 300
+    PinnedIndex(dst, "acme").upsert([("doc-00005#2", [0.25] * DIM)])  # in the first row group
+
+    with pytest.raises(TransferVerificationError, match=r"1 of its 900 records.*'doc-00005#2'"):
+        import_tenant(dst, "acme", tmp_path / "out", journal_dir=tmp_path / "j", settle=0.2)
+
+    again = import_tenant(dst, "acme", tmp_path / "out", journal_dir=tmp_path / "j")
+    assert again.verified and again.resumed  # the rerun rewrites it (a fresh import)
+    assert snapshot(dst, "acme") == snapshot(src, "acme")
 
 
 def test_merge_keeps_other_records_and_replace_removes_them(new_index: Any, tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ so their memory does not grow with the tenant.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,7 @@ from tenant_rag.tenancy.retry import RetryPolicy
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation, TenantScope
 from tenant_rag.tenancy.sdk_models import field_of
 
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
 #: Ids per listing request (Pinecone lists at most 100 per request).
 LIST_SIZE = 100
 #: Ids per page (one fetch request): Pinecone fetches at most 1,000 ids at once.
@@ -189,13 +191,19 @@ class TenantEndpoint:
         listed = self.pinned.id_pages(page_size=min(LIST_SIZE, self.page_size))
         return self.pages_of(rid for page in listed for rid in page)
 
-    def pages_of(self, ids: Iterable[str]) -> Iterator[list[str]]:
-        """``ids`` cut into pages that one fetch request can carry."""
+    def pages_of(
+        self, ids: Iterable[str], *, url_bytes_max: int = FETCH_URL_BYTES
+    ) -> Iterator[list[str]]:
+        """``ids`` cut into pages that one fetch request can carry (``url_bytes_max`` of ids)."""
         group: list[str] = []
         url_bytes = 0
         for rid in ids:
-            cost = len(quote(self.scope.stored_id(rid), safe="")) + 5  # "&ids="
-            if group and (len(group) >= self.page_size or url_bytes + cost > FETCH_URL_BYTES):
+            stored = self.scope.stored_id(rid)
+            # "&ids=" and the id, percent-encoded unless it has only unreserved characters
+            cost = (
+                len(stored) if _UNRESERVED.fullmatch(stored) else len(quote(stored, safe=""))
+            ) + 5
+            if group and (len(group) >= self.page_size or url_bytes + cost > url_bytes_max):
                 yield group
                 group, url_bytes = [], 0
             group.append(rid)

@@ -36,6 +36,7 @@ from tenant_rag.lifecycle.portability.parquet import (
     dense_matrix,
     page_table,
 )
+from tenant_rag.lifecycle.portability.readback import prefetch
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation
 
 #: ``progress(records_done, records_expected_or_None)``
@@ -123,7 +124,9 @@ def export_tenant(
     in_order = True
     last: str | None = None
     try:
-        for page in source.pages():
+        # the next page is listed and fetched on a worker thread while this one is digested
+        # and written: the server works on one while the client works on the other
+        for page in prefetch(source.pages()):
             records = page.records
             matrix = dense_matrix(records, info.dimension)
             for row, rec in enumerate(records):

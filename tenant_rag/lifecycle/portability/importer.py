@@ -12,13 +12,28 @@ Order of work, and why:
    batches and retries. The record ids are the export's, so writing a row group
    twice writes the same records: a journal records the last row group written,
    and a rerun after ``kill -9`` resumes there (and is not refused by the
-   ``"fail"`` check for the records it wrote itself).
-3. ``on_existing="replace"``: delete the destination's records that the export
+   ``"fail"`` check for the records it wrote itself). The next row group is
+   read and digested on a worker thread while this one is being written.
+3. **Read back, beside the writes** (`readback.ReadBack`, a second worker):
+   each row group, once written, is fetched back by id and every record
+   compared with the export's digest, while later row groups are being
+   written. A record missing or different is read again with backoff for up to
+   ``settle`` seconds (an eventually consistent index shows writes late) and
+   fails the import, named, only after that. A resumed import reads back
+   *every* row group, also those written before the crash.
+4. ``on_existing="replace"``: delete the destination's records that the export
    does not hold (after the writes, so readers never see the tenant empty).
-4. **Verify**: every id of the export is fetched back from the destination and
-   digested: the checksum and count must be the manifest's, and (except under
-   ``"merge"``) the tenant's record count too, so it holds nothing else. Fetching
-   by the export's ids spares listing the tenant (a request per 100 ids).
+5. **Conclude**: every record read back equal (so count and checksum are the
+   manifest's) and, except under ``"merge"``, the tenant's record count
+   (``describe_namespace``, asked again with backoff while it lags) equal to
+   the manifest's, so it holds nothing else.
+
+What the verification proves, precisely: each record of the export was read
+back equal *after* it was written, and at the end the tenant holds as many
+records as the export. A concurrent writer that overwrites a record of the
+tenant after that record was read back is not detected (nor was it by a
+separate pass at the end, for writes after it had read the record): the
+import is not a lock. Do not write to a tenant while it is being imported.
 
 A non-transient error while writing under ``"fail"`` (a record the server
 refuses) deletes what this import wrote, since the tenant was empty before;
@@ -44,15 +59,23 @@ from tenant_rag.errors import (
     TransferVerificationError,
 )
 from tenant_rag.lifecycle.portability.checksum import Checksum, record_digest
-from tenant_rag.lifecycle.portability.endpoint import TenantEndpoint, digest_of
+from tenant_rag.lifecycle.portability.endpoint import TenantEndpoint
 from tenant_rag.lifecycle.portability.journal import Journal, state_dir
 from tenant_rag.lifecycle.portability.manifest import Manifest
-from tenant_rag.lifecycle.portability.parquet import file_sha256, read_row_groups
+from tenant_rag.lifecycle.portability.parquet import RowGroup, file_sha256, read_row_groups
 from tenant_rag.lifecycle.portability.policy import check_acl_policies
+from tenant_rag.lifecycle.portability.readback import (
+    SETTLE_SECONDS,
+    ReadBack,
+    ReadBackResult,
+    prefetch,
+)
 from tenant_rag.tenancy.acl import AclPolicy
 from tenant_rag.tenancy.retry import is_transient
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation
 
+#: Seconds between journal saves while writing (and at the end of each file).
+JOURNAL_SECONDS = 1.0
 OnExisting = Literal["fail", "merge", "replace"]
 ON_EXISTING = ("fail", "merge", "replace")
 #: ``progress(records_done, records_total)``
@@ -75,8 +98,14 @@ class ImportReport:
     resumed: bool
     seconds: float
     destination_count: int = 0
-    #: of ``seconds``, the read-back verification (every record fetched and digested)
+    #: of ``seconds``, the verification's part after the last write (the read-back of every
+    #: record runs beside the writes; this is its tail, and the count check)
     verify_seconds: float = 0.0
+    #: records that were not readable (or not equal) at their first read-back, equal later
+    lagged: int = 0
+    #: ids still missing or different after the settle time (the first few), and how many
+    missing: list[str] = field(default_factory=list)
+    missing_count: int = 0
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -94,6 +123,9 @@ class ImportReport:
             "destination_count": self.destination_count,
             "seconds": round(self.seconds, 3),
             "verify_seconds": round(self.verify_seconds, 3),
+            "lagged": self.lagged,
+            "missing": self.missing,
+            "missing_count": self.missing_count,
             "notes": self.notes,
         }
 
@@ -109,6 +141,7 @@ def import_tenant(
     acl_policy: AclPolicy | None = None,
     journal_dir: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
+    settle: float = SETTLE_SECONDS,
 ) -> ImportReport:
     """Write the export in ``src`` into ``tenant``'s part of ``index``; verify it; return a report.
 
@@ -173,7 +206,7 @@ def import_tenant(
         seconds=0.0,
     )
     if state is not None and state.get("phase") == "done":
-        if _matches(dest, manifest, on_existing, root):
+        if verify_import(dest, manifest, on_existing, root, settle=settle)[0]:
             report.resumed = True
             report.verified = True
             report.destination_count = dest.count()
@@ -199,26 +232,37 @@ def import_tenant(
         journal.save(mode=mode, phase="writing", file=0, row_group=0, written=0)
 
     try:
-        if journal.state.get("phase") == "writing":
-            whole = int(journal.state.get("file", 0)) == 0 == int(journal.state.get("row_group", 0))
-            report.written, read = _write(dest, root, files, journal, manifest, progress)
-            if whole and (read.count, read.hexdigest) != (manifest.record_count, manifest.checksum):
-                raise CorruptExportError(
-                    f"the files of {root} hold {read.count} records with checksum "
-                    f"{read.hexdigest[:16]}..., but the manifest says {manifest.record_count} "
-                    f"with {manifest.checksum[:16]}...: the manifest was edited or belongs to "
-                    "another export. Export the tenant again."
-                )
+        phase = journal.state.get("phase")
+        written, read, readback = _pipeline(
+            dest, files, journal, manifest, write=phase == "writing", settle=settle,
+            progress=progress,
+        )  # fmt: skip
+        report.written = written
+        if (read.count, read.hexdigest) != (manifest.record_count, manifest.checksum):
+            readback.abort()
+            raise CorruptExportError(
+                f"the files of {root} hold {read.count} records with checksum "
+                f"{read.hexdigest[:16]}..., but the manifest says {manifest.record_count} "
+                f"with {manifest.checksum[:16]}...: the manifest was edited or belongs to "
+                "another export. Export the tenant again."
+            )
+        if phase == "writing":
             journal.save(phase="pruning" if mode == "replace" else "verifying")
         if journal.state.get("phase") == "pruning":
-            report.pruned = prune_to(
-                dest, lambda: export_id_stream(root, manifest), manifest.sorted_ids
-            )
+            try:
+                report.pruned = prune_to(
+                    dest, lambda: export_id_stream(root, manifest), manifest.sorted_ids
+                )
+            except BaseException:
+                readback.abort()
+                raise
             journal.save(phase="verifying")
     except Exception as exc:
         if mode == "fail" and not report.resumed and not is_transient(exc):
             _roll_back(dest, root, manifest)  # the tenant was empty: put it back that way
             journal.clear()
+            raise
+        if isinstance(exc, CorruptExportError):
             raise
         raise PortabilityError(
             f"the import into tenant {dest.tenant!r} stopped: {exc}. Run the same "
@@ -226,17 +270,21 @@ def import_tenant(
         ) from exc
 
     verify_started = time.monotonic()
-    ok, found = verify_import(dest, manifest, mode, root)
+    check = _conclude(dest, manifest, mode, readback, settle)
     report.verify_seconds = time.monotonic() - verify_started
-    report.destination_count = dest.count()
-    report.verified = ok
+    report.destination_count = check.count
+    report.lagged = check.found.lagged
+    report.missing = check.found.missing_ids
+    report.missing_count = check.found.missing_count
+    report.verified = check.ok
     report.seconds = time.monotonic() - started
-    if not ok:
+    if not check.ok:
+        # the rerun the message asks for writes every row group again, then verifies
+        journal.save(phase="writing", file=0, row_group=0, written=0)
         raise TransferVerificationError(
             f"tenant {dest.tenant!r} in index {dest.index_name!r} does not match the export: "
-            f"{found.count} records with checksum {found.hexdigest[:16]}..., the manifest says "
-            f"{manifest.record_count} with {manifest.checksum[:16]}.... Another writer may "
-            "have changed the tenant meanwhile; run the import again to rewrite it.",
+            f"{check.why()} Another writer may have changed the tenant meanwhile, or the "
+            "index lost writes; run the import again to rewrite it.",
             report,
         )
     journal.save(phase="done")
@@ -286,38 +334,80 @@ def _journal_dir(root: Path, journal_dir: str | os.PathLike[str] | None) -> Path
     return Path(journal_dir) if journal_dir is not None else state_dir() / "imports"
 
 
-# -- writing --------------------------------------------------------------------------------
+# -- writing and reading back ------------------------------------------------------------
 
 
-def _write(
+@dataclass
+class _Decoded:
+    """One row group of the export, decoded, with each record's id and checksum digest."""
+
+    file: int
+    group: int
+    rows: RowGroup
+    ids: list[str]
+    digests: list[bytes]
+
+
+def _decoded(files: list[Path]) -> Iterator[_Decoded]:
+    for number, path in enumerate(files):
+        for group, rows in read_row_groups(path):
+            ids = [rec["id"] for rec in rows.records]
+            yield _Decoded(number, group, rows, ids, row_digests(rows))
+
+
+def row_digests(rows: RowGroup) -> list[bytes]:
+    """The checksum digest of each record of a row group (its values from the float32 matrix)."""
+    out = []
+    matrix = rows.matrix
+    for row, rec in enumerate(rows.records):
+        values = matrix[row] if matrix is not None else rec["values"]
+        out.append(record_digest(rec["id"], values, rec.get("sparse_values"), rec.get("metadata")))
+    return out
+
+
+def _pipeline(
     dest: TenantEndpoint,
-    root: Path,
     files: list[Path],
     journal: Journal,
     manifest: Manifest,
+    *,
+    write: bool,
+    settle: float,
     progress: Progress | None,
-) -> tuple[int, Checksum]:
-    """Upsert every row group not yet written; return (records written, checksum of those read)."""
+) -> tuple[int, Checksum, ReadBack]:
+    """Every row group of the export: decoded and digested a row group ahead (a worker thread),
+    upserted unless the journal says it was written (or ``write`` is false), and queued for
+    reading back (`ReadBack`, another worker). Returns (records written, checksum of the
+    files' records, the read-back to finish).
+
+    Every row group is read back, also those a resumed run does not write again: a rerun
+    after ``kill -9`` ends with a verification of the whole export, not only of its part.
+    """
     written = int(journal.state.get("written", 0))
-    first_file = int(journal.state.get("file", 0))
+    files_groups = [entry.row_groups for entry in manifest.files]
+    resume_at = (int(journal.state.get("file", 0)), int(journal.state.get("row_group", 0)))
     read = Checksum()
-    for number, path in enumerate(files):
-        if number < first_file:
-            continue
-        start = int(journal.state.get("row_group", 0)) if number == first_file else 0
-        for group, rows in read_row_groups(path, start=start):
-            records = rows.records
-            for row, rec in enumerate(records):
-                values = rows.matrix[row] if rows.matrix is not None else rec["values"]
-                read.add(
-                    record_digest(rec["id"], values, rec.get("sparse_values"), rec.get("metadata"))
-                )
-            written += dest.upsert(records)
-            journal.save(file=number, row_group=group + 1, written=written)
-            if progress is not None:
-                progress(min(written, manifest.record_count), manifest.record_count)
-        journal.save(file=number + 1, row_group=0)
-    return written, read
+    readback = ReadBack(dest, settle=settle)
+    saved = time.monotonic()
+    try:
+        for part in prefetch(_decoded(files)):
+            for digest in part.digests:
+                read.add(digest)
+            if write and (part.file, part.group) >= resume_at:
+                written += dest.upsert(part.rows.records)
+                last = part.group + 1 == files_groups[part.file]
+                if last or time.monotonic() - saved >= JOURNAL_SECONDS:
+                    # an fsync per row group costs more than rewriting a second's row groups
+                    # after a crash (the writes are idempotent)
+                    journal.save(file=part.file, row_group=part.group + 1, written=written)
+                    saved = time.monotonic()
+                if progress is not None:
+                    progress(min(written, manifest.record_count), manifest.record_count)
+            readback.submit(part.ids, part.digests)
+    except BaseException:
+        readback.abort()
+        raise
+    return written, read, readback
 
 
 def _roll_back(dest: TenantEndpoint, root: Path, manifest: Manifest) -> None:
@@ -387,23 +477,102 @@ def _prune_merge(dest: TenantEndpoint, keep: Iterator[str]) -> int:
 # -- verification ---------------------------------------------------------------------------
 
 
+@dataclass
+class _Verdict:
+    """The import's final check: every record read back equal, and the tenant's count."""
+
+    found: ReadBackResult
+    count: int
+    expected: int
+    checksum: str
+    mode: str
+    settle: float
+
+    @property
+    def ok(self) -> bool:
+        f = self.found
+        content = (
+            f.complete and f.found.count == self.expected and f.found.hexdigest == self.checksum
+        )
+        # every record of the export is there, equal; except under merge, nothing else is
+        return content and (self.mode == "merge" or self.count == self.expected)
+
+    def why(self) -> str:
+        f = self.found
+        if not f.complete:
+            shown = ", ".join(repr(i) for i in f.missing_ids)
+            more = (
+                f" and {f.missing_count - len(f.missing_ids)} more"
+                if f.missing_count > len(f.missing_ids)
+                else ""
+            )
+            stopped = (
+                " (the read-back stopped there; the records written after were not read)"
+                if f.stopped_early
+                else ""
+            )
+            return (
+                f"{f.missing_count} of its {self.expected} records were still missing or "
+                f"different after waiting {self.settle:g} s for the index to catch up: "
+                f"{shown}{more}{stopped}."
+            )
+        if f.found.count != self.expected or f.found.hexdigest != self.checksum:
+            return (
+                f"{f.found.count} records read back with checksum {f.found.hexdigest[:16]}..., "
+                f"the manifest says {self.expected} with {self.checksum[:16]}...."
+            )
+        return (
+            f"every record of the export is there, but the tenant holds {self.count} records, "
+            f"not {self.expected} (still after {self.settle:g} s for the index's count to "
+            "catch up)."
+        )
+
+
+def _conclude(
+    dest: TenantEndpoint, manifest: Manifest, mode: str, readback: ReadBack, settle: float
+) -> _Verdict:
+    """Finish the read-back, then check the tenant's count (both patient with a lagging index)."""
+    found = readback.finish()
+    count = settled_count(dest, manifest.record_count, settle) if found.complete else dest.count()
+    return _Verdict(found, count, manifest.record_count, manifest.checksum, mode, settle)
+
+
+def settled_count(dest: TenantEndpoint, expected: int, settle: float) -> int:
+    """The tenant's record count, asked again with backoff until it is ``expected`` or
+    ``settle`` seconds pass (an eventually consistent index counts late writes late)."""
+    deadline = time.monotonic() + settle
+    delay = 0.05
+    while True:
+        count = dest.count()
+        left = deadline - time.monotonic()
+        if count == expected or left <= 0:
+            return count
+        time.sleep(min(delay, left))
+        delay = min(delay * 2, 2.0)
+
+
 def verify_import(
-    dest: TenantEndpoint, manifest: Manifest, mode: str, root: Path
-) -> tuple[bool, Checksum]:
-    """Whether the destination holds the export: (equal?, what was found)."""
-    found = Checksum()
-    for ids in dest.pages_of(export_id_stream(root, manifest)):
-        for rec in dest.fetch(ids):
-            found.add(digest_of(rec))
-    ok = found.count == manifest.record_count and found.hexdigest == manifest.checksum
-    if ok and mode != "merge":
-        # every record of the export is there, equal; the tenant holds nothing else
-        ok = dest.count() == manifest.record_count
-    return ok, found
+    dest: TenantEndpoint,
+    manifest: Manifest,
+    mode: str,
+    root: Path,
+    *,
+    settle: float = SETTLE_SECONDS,
+) -> tuple[bool, ReadBackResult]:
+    """Whether the destination holds the export: (equal?, what the read-back found).
 
-
-def _matches(dest: TenantEndpoint, manifest: Manifest, mode: str, root: Path) -> bool:
-    return verify_import(dest, manifest, mode, root)[0]
+    Reads every record of the export back (no writes), as the import's own check does.
+    """
+    files = [root / entry.path for entry in manifest.files]
+    readback = ReadBack(dest, settle=settle)
+    try:
+        for part in prefetch(_decoded(files)):
+            readback.submit(part.ids, part.digests)
+    except BaseException:
+        readback.abort()
+        raise
+    verdict = _conclude(dest, manifest, mode, readback, settle)
+    return verdict.ok, verdict.found
 
 
 __all__ = [
@@ -414,5 +583,7 @@ __all__ = [
     "export_id_stream",
     "import_tenant",
     "prune_to",
+    "row_digests",
+    "settled_count",
     "verify_import",
 ]

@@ -10,7 +10,10 @@ working throughout; nothing locks it.
 each source page is fetched again and compared record by record (checksum
 digests) with the destination; a record that differs (the source was written
 meanwhile) is copied again and the pass repeated, for up to ``settle`` seconds
-(or ``max_passes`` passes when given). Under
+(or ``max_passes`` passes when given). A record copied again that still differs
+in a later pass, unchanged at the source, is waited for (backoff, within the
+same ``settle``: an eventually consistent destination shows writes late)
+rather than copied again, and fails the copy, named, only after that. Under
 ``on_existing="fail"`` or ``"replace"``, destination records the source does
 not have are deleted. The copy is verified when one pass finds nothing to fix
 and both sides hold the same count and checksum.
@@ -59,6 +62,7 @@ from tenant_rag.lifecycle.portability.endpoint import TenantEndpoint, as_upsert,
 from tenant_rag.lifecycle.portability.importer import ON_EXISTING, OnExisting, prune_to
 from tenant_rag.lifecycle.portability.journal import Journal, state_dir
 from tenant_rag.lifecycle.portability.policy import check_acl_policies
+from tenant_rag.lifecycle.portability.readback import NAMED_IDS
 from tenant_rag.tenancy.acl import AclPolicy
 from tenant_rag.tenancy.routing import RoutingTable
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation
@@ -67,6 +71,8 @@ from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation
 Progress = Callable[[str, int, int | None], None]
 #: Seconds a copy or move keeps making passes while the source is being written to.
 SETTLE_SECONDS = 60.0
+_FIRST_DELAY = 0.05
+_MAX_DELAY = 2.0
 
 
 @dataclass
@@ -440,11 +446,14 @@ class _Transfer:
         """
         deadline = time.monotonic() + self.settle
         number = 0
-        rewritten: set[bytes] = set()  # digests copied again in the previous pass
+        rewritten: set[bytes] = set()  # digests copied again in an earlier pass
+        waiting: list[str] = []
+        delay = _FIRST_DELAY
         while self._more_passes(number, deadline):
             number += 1
             self.report.passes = number
             seen, fixed, again = Checksum(), 0, set()
+            waiting = []
             for page in self.src.pages():
                 there = {r.id: digest_of(r) for r in self.dst.fetch(page.ids)}
                 stale = []
@@ -452,16 +461,13 @@ class _Transfer:
                     digest = digest_of(rec)
                     seen.add(digest)
                     if there.get(rec.id) != digest:
-                        if digest in rewritten:  # unchanged at the source, lost again
-                            raise TransferVerificationError(
-                                f"index {self.dst.index_name!r} did not keep record {rec.id!r} "
-                                "of the copy (written twice, unchanged at the source, missing "
-                                "or different both times); nothing was deleted. Check the "
-                                "destination index and run the same call again.",
-                                self.report,
-                            )
                         again.add(digest)
-                        stale.append(as_upsert(rec))
+                        if digest in rewritten:
+                            # unchanged at the source and written again already: the
+                            # destination has not caught up (lag) or lost it; wait, see below
+                            waiting.append(rec.id)
+                        else:
+                            stale.append(as_upsert(rec))
                 if stale:
                     fixed += self.dst.upsert(stale)
                 if self.progress is not None:
@@ -474,9 +480,25 @@ class _Transfer:
                     lambda: (rid for ids in self.src.pinned.id_pages() for rid in ids),
                     keep_sorted=True,
                 )
-            if fixed == 0:
+            if fixed == 0 and not waiting:
                 self._finish_verification(seen)
                 return
+            if fixed == 0:  # only lagging records left: give the destination time
+                left = deadline - time.monotonic()
+                if left > 0:
+                    time.sleep(min(delay, left))
+                delay = min(delay * 2, _MAX_DELAY)
+        if waiting:
+            shown = ", ".join(repr(i) for i in sorted(waiting)[:NAMED_IDS])
+            more = f" and {len(waiting) - NAMED_IDS} more" if len(waiting) > NAMED_IDS else ""
+            raise TransferVerificationError(
+                f"index {self.dst.index_name!r} did not keep {len(waiting)} records of the copy "
+                f"(written twice, unchanged at the source, still missing or different after "
+                f"{number} passes and up to {self.settle:g} s for the index to catch up): "
+                f"{shown}{more}; nothing was deleted. Check the destination index and run the "
+                "same call again.",
+                self.report,
+            )
         if self.operation == "move":
             self.report.notes.append(
                 "the source was written to during every verification pass; each record was "
@@ -492,9 +514,15 @@ class _Transfer:
 
     def _finish_verification(self, seen: Checksum) -> None:
         self.report.records = seen.count
+        deadline = time.monotonic() + self.settle  # the listing may lag the records: patience
         self.report.checksum = seen.hexdigest
         if self.on_existing != "merge":
+            delay = _FIRST_DELAY
             there = self.dst.checksum()
+            while there != seen and time.monotonic() < deadline:  # a lagging read: again
+                time.sleep(min(delay, max(deadline - time.monotonic(), 0)))
+                delay = min(delay * 2, _MAX_DELAY)
+                there = self.dst.checksum()
             if there != seen:
                 raise TransferVerificationError(
                     f"destination tenant {self.dst.tenant!r} holds {there.count} records "

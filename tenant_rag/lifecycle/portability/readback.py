@@ -1,0 +1,252 @@
+"""Read-back verification on a worker thread, and a bounded prefetch: the import's pipeline.
+
+An import proves itself by fetching every record it wrote back from the
+destination and comparing it (checksum digest) with the export's. Done as a
+separate pass after the writes, that read-back costs about what the writes
+did. `ReadBack` does it on a worker thread instead, one written row group at
+a time, while later row groups are being written: the destination's reads
+overlap the client's work on the next row group, and the writer never waits
+for it except at the end.
+
+**Lag.** Pinecone serverless is eventually consistent: a write becomes
+readable after a delay (seconds, usually), and so does its count in
+``describe_namespace``. The embedded server reads its own writes. A record
+that is missing or different when it is first read back is therefore not an
+error yet: it is kept *pending* and read again with exponential backoff until
+it matches, for at most ``settle`` seconds counted from the end of the writes
+(or from the moment too many records are pending, see below). Only a record
+still missing or different after that fails the verification, and the error
+names it. Nothing is weakened: a record counts as verified only when the
+destination returned it equal to the export's.
+
+**Memory** stays bounded: the queue holds at most ``depth`` row groups' ids
+and digests (never values), and when more than ``pending_limit`` records are
+pending the worker settles them (backoff, same rule) before it takes more
+work, so the writer waits rather than the pending set growing with the tenant.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from tenant_rag.lifecycle.portability.checksum import Checksum
+from tenant_rag.lifecycle.portability.endpoint import FETCH_URL_BYTES, TenantEndpoint, digest_of
+
+T = TypeVar("T")
+
+#: Seconds a record may stay unreadable (or stale) in the destination before verification fails.
+SETTLE_SECONDS = 60.0
+#: Pending (not yet readable) records that make the worker settle before taking more work.
+PENDING_LIMIT = 20_000
+#: Ids per read-back fetch, in URL bytes: a quarter page, since its response is parsed while
+#: the writer holds a row group and an upsert body (memory stays under two pages above idle)
+READBACK_URL_BYTES = FETCH_URL_BYTES // 4
+#: How many ids of the records still missing an error message names.
+NAMED_IDS = 20
+_FIRST_DELAY = 0.05
+_MAX_DELAY = 2.0
+_POLL = 0.1
+
+
+@dataclass
+class ReadBackResult:
+    """What the read-back found: the verified records' checksum, and what never matched."""
+
+    found: Checksum
+    #: ids still missing or different when the settle time ran out (at most `NAMED_IDS`)
+    missing_ids: list[str] = field(default_factory=list)
+    missing_count: int = 0
+    #: records that were not readable (or equal) at their first read and matched later
+    lagged: int = 0
+    #: read-back rounds made for lagging records
+    retries: int = 0
+    #: more than `PENDING_LIMIT` records stayed missing mid-stream: later ones were not read
+    stopped_early: bool = False
+
+    @property
+    def complete(self) -> bool:
+        return self.missing_count == 0
+
+
+class ReadBack:
+    """Fetches written records back on a worker thread and checks each against its digest.
+
+    ``submit(ids, digests)`` after each write; ``finish()`` once every write
+    is done, which waits (up to ``settle`` seconds for lagging records) and
+    returns a `ReadBackResult`. An error on the worker (a fetch that failed
+    after its retries) is raised by the next ``submit`` or by ``finish``.
+    """
+
+    def __init__(
+        self,
+        dest: TenantEndpoint,
+        *,
+        settle: float = SETTLE_SECONDS,
+        depth: int = 2,
+        pending_limit: int = PENDING_LIMIT,
+    ) -> None:
+        self.dest = dest
+        self.settle = settle
+        self.pending_limit = pending_limit
+        self.result = ReadBackResult(Checksum())
+        self._pending: dict[str, bytes] = {}
+        self._queue: queue.Queue[tuple[list[str], list[bytes]] | None] = queue.Queue(depth)
+        self._error: BaseException | None = None
+        #: set when records stayed missing past the settle time mid-stream: no more reads
+        self.gave_up = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tenant-rag-readback", daemon=True)
+        self._thread.start()
+
+    # -- the writer's side ---------------------------------------------------------------
+
+    def submit(self, ids: Sequence[str], digests: Sequence[bytes]) -> None:
+        """Queue written records (their ids and the export's digests) for reading back."""
+        item = (list(ids), list(digests))
+        while not self.gave_up:
+            self._raise_error()
+            try:
+                self._queue.put(item, timeout=_POLL)
+                return
+            except queue.Full:
+                continue
+
+    def finish(self) -> ReadBackResult:
+        """Wait for every submitted record to be read back (lag: up to ``settle`` s); the result."""
+        self.submit([], [])  # raises a worker error first, if any
+        while not self.gave_up:
+            try:
+                self._queue.put(None, timeout=_POLL)
+                break
+            except queue.Full:
+                self._raise_error()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self.result
+
+    def abort(self) -> None:
+        """Stop the worker without waiting for its queue (the import failed)."""
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+        if not self._thread.is_alive() and not self._stop.is_set() and not self.gave_up:
+            raise RuntimeError("the read-back worker stopped unexpectedly")
+
+    # -- the worker ----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                try:
+                    item = self._queue.get(timeout=_POLL)
+                except queue.Empty:
+                    continue
+                if item is None:
+                    self._settle()
+                    return
+                ids, digests = item
+                if ids:
+                    self._check(zip(ids, digests, strict=True), first=True)
+                if len(self._pending) > self.pending_limit:
+                    self._settle()  # wait for the destination rather than hold more ids
+                    if self._pending:
+                        self.gave_up = self.result.stopped_early = True
+                        return
+        except BaseException as exc:  # noqa: BLE001 - handed to the writer's thread
+            self._error = exc
+
+    def _check(self, expected: Iterable[tuple[str, bytes]], *, first: bool) -> None:
+        """Fetch these records; count the equal ones, keep the others pending."""
+        wanted = dict(expected)
+        for page in self.dest.pages_of(wanted, url_bytes_max=READBACK_URL_BYTES):
+            there = {rec.id: digest_of(rec) for rec in self.dest.fetch(page)}
+            for rid in page:
+                digest = wanted[rid]
+                if there.get(rid) == digest:
+                    self.result.found.add(digest)
+                    if not first:
+                        del self._pending[rid]
+                        self.result.lagged += 1
+                elif first:
+                    self._pending[rid] = digest
+
+    def _settle(self) -> None:
+        """Read pending records again with backoff until they all match or ``settle`` s pass."""
+        deadline = time.monotonic() + self.settle
+        delay = _FIRST_DELAY
+        while self._pending and not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, _MAX_DELAY)
+            self.result.retries += 1
+            self._check(list(self._pending.items()), first=False)
+        self.result.missing_count = len(self._pending)
+        self.result.missing_ids = sorted(self._pending)[:NAMED_IDS]
+
+
+def prefetch(items: Iterable[T], *, depth: int = 1) -> Iterator[T]:
+    """``items``, produced on a worker thread up to ``depth`` ahead of the consumer.
+
+    So the production of the next item (reading and decoding a row group, or
+    listing and fetching a page) overlaps the consumer's work on this one. At
+    most ``depth`` items exist besides the one the consumer holds: the producer
+    starts an item only when fewer are waiting. An exception while producing is
+    raised at the consumer in order; leaving the loop early stops the producer.
+    """
+    done = object()
+    q: queue.Queue[object] = queue.Queue()
+    room = threading.Semaphore(depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        end: object = done
+        try:
+            iterator = iter(items)
+            while True:
+                while not room.acquire(timeout=_POLL):
+                    if stop.is_set():
+                        return
+                if stop.is_set():
+                    return
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    break
+                q.put(item)
+        except BaseException as exc:  # noqa: BLE001 - re-raised at the consumer
+            end = _Failed(exc)
+        q.put(end)
+
+    worker = threading.Thread(target=produce, name="tenant-rag-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            got = q.get()
+            if got is done:
+                return
+            if isinstance(got, _Failed):
+                raise got.exc
+            room.release()  # the producer may start the next item while this one is used
+            yield got  # type: ignore[misc]
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+
+
+@dataclass
+class _Failed:
+    exc: BaseException
+
+
+__all__ = ["NAMED_IDS", "PENDING_LIMIT", "SETTLE_SECONDS", "ReadBack", "ReadBackResult", "prefetch"]
