@@ -58,6 +58,11 @@ BUILD_CHUNK = 16_384
 # Slots per faiss index: a namespace past this is split into shards that are scanned on two
 # threads (faiss releases the GIL), so a 1,000,000-row scan takes about half the time.
 SHARD_ROWS = 262_144
+# Each shard of a namespace with more than two gives this share of the candidates count
+# (at least RERANK * 2 / shards): the true neighbours spread over the shards, so 4 shards x 150
+# find what 4 x 300 did (recall@10 0.992 against 0.998 at 1,000,000 x 384) for less re-scoring
+# (figures: docs/scale.md, "1,000,000 x 384").
+SHARD_RERANK_SHARE = 0.5
 
 _builder: ThreadPoolExecutor | None = None
 _builder_lock = threading.Lock()
@@ -275,20 +280,33 @@ class AnnIndex:
         return rows
 
     def _search(self, qv: np.ndarray, want: int) -> np.ndarray:
-        """The best ``want`` slots of each shard (their union is re-scored exactly)."""
+        """The best slots of each shard (their union is re-scored exactly): ``want`` from a
+        single index; from several, each gives its share (``SHARD_RERANK_SHARE``), and
+        together at least twice ``want``. The first half of the shards is scanned on this
+        thread while a scanner thread does the other half (faiss releases the GIL)."""
         if want <= 0 or not self._shards:
             return np.empty(0, dtype=np.int64)
 
-        def one(i: int) -> np.ndarray:
-            _faiss()  # this thread's OpenMP setting
-            shard = self._shards[i]
-            local = shard.search(qv, min(want, shard.ntotal))[1][0]
-            local = local[local >= 0]
-            return local + i * SHARD_ROWS
+        shards = list(self._shards)  # the caller holds the index lock: no flush adds one
+        per = want
+        if len(shards) > 1:  # the union of the shards' answers holds at least 2 x want rows
+            per = max(int(want * SHARD_RERANK_SHARE), -(-2 * want // len(shards)))
 
-        if len(self._shards) == 1:
-            return one(0)
-        return np.concatenate(list(_scanners.map(one, range(len(self._shards)))))
+        def scan(first: int, stop: int) -> list[np.ndarray]:
+            _faiss()  # this thread's OpenMP setting
+            out = []
+            for i in range(first, stop):
+                local = shards[i].search(qv, min(per, shards[i].ntotal))[1][0]
+                out.append(local[local >= 0] + i * SHARD_ROWS)
+            return out
+
+        if len(shards) == 1:
+            return scan(0, 1)[0]
+        # two halves: one on a scanner thread, one on this thread (one hand-off, no idle wait)
+        half = (len(shards) + 1) // 2
+        other = _scanners.submit(scan, half, len(shards))
+        mine = scan(0, half)
+        return np.concatenate(mine + other.result())
 
     def resident_bytes(self) -> int:
         """Codes (dimension / 2 bytes per slot) plus the slot maps."""
