@@ -261,52 +261,67 @@ class AnnIndex:
         self._add(vecs)
 
     def candidates(
-        self, mat: NamespaceMatrix, q: np.ndarray, count: int, mask: np.ndarray | None = None
-    ) -> np.ndarray:
-        """Rows worth scoring exactly for query ``q``: ~``count`` from the index (only rows
-        with ``mask`` True when given) plus every pending row (those the index lacks)."""
+        self,
+        mat: NamespaceMatrix,
+        q: np.ndarray,
+        metric: str,
+        count: int,
+        mask: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows worth scoring for query ``q`` and their exact scores (``mat.scores``):
+        ~``count`` from the index (only rows with ``mask`` True when given) plus every
+        pending row (those the index lacks)."""
         if len(self.pending) > FLUSH_PENDING:
             self.flush(mat)
         live = max(self.ntotal - self.dead, 1)
         want = min(self.ntotal, int(count * self.ntotal / live) + 1)
-        slots = self._search(self._prepare(q.reshape(1, -1)), want)
-        rows = self.slot_row[slots]
-        rows = rows[rows >= 0]
+
+        def score(slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            rows = self.slot_row[slots]
+            rows = rows[rows >= 0]
+            if mask is not None:
+                rows = rows[mask[rows]]
+            return rows, mat.scores(q, None, metric, rows)
+
+        parts = self._search(self._prepare(q.reshape(1, -1)), want, score)
         if self.pending:
-            extra = np.fromiter(self.pending, dtype=np.int64, count=len(self.pending))
-            rows = np.concatenate([rows, extra])
-        if mask is not None:
-            rows = rows[mask[rows]]
-        return rows
+            parts.append(score_rows(mat, q, metric, self.pending, mask))
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
-    def _search(self, qv: np.ndarray, want: int) -> np.ndarray:
-        """The best slots of each shard (their union is re-scored exactly): ``want`` from a
-        single index; from several, each gives its share (``SHARD_RERANK_SHARE``), and
-        together at least twice ``want``. The first half of the shards is scanned on this
-        thread while a scanner thread does the other half (faiss releases the GIL)."""
-        if want <= 0 or not self._shards:
-            return np.empty(0, dtype=np.int64)
-
-        shards = list(self._shards)  # the caller holds the index lock: no flush adds one
+    def _search(
+        self,
+        qv: np.ndarray,
+        want: int,
+        score: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each shard's best slots as ``score`` turns them into (rows, exact scores): ``want``
+        from a single index; from several, each gives its share (``SHARD_RERANK_SHARE``),
+        and together at least twice ``want``. The first half of the shards is scanned and
+        re-scored on this thread while a scanner thread does the other half (faiss and
+        numpy's gather and product release the GIL), so the re-scoring runs in parallel too.
+        The caller holds the index lock, so nothing changes underneath either thread."""
+        shards = list(self._shards)
+        if want <= 0 or not shards:
+            return []
         per = want
         if len(shards) > 1:  # the union of the shards' answers holds at least 2 x want rows
             per = max(int(want * SHARD_RERANK_SHARE), -(-2 * want // len(shards)))
 
-        def scan(first: int, stop: int) -> list[np.ndarray]:
+        def scan(first: int, stop: int) -> list[tuple[np.ndarray, np.ndarray]]:
             _faiss()  # this thread's OpenMP setting
-            out = []
+            slots = []
             for i in range(first, stop):
                 local = shards[i].search(qv, min(per, shards[i].ntotal))[1][0]
-                out.append(local[local >= 0] + i * SHARD_ROWS)
-            return out
+                slots.append(local[local >= 0] + i * SHARD_ROWS)
+            return [score(np.concatenate(slots))]
 
         if len(shards) == 1:
-            return scan(0, 1)[0]
+            return scan(0, 1)
         # two halves: one on a scanner thread, one on this thread (one hand-off, no idle wait)
         half = (len(shards) + 1) // 2
         other = _scanners.submit(scan, half, len(shards))
         mine = scan(0, half)
-        return np.concatenate(mine + other.result())
+        return mine + other.result()
 
     def resident_bytes(self) -> int:
         """Codes (dimension / 2 bytes per slot) plus the slot maps."""
@@ -321,6 +336,16 @@ class AnnIndex:
             "pending": len(self.pending),
             **self.counts,
         }
+
+
+def score_rows(
+    mat: NamespaceMatrix, q: np.ndarray, metric: str, rows: set[int], mask: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``rows`` (only those with ``mask`` True when given) and their exact scores."""
+    arr = np.fromiter(rows, dtype=np.int64, count=len(rows))
+    if mask is not None:
+        arr = arr[mask[arr]]
+    return arr, mat.scores(q, None, metric, arr)
 
 
 def start_build(ann: AnnIndex, mat: NamespaceMatrix, lock: AbstractContextManager[Any]) -> None:
