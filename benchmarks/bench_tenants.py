@@ -4,9 +4,12 @@
 ``tenant-rag serve`` child process: ``list_namespaces_paginated(limit=100)`` (first page and
 a page from the middle), ``describe_index_stats()`` over REST and gRPC (SDK time included),
 the same two requests as raw HTTP (the server's share, without the SDK's model parsing),
-then 1,000 tenants each queried once, and the server's RSS.
+``describe_index_stats()`` through the newest SDK generation too (pinecone 10.2.0 from
+``.venv-sdk/10.2.0``, made by ``make sdk-venvs``, in a child process: it decodes answers with
+msgspec rather than validating one OpenAPI model per namespace), then 1,000 tenants each
+queried once, and the server's RSS.
 
-Usage: ``python benchmarks/bench_tenants.py [--tenants N]``; writes
+Usage: ``python benchmarks/bench_tenants.py [--tenants N] [--sdk-python PATH]``; writes
 ``benchmarks/results/tenants.json``.
 """
 
@@ -16,6 +19,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 import urllib.request
@@ -28,6 +32,20 @@ from tenant_rag.local.process import serve_process
 
 DIM = 384
 RESULTS = Path(__file__).resolve().parent / "results" / "tenants.json"
+NEWEST_SDK = Path(__file__).resolve().parent.parent / ".venv-sdk" / "10.2.0" / "bin" / "python"
+# run by the newest SDK's interpreter: ten describe_index_stats() calls, their times in ms
+NEWEST_SDK_STATS = """
+import json, sys, time
+from pinecone import Pinecone, __version__
+index = Pinecone(api_key="bench", host=sys.argv[1]).index(host=sys.argv[2])
+assert len(index.describe_index_stats().namespaces) == int(sys.argv[3])
+times = []
+for _ in range(10):
+    t = time.perf_counter()
+    index.describe_index_stats()
+    times.append((time.perf_counter() - t) * 1000)
+print(json.dumps({"version": __version__, "ms": times}))
+"""
 
 
 def ms_series(fn: Any, n: int) -> list[float]:
@@ -50,6 +68,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--tenants", type=int, default=100_000)
     p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument(
+        "--sdk-python",
+        type=Path,
+        default=NEWEST_SDK,
+        help="interpreter with the newest pinecone SDK (skipped when missing)",
+    )
     args = p.parse_args()
     from pinecone import Pinecone
     from pinecone.grpc import GRPCClientConfig, PineconeGRPC
@@ -170,6 +194,16 @@ def main() -> None:
                 )
 
             out["stats_sdk_model_from_bytes_ms"] = float(np.percentile(ms_series(sdk_model, 3), 50))
+            if args.sdk_python.exists():
+                newest = json.loads(
+                    subprocess.run(
+                        [str(args.sdk_python), "-c", NEWEST_SDK_STATS, srv.url, host,
+                         str(args.tenants)],
+                        check=True, capture_output=True, text=True,
+                    ).stdout
+                )  # fmt: skip
+                out["stats_newest_sdk_version"] = newest["version"]
+                out["stats_newest_sdk_rest_p50_ms"] = float(np.percentile(newest["ms"], 50))
             picks = rng.choice(args.tenants, size=min(1000, args.tenants), replace=False)
             q = rng.standard_normal(DIM, dtype=np.float32).tolist()
             lat = []

@@ -130,6 +130,17 @@ class DestinationNotEmptyError(PortabilityError):
     (the destination ends with exactly the source's records)."""
 
 
+class AclPolicyMismatchError(PortabilityError, PermissionError):
+    """The source and destination indexes give documents without an access list different readers.
+
+    In a ``"private"`` index only tenant admins read such a document; in a
+    ``"tenant"`` index everyone in the tenant does. A copy, move, re-embedding or
+    import between the two would silently widen (or narrow) who reads them, so it
+    is refused before anything is written. Give the destination the source's
+    policy (`tenant_rag.set_acl_policy`), or name the destination's policy with
+    ``acl_policy=`` to accept the change."""
+
+
 class TransferVerificationError(PortabilityError):
     """After writing, the destination's count or checksum differs from the source's.
 

@@ -45,6 +45,7 @@ from typing import Any, Literal
 from tenant_rag.chat.errors import ChatApiError, status_for
 from tenant_rag.chat.serialize import report_json
 from tenant_rag.errors import TenantRagError
+from tenant_rag.local.discovery import pid_alive
 
 log = logging.getLogger("tenant_rag.chat")
 
@@ -364,18 +365,8 @@ def sweep_stale_uploads() -> int:
         if not pid_text.isdigit() or not entry.is_dir():
             continue
         pid = int(pid_text)
-        if pid == os.getpid() or _alive(pid):
+        if pid == os.getpid() or pid_alive(pid):
             continue
         shutil.rmtree(entry, ignore_errors=True)
         removed += 1
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

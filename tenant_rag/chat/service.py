@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi import Request
 
+from tenant_rag.chat.doclocks import DocumentLocks
 from tenant_rag.tenancy.acl import TENANT_ADMIN, Reader
 
 #: The origin recorded for every uploaded document (see `tenant_rag.ingestion.ingest`).
@@ -122,17 +123,34 @@ class ChatService:
         ``acl`` is the uploads' access list; sidecars are not read (the folder
         is a temporary one). ``recheck`` runs first, on this thread, and raises
         to refuse the whole upload (the route's check that the uploader may
-        replace the documents these names already are, made again at write time).
+        replace the documents these names already are, made again at write time);
+        the documents' locks (`doc_locks`) are held from it to the end of the write.
         Runs on a job thread (`tenant_rag.chat.jobs`); ``progress`` is ingestion's
         progress callback. Embedding batches are kept small
         (`ChatLimits.job_embed_batch`), and the local model runs on one thread for
         jobs (`job_embedding`), so a question of another tenant, which needs the
         same model, finds a free core.
         """
+
+        names = [p.relative_to(root).as_posix() if p.is_absolute() else p.as_posix() for p in paths]
+        # from the last check to the end of the write, no route changes these documents
+        with self.doc_locks.hold(tenant, names):
+            if recheck is not None:
+                recheck()
+            return self._ingest_files(tenant, root, paths, progress, replace=replace, acl=acl)
+
+    def _ingest_files(
+        self,
+        tenant: str,
+        root: Path,
+        paths: list[Path],
+        progress: Callable[[int, int | None, int], None] | None,
+        *,
+        replace: bool,
+        acl: list[str] | None,
+    ) -> Any:
         from tenant_rag.ingestion import ingest
 
-        if recheck is not None:
-            recheck()
         index, _, embedding = self.target(tenant)
         return ingest(
             index,
@@ -150,6 +168,11 @@ class ChatService:
             acl=acl,
             acl_sidecars=False,
         )
+
+    @cached_property
+    def doc_locks(self) -> DocumentLocks:
+        """Orders an upload's write and the routes that change or delete the same document."""
+        return DocumentLocks()
 
     @cached_property
     def foreground(self) -> ForegroundGate:

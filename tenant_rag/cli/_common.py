@@ -128,6 +128,23 @@ class Output:
 # -- connection, indexes, models ---------------------------------------------------------------
 
 
+def print_receipt(out: Output, receipt: Any, table: Any, *, unverified: str) -> None:
+    """Print a deletion receipt (``--json``, or ``table`` and its notes); exit 1 if unverified.
+
+    ``offboard`` and ``erase`` end the same way: the receipt whatever happened,
+    then an error naming the fix when the deletion could not be verified.
+    """
+    if out.json_mode:
+        out.json(receipt.to_dict())
+    else:
+        out.console.print(table)
+        for note in getattr(receipt, "notes", ()):
+            out.note(f"[yellow]note:[/] {note}")
+    if not receipt.verified:
+        out.note(f"[bold red]error:[/] {unverified}")
+        raise typer.Exit(EXIT_REFUSED)
+
+
 def client(ctx: typer.Context, *, writes: bool = False) -> Any:
     """The Pinecone client for this command, after one stderr line naming the backend.
 

@@ -18,7 +18,6 @@ import typer
 from rich.table import Table
 
 from tenant_rag.cli._common import (
-    EXIT_REFUSED,
     IsolationOption,
     JsonOption,
     Output,
@@ -26,6 +25,7 @@ from tenant_rag.cli._common import (
     client,
     isolation_of,
     open_index,
+    print_receipt,
 )
 
 
@@ -92,18 +92,13 @@ def erase(
         audit_log=audit_log,
         raise_if_unverified=False,
     )
-    if out.json_mode:
-        out.json(receipt.to_dict())
-    else:
-        out.console.print(receipt_table(receipt))
-        for note in receipt.notes:
-            out.note(f"[yellow]note:[/] {note}")
-    if not receipt.verified:
-        out.note(
-            f"[bold red]error:[/] records matching the filter were still visible after {wait:g} s; "
-            "run erase again (it is idempotent) or raise --wait."
-        )
-        raise typer.Exit(EXIT_REFUSED)
+    print_receipt(
+        out,
+        receipt,
+        receipt_table(receipt),
+        unverified=f"records matching the filter were still visible after {wait:g} s; run "
+        "erase again (it is idempotent) or raise --wait.",
+    )
 
 
 def receipt_table(receipt: Any) -> Table:

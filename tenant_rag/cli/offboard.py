@@ -15,13 +15,13 @@ import typer
 from rich.table import Table
 
 from tenant_rag.cli._common import (
-    EXIT_REFUSED,
     IsolationOption,
     JsonOption,
     Output,
     client,
     isolation_of,
     open_index,
+    print_receipt,
 )
 
 
@@ -112,18 +112,13 @@ def offboard(
         raise_if_unverified=False,
         audit_log=audit_log,
     )
-    if out.json_mode:
-        out.json(report.to_dict())
-    else:
-        out.console.print(report_table(report))
-        for note in getattr(report, "notes", ()):
-            out.note(f"[yellow]note:[/] {note}")
-    if not report.verified:
-        out.note(
-            f"[bold red]error:[/] tenant {tenant!r} still has records after {wait:g} s; "
-            "run offboard again (it is idempotent) or raise --wait."
-        )
-        raise typer.Exit(EXIT_REFUSED)
+    print_receipt(
+        out,
+        report,
+        report_table(report),
+        unverified=f"tenant {tenant!r} still has records after {wait:g} s; run offboard again "
+        "(it is idempotent) or raise --wait.",
+    )
 
 
 def report_table(report: Any) -> Table:

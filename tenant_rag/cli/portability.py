@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -35,6 +35,9 @@ from tenant_rag.cli._common import (
     isolation_of,
     open_index,
 )
+
+if TYPE_CHECKING:
+    from tenant_rag.tenancy.acl import AclPolicy
 
 ROUTES_ENV = "TENANT_RAG_ROUTES"
 
@@ -55,6 +58,31 @@ RoutesOpt = Annotated[
     ),
 ]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+AclPolicyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--acl-policy",
+        help="The destination's ACL policy (tenant or private), named to accept a source whose "
+        "policy differs: documents without an access list follow it there. A destination "
+        "index this command creates gets this policy, else the source's.",
+        show_default=False,
+    ),
+]
+# copy and move take the same destination options
+ToIndexOpt = Annotated[str, typer.Option("--to-index", help="Destination index.")]
+ToTenantOpt = Annotated[
+    str | None, typer.Option("--to-tenant", help="Tenant id in the destination.")
+]
+ToIsolationOpt = Annotated[
+    str, typer.Option("--to-isolation", help="Isolation in the destination.")
+]
+ToHostOpt = Annotated[
+    str | None, typer.Option("--to-host", help="Destination Pinecone controller URL.")
+]
+ToApiKeyEnvOpt = Annotated[
+    str | None,
+    typer.Option("--to-api-key-env", help="Environment variable with the destination's key."),
+]
 
 
 def export(
@@ -105,21 +133,25 @@ def import_(
     index: IndexOpt = "rag",
     isolation: IsolationOption = "namespace",
     on_existing: OnExistingOpt = "fail",
+    acl_policy: AclPolicyOpt = None,
     json_output: JsonOption = False,
 ) -> None:
     """Write an export into TENANT, resuming an interrupted run; verify count and checksum.
 
-    A missing index is created with the export's dimension and metric.
+    A missing index is created with the export's dimension, metric and ACL policy.
     """
     out = Output(ctx, json_output)
     mode = isolation_of(isolation)
     check_tenant(tenant)
     _check_on_existing(on_existing)
+    named = _acl_policy(acl_policy)
     from tenant_rag.lifecycle.portability import Manifest, import_tenant
 
     manifest = Manifest.read(src.expanduser().resolve())
     pc = client(ctx, writes=True)
-    handle = _open_or_create(pc, index, manifest.dimension, manifest.metric, out)
+    handle = _open_or_create(
+        pc, index, manifest.dimension, manifest.metric, out, named or manifest.acl_policy
+    )
     with _bar(out, f"import {tenant}") as tick:
         report = import_tenant(
             handle,
@@ -127,6 +159,7 @@ def import_(
             src,
             isolation=mode,
             on_existing=on_existing,  # type: ignore[arg-type]
+            acl_policy=named,
             progress=lambda done, total: tick(done, total),
         )
     if out.json_mode:
@@ -142,23 +175,15 @@ def import_(
 def copy(
     ctx: typer.Context,
     tenant: Annotated[str, typer.Argument(help="Tenant to copy.", show_default=False)],
-    to_index: Annotated[str, typer.Option("--to-index", help="Destination index.")],
+    to_index: ToIndexOpt,
     index: IndexOpt = "rag",
-    to_tenant: Annotated[
-        str | None, typer.Option("--to-tenant", help="Tenant id in the destination.")
-    ] = None,
+    to_tenant: ToTenantOpt = None,
     isolation: IsolationOption = "namespace",
-    to_isolation: Annotated[
-        str, typer.Option("--to-isolation", help="Isolation in the destination.")
-    ] = "namespace",
-    to_host: Annotated[
-        str | None, typer.Option("--to-host", help="Destination Pinecone controller URL.")
-    ] = None,
-    to_api_key_env: Annotated[
-        str | None,
-        typer.Option("--to-api-key-env", help="Environment variable with the destination's key."),
-    ] = None,
+    to_isolation: ToIsolationOpt = "namespace",
+    to_host: ToHostOpt = None,
+    to_api_key_env: ToApiKeyEnvOpt = None,
     on_existing: OnExistingOpt = "fail",
+    acl_policy: AclPolicyOpt = None,
     json_output: JsonOption = False,
 ) -> None:
     """Copy TENANT to another index (or Pinecone project) and verify the copy."""
@@ -169,23 +194,15 @@ def copy(
 def move(
     ctx: typer.Context,
     tenant: Annotated[str, typer.Argument(help="Tenant to move.", show_default=False)],
-    to_index: Annotated[str, typer.Option("--to-index", help="Destination index.")],
+    to_index: ToIndexOpt,
     index: IndexOpt = "rag",
-    to_tenant: Annotated[
-        str | None, typer.Option("--to-tenant", help="Tenant id in the destination.")
-    ] = None,
+    to_tenant: ToTenantOpt = None,
     isolation: IsolationOption = "namespace",
-    to_isolation: Annotated[
-        str, typer.Option("--to-isolation", help="Isolation in the destination.")
-    ] = "namespace",
-    to_host: Annotated[
-        str | None, typer.Option("--to-host", help="Destination Pinecone controller URL.")
-    ] = None,
-    to_api_key_env: Annotated[
-        str | None,
-        typer.Option("--to-api-key-env", help="Environment variable with the destination's key."),
-    ] = None,
+    to_isolation: ToIsolationOpt = "namespace",
+    to_host: ToHostOpt = None,
+    to_api_key_env: ToApiKeyEnvOpt = None,
     on_existing: OnExistingOpt = "fail",
+    acl_policy: AclPolicyOpt = None,
     routes: RoutesOpt = None,
     yes: YesOpt = False,
     json_output: JsonOption = False,
@@ -202,7 +219,9 @@ def _transfer(ctx: typer.Context, operation: str, opts: dict[str, Any]) -> None:
     if opts["to_tenant"] is not None:
         check_tenant(opts["to_tenant"])
     _check_on_existing(opts["on_existing"])
+    named = _acl_policy(opts["acl_policy"])
     from tenant_rag.lifecycle.portability import copy_tenant, move_tenant
+    from tenant_rag.tenancy.acl import acl_policy_of
 
     pc = client(ctx, writes=True)
     source = open_index(pc, opts["index"])
@@ -214,12 +233,14 @@ def _transfer(ctx: typer.Context, operation: str, opts: dict[str, Any]) -> None:
         int(desc.dimension),
         str(getattr(desc, "metric", None) or "cosine"),
         out,
+        named or acl_policy_of(source),
     )
     kwargs: dict[str, Any] = {
         "dst_tenant": opts["to_tenant"],
         "src_isolation": src_mode,
         "dst_isolation": dst_mode,
         "on_existing": opts["on_existing"],
+        "acl_policy": named,
     }
     if operation == "move":
         if not opts["yes"]:
@@ -261,6 +282,7 @@ def migrate_isolation(
         list[str] | None,
         typer.Option("--tenant", "-t", help="Only these tenants (repeat); default: all."),
     ] = None,
+    acl_policy: AclPolicyOpt = None,
     routes: RoutesOpt = None,
     yes: YesOpt = False,
     json_output: JsonOption = False,
@@ -269,6 +291,7 @@ def migrate_isolation(
     out = Output(ctx, json_output)
     for t in tenant or []:
         check_tenant(t)
+    named = _acl_policy(acl_policy)
     from tenant_rag.lifecycle.portability import migrate_isolation as migrate
 
     pc = client(ctx, writes=True)
@@ -287,6 +310,7 @@ def migrate_isolation(
             source,
             dst_index=destination,
             tenants=tenant,
+            acl_policy=named,
             routes=_routes(routes),
             progress=lambda t, phase, done, total: tick(done, total, f"{t}: {phase}"),
         )
@@ -318,6 +342,7 @@ def reembed(
     ],
     index: IndexOpt = "rag",
     isolation: IsolationOption = "namespace",
+    acl_policy: AclPolicyOpt = None,
     routes: RoutesOpt = None,
     rollback: Annotated[
         bool, typer.Option("--rollback", help="Route TENANT back to its previous index instead.")
@@ -341,13 +366,17 @@ def reembed(
         else:
             out.console.print(f"tenant {tenant!r} is served by index {back.index!r} again")
         return
+    named = _acl_policy(acl_policy)
     from tenant_rag.lifecycle.portability import reembed_tenant
+    from tenant_rag.tenancy.acl import acl_policy_of
 
     model = embeddings()
     pc = client(ctx, writes=True)
     source = open_index(pc, index)
     dimension = _dimension(model)
-    destination = _open_or_create(pc, to_index, dimension, "cosine", out)
+    destination = _open_or_create(
+        pc, to_index, dimension, "cosine", out, named or acl_policy_of(source)
+    )
     with _bar(out, f"reembed {tenant}") as tick:
         report = reembed_tenant(
             source,
@@ -356,6 +385,7 @@ def reembed(
             embedding=model,
             routes=table_routes,
             isolation=mode,
+            acl_policy=named,
             progress=lambda phase, done, total: tick(done, total, phase),
         )
     if out.json_mode:
@@ -407,18 +437,47 @@ def _bar(out: Output, label: str) -> Iterator[Callable[..., None]]:
 
 
 def _open_or_create(
-    pc: Any, name: str, dimension: int | None, metric: str | None, out: Output
+    pc: Any,
+    name: str,
+    dimension: int | None,
+    metric: str | None,
+    out: Output,
+    acl_policy: str | None,
 ) -> Any:
+    """Open index ``name``, or create it with the source's shape and ACL policy.
+
+    A destination this command creates takes the source's ACL policy (or the
+    one named), so documents without an access list keep their readers.
+    """
     from tenant_rag.connection import ensure_index
     from tenant_rag.errors import ConfigurationError
+    from tenant_rag.lifecycle.access import set_acl_policy
+    from tenant_rag.tenancy.acl import DEFAULT_ACL_POLICY, check_policy
 
     try:
         return open_index(pc, name)
     except ConfigurationError:
         if not dimension:
             raise
-        out.note(f"creating index {name!r} (dimension {dimension}, metric {metric or 'cosine'})")
-        return ensure_index(pc, name, dimension=int(dimension), metric=metric or "cosine")
+        policy = check_policy(acl_policy) if acl_policy else DEFAULT_ACL_POLICY
+        out.note(
+            f"creating index {name!r} (dimension {dimension}, metric {metric or 'cosine'}, "
+            f"ACL policy {policy})"
+        )
+        handle = ensure_index(pc, name, dimension=int(dimension), metric=metric or "cosine")
+        if policy != DEFAULT_ACL_POLICY:
+            set_acl_policy(pc, name, policy)
+        return handle
+
+
+def _acl_policy(value: str | None) -> AclPolicy | None:
+    from tenant_rag.tenancy.acl import ACL_POLICIES
+
+    if value is None:
+        return None
+    if value not in ACL_POLICIES:
+        raise typer.BadParameter(f"{value!r}: use tenant or private.", param_hint="--acl-policy")
+    return cast("AclPolicy", value)
 
 
 def _destination_client(host: str | None, key_env: str | None) -> Any:

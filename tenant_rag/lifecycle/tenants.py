@@ -30,6 +30,7 @@ from tenant_rag.tenancy.pinned import PinnedIndex, index_name_of
 from tenant_rag.tenancy.retry import RetryPolicy
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation, TenantScope
 from tenant_rag.tenancy.sdk_errors import http_status
+from tenant_rag.tenancy.sdk_models import field_of
 
 #: HTTP statuses that mean "this server has no namespace listing" (older APIs, proxies).
 _NO_LISTING_STATUSES = frozenset({404, 405, 501})
@@ -292,8 +293,8 @@ def _list_namespaces(index: Any, page_size: int) -> Iterator[tuple[str, int]]:
         if token:
             kwargs["pagination_token"] = token
         page = index.list_namespaces_paginated(**kwargs)
-        for ns in _get(page, "namespaces") or []:
-            yield str(_get(ns, "name")), int(_get(ns, "record_count") or 0)
+        for ns in field_of(page, "namespaces") or []:
+            yield str(field_of(ns, "name")), int(field_of(ns, "record_count") or 0)
         token = _next_token(page)
         if not token or token in seen:  # a repeated token would loop forever
             return
@@ -302,8 +303,8 @@ def _list_namespaces(index: Any, page_size: int) -> Iterator[tuple[str, int]]:
 
 def _namespaces_from_stats(index: Any) -> dict[str, int]:
     stats = index.describe_index_stats()
-    namespaces = _get(stats, "namespaces") or {}
-    return {str(ns): int(_get(s, "vector_count") or 0) for ns, s in namespaces.items()}
+    namespaces = field_of(stats, "namespaces") or {}
+    return {str(ns): int(field_of(s, "vector_count") or 0) for ns, s in namespaces.items()}
 
 
 def _list_stored_ids(index: Any, namespace: str, page_size: int) -> Iterator[str]:
@@ -319,8 +320,8 @@ def _list_stored_ids(index: Any, namespace: str, page_size: int) -> Iterator[str
             if http_status(exc) == 404:  # the shared namespace does not exist yet
                 return
             raise
-        for item in _get(page, "vectors") or []:
-            yield str(_get(item, "id"))
+        for item in field_of(page, "vectors") or []:
+            yield str(field_of(item, "id"))
         token = _next_token(page)
         if not token or token in seen:
             return
@@ -372,9 +373,9 @@ def tenant_stats(
         meter = active_meter()
     if meter is not None:
         usage_figures = meter.usage(tenant=scope.tenant, index=pinned.index_name).to_dict()
-    dimension = _get(stats, "dimension")
-    fullness = _get(stats, "index_fullness")
-    total = _get(stats, "total_vector_count")
+    dimension = field_of(stats, "dimension")
+    fullness = field_of(stats, "index_fullness")
+    total = field_of(stats, "total_vector_count")
     return TenantStats(
         tenant=scope.tenant,
         index=pinned.index_name,
@@ -382,10 +383,10 @@ def tenant_stats(
         namespace=scope.namespace,
         record_count=count,
         dimension=int(dimension) if dimension is not None else None,
-        metric=_opt_str(_get(stats, "metric")),
+        metric=_opt_str(field_of(stats, "metric")),
         index_fullness=float(fullness) if fullness is not None else None,
         index_record_count=int(total) if total is not None else None,
-        vector_type=_opt_str(_get(stats, "vector_type")),
+        vector_type=_opt_str(field_of(stats, "vector_type")),
         usage=usage_figures,
     )
 
@@ -430,19 +431,9 @@ def _open(pc: Any, index: Any) -> Any:
     )
 
 
-def _get(obj: Any, key: str) -> Any:
-    """Read a field from an SDK model or a plain dict."""
-    if isinstance(obj, Mapping):
-        return obj.get(key)
-    try:
-        return getattr(obj, key, None)
-    except Exception:  # noqa: BLE001 - SDK models raise on unset attributes
-        return None
-
-
 def _next_token(page: Any) -> str | None:
-    pagination = _get(page, "pagination")
-    token = _get(pagination, "next") if pagination is not None else None
+    pagination = field_of(page, "pagination")
+    token = field_of(pagination, "next") if pagination is not None else None
     return str(token) if token else None
 
 

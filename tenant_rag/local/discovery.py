@@ -170,7 +170,7 @@ def _lock_held(path: Path, pid: int) -> bool:
     try:
         import fcntl
     except ImportError:
-        return _pid_alive(pid)
+        return pid_alive(pid)
     try:
         handle = path.open("r")
     except OSError:
@@ -184,7 +184,8 @@ def _lock_held(path: Path, pid: int) -> bool:
         return False
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (one owned by another user counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -400,3 +400,68 @@ def test_a_user_sees_only_their_own_upload_jobs(jb: Backend) -> None:
     }
     # the seeding jobs (a tenant key's) are not a user's either
     assert listed == []
+
+
+def _hold_the_job(jb: Backend, monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, Any]:
+    """Make the next upload job stop inside its write (after its checks) until released."""
+    entered, gate = threading.Event(), threading.Event()
+    embed = jb.embedding.embed_documents
+
+    def held(texts: list[str]) -> list[list[float]]:
+        entered.set()
+        gate.wait(30)
+        return embed(texts)
+
+    monkeypatch.setattr(jb.embedding, "embed_documents", held)
+    return entered, gate
+
+
+def test_an_acl_change_during_an_upload_of_that_document_is_refused_not_lost(
+    jb: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between an upload job's last check and its write, nothing else may change the
+    document: an admin's new access list would be overwritten by the upload's own."""
+    alice = token()
+    first = jb.upload(ACME_KEY, ("plan.md", "The March plan."), acl=["user:alice"])
+    assert first.status_code == 200, first.text
+    entered, gate = _hold_the_job(jb, monkeypatch)
+    # alice may replace plan.md (its list names her); her job passes its checks, then writes
+    job = jb.submit(alice, ("plan.md", "Alice's March plan."), acl=["user:alice"])
+    assert job.status_code == 202, job.text
+    assert entered.wait(30)
+    changed = jb.client.put(
+        "/documents/plan.md/acl", json={"acl": ["user:carol"]}, headers=jb.as_(ACME_KEY)
+    )
+    assert changed.status_code == 409, changed.text
+    assert changed.json()["code"] == "document_busy"
+    assert "plan.md" in changed.json()["detail"]
+    gate.set()
+    assert jb.wait(alice, job.json()["job"]["id"])["status"] == "succeeded"
+    # once the upload is written, the change goes through and is what is stored
+    again = jb.client.put(
+        "/documents/plan.md/acl", json={"acl": ["user:carol"]}, headers=jb.as_(ACME_KEY)
+    )
+    assert again.status_code == 200, again.text
+    [rec] = PinnedIndex(jb.index, "acme", principal=TENANT_ADMIN).fetch(["plan.md#0"]).values()
+    assert rec.metadata["acl"] == ["user:carol"]
+    assert rec.metadata["text"] == "Alice's March plan."
+
+
+def test_a_delete_during_an_upload_of_that_document_is_refused_not_undone(
+    jb: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delete answered 200 while the upload job still writes the same name would be
+    silently undone by the job's write."""
+    first = jb.upload(ACME_KEY, ("draft.md", "A draft for March."))
+    assert first.status_code == 200, first.text
+    entered, gate = _hold_the_job(jb, monkeypatch)
+    job = jb.submit(ACME_KEY, ("draft.md", "A second draft for March."))
+    assert job.status_code == 202, job.text
+    assert entered.wait(30)
+    deleted = jb.client.delete("/documents/draft.md", headers=jb.as_(ACME_KEY))
+    assert deleted.status_code == 409, deleted.text
+    assert deleted.json()["code"] == "document_busy"
+    gate.set()
+    assert jb.wait(ACME_KEY, job.json()["job"]["id"])["status"] == "succeeded"
+    assert jb.client.delete("/documents/draft.md", headers=jb.as_(ACME_KEY)).status_code == 200
+    assert PinnedIndex(jb.index, "acme", principal=TENANT_ADMIN).fetch(["draft.md#0"]) == {}

@@ -177,3 +177,45 @@ def test_reembed_switches_the_route_and_rolls_back(
     )
     assert res.exit_code == 0 and "'rag'" in res.stdout
     assert RoutingTable(routes).index_for("acme", "x") == "rag"
+
+
+def test_a_private_index_keeps_its_readers_through_the_cli(
+    runner: CliRunner, cli_home: Path, tmp_path: Path
+) -> None:
+    """A destination the CLI creates takes the source's ACL policy; an existing one with
+    another policy is refused until --acl-policy names it."""
+    from tenant_rag import connect, ensure_index
+    from tenant_rag.lifecycle.access import acl_policy, set_acl_policy
+
+    src = seed("secret")
+    pc = connect()
+    set_acl_policy(pc, "secret", "private")
+    assert list(PinnedIndex(src, "acme").list_ids()) == []  # no ACLs: admins only
+
+    res = run(runner, "copy", "acme", "--index", "secret", "--to-index", "secret-copy", "--json")
+    assert res.exit_code == 0, res.output
+    assert acl_policy(pc, "secret-copy") == "private"
+    assert list(PinnedIndex(ensure_index(pc, "secret-copy", dimension=64), "acme").list_ids()) == []
+
+    ensure_index(pc, "open", dimension=64)  # policy "tenant"
+    res = run(runner, "copy", "acme", "--index", "secret", "--to-index", "open", "--json")
+    assert res.exit_code == 1
+    assert json.loads(res.stdout)["type"] == "AclPolicyMismatchError"
+    assert "--acl-policy" in res.stderr or "acl_policy=" in res.stderr
+    assert PinnedIndex(ensure_index(pc, "open", dimension=64), "acme").count() == 0
+
+    out = tmp_path / "secret-export"
+    assert run(runner, "export", "acme", str(out), "--index", "secret").exit_code == 0
+    res = run(runner, "import", "acme", str(out), "--index", "open", "--json")
+    assert res.exit_code == 1
+    assert json.loads(res.stdout)["type"] == "AclPolicyMismatchError"
+
+    res = run(
+        runner, "import", "acme", str(out), "--index", "open", "--acl-policy", "tenant", "--json"
+    )
+    assert res.exit_code == 0, res.output
+    assert PinnedIndex(ensure_index(pc, "open", dimension=64), "acme").count() == 3
+
+    res = run(runner, "import", "acme", str(out), "--index", "fresh", "--json")
+    assert res.exit_code == 0, res.output
+    assert acl_policy(pc, "fresh") == "private"

@@ -26,6 +26,8 @@ from __future__ import annotations
 import shutil
 import unicodedata
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Annotated, Any
@@ -44,6 +46,7 @@ from tenant_rag.chat.access import (
     user_of,
 )
 from tenant_rag.chat.auth import AclReader, Tenant
+from tenant_rag.chat.doclocks import DocumentBusy
 from tenant_rag.chat.errors import ChatApiError
 from tenant_rag.chat.jobs import JobManager, TooManyJobs
 from tenant_rag.chat.limits import too_large
@@ -149,6 +152,26 @@ def _check_replace(service: ChatService, tenant: str, reader: Reader, names: lis
                     "access list names, or a tenant admin, may replace it; upload under "
                     "another file name.",
                 )
+
+
+#: Seconds a change or delete waits for an upload writing the same document before a 409.
+BUSY_WAIT_SECONDS = 2.0
+
+
+@contextmanager
+def _unless_busy(service: ChatService, tenant: str, doc_id: str) -> Iterator[None]:
+    """Hold ``doc_id``'s lock for a check and its write; 409 while an upload writes it."""
+    try:
+        with service.doc_locks.hold(tenant, [doc_id], timeout=BUSY_WAIT_SECONDS):
+            yield
+    except DocumentBusy as busy:
+        raise ChatApiError(
+            409,
+            "document_busy",
+            f"an upload is writing {', '.join(map(repr, busy.names))} right now; nothing was "
+            "changed. Try again when its job is done (GET /jobs).",
+            headers={"Retry-After": "5"},
+        ) from None
 
 
 def _named(reader: Reader, acl: list[str] | None) -> bool:
@@ -314,12 +337,13 @@ def set_document_acl(
             422, "invalid_acl", 'send {"acl": [...]} (or {"acl": null}) and nothing else.'
         )
     acl = parse_acl(body["acl"], where="'acl'") if body["acl"] is not None else None
-    exists, visible, current = _visible(service, tenant, reader, doc_id)
-    if not visible:
-        raise ChatApiError(404, "unknown_document", f"no document {doc_id!r} in this tenant.")
-    check_may_change(reader, doc_id, current)
-    index, _, _ = service.target(tenant)  # the index serving the tenant (its route)
-    updated = set_acl(index, tenant, doc_id, acl)
+    with _unless_busy(service, tenant, doc_id):
+        exists, visible, current = _visible(service, tenant, reader, doc_id)
+        if not visible:
+            raise ChatApiError(404, "unknown_document", f"no document {doc_id!r} in this tenant.")
+        check_may_change(reader, doc_id, current)
+        index, _, _ = service.target(tenant)  # the index serving the tenant (its route)
+        updated = set_acl(index, tenant, doc_id, acl)
     return {"tenant": tenant, "doc_id": doc_id, "acl": acl, "updated_chunks": updated}
 
 
@@ -340,21 +364,24 @@ def delete_document(
         raise ChatApiError(
             404, "unknown_document", "name the document to delete: /documents/<doc_id>."
         )
-    index, _, _ = service.target(tenant)  # the index serving the tenant (its route)
-    targets = [doc_id]
-    exists, visible, acl = _visible(service, tenant, reader, doc_id)
-    if not exists and Path(doc_id).suffix.lower() in (".json", ".jsonl"):
-        targets = _items_of(service.pinned(tenant), doc_id)
-    if not is_admin(reader):
-        checked = [(t, *_visible(service, tenant, reader, t)[1:]) for t in targets]
-        checked = [(t, v, a) for t, v, a in checked if v]
-        if not checked:
-            raise ChatApiError(404, "unknown_document", f"no document {doc_id!r} in this tenant.")
-        for target, _, target_acl in checked:
-            check_may_change(reader, target, target_acl)
-        targets = [t for t, _, _ in checked]
-    items: list[str] = [] if targets == [doc_id] else targets
-    deleted = sum(delete_doc(index, tenant, t) for t in targets)
+    with _unless_busy(service, tenant, doc_id):
+        index, _, _ = service.target(tenant)  # the index serving the tenant (its route)
+        targets = [doc_id]
+        exists, visible, acl = _visible(service, tenant, reader, doc_id)
+        if not exists and Path(doc_id).suffix.lower() in (".json", ".jsonl"):
+            targets = _items_of(service.pinned(tenant), doc_id)
+        if not is_admin(reader):
+            checked = [(t, *_visible(service, tenant, reader, t)[1:]) for t in targets]
+            checked = [(t, v, a) for t, v, a in checked if v]
+            if not checked:
+                raise ChatApiError(
+                    404, "unknown_document", f"no document {doc_id!r} in this tenant."
+                )
+            for target, _, target_acl in checked:
+                check_may_change(reader, target, target_acl)
+            targets = [t for t, _, _ in checked]
+        items: list[str] = [] if targets == [doc_id] else targets
+        deleted = sum(delete_doc(index, tenant, t) for t in targets)
     if not deleted:
         raise ChatApiError(404, "unknown_document", f"no document {doc_id!r} in this tenant.")
     body: dict[str, Any] = {"tenant": tenant, "doc_id": doc_id, "deleted_chunks": deleted}

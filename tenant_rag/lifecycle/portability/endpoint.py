@@ -26,10 +26,12 @@ import numpy as np
 
 from tenant_rag.errors import IndexMismatchError
 from tenant_rag.lifecycle.portability.checksum import Checksum, canonical_metadata, record_digest
+from tenant_rag.tenancy.acl import AclPolicy, acl_policy_of
 from tenant_rag.tenancy.batching import record_batches
 from tenant_rag.tenancy.pinned import PinnedIndex, Record, index_name_of
 from tenant_rag.tenancy.retry import RetryPolicy
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation, TenantScope
+from tenant_rag.tenancy.sdk_models import field_of
 
 #: Ids per listing request (Pinecone lists at most 100 per request).
 LIST_SIZE = 100
@@ -142,16 +144,20 @@ class TenantEndpoint:
         """The index's dimension, metric and type (from ``describe_index_stats``), cached."""
         if self._info is None:
             stats = self.pinned._call(self.handle.describe_index_stats)
-            dimension = _get(stats, "dimension")
+            dimension = field_of(stats, "dimension")
             config = getattr(self.handle, "config", None)
             self._info = IndexInfo(
                 name=self.index_name,
                 dimension=int(dimension) if dimension else None,
-                metric=_opt_str(_get(stats, "metric")),
-                vector_type=str(_get(stats, "vector_type") or "dense"),
+                metric=_opt_str(field_of(stats, "metric")),
+                vector_type=str(field_of(stats, "vector_type") or "dense"),
                 host=str(getattr(config, "host", "") or "") or None,
             )
         return self._info
+
+    def acl_policy(self) -> AclPolicy:
+        """What documents without an access list mean in this index (its ``tenant-rag-acl`` tag)."""
+        return acl_policy_of(self.handle)
 
     def check_compatible(self, *, dimension: int | None, metric: str | None, what: str) -> None:
         """Refuse records of another dimension or metric than this index's, naming the fix."""
@@ -248,15 +254,6 @@ def values_matrix(records: Sequence[Record], dimension: int) -> np.ndarray:
     if not records:
         return np.zeros((0, dimension), dtype=np.float32)
     return np.asarray([r.values for r in records], dtype=np.float32).reshape(len(records), -1)
-
-
-def _get(obj: Any, key: str) -> Any:
-    if isinstance(obj, Mapping):
-        return obj.get(key)
-    try:
-        return getattr(obj, key, None)
-    except Exception:  # noqa: BLE001 - SDK models raise on unset attributes
-        return None
 
 
 def _opt_str(value: Any) -> str | None:

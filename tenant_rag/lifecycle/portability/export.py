@@ -96,7 +96,7 @@ def export_tenant(
     so an export can be imported under either isolation.
 
     The manifest records the tenant, the source index (name, dimension,
-    metric, vector type), its isolation, the embedding model (``embedding_model=``,
+    metric, vector type, ACL policy), its isolation, the embedding model (``embedding_model=``,
     else the ``embedding_model`` tag of the index when ``pc`` is given), the record
     count, a content checksum,
     each file's size and SHA-256, when, and the tenant_rag version.
@@ -150,6 +150,8 @@ def export_tenant(
                 "vector_type": info.vector_type,
                 "isolation": source.scope.isolation,
                 "namespace": source.namespace,
+                # what documents without an access list meant there: an import checks it
+                "acl_policy": source.acl_policy(),
             },
             record_count=total.count,
             checksum=total.hexdigest,

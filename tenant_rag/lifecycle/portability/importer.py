@@ -48,6 +48,8 @@ from tenant_rag.lifecycle.portability.endpoint import TenantEndpoint, digest_of
 from tenant_rag.lifecycle.portability.journal import Journal, state_dir
 from tenant_rag.lifecycle.portability.manifest import Manifest
 from tenant_rag.lifecycle.portability.parquet import file_sha256, read_row_groups
+from tenant_rag.lifecycle.portability.policy import check_acl_policies
+from tenant_rag.tenancy.acl import AclPolicy
 from tenant_rag.tenancy.retry import is_transient
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation
 
@@ -104,6 +106,7 @@ def import_tenant(
     isolation: Isolation = "namespace",
     shared_namespace: str = DEFAULT_SHARED_NAMESPACE,
     on_existing: OnExisting = "fail",
+    acl_policy: AclPolicy | None = None,
     journal_dir: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
 ) -> ImportReport:
@@ -114,6 +117,9 @@ def import_tenant(
     tenant already has records: ``"fail"`` (default) refuses before writing,
     ``"merge"`` keeps them (records with the export's ids are overwritten),
     ``"replace"`` makes the tenant hold exactly the export's records.
+    ``acl_policy``: when the export's index had another ACL policy than
+    ``index`` (or the manifest does not say), the import is refused unless this
+    names ``index``'s policy (`tenant_rag.lifecycle.portability.policy`).
 
     Resumable: rerun the same call after a crash and it continues where the
     journal (``journal_dir``, default: `state_dir()`/``imports``) says it stopped.
@@ -121,6 +127,7 @@ def import_tenant(
     Raises:
         CorruptExportError: the manifest or a file is missing, truncated or altered.
         IndexMismatchError: the index's dimension or metric differs from the export's.
+        AclPolicyMismatchError: the two indexes' ACL policies differ and none was named.
         DestinationNotEmptyError: the tenant has records and ``on_existing="fail"``.
         TransferVerificationError: the written tenant's count or checksum is not the manifest's.
         InvalidTenantError: the tenant id fails validation.
@@ -133,6 +140,13 @@ def import_tenant(
     manifest = Manifest.read(root)
     dest.check_compatible(
         dimension=manifest.dimension, metric=manifest.metric, what=f"the export in {root}"
+    )
+    check_acl_policies(
+        manifest.acl_policy,
+        dest.acl_policy(),
+        acl_policy,
+        source_what=f"the export in {root}",
+        destination_index=dest.index_name,
     )
     files = check_files(root, manifest)
     journal = Journal(

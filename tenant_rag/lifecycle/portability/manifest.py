@@ -14,11 +14,12 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from tenant_rag.errors import CorruptExportError
 from tenant_rag.lifecycle.portability.checksum import ALGORITHM
 from tenant_rag.lifecycle.portability.parquet import FileEntry
+from tenant_rag.tenancy.acl import ACL_POLICIES, AclPolicy
 
 MANIFEST = "manifest.json"
 FORMAT = "tenant-rag-export/1"
@@ -54,6 +55,19 @@ class Manifest:
     def metric(self) -> str | None:
         value = self.source.get("metric")
         return str(value) if value is not None else None
+
+    @property
+    def acl_policy(self) -> AclPolicy | None:
+        """The source index's ACL policy; ``None`` in exports written before it was recorded."""
+        value = self.source.get("acl_policy")
+        if value is None:
+            return None
+        if value not in ACL_POLICIES:
+            raise CorruptExportError(
+                f"the manifest's source.acl_policy is {value!r}; it must be 'tenant' or "
+                "'private'. The manifest was edited: export the tenant again."
+            )
+        return cast(AclPolicy, value)
 
     def to_dict(self) -> dict[str, Any]:
         return {

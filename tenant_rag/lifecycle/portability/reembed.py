@@ -39,6 +39,8 @@ from tenant_rag.errors import (
 )
 from tenant_rag.lifecycle.portability.checksum import Checksum, record_digest
 from tenant_rag.lifecycle.portability.endpoint import TenantEndpoint
+from tenant_rag.lifecycle.portability.policy import check_acl_policies
+from tenant_rag.tenancy.acl import AclPolicy
 from tenant_rag.tenancy.pinned import Record
 from tenant_rag.tenancy.routing import RoutingTable
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation
@@ -99,6 +101,7 @@ def reembed_tenant(
     shared_namespace: str = DEFAULT_SHARED_NAMESPACE,
     text_key: str = "text",
     on_existing: str = "fail",
+    acl_policy: AclPolicy | None = None,
     catch_up: bool = True,
     progress: Progress | None = None,
 ) -> ReembedReport:
@@ -109,10 +112,12 @@ def reembed_tenant(
     application resolves tenants through; without one nothing is switched
     (the report says so) and the caller routes the tenant itself.
     ``on_existing``: ``"fail"`` (default) refuses a destination tenant that
-    already has records; ``"replace"`` overwrites it.
+    already has records; ``"replace"`` overwrites it. ``acl_policy`` names
+    ``dst_index``'s ACL policy to accept one that differs from the source's.
 
     Raises:
         IndexMismatchError / ConfigurationError: the model's dimension is not the index's.
+        AclPolicyMismatchError: the two indexes' ACL policies differ and none was named.
         PortabilityError: records without text (named), or a copy onto itself.
         DestinationNotEmptyError: the destination tenant has records (``on_existing="fail"``).
         TransferVerificationError: the destination does not match the source.
@@ -133,6 +138,13 @@ def reembed_tenant(
             f"{src.namespace!r}) would overwrite the vectors being read; create a new index "
             "for the new model."
         )
+    check_acl_policies(
+        src.acl_policy(),
+        dst.acl_policy(),
+        acl_policy,
+        source_what=f"tenant {src.tenant!r} in index {src.index_name!r}",
+        destination_index=dst.index_name,
+    )
     model = _model_name(embedding)
     dimension = _probe_dimension(embedding)
     info = dst.info()

@@ -58,6 +58,8 @@ from tenant_rag.lifecycle.portability.checksum import Checksum
 from tenant_rag.lifecycle.portability.endpoint import TenantEndpoint, as_upsert, digest_of
 from tenant_rag.lifecycle.portability.importer import ON_EXISTING, OnExisting, prune_to
 from tenant_rag.lifecycle.portability.journal import Journal, state_dir
+from tenant_rag.lifecycle.portability.policy import check_acl_policies
+from tenant_rag.tenancy.acl import AclPolicy
 from tenant_rag.tenancy.routing import RoutingTable
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation
 
@@ -120,6 +122,7 @@ def copy_tenant(
     src_shared_namespace: str = DEFAULT_SHARED_NAMESPACE,
     dst_shared_namespace: str = DEFAULT_SHARED_NAMESPACE,
     on_existing: OnExisting = "fail",
+    acl_policy: AclPolicy | None = None,
     journal_dir: str | os.PathLike[str] | None = None,
     max_passes: int | None = None,
     settle: float = SETTLE_SECONDS,
@@ -129,10 +132,13 @@ def copy_tenant(
 
     ``dst_tenant`` renames the tenant on the way (default: the same id);
     ``src_isolation``/``dst_isolation`` may differ (metadata -> namespace is the
-    usual migration). ``on_existing`` as for `import_tenant`. The source is
-    never written. Raises `PortabilityError` for a copy onto itself,
+    usual migration). ``on_existing`` as for `import_tenant`. ``acl_policy``
+    names the destination's ACL policy to accept copying from an index whose
+    policy differs (refused otherwise: `policy.check_acl_policies`). The source
+    is never written. Raises `PortabilityError` for a copy onto itself,
     `IndexMismatchError` for another dimension or metric (use `reembed_tenant`),
-    `DestinationNotEmptyError`, `TransferVerificationError`.
+    `AclPolicyMismatchError`, `DestinationNotEmptyError`,
+    `TransferVerificationError`.
     """
     job = _Transfer(
         "copy",
@@ -145,6 +151,7 @@ def copy_tenant(
         src_shared_namespace=src_shared_namespace,
         dst_shared_namespace=dst_shared_namespace,
         on_existing=on_existing,
+        acl_policy=acl_policy,
         journal_dir=journal_dir,
         max_passes=max_passes,
         settle=settle,
@@ -164,6 +171,7 @@ def move_tenant(
     src_shared_namespace: str = DEFAULT_SHARED_NAMESPACE,
     dst_shared_namespace: str = DEFAULT_SHARED_NAMESPACE,
     on_existing: OnExisting = "fail",
+    acl_policy: AclPolicy | None = None,
     routes: RoutingTable | None = None,
     journal_dir: str | os.PathLike[str] | None = None,
     max_passes: int | None = None,
@@ -188,6 +196,7 @@ def move_tenant(
         src_shared_namespace=src_shared_namespace,
         dst_shared_namespace=dst_shared_namespace,
         on_existing=on_existing,
+        acl_policy=acl_policy,
         journal_dir=journal_dir,
         max_passes=max_passes,
         settle=settle,
@@ -233,6 +242,7 @@ def migrate_isolation(
     shared_namespace: str = DEFAULT_SHARED_NAMESPACE,
     tenants: list[str] | None = None,
     on_existing: OnExisting = "fail",
+    acl_policy: AclPolicy | None = None,
     routes: RoutingTable | None = None,
     journal_dir: str | os.PathLike[str] | None = None,
     progress: Callable[[str, str, int, int | None], None] | None = None,
@@ -243,6 +253,7 @@ def migrate_isolation(
     by its id). ``tenants`` limits the migration to those ids. One verified move
     per tenant (see `move_tenant`), in id order; a failure stops there, and the
     same call again resumes (tenants already moved have nothing left to move).
+    ``acl_policy`` as for `copy_tenant`, when ``dst_index`` has another ACL policy.
     """
     from tenant_rag.lifecycle.tenants import list_tenants
     from tenant_rag.tenancy.pinned import index_name_of
@@ -268,6 +279,7 @@ def migrate_isolation(
                 dst_isolation="namespace",
                 src_shared_namespace=shared_namespace,
                 on_existing=on_existing,
+                acl_policy=acl_policy,
                 routes=routes,
                 journal_dir=journal_dir,
                 progress=step,
@@ -304,6 +316,7 @@ class _Transfer:
         src_shared_namespace: str,
         dst_shared_namespace: str,
         on_existing: str,
+        acl_policy: AclPolicy | None,
         journal_dir: str | os.PathLike[str] | None,
         max_passes: int | None,
         settle: float,
@@ -336,6 +349,13 @@ class _Transfer:
             dimension=src_info.dimension,
             metric=src_info.metric,
             what=f"tenant {self.src.tenant!r} in index {src_info.name!r}",
+        )
+        check_acl_policies(
+            self.src.acl_policy(),
+            self.dst.acl_policy(),
+            acl_policy,
+            source_what=f"tenant {self.src.tenant!r} in index {src_info.name!r}",
+            destination_index=self.dst.index_name,
         )
         self.on_existing = on_existing
         self.max_passes = max_passes
