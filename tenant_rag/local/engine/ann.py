@@ -104,7 +104,14 @@ def _submit(fn: Callable[[], None]) -> None:
 
 
 class AnnIndex:
-    """The approximate index of one in-memory namespace. States: building -> ready | closed."""
+    """The approximate index of one in-memory namespace. States: building -> ready | closed.
+
+    ``dims_per_code`` (dimensions per 4-bit code) and ``shard_share`` (SHARD_RERANK_SHARE)
+    are class attributes so benchmarks/bench_ann_million.py can measure other settings.
+    """
+
+    dims_per_code = 2
+    shard_share = SHARD_RERANK_SHARE
 
     def __init__(self, dimension: int, metric: str) -> None:
         self.dimension = dimension
@@ -188,7 +195,8 @@ class AnnIndex:
                 pick = np.linspace(0, n - 1, min(n, TRAIN_ROWS)).astype(np.int64)
                 sample = self._prepare(mat.rows(pick))
             dim = sample.shape[1]
-            template = faiss.index_factory(dim, f"PQ{dim // 2}x4fs", self._faiss_metric(faiss))
+            codes = dim // self.dims_per_code
+            template = faiss.index_factory(dim, f"PQ{codes}x4fs", self._faiss_metric(faiss))
             template.train(sample)
             del sample
             self._template = template
@@ -214,13 +222,15 @@ class AnnIndex:
         return int(faiss.METRIC_L2 if self.metric == "euclidean" else faiss.METRIC_INNER_PRODUCT)
 
     def _prepare(self, vecs: np.ndarray) -> np.ndarray:
-        """float32, C-contiguous, normalised for cosine, padded to an even dimension."""
+        """float32, C-contiguous, normalised for cosine, zero-padded to a multiple of
+        ``dims_per_code`` (padding changes no inner product or distance)."""
         out = np.ascontiguousarray(vecs, dtype=np.float32)
         if self.metric == "cosine":
             norms = np.linalg.norm(out, axis=1, keepdims=True)
             out = (out / np.where(norms > 0, norms, 1.0)).astype(np.float32)
-        if out.shape[1] % 2:
-            out = np.hstack([out, np.zeros((out.shape[0], 1), dtype=np.float32)])
+        pad = -out.shape[1] % self.dims_per_code
+        if pad:
+            out = np.hstack([out, np.zeros((out.shape[0], pad), dtype=np.float32)])
         return np.ascontiguousarray(out, dtype=np.float32)
 
     def _add(self, vecs: np.ndarray) -> None:
@@ -305,7 +315,7 @@ class AnnIndex:
             return []
         per = want
         if len(shards) > 1:  # the union of the shards' answers holds at least 2 x want rows
-            per = max(int(want * SHARD_RERANK_SHARE), -(-2 * want // len(shards)))
+            per = max(int(want * self.shard_share), -(-2 * want // len(shards)))
 
         def scan(first: int, stop: int) -> list[tuple[np.ndarray, np.ndarray]]:
             _faiss()  # this thread's OpenMP setting
@@ -324,8 +334,9 @@ class AnnIndex:
         return mine + other.result()
 
     def resident_bytes(self) -> int:
-        """Codes (dimension / 2 bytes per slot) plus the slot maps."""
-        return self.ntotal * ((self.dimension + 1) // 2 + 8) + self.row_slot.nbytes
+        """Codes (half a byte per ``dims_per_code`` dimensions per slot) plus the slot maps."""
+        codes = -(-self.dimension // self.dims_per_code)
+        return self.ntotal * ((codes + 1) // 2 + 8) + self.row_slot.nbytes
 
     def info(self) -> dict[str, Any]:
         """State and counters, for tests and diagnostics."""
