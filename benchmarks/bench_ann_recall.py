@@ -12,8 +12,10 @@ For each: the same engine code with the approximate index (after its background 
 and without it (``TENANT_RAG_LOCAL_ANN_MIN_ROWS=0``), 200 queries, top_k 10, plus a broad
 filter (90% of rows) and a selective one (2%), whose matches must all pass the filter.
 
-Usage: ``python benchmarks/bench_ann_recall.py [--quick]``; writes
-``benchmarks/results/ann_recall.json``.
+Usage: ``python benchmarks/bench_ann_recall.py [--quick] [--shard-rows N] [--out PATH]``;
+writes ``benchmarks/results/ann_recall.json``. ``--shard-rows 10000`` splits the index as a
+namespace past 262,144 rows is split (each shard of more than two gives half the candidates,
+at least twice the count in all), to measure that path's recall on both data sets.
 """
 
 from __future__ import annotations
@@ -157,13 +159,26 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument(
+        "--shard-rows",
+        type=int,
+        default=0,
+        help="split the approximate index into shards of this many rows (the path of "
+        "namespaces past tenant_rag.local.engine.ann.SHARD_ROWS, 262,144), so its shared "
+        "candidates and parallel re-scoring are measured on these smaller data sets",
+    )
     args = p.parse_args()
+    if args.shard_rows:
+        from tenant_rag.local.engine import ann
+
+        ann.SHARD_ROWS = args.shard_rows
     n_random = 30_000 if args.quick else 100_000
     n_text = 21_000 if args.quick else TEXT_ROWS
     rng = np.random.default_rng(0)
     result: dict[str, Any] = {
         "loadavg_start": os.getloadavg(),
         "note": "2 shared cores; in-process engine calls, single query at a time",
+        "shard_rows": args.shard_rows or None,
     }
     result["random"] = compare(
         "random",

@@ -18,6 +18,7 @@ import pytest
 from pinecone import Pinecone
 
 from tenant_rag.local import LocalServer, start
+from tenant_rag.local.engine import ann
 from tenant_rag.local.engine.ann import ANN_MIN_ROWS_ENV
 
 from .helpers import make_index, serve_subprocess
@@ -148,6 +149,47 @@ def test_upserts_updates_and_deletes_reach_the_approximate_index(
         got = [m.id for m in index.query(vector=qq.tolist(), top_k=5, namespace="big").matches]
         assert len(set(got) & set(want)) >= 4
         assert all(g.startswith("r") for g in got)
+
+
+def test_a_sharded_index_answers_like_exact_search_through_writes(
+    local_server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past SHARD_ROWS the index is split into shards, half scanned on this thread and half
+    on a scanner thread, each giving its share of the candidates: small shards here put a
+    3,000-row namespace through that path (and a bulk write through adding a new shard)."""
+    monkeypatch.setattr(ann, "SHARD_ROWS", 700)
+    pc = local_server.client()
+    index = make_index(pc, "sharded", dimension=DIM)
+    data = _data()
+    _fill(index, data)
+    queries = _data(30, seed=5)
+    index.query(vector=queries[0].tolist(), top_k=1, namespace="big")
+    _wait_ready(local_server, "sharded")
+    shards = local_server.engine.index("sharded")._ns["big"].ann._shards
+    assert len(shards) == 5  # 3,000 rows in shards of 700
+
+    def recall(current: np.ndarray) -> float:
+        hits = 0
+        for q in queries:
+            res = index.query(vector=q.tolist(), top_k=10, namespace="big")
+            want = {f"r{i}" for i in _exact(current, q, "cosine", 10)}
+            hits += len(want & {m.id for m in res.matches})
+        return hits / (10 * len(queries))
+
+    assert recall(data) >= 0.95
+    # 2,500 new rows: more than are scored aside, so they are added, opening new shards
+    grown = np.concatenate([data, _data(2500, seed=9)])
+    _fill(index, grown[N:], prefix="s")
+    hits = 0
+    for q in queries:  # the first query adds the pending rows to the index
+        res = index.query(vector=q.tolist(), top_k=10, namespace="big")
+        want = {f"r{i}" if i < N else f"s{i - N}" for i in _exact(grown, q, "cosine", 10)}
+        hits += len(want & {m.id for m in res.matches})
+    assert hits / (10 * len(queries)) >= 0.95
+    info = _info(local_server, "sharded")
+    assert info["state"] == "ready" and info["pending"] == 0
+    assert len(local_server.engine.index("sharded")._ns["big"].ann._shards) == 8
+    assert _info(local_server, "sharded")["ann"] >= 2 * len(queries)
 
 
 def test_filters_return_exactly_what_they_allow_on_both_sides_of_the_switch(

@@ -58,6 +58,11 @@ BUILD_CHUNK = 16_384
 # Slots per faiss index: a namespace past this is split into shards that are scanned on two
 # threads (faiss releases the GIL), so a 1,000,000-row scan takes about half the time.
 SHARD_ROWS = 262_144
+# Each shard of a namespace with more than two gives this share of the candidates count
+# (at least RERANK * 2 / shards): the true neighbours spread over the shards, so 4 shards x 150
+# find what 4 x 300 did (recall@10 0.992 against 0.998 at 1,000,000 x 384) for less re-scoring
+# (figures: docs/scale.md, "1,000,000 x 384").
+SHARD_RERANK_SHARE = 0.5
 
 _builder: ThreadPoolExecutor | None = None
 _builder_lock = threading.Lock()
@@ -99,7 +104,14 @@ def _submit(fn: Callable[[], None]) -> None:
 
 
 class AnnIndex:
-    """The approximate index of one in-memory namespace. States: building -> ready | closed."""
+    """The approximate index of one in-memory namespace. States: building -> ready | closed.
+
+    ``dims_per_code`` (dimensions per 4-bit code) and ``shard_share`` (SHARD_RERANK_SHARE)
+    are class attributes so benchmarks/bench_ann_million.py can measure other settings.
+    """
+
+    dims_per_code = 2
+    shard_share = SHARD_RERANK_SHARE
 
     def __init__(self, dimension: int, metric: str) -> None:
         self.dimension = dimension
@@ -183,7 +195,8 @@ class AnnIndex:
                 pick = np.linspace(0, n - 1, min(n, TRAIN_ROWS)).astype(np.int64)
                 sample = self._prepare(mat.rows(pick))
             dim = sample.shape[1]
-            template = faiss.index_factory(dim, f"PQ{dim // 2}x4fs", self._faiss_metric(faiss))
+            codes = dim // self.dims_per_code
+            template = faiss.index_factory(dim, f"PQ{codes}x4fs", self._faiss_metric(faiss))
             template.train(sample)
             del sample
             self._template = template
@@ -209,13 +222,15 @@ class AnnIndex:
         return int(faiss.METRIC_L2 if self.metric == "euclidean" else faiss.METRIC_INNER_PRODUCT)
 
     def _prepare(self, vecs: np.ndarray) -> np.ndarray:
-        """float32, C-contiguous, normalised for cosine, padded to an even dimension."""
+        """float32, C-contiguous, normalised for cosine, zero-padded to a multiple of
+        ``dims_per_code`` (padding changes no inner product or distance)."""
         out = np.ascontiguousarray(vecs, dtype=np.float32)
         if self.metric == "cosine":
             norms = np.linalg.norm(out, axis=1, keepdims=True)
             out = (out / np.where(norms > 0, norms, 1.0)).astype(np.float32)
-        if out.shape[1] % 2:
-            out = np.hstack([out, np.zeros((out.shape[0], 1), dtype=np.float32)])
+        pad = -out.shape[1] % self.dims_per_code
+        if pad:
+            out = np.hstack([out, np.zeros((out.shape[0], pad), dtype=np.float32)])
         return np.ascontiguousarray(out, dtype=np.float32)
 
     def _add(self, vecs: np.ndarray) -> None:
@@ -256,43 +271,72 @@ class AnnIndex:
         self._add(vecs)
 
     def candidates(
-        self, mat: NamespaceMatrix, q: np.ndarray, count: int, mask: np.ndarray | None = None
-    ) -> np.ndarray:
-        """Rows worth scoring exactly for query ``q``: ~``count`` from the index (only rows
-        with ``mask`` True when given) plus every pending row (those the index lacks)."""
+        self,
+        mat: NamespaceMatrix,
+        q: np.ndarray,
+        metric: str,
+        count: int,
+        mask: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows worth scoring for query ``q`` and their exact scores (``mat.scores``):
+        ~``count`` from the index (only rows with ``mask`` True when given) plus every
+        pending row (those the index lacks)."""
         if len(self.pending) > FLUSH_PENDING:
             self.flush(mat)
         live = max(self.ntotal - self.dead, 1)
         want = min(self.ntotal, int(count * self.ntotal / live) + 1)
-        slots = self._search(self._prepare(q.reshape(1, -1)), want)
-        rows = self.slot_row[slots]
-        rows = rows[rows >= 0]
+
+        def score(slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            rows = self.slot_row[slots]
+            rows = rows[rows >= 0]
+            if mask is not None:
+                rows = rows[mask[rows]]
+            return rows, mat.scores(q, None, metric, rows)
+
+        parts = self._search(self._prepare(q.reshape(1, -1)), want, score)
         if self.pending:
-            extra = np.fromiter(self.pending, dtype=np.int64, count=len(self.pending))
-            rows = np.concatenate([rows, extra])
-        if mask is not None:
-            rows = rows[mask[rows]]
-        return rows
+            parts.append(score_rows(mat, q, metric, self.pending, mask))
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
-    def _search(self, qv: np.ndarray, want: int) -> np.ndarray:
-        """The best ``want`` slots of each shard (their union is re-scored exactly)."""
-        if want <= 0 or not self._shards:
-            return np.empty(0, dtype=np.int64)
+    def _search(
+        self,
+        qv: np.ndarray,
+        want: int,
+        score: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each shard's best slots as ``score`` turns them into (rows, exact scores): ``want``
+        from a single index; from several, each gives its share (``SHARD_RERANK_SHARE``),
+        and together at least twice ``want``. The first half of the shards is scanned and
+        re-scored on this thread while a scanner thread does the other half (faiss and
+        numpy's gather and product release the GIL), so the re-scoring runs in parallel too.
+        The caller holds the index lock, so nothing changes underneath either thread."""
+        shards = list(self._shards)
+        if want <= 0 or not shards:
+            return []
+        per = want
+        if len(shards) > 1:  # the union of the shards' answers holds at least 2 x want rows
+            per = max(int(want * self.shard_share), -(-2 * want // len(shards)))
 
-        def one(i: int) -> np.ndarray:
+        def scan(first: int, stop: int) -> list[tuple[np.ndarray, np.ndarray]]:
             _faiss()  # this thread's OpenMP setting
-            shard = self._shards[i]
-            local = shard.search(qv, min(want, shard.ntotal))[1][0]
-            local = local[local >= 0]
-            return local + i * SHARD_ROWS
+            slots = []
+            for i in range(first, stop):
+                local = shards[i].search(qv, min(per, shards[i].ntotal))[1][0]
+                slots.append(local[local >= 0] + i * SHARD_ROWS)
+            return [score(np.concatenate(slots))]
 
-        if len(self._shards) == 1:
-            return one(0)
-        return np.concatenate(list(_scanners.map(one, range(len(self._shards)))))
+        if len(shards) == 1:
+            return scan(0, 1)
+        # two halves: one on a scanner thread, one on this thread (one hand-off, no idle wait)
+        half = (len(shards) + 1) // 2
+        other = _scanners.submit(scan, half, len(shards))
+        mine = scan(0, half)
+        return mine + other.result()
 
     def resident_bytes(self) -> int:
-        """Codes (dimension / 2 bytes per slot) plus the slot maps."""
-        return self.ntotal * ((self.dimension + 1) // 2 + 8) + self.row_slot.nbytes
+        """Codes (half a byte per ``dims_per_code`` dimensions per slot) plus the slot maps."""
+        codes = -(-self.dimension // self.dims_per_code)
+        return self.ntotal * ((codes + 1) // 2 + 8) + self.row_slot.nbytes
 
     def info(self) -> dict[str, Any]:
         """State and counters, for tests and diagnostics."""
@@ -303,6 +347,16 @@ class AnnIndex:
             "pending": len(self.pending),
             **self.counts,
         }
+
+
+def score_rows(
+    mat: NamespaceMatrix, q: np.ndarray, metric: str, rows: set[int], mask: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``rows`` (only those with ``mask`` True when given) and their exact scores."""
+    arr = np.fromiter(rows, dtype=np.int64, count=len(rows))
+    if mask is not None:
+        arr = arr[mask[arr]]
+    return arr, mat.scores(q, None, metric, arr)
 
 
 def start_build(ann: AnnIndex, mat: NamespaceMatrix, lock: AbstractContextManager[Any]) -> None:

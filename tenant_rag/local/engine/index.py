@@ -561,8 +561,11 @@ class IndexEngine:
                 raise bad_request("query needs a vector, a sparseVector or an id")
             if q is None and not self.sparse_only and self.metric != "dotproduct":
                 raise bad_request(f"a query on this {self.metric} index needs a dense vector")
-            rows = self._candidate_rows(mat, q, q_sparse, predicate, filter_key(flt), top_k_)
-            scores = mat.scores(q, q_sparse, self.metric, rows)
+            rows, scores = self._candidate_rows(
+                mat, q, q_sparse, predicate, filter_key(flt), top_k_
+            )
+            if scores is None:
+                scores = mat.scores(q, q_sparse, self.metric, rows)
             best = top_k(scores, top_k_, ascending=self.metric == "euclidean")
             matches = []
             for pos in best.tolist():
@@ -593,8 +596,9 @@ class IndexEngine:
         predicate: Predicate | None,
         key: str | None,
         k: int,
-    ) -> np.ndarray | None:
-        """Rows to score exactly (None: all of them). Lock held.
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Rows to score exactly (None: all of them), and their scores when the approximate
+        index already computed them (exactly, with ``mat.scores``). Lock held.
 
         Exact unless the namespace's approximate index is ready and the query is dense
         only (sparse and hybrid queries keep the exact path). With a filter, the rows it
@@ -607,25 +611,25 @@ class IndexEngine:
         allowed = mat.matching_rows(predicate, key) if predicate is not None else None
         ann = mat.ann
         if ann is None or not ann.ready or q is None or q_sparse is not None or not self.dim:
-            return allowed
+            return allowed, None
         want = max(RERANK, 4 * k)
         if want * 4 > mat.n:
-            return allowed
+            return allowed, None
         mask = None
         if allowed is not None:
             if len(allowed) < max(ann_min_rows(), FILTER_EXACT_FRACTION * mat.n):
                 ann.counts["exact_filtered"] += 1
-                return allowed
+                return allowed, None
             mask = np.zeros(mat.n, dtype=bool)
             mask[allowed] = True
             want = min(mat.n, int(want * mat.n / len(allowed)) + 1)
-        cand = ann.candidates(mat, q, want, mask)
+        cand, scores = ann.candidates(mat, q, self.metric, want, mask)
         available = mat.n if allowed is None else len(allowed)
         if len(cand) < min(k, available):
             ann.counts["exact_fallback"] += 1
-            return allowed
+            return allowed, None
         ann.counts["ann" if mask is None else "ann_filtered"] += 1
-        return cand
+        return cand, scores
 
     def fetch(self, namespace: Any, ids: Any) -> dict[str, Any]:
         ns = v.namespace_name(namespace)

@@ -1,0 +1,218 @@
+"""1,000,000 x 384 in one namespace: settings of the approximate index side by side, in-process.
+
+Why: the server's gRPC p50 at this size is the engine's query plus a fixed gRPC round trip,
+and on a machine others share only a comparison made in one process, with the candidates
+taking turns, says which setting is cheaper. This loads one 1,000,000 x 384 standard-normal
+namespace (cosine) through the engine, then builds one ``AnnIndex`` per setting over the same
+in-memory matrix and swaps them in per block of 5 queries (order reversed every other
+round), measuring wall time, the process's CPU time per query and recall@10 against exact
+search (200 queries, top_k 10):
+
+* ``PQ192x4fs`` (2 dimensions per 4-bit code, the server's) with 300 or 150 candidates per
+  shard (``shard_share`` 1.0 / 0.5, the server's);
+* ``PQ128x4fs`` (3 dimensions per code) with 400 and 500 per shard;
+* the server's setting with the exact re-scoring done on the calling thread after both
+  halves' scans (``--serial``: the previous design), against each half re-scoring its own.
+
+Second part (``--faiss``): the same data straight through faiss on one thread (4 shards,
+then exact re-scoring with numpy), for settings the engine does not have: coarser codes
+with more candidates, and faiss ``IndexRefine`` with 4-bit scalar or finer PQ codes as a
+second stage. Usage: ``python benchmarks/bench_ann_million.py [--faiss] [--serial]``;
+writes ``benchmarks/results/ann_million.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from bench_server import populate  # same folder: scripts run with it on sys.path
+
+from tenant_rag.local.engine import ann
+
+N = 1_000_000
+DIM = 384
+QUERIES = 200
+RESULTS = Path(__file__).resolve().parent / "results" / "ann_million.json"
+
+
+def data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vectors, queries, and the exact top 10 of each query (cosine)."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((N, DIM), dtype=np.float32)
+    q = rng.standard_normal((QUERIES, DIM), dtype=np.float32)
+    xn = x / np.linalg.norm(x, axis=1, keepdims=True)
+    truth = np.argsort(-(q @ xn.T), axis=1)[:, :10]
+    return x, q, truth
+
+
+class Coarse(ann.AnnIndex):
+    dims_per_code = 3
+
+
+def variant(dims: int, share: float) -> type[ann.AnnIndex]:
+    base = Coarse if dims == 3 else ann.AnnIndex
+    return type(f"Ann{dims}_{share}", (base,), {"shard_share": share})
+
+
+def serial_candidates(
+    self: ann.AnnIndex, mat: Any, q: np.ndarray, metric: str, count: int, mask: Any = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The previous design: both halves scan, then the calling thread re-scores them all."""
+    live = max(self.ntotal - self.dead, 1)
+    want = min(self.ntotal, int(count * self.ntotal / live) + 1)
+    parts = self._search(self._prepare(q.reshape(1, -1)), want, lambda s: (s, s))
+    rows = self.slot_row[np.concatenate([p[0] for p in parts])]
+    rows = rows[rows >= 0]
+    return rows, mat.scores(q, None, metric, rows)
+
+
+def engine_part(x: np.ndarray, q: np.ndarray, truth: np.ndarray, serial: bool) -> dict[str, Any]:
+    from tenant_rag.local.engine import Engine
+
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        populate(Path(tmp), "million", {"m": x})
+        engine = Engine(Path(tmp))
+        index = engine.index("million")
+        ql = [v.tolist() for v in q]
+        index.query("m", 10, vector=ql[0])
+        while (index.ann_info("m") or {}).get("state") != "ready":
+            time.sleep(0.5)
+        mat = index._ns["m"]
+        settings: dict[str, Any] = {}
+        for name, dims, share in (
+            ("PQ192x4fs 300/shard", 2, 1.0),
+            ("PQ192x4fs 150/shard (server)", 2, ann.SHARD_RERANK_SHARE),
+            ("PQ128x4fs 400/shard", 3, 4 / 3),
+            ("PQ128x4fs 500/shard", 3, 5 / 3),
+        ):
+            a = variant(dims, share)(index.dim, index.metric)
+            t = time.perf_counter()
+            a.build(mat, contextlib.nullcontext())
+            out[f"{name} build_s"] = time.perf_counter() - t
+            settings[name] = (a, None)
+        if serial:
+            settings["PQ192x4fs 150/shard, serial re-scoring"] = (
+                settings["PQ192x4fs 150/shard (server)"][0],
+                serial_candidates,
+            )
+        parallel = ann.AnnIndex.candidates
+        stats: dict[str, list[Any]] = {k: [[], 0.0, 0] for k in settings}
+        names = list(settings)
+        for block in range(40):
+            for name in names if block % 2 == 0 else names[::-1]:
+                a, cand = settings[name]
+                mat.ann = a
+                ann.AnnIndex.candidates = cand or parallel  # type: ignore[method-assign]
+                c = time.process_time()
+                for j in range(5):
+                    qi = (block * 5 + j) % QUERIES
+                    t = time.perf_counter()
+                    res = index.query("m", 10, vector=ql[qi])
+                    stats[name][0].append((time.perf_counter() - t) * 1000)
+                    got = {int(m["id"].split("-")[1]) for m in res["matches"]}
+                    stats[name][2] += len(got & set(truth[qi].tolist()))
+                stats[name][1] += time.process_time() - c
+        ann.AnnIndex.candidates = parallel  # type: ignore[method-assign]
+        for name, (wall, cpu, hits) in stats.items():
+            out[name] = {
+                "p50_ms": float(np.percentile(wall, 50)),
+                "p90_ms": float(np.percentile(wall, 90)),
+                "cpu_ms_per_query": cpu * 1000 / len(wall),
+                "recall_at_10": hits / (10 * len(wall)),
+            }
+            print(name, json.dumps(out[name]), flush=True)
+        engine.close()
+    return out
+
+
+def faiss_part(x: np.ndarray, q: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
+    """One thread, 4 shards of 262,144, single queries; exact re-scoring with numpy."""
+    import faiss
+
+    faiss.omp_set_num_threads(1)
+    xn = x / np.linalg.norm(x, axis=1, keepdims=True)
+    qn = q / np.linalg.norm(q, axis=1, keepdims=True)
+    sample = xn[np.linspace(0, N - 1, 8192).astype(np.int64)]
+    shard = ann.SHARD_ROWS
+    out: dict[str, Any] = {}
+
+    def build(base: str, refine: str | None) -> list[Any]:
+        b = faiss.index_factory(DIM, base, faiss.METRIC_INNER_PRODUCT)
+        tmpl = b
+        if refine:
+            tmpl = faiss.IndexRefine(
+                b, faiss.index_factory(DIM, refine, faiss.METRIC_INNER_PRODUCT)
+            )
+        tmpl.train(sample)
+        shards = []
+        for s in range(0, N, shard):
+            sh = faiss.clone_index(tmpl)
+            sh.add(xn[s : s + shard])
+            shards.append(sh)
+        return shards
+
+    def measure(label: str, shards: list[Any], per: int, k_factor: int | None) -> None:
+        params = faiss.IndexRefineSearchParameters(k_factor=k_factor) if k_factor else None
+        hits, cpu = 0, 0.0
+        for i in range(QUERIES):
+            v = qn[i : i + 1]
+            c = time.thread_time()
+            cand = []
+            for j, sh in enumerate(shards):
+                ids = sh.search(v, per, params=params)[1][0] if params else sh.search(v, per)[1][0]
+                cand.append(ids[ids >= 0] + j * shard)
+            rows = np.concatenate(cand)
+            top = rows[np.argsort(-np.einsum("ij,j->i", xn[rows], v[0]))[:10]]
+            cpu += time.thread_time() - c
+            hits += len(set(top.tolist()) & set(truth[i].tolist()))
+        out[label] = {
+            "cpu_ms_per_query": cpu * 1000 / QUERIES,
+            "recall_at_10": hits / (10 * QUERIES),
+        }
+        print(label, json.dumps(out[label]), flush=True)
+
+    for base, refine, runs in (
+        ("PQ192x4fs", None, ((300, None), (150, None), (100, None))),
+        ("PQ128x4fs", None, ((400, None), (500, None), (750, None))),
+        ("PQ96x4fs", None, ((750, None), (1000, None), (1500, None))),
+        ("PQ128x4fs", "SQ4", ((100, 6), (150, 4))),
+        ("PQ128x4fs", "PQ192x4", ((100, 6),)),
+        ("PQ96x4fs", "SQ4", ((150, 6),)),
+    ):
+        shards = build(base, refine)
+        for per, kf in runs:
+            name = f"{base}" + (f" + IndexRefine({refine}) {per * kf}->{per}" if kf else f" {per}")
+            measure(f"{name} per shard", shards, per, kf)
+        del shards
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--faiss", action="store_true", help="also the single-thread faiss part")
+    p.add_argument("--serial", action="store_true", help="also the serial re-scoring A/B")
+    p.add_argument("--out", type=Path, default=RESULTS)
+    args = p.parse_args()
+    x, q, truth = data()
+    result: dict[str, Any] = {"loadavg_start": os.getloadavg()}
+    result["engine"] = engine_part(x, q, truth, args.serial)
+    result["loadavg_after_engine"] = os.getloadavg()
+    if args.faiss:
+        result["faiss"] = faiss_part(x, q, truth)
+    result["loadavg_end"] = os.getloadavg()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
