@@ -37,6 +37,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tenant_rag.local.engine.hugepages import collapse_faiss_codes
+from tenant_rag.local.engine.sharing import Helper
+
 if TYPE_CHECKING:
     from tenant_rag.local.engine.matrix import NamespaceMatrix
 
@@ -66,7 +69,18 @@ SHARD_RERANK_SHARE = 0.5
 
 _builder: ThreadPoolExecutor | None = None
 _builder_lock = threading.Lock()
-_scanners = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tenant-rag-ann-scan")
+_thread_setup = threading.local()
+
+
+def _faiss_thread() -> None:
+    """``_faiss()`` once per thread (its OpenMP setting), not once per query."""
+    if not getattr(_thread_setup, "done", False):
+        _faiss()
+        _thread_setup.done = True
+
+
+# Shares a query's shard scans with the query's own thread (``sharing.Helper``).
+_helper = Helper("tenant-rag-ann-scan", on_start=_faiss_thread)
 
 
 def _faiss() -> Any:
@@ -106,12 +120,14 @@ def _submit(fn: Callable[[], None]) -> None:
 class AnnIndex:
     """The approximate index of one in-memory namespace. States: building -> ready | closed.
 
-    ``dims_per_code`` (dimensions per 4-bit code) and ``shard_share`` (SHARD_RERANK_SHARE)
-    are class attributes so benchmarks/bench_ann_million.py can measure other settings.
+    ``dims_per_code`` (dimensions per 4-bit code), ``shard_share`` (SHARD_RERANK_SHARE) and
+    ``huge_pages`` are class attributes so benchmarks/bench_ann_million.py can measure other
+    settings.
     """
 
     dims_per_code = 2
     shard_share = SHARD_RERANK_SHARE
+    huge_pages = True  # collapse the shards' codes into 2 MiB pages (``hugepages``)
 
     def __init__(self, dimension: int, metric: str) -> None:
         self.dimension = dimension
@@ -206,6 +222,8 @@ class AnnIndex:
                         return
                     start, end = self.cursor, min(self.cursor + BUILD_CHUNK, mat.n)
                     if start >= end:
+                        if self._shards and self._shards[-1].ntotal < SHARD_ROWS:
+                            self._huge(self._shards[-1])
                         self.state = "ready"
                         log.info("approximate index ready: %d rows", self.ntotal)
                         return
@@ -248,6 +266,14 @@ class AnnIndex:
             take = min(len(vecs) - done, SHARD_ROWS - shard.ntotal)
             shard.add(vecs[done : done + take])
             done += take
+            # faiss reallocates the codes on every add: collapse a shard into huge pages
+            # once it is full, or after a flush (the build's last shard: ``_finish_build``)
+            if shard.ntotal >= SHARD_ROWS or self.state == "ready":
+                self._huge(shard)
+
+    def _huge(self, shard: Any) -> None:
+        if self.huge_pages:
+            collapse_faiss_codes(shard)
 
     def close(self) -> None:
         self.state = "closed"
@@ -296,7 +322,14 @@ class AnnIndex:
         parts = self._search(self._prepare(q.reshape(1, -1)), want, score)
         if self.pending:
             parts.append(score_rows(mat, q, metric, self.pending, mask))
-        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        if not parts:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        rows = np.concatenate([p[0] for p in parts])
+        scores = np.concatenate([p[1] for p in parts])
+        # in row order, as exact search sees them: equal scores then rank as they would there,
+        # whichever thread scanned which shard
+        order = np.argsort(rows, kind="stable")
+        return rows[order], scores[order]
 
     def _search(
         self,
@@ -306,10 +339,11 @@ class AnnIndex:
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """Each shard's best slots as ``score`` turns them into (rows, exact scores): ``want``
         from a single index; from several, each gives its share (``SHARD_RERANK_SHARE``),
-        and together at least twice ``want``. The first half of the shards is scanned and
-        re-scored on this thread while a scanner thread does the other half (faiss and
-        numpy's gather and product release the GIL), so the re-scoring runs in parallel too.
-        The caller holds the index lock, so nothing changes underneath either thread."""
+        and together at least twice ``want``. Several shards are shared between this thread
+        and the helper thread (``sharing.Helper``: whichever is free takes the next shard;
+        faiss releases the GIL), and each thread re-scores its own candidates in one call
+        (numpy's gather and product release it too). The caller holds the index lock, so
+        nothing changes underneath either thread."""
         shards = list(self._shards)
         if want <= 0 or not shards:
             return []
@@ -317,21 +351,17 @@ class AnnIndex:
         if len(shards) > 1:  # the union of the shards' answers holds at least 2 x want rows
             per = max(int(want * self.shard_share), -(-2 * want // len(shards)))
 
-        def scan(first: int, stop: int) -> list[tuple[np.ndarray, np.ndarray]]:
-            _faiss()  # this thread's OpenMP setting
-            slots = []
-            for i in range(first, stop):
-                local = shards[i].search(qv, min(per, shards[i].ntotal))[1][0]
-                slots.append(local[local >= 0] + i * SHARD_ROWS)
-            return [score(np.concatenate(slots))]
+        def scan(i: int) -> np.ndarray:
+            local = shards[i].search(qv, min(per, shards[i].ntotal))[1][0]
+            return local[local >= 0] + i * SHARD_ROWS
 
+        def finish(slots: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+            return score(np.concatenate(slots))
+
+        _faiss_thread()
         if len(shards) == 1:
-            return scan(0, 1)
-        # two halves: one on a scanner thread, one on this thread (one hand-off, no idle wait)
-        half = (len(shards) + 1) // 2
-        other = _scanners.submit(scan, half, len(shards))
-        mine = scan(0, half)
-        return mine + other.result()
+            return [finish([scan(0)])]
+        return _helper.share(range(len(shards)), scan, finish)
 
     def resident_bytes(self) -> int:
         """Codes (half a byte per ``dims_per_code`` dimensions per slot) plus the slot maps."""
