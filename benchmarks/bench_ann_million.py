@@ -19,7 +19,8 @@ then exact re-scoring with numpy), for settings the engine does not have: coarse
 with more candidates, and faiss ``IndexRefine`` with 4-bit scalar or finer PQ codes as a
 second stage. ``--third`` replaces the engine part's settings with the third pass's
 comparison: the server (shards shared between the query thread and a helper thread, codes
-on 2 MiB pages) against the same with 4 KiB pages and against the second pass's fixed halves.
+on 2 MiB pages, fast-scan blocks of 64 rows) against the same with blocks of 32, with 4 KiB
+pages, and against the second pass (fixed halves, 4 KiB pages, blocks of 32).
 Usage: ``python benchmarks/bench_ann_million.py [--faiss] [--serial] [--third]``;
 writes ``benchmarks/results/ann_million.json``.
 """
@@ -82,6 +83,15 @@ class SmallPages(ann.AnnIndex):
     huge_pages = False
 
 
+class Blocks32(ann.AnnIndex):
+    block_rows = 32
+
+
+class SecondPass(ann.AnnIndex):
+    huge_pages = False
+    block_rows = 32
+
+
 _halves_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-halves")
 
 
@@ -131,14 +141,12 @@ def engine_part(
         )
         if third:  # the third pass: shared shards + huge pages against what it replaced
             kinds = (
-                ("server: shards shared, huge pages", ann.AnnIndex),
-                ("shards shared, 4 KiB pages", SmallPages),
-                ("fixed halves, 4 KiB pages (second pass)", SmallPages),
+                ("server: shards shared, huge pages, blocks of 64", ann.AnnIndex),
+                ("shards shared, huge pages, blocks of 32", Blocks32),
+                ("shards shared, 4 KiB pages, blocks of 64", SmallPages),
+                ("fixed halves, 4 KiB pages, blocks of 32 (second pass)", SecondPass),
             )
         for name, kind in kinds:
-            if name.startswith("fixed halves"):  # same index as the 4 KiB setting
-                settings[name] = (settings["shards shared, 4 KiB pages"][0], "halves")
-                continue
             a = kind(index.dim, index.metric)
             t = time.perf_counter()
             a.build(mat, contextlib.nullcontext())
@@ -157,10 +165,9 @@ def engine_part(
             for name in names if block % 2 == 0 else names[::-1]:
                 a, cand = settings[name]
                 mat.ann = a
-                ann.AnnIndex._search = fixed_halves_search if cand == "halves" else shared  # type: ignore[method-assign]
-                ann.AnnIndex.candidates = (  # type: ignore[method-assign]
-                    parallel if cand in (None, "halves") else cand
-                )
+                halves = isinstance(a, SecondPass)
+                ann.AnnIndex._search = fixed_halves_search if halves else shared  # type: ignore[method-assign]
+                ann.AnnIndex.candidates = cand or parallel  # type: ignore[method-assign]
                 c = time.process_time()
                 for j in range(5):
                     qi = (block * 5 + j) % QUERIES
