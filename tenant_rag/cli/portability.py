@@ -69,6 +69,15 @@ AclPolicyOpt = Annotated[
     ),
 ]
 # copy and move take the same destination options
+SettleOpt = Annotated[
+    float,
+    typer.Option(
+        "--settle",
+        min=0.0,
+        help="Seconds to keep reading back records an eventually consistent index "
+        "(Pinecone serverless) does not show yet, before the verification fails.",
+    ),
+]
 ToIndexOpt = Annotated[str, typer.Option("--to-index", help="Destination index.")]
 ToTenantOpt = Annotated[
     str | None, typer.Option("--to-tenant", help="Tenant id in the destination.")
@@ -134,15 +143,7 @@ def import_(
     isolation: IsolationOption = "namespace",
     on_existing: OnExistingOpt = "fail",
     acl_policy: AclPolicyOpt = None,
-    settle: Annotated[
-        float,
-        typer.Option(
-            "--settle",
-            min=0.0,
-            help="Seconds to keep reading back records an eventually consistent index "
-            "(Pinecone serverless) does not show yet, before the verification fails.",
-        ),
-    ] = 60.0,
+    settle: SettleOpt = 60.0,
     json_output: JsonOption = False,
 ) -> None:
     """Write an export into TENANT, resuming an interrupted run; verify count and checksum.
@@ -195,6 +196,7 @@ def copy(
     to_api_key_env: ToApiKeyEnvOpt = None,
     on_existing: OnExistingOpt = "fail",
     acl_policy: AclPolicyOpt = None,
+    settle: SettleOpt = 60.0,
     json_output: JsonOption = False,
 ) -> None:
     """Copy TENANT to another index (or Pinecone project) and verify the copy."""
@@ -215,6 +217,7 @@ def move(
     on_existing: OnExistingOpt = "fail",
     acl_policy: AclPolicyOpt = None,
     routes: RoutesOpt = None,
+    settle: SettleOpt = 60.0,
     yes: YesOpt = False,
     json_output: JsonOption = False,
 ) -> None:
@@ -252,6 +255,7 @@ def _transfer(ctx: typer.Context, operation: str, opts: dict[str, Any]) -> None:
         "dst_isolation": dst_mode,
         "on_existing": opts["on_existing"],
         "acl_policy": named,
+        "settle": opts["settle"],
     }
     if operation == "move":
         if not opts["yes"]:
@@ -295,6 +299,7 @@ def migrate_isolation(
     ] = None,
     acl_policy: AclPolicyOpt = None,
     routes: RoutesOpt = None,
+    settle: SettleOpt = 60.0,
     yes: YesOpt = False,
     json_output: JsonOption = False,
 ) -> None:
@@ -323,6 +328,7 @@ def migrate_isolation(
             tenants=tenant,
             acl_policy=named,
             routes=_routes(routes),
+            settle=settle,
             progress=lambda t, phase, done, total: tick(done, total, f"{t}: {phase}"),
         )
     if out.json_mode:

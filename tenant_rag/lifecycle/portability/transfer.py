@@ -251,6 +251,7 @@ def migrate_isolation(
     acl_policy: AclPolicy | None = None,
     routes: RoutingTable | None = None,
     journal_dir: str | os.PathLike[str] | None = None,
+    settle: float = SETTLE_SECONDS,
     progress: Callable[[str, str, int, int | None], None] | None = None,
 ) -> MigrationReport:
     """Move every tenant of ``index``'s shared namespace (metadata isolation) to a namespace of its own.
@@ -259,7 +260,8 @@ def migrate_isolation(
     by its id). ``tenants`` limits the migration to those ids. One verified move
     per tenant (see `move_tenant`), in id order; a failure stops there, and the
     same call again resumes (tenants already moved have nothing left to move).
-    ``acl_policy`` as for `copy_tenant`, when ``dst_index`` has another ACL policy.
+    ``acl_policy`` as for `copy_tenant`, when ``dst_index`` has another ACL policy;
+    ``settle`` as for `move_tenant`, for each tenant.
     """
     from tenant_rag.lifecycle.tenants import list_tenants
     from tenant_rag.tenancy.pinned import index_name_of
@@ -288,6 +290,7 @@ def migrate_isolation(
                 acl_policy=acl_policy,
                 routes=routes,
                 journal_dir=journal_dir,
+                settle=settle,
                 progress=step,
             )
         )
