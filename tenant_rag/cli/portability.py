@@ -364,6 +364,7 @@ def reembed(
     rollback: Annotated[
         bool, typer.Option("--rollback", help="Route TENANT back to its previous index instead.")
     ] = False,
+    settle: SettleOpt = 60.0,
     json_output: JsonOption = False,
 ) -> None:
     """Re-embed TENANT's text with the current model into --to-index, verify, switch its route.
@@ -403,6 +404,7 @@ def reembed(
             routes=table_routes,
             isolation=mode,
             acl_policy=named,
+            settle=settle,
             progress=lambda phase, done, total: tick(done, total, phase),
         )
     if out.json_mode:

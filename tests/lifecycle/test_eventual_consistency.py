@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest
 
-from tenant_rag.errors import TransferVerificationError
 from tenant_rag.connection import ensure_index
+from tenant_rag.errors import TransferVerificationError
 from tenant_rag.ingestion import ingest
 from tenant_rag.lifecycle import copy_tenant, export_tenant, import_tenant, reembed_tenant
 from tenant_rag.lifecycle.portability.endpoint import TenantEndpoint, digest_of
@@ -213,7 +213,9 @@ def test_reembed_into_a_lagging_index_verifies_once_it_catches_up(pc: Any, tmp_p
     assert report.verified and report.routed and report.records == len(DOCS)
     assert report.probes >= 1 and report.probes_found == report.probes
     assert lagging.hidden_answers > 0
-    assert sorted(PinnedIndex(new, "acme").list_ids()) == sorted(PinnedIndex(old, "acme").list_ids())
+    assert sorted(PinnedIndex(new, "acme").list_ids()) == sorted(
+        PinnedIndex(old, "acme").list_ids()
+    )
     assert routes.index_for("acme", "x") == new._tenant_rag_index_name
 
 
