@@ -70,7 +70,7 @@ from tenant_rag.lifecycle.portability.readback import (
     ReadBackResult,
     prefetch,
 )
-from tenant_rag.lifecycle.portability.settle import until as settle_until
+from tenant_rag.lifecycle.settle import until as settle_until
 from tenant_rag.tenancy.acl import AclPolicy
 from tenant_rag.tenancy.retry import is_transient
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation

@@ -47,7 +47,7 @@ from tenant_rag.lifecycle.portability.checksum import Checksum, record_digest
 from tenant_rag.lifecycle.portability.endpoint import TenantEndpoint
 from tenant_rag.lifecycle.portability.policy import check_acl_policies
 from tenant_rag.lifecycle.portability.readback import NAMED_IDS, SETTLE_SECONDS
-from tenant_rag.lifecycle.portability.settle import until as settle_until
+from tenant_rag.lifecycle.settle import until as settle_until
 from tenant_rag.tenancy.acl import AclPolicy
 from tenant_rag.tenancy.pinned import Record
 from tenant_rag.tenancy.routing import RoutingTable
