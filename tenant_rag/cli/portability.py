@@ -234,18 +234,21 @@ def _transfer(ctx: typer.Context, operation: str, opts: dict[str, Any]) -> None:
         check_tenant(opts["to_tenant"])
     _check_on_existing(opts["on_existing"])
     named = _acl_policy(opts["acl_policy"])
+    from tenant_rag.connection import index_shape
     from tenant_rag.lifecycle.portability import copy_tenant, move_tenant
     from tenant_rag.tenancy.acl import acl_policy_of
 
     pc = client(ctx, writes=True)
     source = open_index(pc, opts["index"])
     target_pc = _destination_client(opts["to_host"], opts["to_api_key_env"]) or pc
-    desc = source.describe_index_stats()
+    shape = index_shape(source)  # open_index's handles carry it: no stats of every namespace
+    if shape is None:
+        desc = source.describe_index_stats()
+        shape = (int(desc.dimension), str(getattr(desc, "metric", None) or "cosine"))
     destination = _open_or_create(
         target_pc,
         opts["to_index"],
-        int(desc.dimension),
-        str(getattr(desc, "metric", None) or "cosine"),
+        *shape,
         out,
         named or acl_policy_of(source),
     )

@@ -41,6 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tenant_rag.connection import index_shape
 from tenant_rag.errors import ErasureVerificationError
 from tenant_rag.lifecycle.settle import until as settle_until
 from tenant_rag.tenancy.pinned import PinnedIndex
@@ -274,6 +275,11 @@ def _probe(pinned: PinnedIndex, user_filter: Mapping[str, Any] | None) -> int:
 
 
 def _dimension(pinned: PinnedIndex) -> int | None:
+    """The index's dimension: `ensure_index`'s record of the handle when there is one, so an
+    erase does not pay for ``describe_index_stats`` (it names every namespace of the index)."""
+    shape = index_shape(pinned.index)
+    if shape is not None:
+        return shape[0]
     try:
         stats = pinned.index.describe_index_stats()
     except Exception:  # noqa: BLE001 - no probe rather than no receipt
