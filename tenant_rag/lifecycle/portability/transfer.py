@@ -63,6 +63,7 @@ from tenant_rag.lifecycle.portability.importer import ON_EXISTING, OnExisting, p
 from tenant_rag.lifecycle.portability.journal import Journal, state_dir
 from tenant_rag.lifecycle.portability.policy import check_acl_policies
 from tenant_rag.lifecycle.portability.readback import NAMED_IDS
+from tenant_rag.lifecycle.settle import until as settle_until
 from tenant_rag.tenancy.acl import AclPolicy
 from tenant_rag.tenancy.routing import RoutingTable
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation
@@ -517,16 +518,17 @@ class _Transfer:
 
     def _finish_verification(self, seen: Checksum) -> None:
         self.report.records = seen.count
-        deadline = time.monotonic() + self.settle  # the listing may lag the records: patience
         self.report.checksum = seen.hexdigest
         if self.on_existing != "merge":
-            delay = _FIRST_DELAY
-            there = self.dst.checksum()
-            while there != seen and time.monotonic() < deadline:  # a lagging read: again
-                time.sleep(min(delay, max(deadline - time.monotonic(), 0)))
-                delay = min(delay * 2, _MAX_DELAY)
+            there = Checksum()
+
+            def same() -> bool:
+                nonlocal there
                 there = self.dst.checksum()
-            if there != seen:
+                return there == seen
+
+            # the listing may lag the records: patience
+            if not settle_until(same, self.settle):
                 raise TransferVerificationError(
                     f"destination tenant {self.dst.tenant!r} holds {there.count} records "
                     f"(checksum {there.hexdigest[:16]}...), the source {seen.count} "
