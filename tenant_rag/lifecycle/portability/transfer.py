@@ -63,6 +63,7 @@ from tenant_rag.lifecycle.portability.importer import ON_EXISTING, OnExisting, p
 from tenant_rag.lifecycle.portability.journal import Journal, state_dir
 from tenant_rag.lifecycle.portability.policy import check_acl_policies
 from tenant_rag.lifecycle.portability.readback import NAMED_IDS
+from tenant_rag.lifecycle.settle import FIRST_DELAY, MAX_DELAY
 from tenant_rag.lifecycle.settle import until as settle_until
 from tenant_rag.tenancy.acl import AclPolicy
 from tenant_rag.tenancy.routing import RoutingTable
@@ -72,8 +73,6 @@ from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation
 Progress = Callable[[str, int, int | None], None]
 #: Seconds a copy or move keeps making passes while the source is being written to.
 SETTLE_SECONDS = 60.0
-_FIRST_DELAY = 0.05
-_MAX_DELAY = 2.0
 
 
 @dataclass
@@ -452,7 +451,7 @@ class _Transfer:
         number = 0
         rewritten: set[bytes] = set()  # digests copied again in an earlier pass
         waiting: list[str] = []
-        delay = _FIRST_DELAY
+        delay = FIRST_DELAY
         while self._more_passes(number, deadline):
             number += 1
             self.report.passes = number
@@ -491,7 +490,7 @@ class _Transfer:
                 left = deadline - time.monotonic()
                 if left > 0:
                     time.sleep(min(delay, left))
-                delay = min(delay * 2, _MAX_DELAY)
+                delay = min(delay * 2, MAX_DELAY)
         if waiting:
             shown = ", ".join(repr(i) for i in sorted(waiting)[:NAMED_IDS])
             more = f" and {len(waiting) - NAMED_IDS} more" if len(waiting) > NAMED_IDS else ""
