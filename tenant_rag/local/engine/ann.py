@@ -3,8 +3,8 @@
 Why this shape (measurements in docs/design.md, "Approximate search"):
 
 * A namespace below ``ann_min_rows()`` is searched exactly, as before (it is fast there).
-* Above it, a faiss ``PQ{d/2}x4fs`` index (2 dimensions per 4-bit code: 1/16 of the
-  float32 bytes) is scanned with SIMD lookup tables for the best ``RERANK`` candidates,
+* Above it, a faiss ``PQ{d/2}x4fs_64`` index (2 dimensions per 4-bit code: 1/16 of the
+  float32 bytes; blocks of 64 rows; codes on 2 MiB pages where Linux allows) is scanned with SIMD lookup tables for the best ``RERANK`` candidates,
   and those are re-scored exactly against the namespace's float32 matrix. Returned scores
   are therefore exact; only the choice of candidates is approximate. Graph indexes (HNSW)
   were measured too: they find little on data without structure, while the quantised scan's
@@ -58,8 +58,9 @@ REBUILD_DEAD_FRACTION = 0.25
 # Rows used to train the product quantiser (16 centroids per 2-d sub-space need few).
 TRAIN_ROWS = 8_192
 BUILD_CHUNK = 16_384
-# Slots per faiss index: a namespace past this is split into shards that are scanned on two
-# threads (faiss releases the GIL), so a 1,000,000-row scan takes about half the time.
+# Slots per faiss index: a namespace past this is split into shards that the query's thread
+# and one helper thread share (faiss releases the GIL), so a 1,000,000-row scan takes about
+# half the time (``sharing.Helper``).
 SHARD_ROWS = 262_144
 # Each shard of a namespace with more than two gives this share of the candidates count
 # (at least RERANK * 2 / shards): the true neighbours spread over the shards, so 4 shards x 150
