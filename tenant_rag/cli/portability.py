@@ -69,6 +69,15 @@ AclPolicyOpt = Annotated[
     ),
 ]
 # copy and move take the same destination options
+SettleOpt = Annotated[
+    float,
+    typer.Option(
+        "--settle",
+        min=0.0,
+        help="Seconds to keep reading back records an eventually consistent index "
+        "(Pinecone serverless) does not show yet, before the verification fails.",
+    ),
+]
 ToIndexOpt = Annotated[str, typer.Option("--to-index", help="Destination index.")]
 ToTenantOpt = Annotated[
     str | None, typer.Option("--to-tenant", help="Tenant id in the destination.")
@@ -134,15 +143,7 @@ def import_(
     isolation: IsolationOption = "namespace",
     on_existing: OnExistingOpt = "fail",
     acl_policy: AclPolicyOpt = None,
-    settle: Annotated[
-        float,
-        typer.Option(
-            "--settle",
-            min=0.0,
-            help="Seconds to keep reading back records an eventually consistent index "
-            "(Pinecone serverless) does not show yet, before the verification fails.",
-        ),
-    ] = 60.0,
+    settle: SettleOpt = 60.0,
     json_output: JsonOption = False,
 ) -> None:
     """Write an export into TENANT, resuming an interrupted run; verify count and checksum.
@@ -195,6 +196,7 @@ def copy(
     to_api_key_env: ToApiKeyEnvOpt = None,
     on_existing: OnExistingOpt = "fail",
     acl_policy: AclPolicyOpt = None,
+    settle: SettleOpt = 60.0,
     json_output: JsonOption = False,
 ) -> None:
     """Copy TENANT to another index (or Pinecone project) and verify the copy."""
@@ -215,6 +217,7 @@ def move(
     on_existing: OnExistingOpt = "fail",
     acl_policy: AclPolicyOpt = None,
     routes: RoutesOpt = None,
+    settle: SettleOpt = 60.0,
     yes: YesOpt = False,
     json_output: JsonOption = False,
 ) -> None:
@@ -231,18 +234,21 @@ def _transfer(ctx: typer.Context, operation: str, opts: dict[str, Any]) -> None:
         check_tenant(opts["to_tenant"])
     _check_on_existing(opts["on_existing"])
     named = _acl_policy(opts["acl_policy"])
+    from tenant_rag.connection import index_shape
     from tenant_rag.lifecycle.portability import copy_tenant, move_tenant
     from tenant_rag.tenancy.acl import acl_policy_of
 
     pc = client(ctx, writes=True)
     source = open_index(pc, opts["index"])
     target_pc = _destination_client(opts["to_host"], opts["to_api_key_env"]) or pc
-    desc = source.describe_index_stats()
+    shape = index_shape(source)  # open_index's handles carry it: no stats of every namespace
+    if shape is None:
+        desc = source.describe_index_stats()
+        shape = (int(desc.dimension), str(getattr(desc, "metric", None) or "cosine"))
     destination = _open_or_create(
         target_pc,
         opts["to_index"],
-        int(desc.dimension),
-        str(getattr(desc, "metric", None) or "cosine"),
+        *shape,
         out,
         named or acl_policy_of(source),
     )
@@ -252,6 +258,7 @@ def _transfer(ctx: typer.Context, operation: str, opts: dict[str, Any]) -> None:
         "dst_isolation": dst_mode,
         "on_existing": opts["on_existing"],
         "acl_policy": named,
+        "settle": opts["settle"],
     }
     if operation == "move":
         if not opts["yes"]:
@@ -295,6 +302,7 @@ def migrate_isolation(
     ] = None,
     acl_policy: AclPolicyOpt = None,
     routes: RoutesOpt = None,
+    settle: SettleOpt = 60.0,
     yes: YesOpt = False,
     json_output: JsonOption = False,
 ) -> None:
@@ -323,6 +331,7 @@ def migrate_isolation(
             tenants=tenant,
             acl_policy=named,
             routes=_routes(routes),
+            settle=settle,
             progress=lambda t, phase, done, total: tick(done, total, f"{t}: {phase}"),
         )
     if out.json_mode:
@@ -358,6 +367,7 @@ def reembed(
     rollback: Annotated[
         bool, typer.Option("--rollback", help="Route TENANT back to its previous index instead.")
     ] = False,
+    settle: SettleOpt = 60.0,
     json_output: JsonOption = False,
 ) -> None:
     """Re-embed TENANT's text with the current model into --to-index, verify, switch its route.
@@ -397,6 +407,7 @@ def reembed(
             routes=table_routes,
             isolation=mode,
             acl_policy=named,
+            settle=settle,
             progress=lambda phase, done, total: tick(done, total, phase),
         )
     if out.json_mode:

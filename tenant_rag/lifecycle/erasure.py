@@ -41,7 +41,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tenant_rag.connection import index_shape
 from tenant_rag.errors import ErasureVerificationError
+from tenant_rag.lifecycle.settle import until as settle_until
 from tenant_rag.tenancy.pinned import PinnedIndex
 from tenant_rag.tenancy.scope import Isolation
 
@@ -178,16 +180,17 @@ def erase(
     before = pinned.count()
     ids = sorted(_matching_ids(pinned, filter))
     pinned.delete_by_filter(dict(filter))
-    deadline = time.monotonic() + max(0.0, wait)
     t0 = time.monotonic()
-    delay = 0.05
-    while True:
+    still: list[str] = []
+    probe = 0
+
+    def gone() -> bool:
+        nonlocal still, probe
         still = sorted(pinned.fetch(ids)) if ids else []
         probe = _probe(pinned, filter)
-        if (not still and probe == 0) or time.monotonic() >= deadline:
-            break
-        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-        delay = min(delay * 2, 1.0)
+        return not still and probe == 0
+
+    settle_until(gone, wait, max_delay=1.0)
     after = pinned.count()
     deleted = max(before - after, 0)
     verified = not still and probe == 0
@@ -272,6 +275,11 @@ def _probe(pinned: PinnedIndex, user_filter: Mapping[str, Any] | None) -> int:
 
 
 def _dimension(pinned: PinnedIndex) -> int | None:
+    """The index's dimension: `ensure_index`'s record of the handle when there is one, so an
+    erase does not pay for ``describe_index_stats`` (it names every namespace of the index)."""
+    shape = index_shape(pinned.index)
+    if shape is not None:
+        return shape[0]
     try:
         stats = pinned.index.describe_index_stats()
     except Exception:  # noqa: BLE001 - no probe rather than no receipt

@@ -24,6 +24,7 @@ from typing import Any
 from tenant_rag.errors import InvalidTenantError, TenantRagError
 from tenant_rag.lifecycle.erasure import DeletionReceipt, IndexErasure
 from tenant_rag.lifecycle.scoping import tenant_scope
+from tenant_rag.lifecycle.settle import until as settle_until
 from tenant_rag.tenancy.acl import TENANT_ADMIN
 from tenant_rag.tenancy.ids import DEFAULT_NAMESPACE_NAMES, validate_tenant
 from tenant_rag.tenancy.pinned import PinnedIndex, index_name_of
@@ -222,14 +223,14 @@ def _wait_until_empty(pinned: PinnedIndex, deadline: float) -> tuple[int, float,
     count and ``list``ed ids).
     """
     start = time.monotonic()
-    delay = 0.05
-    while True:
-        seen = _remaining(pinned)
-        remaining = max(seen.values())
-        if remaining == 0 or time.monotonic() >= deadline:
-            return remaining, time.monotonic() - start, seen
-        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-        delay = min(delay * 2, 1.0)
+    seen: dict[str, int] = {}
+
+    def empty() -> bool:
+        seen.update(_remaining(pinned))
+        return max(seen.values()) == 0
+
+    settle_until(empty, deadline - start, max_delay=1.0)
+    return max(seen.values()), time.monotonic() - start, seen
 
 
 def _remaining(pinned: PinnedIndex) -> dict[str, int]:

@@ -219,3 +219,48 @@ def test_a_private_index_keeps_its_readers_through_the_cli(
     res = run(runner, "import", "acme", str(out), "--index", "fresh", "--json")
     assert res.exit_code == 0, res.output
     assert acl_policy(pc, "fresh") == "private"
+
+
+@pytest.mark.parametrize(
+    ("command", "function", "extra"),
+    [
+        ("copy", "copy_tenant", ["acme", "--to-index", "settled-copy"]),
+        ("move", "move_tenant", ["initech", "--to-index", "settled-move", "--yes"]),
+        ("migrate-isolation", "move_tenant", ["--index", "settle-shared", "--yes"]),
+    ],
+)
+def test_settle_reaches_every_verifying_transfer(
+    runner: CliRunner,
+    seeded: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+    function: str,
+    extra: list[str],
+) -> None:
+    """``--settle`` bounds how long a copy, move or migration waits for a lagging index."""
+    from tenant_rag import connect, ensure_index
+    from tenant_rag.lifecycle.portability import transfer
+
+    if command == "migrate-isolation":
+        ix = ensure_index(connect(), "settle-shared", dimension=64)
+        PinnedIndex(ix, "c-corp", isolation="metadata").upsert([("d#0", [0.1] * 64, {"t": "c"})])
+    else:
+        PinnedIndex(seeded, extra[0]).upsert([("s#0", [0.2] * 64, {"text": "settle"})])
+    seen: list[float] = []
+    real = getattr(transfer, function)
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs["settle"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(transfer, function, spy)
+    import tenant_rag.lifecycle.portability as portability
+
+    monkeypatch.setattr(portability, function, spy)
+    res = run(runner, command, *extra, "--settle", "7.5", "--json")
+    assert res.exit_code == 0, res.output
+    assert seen and set(seen) == {7.5}
+    assert json.loads(res.stdout)["verified"] is True
+
+    bad = run(runner, command, *extra, "--settle", "-1")
+    assert bad.exit_code == 2 and "--settle" in bad.output

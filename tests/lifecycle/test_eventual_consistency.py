@@ -5,12 +5,13 @@ reads its own writes. `Lagging` puts the embedded server (real SDK, real
 records) behind a handle that hides each of the last ``last`` records written
 from its first ``reads`` reads (fetches that ask for it; ``describe_namespace``
 leaves hidden records out of the count, and each call is a read of them all),
-the way a serverless index answers right after a write. ``never`` names
+the way a serverless index answers right after a write (queries leave them out
+too). ``never`` names
 records it acknowledges and drops.
 
 The rule under test (docs/portability.md, "Eventual consistency"): a record
 missing or different at its first read-back is read again with backoff for up
-to ``settle`` seconds; the import (or copy) verifies once every record was
+to ``settle`` seconds; the import (or copy, or re-embedding) verifies once every record was
 read back equal and the count matches, and fails naming the records that never
 showed up.
 """
@@ -24,12 +25,16 @@ from typing import Any
 
 import pytest
 
+from tenant_rag.connection import ensure_index
 from tenant_rag.errors import TransferVerificationError
-from tenant_rag.lifecycle import copy_tenant, export_tenant, import_tenant
+from tenant_rag.ingestion import ingest
+from tenant_rag.lifecycle import copy_tenant, export_tenant, import_tenant, reembed_tenant
 from tenant_rag.lifecycle.portability.endpoint import TenantEndpoint, digest_of
 from tenant_rag.tenancy import PinnedIndex
+from tenant_rag.tenancy.routing import RoutingTable
 
 from .test_portability import seed, snapshot
+from .test_reembed import DOCS, NEW, OLD
 
 
 class Lagging:
@@ -70,6 +75,18 @@ class Lagging:
                 if resp.vectors.pop(rid, None) is not None:
                     self.hidden_answers += 1
         return resp
+
+    def query(self, **kw: Any) -> Any:
+        resp = self._inner.query(**kw)
+        shown = []
+        for match in resp.matches:
+            left = self.hidden.get(match.id, 0)
+            if left > 0:
+                self.hidden[match.id] = left - 1
+                self.hidden_answers += 1
+            else:
+                shown.append(match)
+        return SimpleNamespace(matches=shown, namespace=resp.namespace)
 
     def describe_namespace(self, **kw: Any) -> Any:
         count = int(self._inner.describe_namespace(**kw).record_count)
@@ -175,3 +192,42 @@ def test_read_back_stops_waiting_when_too_many_records_stay_missing(new_index: A
     assert result.stopped_early and not result.complete
     assert result.missing_count >= 11 and set(result.missing_ids) <= never
     assert result.found.count < 28  # the records after the stop were not read
+
+
+def _reembed_pair(pc: Any, tag: str) -> tuple[Any, Any]:
+    old = ensure_index(pc, f"lag-re-old-{tag}", dimension=32)
+    new = ensure_index(pc, f"lag-re-new-{tag}", dimension=48)
+    ingest(old, "acme", DOCS, embedding=OLD, progress=False, chunk_size=200)
+    return old, new
+
+
+def test_reembed_into_a_lagging_index_verifies_once_it_catches_up(pc: Any, tmp_path: Path) -> None:
+    """A freshly re-embedded tenant that the new index shows late (fetch, count and query)
+    is verified once it shows, not deleted as a failed re-embedding."""
+    old, new = _reembed_pair(pc, "ok")
+    lagging = Lagging(new, reads=3)
+    routes = RoutingTable(tmp_path / "routes.json")
+
+    report = reembed_tenant(old, lagging, "acme", embedding=NEW, routes=routes, settle=30)
+
+    assert report.verified and report.routed and report.records == len(DOCS)
+    assert report.probes >= 1 and report.probes_found == report.probes
+    assert lagging.hidden_answers > 0
+    assert sorted(PinnedIndex(new, "acme").list_ids()) == sorted(
+        PinnedIndex(old, "acme").list_ids()
+    )
+    assert routes.index_for("acme", "x") == new._tenant_rag_index_name
+
+
+def test_reembed_onto_an_index_that_never_stores_a_record_fails_naming_it(
+    pc: Any, tmp_path: Path
+) -> None:
+    old, new = _reembed_pair(pc, "lost")
+    lost = sorted(PinnedIndex(old, "acme").list_ids())[3]
+    lagging = Lagging(new, reads=1, never={lost})
+    routes = RoutingTable(tmp_path / "routes.json")
+
+    with pytest.raises(TransferVerificationError, match=repr(lost)) as caught:
+        reembed_tenant(old, lagging, "acme", embedding=NEW, routes=routes, settle=0.5)
+    assert not caught.value.report.verified
+    assert routes.get("acme") is None  # not switched

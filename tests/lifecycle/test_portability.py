@@ -369,3 +369,33 @@ def test_manifest_records_the_embedding_model_of_the_index(pc: Any, tmp_path: Pa
     assert (
         Manifest.read(tmp_path / "c").embedding_model == named.manifest.embedding_model == "other"
     )
+
+
+def test_tenant_operations_do_not_ask_for_the_stats_of_every_namespace(
+    new_index: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``describe_index_stats`` names every namespace of the index (through SDK 7.x/8.x about
+    3 s at 100,000 tenants), so a one-tenant operation on an `ensure_index` handle takes the
+    dimension and metric from the handle instead."""
+    from tenant_rag.lifecycle import copy_tenant, erase
+
+    src, dst, other = new_index("shape"), new_index("shape"), new_index("shape")
+    seed(src, "acme", 60)
+    asked: list[str] = []
+    for handle in (src, dst, other):
+        real = handle.describe_index_stats
+
+        def spy(*args: Any, _real: Any = real, **kwargs: Any) -> Any:
+            asked.append("describe_index_stats")
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(handle, "describe_index_stats", spy)
+
+    export_tenant(src, "acme", tmp_path / "out")
+    import_tenant(dst, "acme", tmp_path / "out", journal_dir=tmp_path / "j")
+    copy_tenant(src, other, "acme")
+    receipt = erase(dst, "acme", filter={"chunk": 3})
+
+    assert receipt.verified and receipt.indexes[0].deleted > 0
+    assert snapshot(other, "acme") == snapshot(src, "acme")
+    assert asked == []

@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 import numpy as np
 
+from tenant_rag.connection import index_shape
 from tenant_rag.errors import IndexMismatchError
 from tenant_rag.lifecycle.portability.checksum import Checksum, canonical_metadata, record_digest
 from tenant_rag.tenancy.acl import AclPolicy, acl_policy_of
@@ -143,16 +144,30 @@ class TenantEndpoint:
     # -- description -------------------------------------------------------------------
 
     def info(self) -> IndexInfo:
-        """The index's dimension, metric and type (from ``describe_index_stats``), cached."""
+        """The index's dimension, metric and type, cached.
+
+        From `ensure_index`'s record of the handle when there is one (it makes dense
+        indexes only), else from ``describe_index_stats``, whose answer names every
+        namespace of the index: about 3 s through SDK 7.x/8.x at 100,000 tenants.
+        """
         if self._info is None:
-            stats = self.pinned._call(self.handle.describe_index_stats)
-            dimension = field_of(stats, "dimension")
+            shape = index_shape(self.handle)
+            if shape is not None:
+                dimension: int | None = shape[0]
+                metric: str | None = shape[1]
+                vector_type = "dense"
+            else:
+                stats = self.pinned._call(self.handle.describe_index_stats)
+                found = field_of(stats, "dimension")
+                dimension = int(found) if found else None
+                metric = _opt_str(field_of(stats, "metric"))
+                vector_type = str(field_of(stats, "vector_type") or "dense")
             config = getattr(self.handle, "config", None)
             self._info = IndexInfo(
                 name=self.index_name,
-                dimension=int(dimension) if dimension else None,
-                metric=_opt_str(field_of(stats, "metric")),
-                vector_type=str(field_of(stats, "vector_type") or "dense"),
+                dimension=dimension,
+                metric=metric,
+                vector_type=vector_type,
                 host=str(getattr(config, "host", "") or "") or None,
             )
         return self._info

@@ -71,6 +71,7 @@ from tenant_rag.lifecycle.portability.readback import (
     ReadBackResult,
     prefetch,
 )
+from tenant_rag.lifecycle.settle import until as settle_until
 from tenant_rag.tenancy.acl import AclPolicy
 from tenant_rag.tenancy.retry import is_transient
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation
@@ -582,15 +583,14 @@ def _conclude(
 def settled_count(dest: TenantEndpoint, expected: int, settle: float) -> int:
     """The tenant's record count, asked again with backoff until it is ``expected`` or
     ``settle`` seconds pass (an eventually consistent index counts late writes late)."""
-    deadline = time.monotonic() + settle
-    delay = 0.05
-    while True:
-        count = dest.count()
-        left = deadline - time.monotonic()
-        if count == expected or left <= 0:
-            return count
-        time.sleep(min(delay, left))
-        delay = min(delay * 2, 2.0)
+    seen: list[int] = []
+
+    def counted() -> bool:
+        seen.append(dest.count())
+        return seen[-1] == expected
+
+    settle_until(counted, settle)
+    return seen[-1]
 
 
 def verify_import(

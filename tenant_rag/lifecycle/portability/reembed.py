@@ -7,11 +7,17 @@ writes) with the new model, and upserts them under the same ids and metadata
 into the new index. Then it verifies, and only then switches the tenant's
 route (`RoutingTable`), in one atomic write:
 
-* the destination holds as many records as the source, with the same ids and
-  metadata (a checksum of ids and metadata, values left out since they
-  differ by design);
+* every source record is in the destination with the same id and metadata
+  (values left out since they differ by design), and the destination holds
+  as many records as the source, so nothing else;
 * a probe: for a sample of records, a query with the new model's embedding of
   the record's own text finds that record first.
+
+An eventually consistent destination (Pinecone serverless) shows the new
+records late: each check is asked again with backoff for up to ``settle``
+seconds before it fails. (The catch-up pass compares the source with what the
+destination shows, so records it does not show yet are embedded again:
+idempotent, the same ids and vectors, at the cost of the extra embeddings.)
 
 Until the switch, requests keep going to the old index; afterwards to the new
 one; ``routes.rollback(tenant)`` goes back. The old index keeps the tenant's
@@ -40,6 +46,8 @@ from tenant_rag.errors import (
 from tenant_rag.lifecycle.portability.checksum import Checksum, record_digest
 from tenant_rag.lifecycle.portability.endpoint import TenantEndpoint
 from tenant_rag.lifecycle.portability.policy import check_acl_policies
+from tenant_rag.lifecycle.portability.readback import NAMED_IDS, SETTLE_SECONDS
+from tenant_rag.lifecycle.settle import until as settle_until
 from tenant_rag.tenancy.acl import AclPolicy
 from tenant_rag.tenancy.pinned import Record
 from tenant_rag.tenancy.routing import RoutingTable
@@ -103,6 +111,7 @@ def reembed_tenant(
     on_existing: str = "fail",
     acl_policy: AclPolicy | None = None,
     catch_up: bool = True,
+    settle: float = SETTLE_SECONDS,
     progress: Progress | None = None,
 ) -> ReembedReport:
     """Re-embed ``tenant`` from ``src_index`` into ``dst_index`` with ``embedding``; verify; switch.
@@ -176,7 +185,7 @@ def reembed_tenant(
             from tenant_rag.lifecycle.portability.importer import prune_to
 
             prune_to(dst, lambda: (r for ids in src.pinned.id_pages() for r in ids), True)
-        _verify(src, dst, embedding, text_key, report)
+        _verify(src, dst, embedding, text_key, report, settle)
     except PortabilityError:
         if was_empty:
             dst.pinned.delete_all()
@@ -246,39 +255,79 @@ def _verify(
     embedding: Any,
     text_key: str,
     report: ReembedReport,
+    settle: float,
 ) -> None:
-    """Same ids and metadata on both sides, and probes that find their own record first."""
-    mine, theirs = Checksum(), Checksum()
+    """Every source record in the destination with its ids and metadata, nothing else there,
+    and probes that find their own record first; patient with an index that shows writes late.
+
+    The destination is read by the source's ids (a fetch per source page), so a
+    record it does not show yet is kept pending (its id and identity digest) and
+    fetched again with backoff for up to ``settle`` seconds; then its record
+    count must equal the source's (asked again the same way), so it holds
+    nothing else. Probe queries are asked again the same way.
+    """
+    from tenant_rag.lifecycle.portability.importer import settled_count
+
+    mine = Checksum()
     samples: list[Record] = []
+    pending: dict[str, bytes] = {}
     for page in src.pages():
+        there = {rec.id: _identity(rec) for rec in dst.fetch(page.ids)}
         for rec in page.records:
-            mine.add(_identity(rec))
+            identity = _identity(rec)
+            mine.add(identity)
+            if there.get(rec.id) != identity:
+                pending[rec.id] = identity
             if len(samples) < PROBES and (mine.count % 7 == 1 or len(samples) < 1):
                 samples.append(rec)
-    for page in dst.pages():
-        for rec in page.records:
-            theirs.add(_identity(rec))
     report.records = mine.count
     report.checksum = mine.hexdigest
-    if mine != theirs:
+
+    def shown() -> bool:
+        for ids in dst.pages_of(list(pending)):
+            for rec in dst.fetch(ids):
+                if pending.get(rec.id) == _identity(rec):
+                    del pending[rec.id]
+        return not pending
+
+    started = time.monotonic()
+    if pending:
+        settle_until(shown, settle)
+    count = settled_count(dst, mine.count, max(0.0, settle - (time.monotonic() - started)))
+    if pending or count != mine.count:
+        named = ", ".join(repr(i) for i in sorted(pending)[:NAMED_IDS])
         raise TransferVerificationError(
-            f"the re-embedded tenant {src.tenant!r} has {theirs.count} records in "
-            f"{dst.index_name!r}, the source {mine.count}, or their ids and metadata differ; "
-            "the route was not switched. Run reembed_tenant again.",
+            f"the re-embedded tenant {src.tenant!r} has {count} records in "
+            f"{dst.index_name!r}, the source {mine.count}"
+            + (
+                f"; {len(pending)} source record(s) missing there or with other metadata after "
+                f"waiting {settle:g} s ({named})"
+                if pending
+                else ""
+            )
+            + "; the route was not switched. Run reembed_tenant again.",
             report,
         )
-    found = 0
     queries = embedding.embed_documents([s.metadata[text_key] for s in samples]) if samples else []
-    for rec, vector in zip(samples, queries, strict=True):
-        hits = dst.pinned.query(vector=vector, top_k=3, include_metadata=False)
-        if hits and rec.id in [h.id for h in hits if h.score == hits[0].score] + [hits[0].id]:
-            found += 1
-    report.probes, report.probes_found = len(samples), found
-    if found < len(samples):
+    probes = list(zip(samples, queries, strict=True))
+    found: set[str] = set()
+
+    def probed() -> bool:
+        for rec, vector in probes:
+            if rec.id in found:
+                continue
+            hits = dst.pinned.query(vector=vector, top_k=3, include_metadata=False)
+            if hits and rec.id in [h.id for h in hits if h.score == hits[0].score] + [hits[0].id]:
+                found.add(rec.id)
+        return len(found) == len(probes)
+
+    settle_until(probed, settle)
+    report.probes, report.probes_found = len(samples), len(found)
+    if len(found) < len(samples):
         raise TransferVerificationError(
-            f"{len(samples) - found} of {len(samples)} probe queries (a record's own text, "
+            f"{len(samples) - len(found)} of {len(samples)} probe queries (a record's own text, "
             f"embedded by the new model) did not find that record first in "
-            f"{dst.index_name!r}; the route was not switched.",
+            f"{dst.index_name!r} within {settle:g} s; the route was not switched.",
             report,
         )
     report.verified = True

@@ -63,6 +63,8 @@ from tenant_rag.lifecycle.portability.importer import ON_EXISTING, OnExisting, p
 from tenant_rag.lifecycle.portability.journal import Journal, state_dir
 from tenant_rag.lifecycle.portability.policy import check_acl_policies
 from tenant_rag.lifecycle.portability.readback import NAMED_IDS
+from tenant_rag.lifecycle.settle import FIRST_DELAY, MAX_DELAY
+from tenant_rag.lifecycle.settle import until as settle_until
 from tenant_rag.tenancy.acl import AclPolicy
 from tenant_rag.tenancy.routing import RoutingTable
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation
@@ -71,8 +73,6 @@ from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation
 Progress = Callable[[str, int, int | None], None]
 #: Seconds a copy or move keeps making passes while the source is being written to.
 SETTLE_SECONDS = 60.0
-_FIRST_DELAY = 0.05
-_MAX_DELAY = 2.0
 
 
 @dataclass
@@ -251,6 +251,7 @@ def migrate_isolation(
     acl_policy: AclPolicy | None = None,
     routes: RoutingTable | None = None,
     journal_dir: str | os.PathLike[str] | None = None,
+    settle: float = SETTLE_SECONDS,
     progress: Callable[[str, str, int, int | None], None] | None = None,
 ) -> MigrationReport:
     """Move every tenant of ``index``'s shared namespace (metadata isolation) to a namespace of its own.
@@ -259,7 +260,8 @@ def migrate_isolation(
     by its id). ``tenants`` limits the migration to those ids. One verified move
     per tenant (see `move_tenant`), in id order; a failure stops there, and the
     same call again resumes (tenants already moved have nothing left to move).
-    ``acl_policy`` as for `copy_tenant`, when ``dst_index`` has another ACL policy.
+    ``acl_policy`` as for `copy_tenant`, when ``dst_index`` has another ACL policy;
+    ``settle`` as for `move_tenant`, for each tenant.
     """
     from tenant_rag.lifecycle.tenants import list_tenants
     from tenant_rag.tenancy.pinned import index_name_of
@@ -288,6 +290,7 @@ def migrate_isolation(
                 acl_policy=acl_policy,
                 routes=routes,
                 journal_dir=journal_dir,
+                settle=settle,
                 progress=step,
             )
         )
@@ -448,7 +451,7 @@ class _Transfer:
         number = 0
         rewritten: set[bytes] = set()  # digests copied again in an earlier pass
         waiting: list[str] = []
-        delay = _FIRST_DELAY
+        delay = FIRST_DELAY
         while self._more_passes(number, deadline):
             number += 1
             self.report.passes = number
@@ -487,7 +490,7 @@ class _Transfer:
                 left = deadline - time.monotonic()
                 if left > 0:
                     time.sleep(min(delay, left))
-                delay = min(delay * 2, _MAX_DELAY)
+                delay = min(delay * 2, MAX_DELAY)
         if waiting:
             shown = ", ".join(repr(i) for i in sorted(waiting)[:NAMED_IDS])
             more = f" and {len(waiting) - NAMED_IDS} more" if len(waiting) > NAMED_IDS else ""
@@ -514,16 +517,17 @@ class _Transfer:
 
     def _finish_verification(self, seen: Checksum) -> None:
         self.report.records = seen.count
-        deadline = time.monotonic() + self.settle  # the listing may lag the records: patience
         self.report.checksum = seen.hexdigest
         if self.on_existing != "merge":
-            delay = _FIRST_DELAY
-            there = self.dst.checksum()
-            while there != seen and time.monotonic() < deadline:  # a lagging read: again
-                time.sleep(min(delay, max(deadline - time.monotonic(), 0)))
-                delay = min(delay * 2, _MAX_DELAY)
+            there = Checksum()
+
+            def same() -> bool:
+                nonlocal there
                 there = self.dst.checksum()
-            if there != seen:
+                return there == seen
+
+            # the listing may lag the records: patience
+            if not settle_until(same, self.settle):
                 raise TransferVerificationError(
                     f"destination tenant {self.dst.tenant!r} holds {there.count} records "
                     f"(checksum {there.hexdigest[:16]}...), the source {seen.count} "
