@@ -75,6 +75,7 @@ from tenant_rag.lifecycle.settle import until as settle_until
 from tenant_rag.tenancy.acl import AclPolicy
 from tenant_rag.tenancy.retry import is_transient
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation
+from tenant_rag.tenancy.sdk_errors import http_status
 
 #: Seconds between journal saves while writing (and at the end of each file).
 JOURNAL_SECONDS = 1.0
@@ -435,19 +436,20 @@ def _roll_back(dest: TenantEndpoint, root: Path, manifest: Manifest) -> None:
     The error that stopped the import may be an id the tenant or the index refuses (empty,
     too long): such an id was never written, and must not keep the ids around it, in its
     page of deletes, from being deleted. So ids the tenant cannot store are skipped, and a
-    page the index refuses is deleted again id by id, skipping the ids it refuses.
+    page the index refuses (400) is deleted again id by id, skipping the ids it refuses.
+    Any other error stops the rollback loudly.
     """
     for ids in dest.pages_of(i for i in export_id_stream(root, manifest) if _storable(dest, i)):
         try:
             dest.delete(ids)
         except Exception as exc:
-            if is_transient(exc):
+            if http_status(exc) != 400:
                 raise
             for rid in ids:
                 try:
                     dest.delete([rid])
                 except Exception as one:
-                    if is_transient(one):
+                    if http_status(one) != 400:  # refused as an id: it was never written
                         raise
 
 
