@@ -15,7 +15,13 @@ doc id, chunk number), in the same run:
 * **import**: `import_tenant` of the export into an empty index (file checks,
   Parquet reading, the upserts, the journal, and the read-back verification:
   every record fetched back and compared, on a worker thread beside the
-  writes, then the count).
+  writes, then the count). Unlike the baseline, the import keeps two upsert
+  requests in flight (``inflight.py``), and sends each record's values as the
+  Parquet file's float32 row (`tenant_rag.tenancy.float32`) rather than as a
+  list of Python floats. The baseline stays the lean path as ingestion uses it,
+  one request at a time with Python float lists (it got cheaper on 2026-12-01
+  too: write units are metered by the request body's size instead of by
+  encoding every record a second time).
 * **export tail / import tail**: the import's ``verify_seconds``, the part of
   the verification left after the last write (the read-back's tail and the
   count check).

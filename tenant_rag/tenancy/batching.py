@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from tenant_rag.tenancy.float32 import float32_row
 from tenant_rag.tenancy.limits import (
     MAX_METADATA_BYTES,
     MAX_REQUEST_BYTES,
@@ -26,6 +27,11 @@ from tenant_rag.tenancy.limits import (
 
 #: Upper bound on one float in the SDK's JSON (``-1.2345678901234567e-05, ``).
 _FLOAT_JSON_BYTES = 26
+#: Upper bound on one value of a float32 row (`tenant_rag.tenancy.pinned.float32_row`) as the
+#: lean transport writes it: the shortest form that reads back as the same float32 has at most
+#: nine digits, so at most 17 characters (``-0.000001234567891``'s form: sign, ``0.``, five
+#: zeros, nine digits; orjson writes exponents only outside that range) and a comma.
+_FLOAT32_JSON_BYTES = 18
 #: Upper bound on one sparse index (a uint32 and its separator).
 _INDEX_JSON_BYTES = 12
 _RECORD_OVERHEAD = 96
@@ -42,10 +48,12 @@ def record_bytes(record: Mapping[str, Any]) -> int:
     ``sparse_values``). The id counts twice: the tenancy layer may prefix it.
     """
     md = record.get("metadata") or {}
+    values = record.get("values")  # a list, or a float32 row (which has no truth value)
+    per_value = _FLOAT32_JSON_BYTES if float32_row(values) is not None else _FLOAT_JSON_BYTES
     size = (
         _RECORD_OVERHEAD
         + 2 * len(record["id"])
-        + _FLOAT_JSON_BYTES * len(record.get("values") or ())
+        + per_value * (len(values) if values is not None else 0)
         + (len(json.dumps(md, default=str)) if md else 0)
     )
     sparse = record.get("sparse_values")

@@ -39,6 +39,7 @@ from tenant_rag.tenancy.acl import (
     store_acl_field,
     view_for,
 )
+from tenant_rag.tenancy.float32 import accepts_float32_rows, float32_row
 from tenant_rag.tenancy.limits import MAX_IDS_PER_REQUEST
 from tenant_rag.tenancy.retry import RetryPolicy
 from tenant_rag.tenancy.scope import Isolation, TenantScope
@@ -73,7 +74,7 @@ def json_size(value: Any) -> int:
     adds a space after every comma, so its bodies are larger than this.
     """
     try:
-        return len(orjson.dumps(value))
+        return len(orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY))
     except TypeError:  # orjson.JSONEncodeError too: ints over 64 bits, say
         return len(json.dumps(value, default=str))
 
@@ -145,6 +146,8 @@ class PinnedIndex:
         self.scope = tenant if isinstance(tenant, TenantScope) else TenantScope(tenant, isolation)
         self.index_name = index_name or index_name_of(index)
         self._lean = _is_rest_index(index)
+        #: whether the handle takes float32 rows as values (`float32_row`) as they are
+        self._float32_rows = accepts_float32_rows(index)
 
     @property
     def tenant(self) -> str:
@@ -191,7 +194,9 @@ class PinnedIndex:
             show_progress=False,  # callers own progress reporting (ingest has its own bar)
         )
         count = int(getattr(resp, "upserted_count", None) or len(vectors))
-        payload = sum(map(json_size, vectors))
+        # the body's size when the transport says it (ingestion's lean path), else estimated
+        sent = getattr(resp, "request_bytes", None)
+        payload = sent if type(sent) is int else sum(map(json_size, vectors))
         usage.emit(
             usage.UsageEvent(
                 self.tenant,
@@ -586,9 +591,10 @@ class PinnedIndex:
                 "records must be dicts with 'id' and 'values', (id, values[, metadata]) "
                 f"tuples or Record objects; got {type(rec).__name__}."
             )
+        row = float32_row(values) if self._float32_rows else None
         out: dict[str, Any] = {
             "id": self.scope.stored_id(str(rid)),
-            "values": as_floats(values),
+            "values": row if row is not None else as_floats(values),
         }
         metadata = self.scope.stored_metadata(md)
         if ACL_FIELD in metadata:

@@ -253,6 +253,14 @@ class TenantEndpoint:
             written += self.pinned.upsert(batch)
         return written
 
+    def batches(self, records: Sequence[Mapping[str, Any]]) -> list[list[dict[str, Any]]]:
+        """``records`` (public ids) cut into upsert requests within Pinecone's limits."""
+        return record_batches([dict(r) for r in records])
+
+    def upsert_batch(self, batch: list[dict[str, Any]]) -> int:
+        """One upsert request of a batch from `batches` (safe to call from several threads)."""
+        return self.pinned.upsert(batch)
+
     def delete(self, ids: Sequence[str]) -> int:
         return self.pinned.delete(list(ids)) if ids else 0
 

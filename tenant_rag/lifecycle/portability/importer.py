@@ -60,6 +60,7 @@ from tenant_rag.errors import (
 )
 from tenant_rag.lifecycle.portability.checksum import Checksum, record_digest
 from tenant_rag.lifecycle.portability.endpoint import TenantEndpoint
+from tenant_rag.lifecycle.portability.inflight import UPSERTS_IN_FLIGHT, InFlight
 from tenant_rag.lifecycle.portability.journal import Journal, state_dir
 from tenant_rag.lifecycle.portability.manifest import Manifest
 from tenant_rag.lifecycle.portability.parquet import RowGroup, file_sha256, read_row_groups
@@ -74,6 +75,7 @@ from tenant_rag.lifecycle.settle import until as settle_until
 from tenant_rag.tenancy.acl import AclPolicy
 from tenant_rag.tenancy.retry import is_transient
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation
+from tenant_rag.tenancy.sdk_errors import http_status
 
 #: Seconds between journal saves while writing (and at the end of each file).
 JOURNAL_SECONDS = 1.0
@@ -375,11 +377,13 @@ def _pipeline(
     write: bool,
     settle: float,
     progress: Progress | None,
+    in_flight: int = UPSERTS_IN_FLIGHT,
 ) -> tuple[int, Checksum, ReadBack]:
     """Every row group of the export: decoded and digested a row group ahead (a worker thread),
-    upserted unless the journal says it was written (or ``write`` is false), and queued for
-    reading back (`ReadBack`, another worker). Returns (records written, checksum of the
-    files' records, the read-back to finish).
+    upserted unless the journal says it was written (or ``write`` is false), ``in_flight``
+    upsert requests at a time (`InFlight`), and, once all its batches are acknowledged,
+    journaled and queued for reading back (`ReadBack`, another worker). Returns (records
+    written, checksum of the files' records, the read-back to finish).
 
     Every row group is read back, also those a resumed run does not write again: a rerun
     after ``kill -9`` ends with a verification of the whole export, not only of its part.
@@ -390,31 +394,71 @@ def _pipeline(
     read = Checksum()
     readback = ReadBack(dest, settle=settle)
     saved = time.monotonic()
+    upserts: InFlight[tuple[_Decoded, bool]] = InFlight(dest.upsert_batch, in_flight=in_flight)
+
+    def acknowledged(part: _Decoded, wrote: bool, count: int) -> None:
+        """Every batch of ``part`` (and of the row groups before it) was answered."""
+        nonlocal written, saved
+        if wrote:
+            written += count
+            last = part.group + 1 == files_groups[part.file]
+            if last or time.monotonic() - saved >= JOURNAL_SECONDS:
+                # an fsync per row group costs more than rewriting a second's row groups
+                # after a crash (the writes are idempotent)
+                journal.save(file=part.file, row_group=part.group + 1, written=written)
+                saved = time.monotonic()
+            if progress is not None:
+                progress(min(written, manifest.record_count), manifest.record_count)
+        readback.submit(part.ids, part.digests)  # read back only what was acknowledged
+
     try:
         for part in prefetch(_decoded(files)):
             for digest in part.digests:
                 read.add(digest)
-            if write and (part.file, part.group) >= resume_at:
-                written += dest.upsert(part.rows.records)
-                last = part.group + 1 == files_groups[part.file]
-                if last or time.monotonic() - saved >= JOURNAL_SECONDS:
-                    # an fsync per row group costs more than rewriting a second's row groups
-                    # after a crash (the writes are idempotent)
-                    journal.save(file=part.file, row_group=part.group + 1, written=written)
-                    saved = time.monotonic()
-                if progress is not None:
-                    progress(min(written, manifest.record_count), manifest.record_count)
-            readback.submit(part.ids, part.digests)
+            wrote = write and (part.file, part.group) >= resume_at
+            batches = dest.batches(part.rows.records) if wrote else []
+            for (done, did), count in upserts.submit((part, wrote), batches):
+                acknowledged(done, did, count)
+        for (done, did), count in upserts.drain():
+            acknowledged(done, did, count)
     except BaseException:
+        upserts.abort()  # the requests already sent land before any rollback
         readback.abort()
         raise
+    finally:
+        upserts.close()
     return written, read, readback
 
 
 def _roll_back(dest: TenantEndpoint, root: Path, manifest: Manifest) -> None:
-    """Delete the export's ids from the destination (an import into an empty tenant failed)."""
-    for ids in dest.pages_of(export_id_stream(root, manifest)):
-        dest.delete(ids)
+    """Delete the export's ids from the destination (an import into an empty tenant failed).
+
+    The error that stopped the import may be an id the tenant or the index refuses (empty,
+    too long): such an id was never written, and must not keep the ids around it, in its
+    page of deletes, from being deleted. So ids the tenant cannot store are skipped, and a
+    page the index refuses (400) is deleted again id by id, skipping the ids it refuses.
+    Any other error stops the rollback loudly.
+    """
+    for ids in dest.pages_of(i for i in export_id_stream(root, manifest) if _storable(dest, i)):
+        try:
+            dest.delete(ids)
+        except Exception as exc:
+            if http_status(exc) != 400:
+                raise
+            for rid in ids:
+                try:
+                    dest.delete([rid])
+                except Exception as one:
+                    if http_status(one) != 400:  # refused as an id: it was never written
+                        raise
+
+
+def _storable(dest: TenantEndpoint, rid: Any) -> bool:
+    try:
+        dest.scope.stored_id(rid)
+    except ValueError:
+        return False
+    return True
 
 
 def export_id_stream(root: Path, manifest: Manifest) -> Iterator[str]:

@@ -176,7 +176,11 @@ def read_row_groups(path: Path, *, start: int = 0) -> Iterator[tuple[int, RowGro
 class RowGroup:
     """One row group as upsert dicts (``id``, ``values``, optional ``metadata`` and
     ``sparse_values``, metadata JSON parsed), and its values as one float32 matrix when
-    every row has the same length (for checksums without a conversion per record)."""
+    every row has the same length (for checksums without a conversion per record).
+
+    With a matrix, each record's ``values`` is its row of the matrix (a float32 view,
+    not a list of Python floats): the lean upsert path writes it from the buffer
+    (`tenant_rag.tenancy.pinned.float32_row`), other handles get Python floats."""
 
     records: list[dict[str, Any]]
     matrix: np.ndarray | None
@@ -194,7 +198,7 @@ def table_records(table: pa.Table, names: set[str]) -> RowGroup:
         if n and col.null_count == 0 and (lengths == lengths[0]).all() and lengths[0] > 0:
             flat = col.flatten().to_numpy(zero_copy_only=False)
             matrix = flat.reshape(n, int(lengths[0]))
-            values = matrix.tolist()
+            values = list(matrix)  # row views; no Python float per value
         else:
             values = [v or [] for v in col.to_pylist()]
     sparse = table.column("sparse_values").to_pylist() if "sparse_values" in names else [None] * n
