@@ -17,7 +17,11 @@ search (200 queries, top_k 10):
 Second part (``--faiss``): the same data straight through faiss on one thread (4 shards,
 then exact re-scoring with numpy), for settings the engine does not have: coarser codes
 with more candidates, and faiss ``IndexRefine`` with 4-bit scalar or finer PQ codes as a
-second stage. Usage: ``python benchmarks/bench_ann_million.py [--faiss] [--serial]``;
+second stage. ``--third`` replaces the engine part's settings with the third pass's
+comparison: the server (shards shared between the query thread and a helper thread, codes
+on 2 MiB pages, fast-scan blocks of 64 rows) against the same with blocks of 32, with 4 KiB
+pages, and against the second pass (fixed halves, 4 KiB pages, blocks of 32).
+Usage: ``python benchmarks/bench_ann_million.py [--faiss] [--serial] [--third]``;
 writes ``benchmarks/results/ann_million.json``.
 """
 
@@ -29,6 +33,7 @@ import json
 import os
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +79,47 @@ def serial_candidates(
     return rows, mat.scores(q, None, metric, rows)
 
 
-def engine_part(x: np.ndarray, q: np.ndarray, truth: np.ndarray, serial: bool) -> dict[str, Any]:
+class SmallPages(ann.AnnIndex):
+    huge_pages = False
+
+
+class Blocks32(ann.AnnIndex):
+    block_rows = 32
+
+
+class SecondPass(ann.AnnIndex):
+    huge_pages = False
+    block_rows = 32
+
+
+_halves_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-halves")
+
+
+def fixed_halves_search(
+    self: ann.AnnIndex, qv: np.ndarray, want: int, score: Any
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The second pass's split: the first half of the shards on the query thread, the other
+    half handed to a pool thread and joined with a ``Future`` (faiss's OpenMP set per call)."""
+    shards = list(self._shards)
+    per = max(int(want * self.shard_share), -(-2 * want // len(shards)))
+
+    def scan(first: int, stop: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        ann._faiss()
+        slots = []
+        for i in range(first, stop):
+            local = shards[i].search(qv, min(per, shards[i].ntotal))[1][0]
+            slots.append(local[local >= 0] + i * ann.SHARD_ROWS)
+        return [score(np.concatenate(slots))]
+
+    half = (len(shards) + 1) // 2
+    other = _halves_pool.submit(scan, half, len(shards))
+    mine = scan(0, half)
+    return mine + other.result()
+
+
+def engine_part(
+    x: np.ndarray, q: np.ndarray, truth: np.ndarray, serial: bool, third: bool = False
+) -> dict[str, Any]:
     from tenant_rag.local.engine import Engine
 
     out: dict[str, Any] = {}
@@ -88,13 +133,21 @@ def engine_part(x: np.ndarray, q: np.ndarray, truth: np.ndarray, serial: bool) -
             time.sleep(0.5)
         mat = index._ns["m"]
         settings: dict[str, Any] = {}
-        for name, dims, share in (
-            ("PQ192x4fs 300/shard", 2, 1.0),
-            ("PQ192x4fs 150/shard (server)", 2, ann.SHARD_RERANK_SHARE),
-            ("PQ128x4fs 400/shard", 3, 4 / 3),
-            ("PQ128x4fs 500/shard", 3, 5 / 3),
-        ):
-            a = variant(dims, share)(index.dim, index.metric)
+        kinds: tuple[tuple[str, type[ann.AnnIndex]], ...] = (
+            ("PQ192x4fs 300/shard", variant(2, 1.0)),
+            ("PQ192x4fs 150/shard (server)", variant(2, ann.SHARD_RERANK_SHARE)),
+            ("PQ128x4fs 400/shard", variant(3, 4 / 3)),
+            ("PQ128x4fs 500/shard", variant(3, 5 / 3)),
+        )
+        if third:  # the third pass: shared shards + huge pages against what it replaced
+            kinds = (
+                ("server: shards shared, huge pages, blocks of 64", ann.AnnIndex),
+                ("shards shared, huge pages, blocks of 32", Blocks32),
+                ("shards shared, 4 KiB pages, blocks of 64", SmallPages),
+                ("fixed halves, 4 KiB pages, blocks of 32 (second pass)", SecondPass),
+            )
+        for name, kind in kinds:
+            a = kind(index.dim, index.metric)
             t = time.perf_counter()
             a.build(mat, contextlib.nullcontext())
             out[f"{name} build_s"] = time.perf_counter() - t
@@ -105,12 +158,15 @@ def engine_part(x: np.ndarray, q: np.ndarray, truth: np.ndarray, serial: bool) -
                 serial_candidates,
             )
         parallel = ann.AnnIndex.candidates
+        shared = ann.AnnIndex._search
         stats: dict[str, list[Any]] = {k: [[], 0.0, 0] for k in settings}
         names = list(settings)
         for block in range(40):
             for name in names if block % 2 == 0 else names[::-1]:
                 a, cand = settings[name]
                 mat.ann = a
+                halves = isinstance(a, SecondPass)
+                ann.AnnIndex._search = fixed_halves_search if halves else shared  # type: ignore[method-assign]
                 ann.AnnIndex.candidates = cand or parallel  # type: ignore[method-assign]
                 c = time.process_time()
                 for j in range(5):
@@ -122,6 +178,7 @@ def engine_part(x: np.ndarray, q: np.ndarray, truth: np.ndarray, serial: bool) -
                     stats[name][2] += len(got & set(truth[qi].tolist()))
                 stats[name][1] += time.process_time() - c
         ann.AnnIndex.candidates = parallel  # type: ignore[method-assign]
+        ann.AnnIndex._search = shared  # type: ignore[method-assign]
         for name, (wall, cpu, hits) in stats.items():
             out[name] = {
                 "p50_ms": float(np.percentile(wall, 50)),
@@ -200,11 +257,17 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--faiss", action="store_true", help="also the single-thread faiss part")
     p.add_argument("--serial", action="store_true", help="also the serial re-scoring A/B")
+    p.add_argument(
+        "--third",
+        action="store_true",
+        help="compare the third pass's settings instead (shards shared between the query "
+        "thread and a helper, codes on 2 MiB pages) with the second pass's fixed halves",
+    )
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args()
     x, q, truth = data()
     result: dict[str, Any] = {"loadavg_start": os.getloadavg()}
-    result["engine"] = engine_part(x, q, truth, args.serial)
+    result["engine"] = engine_part(x, q, truth, args.serial, args.third)
     result["loadavg_after_engine"] = os.getloadavg()
     if args.faiss:
         result["faiss"] = faiss_part(x, q, truth)

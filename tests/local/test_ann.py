@@ -154,8 +154,8 @@ def test_upserts_updates_and_deletes_reach_the_approximate_index(
 def test_a_sharded_index_answers_like_exact_search_through_writes(
     local_server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Past SHARD_ROWS the index is split into shards, half scanned on this thread and half
-    on a scanner thread, each giving its share of the candidates: small shards here put a
+    """Past SHARD_ROWS the index is split into shards, shared between the query's thread and
+    the helper thread, each giving its share of the candidates: small shards here put a
     3,000-row namespace through that path (and a bulk write through adding a new shard)."""
     monkeypatch.setattr(ann, "SHARD_ROWS", 700)
     pc = local_server.client()

@@ -562,7 +562,12 @@ class IndexEngine:
             if q is None and not self.sparse_only and self.metric != "dotproduct":
                 raise bad_request(f"a query on this {self.metric} index needs a dense vector")
             rows, scores = self._candidate_rows(
-                mat, q, q_sparse, predicate, filter_key(flt), top_k_
+                mat,
+                q,
+                q_sparse,
+                predicate,
+                filter_key(flt) if predicate is not None else None,
+                top_k_,
             )
             if scores is None:
                 scores = mat.scores(q, q_sparse, self.metric, rows)
