@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _results import write_results
 from bench_server import populate  # same folder: scripts run with it on sys.path
 
 from tenant_rag.local.engine import ann
@@ -272,9 +273,7 @@ def main() -> None:
     if args.faiss:
         result["faiss"] = faiss_part(x, q, truth)
     result["loadavg_end"] = os.getloadavg()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_results(args.out, result)
 
 
 if __name__ == "__main__":

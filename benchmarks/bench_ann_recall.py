@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _results import write_results
 
 from tenant_rag.local.engine.ann import ANN_MIN_ROWS_ENV
 
@@ -191,9 +192,7 @@ def main() -> None:
         "docstring sentences of the stdlib and installed packages, MiniLM-L6-v2 int8"
     )
     result["loadavg_end"] = os.getloadavg()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_results(args.out, result)
 
 
 if __name__ == "__main__":

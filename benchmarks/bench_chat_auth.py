@@ -33,6 +33,7 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+from _results import write_results
 
 from tenant_rag.chat.config import hash_key
 from tenant_rag.chat.keyfile import new_key
@@ -158,8 +159,7 @@ def main() -> int:
         "tenant_during_attack": summary(during),
         "tenant_refused_during_attack": 0,  # call() asserts 200 for every request
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    write_results(Path(args.out), result)
     print(json.dumps(result, indent=2))
     return 0
 

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _results import write_results
 
 from tenant_rag.chat.config import hash_key
 from tenant_rag.chat.keyfile import new_key
@@ -226,8 +227,7 @@ def main() -> int:
         "other_tenant_idle": summary(idle),
         "other_tenant_during_upload": summary(during) if during else None,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    write_results(Path(args.out), result)
     print(json.dumps(result, indent=2))
     return 0
 

@@ -23,7 +23,6 @@ writes ``benchmarks/results/cli.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import socket
@@ -34,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from _results import write_results
 
 from tenant_rag.local.process import serve_process
 
@@ -121,8 +122,7 @@ def main() -> None:
         "corpus": "the shipped sample corpus (acme, globex), default local model",
         "commands": rows,
     }
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    write_results(RESULTS, result)
     print(f"{'command':40s} {'median':>8s} {'min':>7s} {'max':>7s}  goal")
     for name, row in rows.items():
         goal = (

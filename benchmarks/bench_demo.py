@@ -17,7 +17,6 @@ writes ``benchmarks/results/demo.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -26,6 +25,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _results import write_results
 
 RESULTS = Path(__file__).resolve().parent / "results" / "demo.json"
 GOAL_SECONDS = 60.0
@@ -84,8 +85,7 @@ def main() -> int:
         },
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    write_results(RESULTS, result)
     print(
         f"median {result['median_seconds']} s, max {result['max_seconds']} s "
         f"(goal < {GOAL_SECONDS:g} s) -> {RESULTS}"

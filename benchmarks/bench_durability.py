@@ -23,7 +23,6 @@ Writes ``benchmarks/results/durability.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _results import write_results
 
 from tenant_rag.local.process import serve_process
 from tenant_rag.local.storage.sqlite import DEFAULT_DURABILITY, DURABILITY_MODES
@@ -230,8 +230,7 @@ def main() -> int:
         "fsync_4k_median_ms": 1000 * fsync_s,
         "workloads": table,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    write_results(args.out, report)
     print(f"wrote {args.out} (load average {load[0]:.1f} at the end)")
     return 0
 

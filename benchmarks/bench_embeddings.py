@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from _results import write_results
+
 RESULTS = Path(__file__).resolve().parent / "results" / "embeddings.json"
 WORDS = (
     "tenant refund policy invoice employee vacation server request latency index namespace "
@@ -81,8 +83,7 @@ def main() -> dict[str, object]:
         }
     hashing = HashingTestEmbeddings(dimension=384)
     result["hashing_test_384"] = {"sentences_per_s_40_words": _rate(hashing.embed_documents, long_)}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    write_results(RESULTS, result)
     return result
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import grpc
 import numpy as np
+from _results import write_results
 
 RESULTS = Path(__file__).resolve().parent / "results" / "grpc_server_modes.json"
 MODES = ("sync", "aio", "aio-executor")
@@ -155,9 +156,7 @@ def main() -> None:
         for mode, row in result[f"busy_{b:g}_ms"].items():
             print(f"busy {b:g} ms, {mode}: {json.dumps(row)}", flush=True)
     result["loadavg_end"] = os.getloadavg()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_results(args.out, result)
 
 
 if __name__ == "__main__":

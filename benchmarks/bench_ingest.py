@@ -43,6 +43,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from _results import write_results
+
 from tenant_rag.local.process import serve_process
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ingest.json"
@@ -216,9 +218,7 @@ def main() -> None:
         earlier = json.loads(RESULTS.read_text())
         for name, figures in earlier.get("embedders", {}).items():
             results["embedders"].setdefault(name, figures)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    write_results(RESULTS, results)
 
 
 def print_result(name: str, r: dict[str, Any]) -> None:

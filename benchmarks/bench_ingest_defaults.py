@@ -27,7 +27,6 @@ Usage: ``python benchmarks/bench_ingest_defaults.py [--quick] [--docs N]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import re
@@ -36,6 +35,8 @@ import time
 from functools import partial
 from pathlib import Path
 from typing import Any
+
+from _results import write_results
 
 from tenant_rag.local.process import serve_process
 
@@ -222,8 +223,7 @@ def main() -> None:
         "one_line_mb": one_mb,
         "rows": rows,
     }
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    write_results(RESULTS, result)
     print(
         f"{'input':32s} {'chars':>10s} {'chunks':>7s} {'seconds':>8s} {'chars/s':>8s} {'chunks/s':>8s}"
     )

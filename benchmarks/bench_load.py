@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import random
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from _results import write_results
 
 from tenant_rag.connection import ensure_index
 from tenant_rag.models.hashing import HashingTestEmbeddings
@@ -288,8 +288,7 @@ def main() -> None:
         cpus=os.cpu_count(),
         load_average=os.getloadavg(),
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_results(args.out, result)
     q, a = result["latency_ms"]["all_queries"], result["latency_ms"]["all"]
     print(
         f"{result['operations']} ops in {result['seconds']} s ({result['ops_per_second']}/s), "

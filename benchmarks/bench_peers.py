@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _results import write_results
 
 from tenant_rag.local.process import serve_process
 
@@ -367,9 +368,7 @@ def main() -> None:
         print(
             f"| {label} | {s50:.2f} / {s99:.2f} ms | {b50:.2f} ms | {rec:.3f} | {rss:,.0f} MB | {disk:,.0f} MB |"
         )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_results(args.out, result)
 
 
 if __name__ == "__main__":

@@ -57,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _results import write_results
 
 RESULTS = Path(__file__).resolve().parent / "results" / "portability.json"
 DIM = 384
@@ -310,9 +311,7 @@ def main() -> int:
     )
     for name, value, note in rows:
         print(f"{name:<{width}}  {value:>28}  {note}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    write_results(RESULTS, results)
     return 0
 
 

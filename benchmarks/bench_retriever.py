@@ -43,7 +43,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import platform
 import statistics
@@ -54,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _results import write_results
 from langchain_core.embeddings import Embeddings
 
 from tenant_rag.local.process import serve_process
@@ -142,8 +142,7 @@ def main() -> None:
     warmup = 50 if args.quick else 300
     if args.only == "acl":
         out = run_acl_only(rounds, warmup)
-        ACL_RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        ACL_RESULTS.write_text(json.dumps(out, indent=2) + "\n")
+        write_results(ACL_RESULTS, out)
         print_acl(out)
         print(f"wrote {ACL_RESULTS}")
         return
@@ -248,8 +247,7 @@ def main() -> None:
         ),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    write_results(RESULTS, results)
     print_table(results)
     print_acl(results["acl"])
 

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _results import write_results
 from bench_peers import wait_until_fast  # same folder: scripts run with it on sys.path
 
 from tenant_rag.local.engine.ann import ANN_MIN_ROWS_ENV
@@ -502,8 +503,7 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     result["machine"]["loadavg_end"] = os.getloadavg()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_results(args.out, result)
     _print_table(result, tenants)
     print(f"wrote {args.out}")
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _results import write_results
 
 from tenant_rag.local.process import serve_process
 
@@ -217,8 +218,7 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     out["loadavg_end"] = os.getloadavg()
     print(json.dumps(out, indent=2))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=2) + "\n")
+    write_results(args.out, out)
 
 
 if __name__ == "__main__":
