@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from _results import write_results
 
 from tenant_rag.connection import ensure_index
 from tenant_rag.models.hashing import HashingTestEmbeddings
@@ -288,6 +287,8 @@ def main() -> None:
         cpus=os.cpu_count(),
         load_average=os.getloadavg(),
     )
+    from _results import write_results  # a script's neighbour; tests import run_load alone
+
     write_results(args.out, result)
     q, a = result["latency_ms"]["all_queries"], result["latency_ms"]["all"]
     print(
