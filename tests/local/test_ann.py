@@ -375,3 +375,21 @@ def test_faiss_is_imported_only_when_a_namespace_crosses_the_threshold(
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == imported
+
+
+@pytest.mark.parametrize("dim", [3, 16, 384, 385, 1536])
+def test_the_code_layout_keeps_every_dimension_and_every_inner_product(dim: int) -> None:
+    """Codes of 2 and 3 dimensions share one width, the short ones padded with a zero
+    column: each dimension lands in exactly one column, and the padded vectors' inner
+    products and distances are the original ones (what the scan ranks by)."""
+    codes, width, cols = ann.code_layout(dim, ann.CODE_DIMS)
+    assert sorted(set(cols.tolist())) == sorted(cols.tolist()) and len(cols) == dim
+    assert width % codes == 0 and width // codes <= 3 and cols.min() >= 0 and cols.max() < width
+    if dim == 384:
+        assert (codes, width) == (160, 480)  # 80 bytes of codes a row, not 96
+    index = ann.AnnIndex(dim, "euclidean")
+    x = np.random.default_rng(dim).standard_normal((5, dim)).astype(np.float32)
+    px = index._prepare(x)
+    assert px.shape == (5, width)
+    np.testing.assert_allclose(px @ px.T, x @ x.T, rtol=1e-5, atol=1e-4)
+    assert np.count_nonzero(px, axis=1).max() <= dim
