@@ -114,6 +114,9 @@ def test_big_namespace_switches_to_approximate_with_exact_scores(
         assert scores == sorted(scores, reverse=metric != "euclidean")
     assert hits / (10 * len(queries)) >= 0.95
     assert _info(local_server, f"big-{metric[:3]}")["ann"] == len(queries)
+    # within one shard: the finer codes (2 dimensions each)
+    built = local_server.engine.index(f"big-{metric[:3]}")._ns["big"].ann
+    assert built is not None and built.codes == DIM // 2
 
 
 def test_upserts_updates_and_deletes_reach_the_approximate_index(
@@ -165,8 +168,10 @@ def test_a_sharded_index_answers_like_exact_search_through_writes(
     queries = _data(30, seed=5)
     index.query(vector=queries[0].tolist(), top_k=1, namespace="big")
     _wait_ready(local_server, "sharded")
-    shards = local_server.engine.index("sharded")._ns["big"].ann._shards
-    assert len(shards) == 5  # 3,000 rows in shards of 700
+    built = local_server.engine.index("sharded")._ns["big"].ann
+    assert len(built._shards) == 5  # 3,000 rows in shards of 700
+    # past one shard: the coarser codes (2.4 dimensions each on average, some padded)
+    assert built.codes == ann.code_layout(DIM, ann.CODE_DIMS)[0] < DIM // 2
 
     def recall(current: np.ndarray) -> float:
         hits = 0

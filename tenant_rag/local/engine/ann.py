@@ -76,8 +76,15 @@ SHARD_RERANK_SHARE = 1.0
 # fourth pass), so 160 codes a row at 384 dimensions (80 bytes) instead of 192 (96 bytes)
 # scan a 1,000,000-row namespace about a fifth faster for the same recall with 2x the
 # candidates. faiss's product quantiser splits the vector into equal sub-spaces, so
-# ``code_layout`` pads the 3-dimension codes' partners with a zero column.
+# ``code_layout`` pads the 2-dimension codes with a zero column. Only for namespaces
+# built past one shard: one shard's 300 candidates need the finer codes (below).
 CODE_DIMS = 2.4
+# Dimensions per code of a namespace built within one shard (at most SHARD_ROWS rows): its
+# single scan is short (100,000 x 384: 0.4 ms), and its 300 candidates out of one index find
+# the true neighbours with 2 dimensions per code (recall@10 0.995 at 100,000 x 384) but not
+# with 2.4 (0.966): a shard of a bigger namespace answers for a quarter of the rows, so 300
+# of its candidates reach further down its ranking.
+SINGLE_SHARD_CODE_DIMS = 2.0
 
 _builder: ThreadPoolExecutor | None = None
 _builder_lock = threading.Lock()
@@ -161,12 +168,15 @@ def code_layout(dim: int, code_dims: float) -> tuple[int, int, np.ndarray]:
 class AnnIndex:
     """The approximate index of one in-memory namespace. States: building -> ready | closed.
 
-    ``code_dims`` (dimensions per 4-bit code, CODE_DIMS), ``shard_share`` (SHARD_RERANK_SHARE)
-    and ``huge_pages`` are class attributes so benchmarks/bench_ann_million.py can measure
-    other settings.
+    ``code_dims`` and ``single_code_dims`` (dimensions per 4-bit code past one shard and
+    within one: CODE_DIMS, SINGLE_SHARD_CODE_DIMS), ``shard_share`` (SHARD_RERANK_SHARE) and
+    ``huge_pages`` are class attributes so benchmarks/bench_ann_million.py can measure other
+    settings. The codes are chosen by the rows at the start of the build: a namespace that
+    grows past one shard afterwards keeps the finer codes until it is rebuilt (or reloaded).
     """
 
     code_dims = CODE_DIMS
+    single_code_dims = SINGLE_SHARD_CODE_DIMS
     shard_share = SHARD_RERANK_SHARE
     huge_pages = True  # collapse the shards' codes into 2 MiB pages (``hugepages``)
     share_scans = True  # several shards: share them with the helper thread (``_search``)
@@ -254,6 +264,8 @@ class AnnIndex:
                 if self.state != "building":
                     return
                 n = mat.n
+                dims = self.code_dims if n > SHARD_ROWS else self.single_code_dims
+                self.codes, self._width, self._cols = code_layout(self.dimension, dims)
                 pick = np.linspace(0, n - 1, min(n, TRAIN_ROWS)).astype(np.int64)
                 sample = self._prepare(mat.rows(pick))
             template = faiss.index_factory(

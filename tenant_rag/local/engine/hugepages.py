@@ -1,7 +1,7 @@
 """Back a big, hot buffer with 2 MiB pages (Linux ``madvise(MADV_COLLAPSE)``).
 
-Why: a query of a 1,000,000-row namespace streams about 96 MB of faiss codes (4 shards of
-``PQ192x4fs``). faiss allocates them with ``posix_memalign``, so they sit on 4 KiB pages
+Why: a query of a 1,000,000-row namespace streams about 80 MB of faiss codes (4 shards of
+``PQ160x4fs`` over 480 padded columns). faiss allocates them with ``posix_memalign``, so they sit on 4 KiB pages
 unless the kernel's transparent huge pages are "always" (here they are "madvise"): the scan
 then takes a TLB miss every 4 KiB and the hardware prefetcher stops at every page edge.
 Collapsing the buffer into 2 MiB pages made the same scan about 9% cheaper on this machine
