@@ -3,11 +3,12 @@
 Why this shape (measurements in docs/design.md, "Approximate search"):
 
 * A namespace below ``ann_min_rows()`` is searched exactly, as before (it is fast there).
-* Above it, a faiss ``PQ{d/2.4}x4fs_64`` index (2.4 dimensions per 4-bit code on average:
-  at 384 dimensions, 96 codes of 2 dimensions and 64 of 3, 80 bytes a row, 1/19 of the
-  float32 bytes; blocks of 64 rows; codes on 2 MiB pages where Linux allows) is scanned with
-  SIMD lookup tables for the best ``RERANK`` candidates of each shard, and those are
-  re-scored exactly against the namespace's float32 matrix. Returned scores
+* Above it, a faiss ``PQ{d/2}x4fs_64`` index (2 dimensions per 4-bit code: 1/16 of the
+  float32 bytes; blocks of 64 rows; codes on 2 MiB pages where Linux allows), or, for a
+  namespace built past one shard, ``PQ{d/2.4}x4fs_64`` (2.4 dimensions per code on average:
+  at 384 dimensions 96 codes of 2 dimensions and 64 of 3, 80 bytes a row instead of 96), is
+  scanned with SIMD lookup tables for the best ``RERANK`` candidates of each shard, and those
+  are re-scored exactly against the namespace's float32 matrix. Returned scores
   are therefore exact; only the choice of candidates is approximate. Graph indexes (HNSW)
   were measured too: they find little on data without structure, while the quantised scan's
   recall does not depend on the data (figures: benchmarks/FIGURES.md).
