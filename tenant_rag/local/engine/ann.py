@@ -69,19 +69,19 @@ SHARD_ROWS = 262_144
 # Each shard of a namespace with more than two gives this share of the candidates count
 # (at least RERANK * 2 / shards). With codes of 2 dimensions, 4 shards x 150 found what
 # 4 x 300 did (recall@10 0.992 against 0.998 at 1,000,000 x 384); the coarser codes of
-# ``CODE_DIMS`` need every shard's 300 (0.989 against 0.978 at 200; docs/scale.md,
-# "1,000,000 x 384 after the fourth pass").
+# ``CODE_DIMS`` need every shard's 300 (0.988, against 0.982 at 250 and 0.978 at 200;
+# docs/scale.md, "1,000,000 x 384 after the fourth pass").
 SHARD_RERANK_SHARE = 1.0
 # Dimensions per 4-bit code, on average: a scan's cost is the bytes of codes it streams, and
 # on this machine two threads streaming at once share the memory bandwidth (docs/scale.md,
 # fourth pass), so 160 codes a row at 384 dimensions (80 bytes) instead of 192 (96 bytes)
-# scan a 1,000,000-row namespace about a fifth faster for the same recall with 2x the
-# candidates. faiss's product quantiser splits the vector into equal sub-spaces, so
+# made a 1,000,000-row query 12% faster in one process, with twice the candidates (recall@10
+# 0.988 against 0.992). faiss's product quantiser splits the vector into equal sub-spaces, so
 # ``code_layout`` pads the 2-dimension codes with a zero column. Only for namespaces
 # built past one shard: one shard's 300 candidates need the finer codes (below).
 CODE_DIMS = 2.4
 # Dimensions per code of a namespace built within one shard (at most SHARD_ROWS rows): its
-# single scan is short (100,000 x 384: 0.4 ms), and its 300 candidates out of one index find
+# single scan is short, and its 300 candidates out of one index find
 # the true neighbours with 2 dimensions per code (recall@10 0.995 at 100,000 x 384) but not
 # with 2.4 (0.966): a shard of a bigger namespace answers for a quarter of the rows, so 300
 # of its candidates reach further down its ranking.
