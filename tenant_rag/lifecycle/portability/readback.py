@@ -59,6 +59,10 @@ PENDING_LIMIT = 20_000
 #: idle: 1.29x on 20,000 records, 1.37x with quarter pages the run before; quarter pages
 #: make twice as many requests, which costs the server more)
 READBACK_URL_BYTES = FETCH_URL_BYTES // 2
+#: Written row groups (their ids and digests, never values) that may wait for the read-back:
+#: enough that the writer does not wait for a read-back answer that happens to be slow (about
+#: 40 KB of Python objects each)
+ROW_GROUPS_QUEUED = 8
 #: Read-back fetch requests in flight at once (each parsed and digested on its own thread).
 FETCHES_IN_FLIGHT = 2
 #: How many ids of the records still missing an error message names.
@@ -102,7 +106,7 @@ class ReadBack:
         dest: TenantEndpoint,
         *,
         settle: float = SETTLE_SECONDS,
-        depth: int = 2,
+        depth: int = ROW_GROUPS_QUEUED,
         pending_limit: int = PENDING_LIMIT,
         fetches: int = FETCHES_IN_FLIGHT,
     ) -> None:
@@ -291,4 +295,13 @@ class _Failed:
     exc: BaseException
 
 
-__all__ = ["NAMED_IDS", "PENDING_LIMIT", "SETTLE_SECONDS", "ReadBack", "ReadBackResult", "prefetch"]
+__all__ = [
+    "FETCHES_IN_FLIGHT",
+    "NAMED_IDS",
+    "PENDING_LIMIT",
+    "ROW_GROUPS_QUEUED",
+    "SETTLE_SECONDS",
+    "ReadBack",
+    "ReadBackResult",
+    "prefetch",
+]
