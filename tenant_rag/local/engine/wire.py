@@ -3,7 +3,7 @@
 A fetch answer used to turn each stored float32 row into a list of Python
 floats (``vec.tolist()``) and each record's stored metadata text back into a
 dict with the standard library's ``json.loads``, for orjson to write both out
-again. For a page of fetched records that was most of the server's work.
+again. For a page of fetched records that was about half of the server's work.
 
 * **Values**: `json_values` widens the row to float64 in one numpy call and
   lets orjson write the array (``OPT_SERIALIZE_NUMPY``); the result is spliced
