@@ -14,8 +14,8 @@ doc id, chunk number), in the same run:
   ``PinnedIndex(lean_handle(index)).upsert``, ingestion's path;
 * **import**: `import_tenant` of the export into an empty index (file checks,
   Parquet reading, the upserts, the journal, and the read-back verification:
-  every record fetched back and compared, on a worker thread beside the
-  writes, then the count). Unlike the baseline, the import keeps two upsert
+  every record fetched back and compared, on worker threads beside the
+  writes, two fetches in flight, then the count). Unlike the baseline, the import keeps two upsert
   requests in flight (``inflight.py``), and sends each record's values as the
   Parquet file's float32 row (`tenant_rag.tenancy.float32`) rather than as a
   list of Python floats. The baseline stays the lean path as ingestion uses it,

@@ -19,10 +19,19 @@ still missing or different after that fails the verification, and the error
 names it. Nothing is weakened: a record counts as verified only when the
 destination returned it equal to the export's.
 
+**Two fetches in flight.** Each read-back fetch costs the destination its
+answer (reading and encoding the records) and the client its parsing (JSON
+floats) and digests, one after the other if sent one at a time. So
+``fetches`` requests (two) are kept in flight on a small thread pool, each
+parsed and digested on its thread: the destination answers the next while
+the client parses this one. Results are taken in order.
+
 **Memory** stays bounded: the queue holds at most ``depth`` row groups' ids
-and digests (never values), and when more than ``pending_limit`` records are
-pending the worker settles them (backoff, same rule) before it takes more
-work, so the writer waits rather than the pending set growing with the tenant.
+and digests (never values), a fetch keeps only the digests of its records
+once parsed, at most ``fetches`` answers are held at once, and when more
+than ``pending_limit`` records are pending the worker settles them (backoff,
+same rule) before it takes more work, so the writer waits rather than the
+pending set growing with the tenant.
 """
 
 from __future__ import annotations
@@ -30,7 +39,9 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -48,6 +59,12 @@ PENDING_LIMIT = 20_000
 #: idle: 1.29x on 20,000 records, 1.37x with quarter pages the run before; quarter pages
 #: make twice as many requests, which costs the server more)
 READBACK_URL_BYTES = FETCH_URL_BYTES // 2
+#: Written row groups (their ids and digests, never values) that may wait for the read-back:
+#: enough that the writer does not wait for a read-back answer that happens to be slow (about
+#: 40 KB of Python objects each)
+ROW_GROUPS_QUEUED = 8
+#: Read-back fetch requests in flight at once (each parsed and digested on its own thread).
+FETCHES_IN_FLIGHT = 2
 #: How many ids of the records still missing an error message names.
 NAMED_IDS = 20
 _FIRST_DELAY = 0.05
@@ -89,12 +106,19 @@ class ReadBack:
         dest: TenantEndpoint,
         *,
         settle: float = SETTLE_SECONDS,
-        depth: int = 2,
+        depth: int = ROW_GROUPS_QUEUED,
         pending_limit: int = PENDING_LIMIT,
+        fetches: int = FETCHES_IN_FLIGHT,
     ) -> None:
+        if fetches < 1:
+            raise ValueError(f"fetches must be at least 1, got {fetches}.")
         self.dest = dest
         self.settle = settle
         self.pending_limit = pending_limit
+        self.fetches = fetches
+        self._pool = ThreadPoolExecutor(
+            max_workers=fetches, thread_name_prefix="tenant-rag-readback-fetch"
+        )
         self.result = ReadBackResult(Checksum())
         self._pending: dict[str, bytes] = {}
         self._queue: queue.Queue[tuple[list[str], list[bytes]] | None] = queue.Queue(depth)
@@ -146,40 +170,60 @@ class ReadBack:
     # -- the worker ----------------------------------------------------------------------
 
     def _run(self) -> None:
+        #: fetches sent, oldest first: (the page's ids and expected digests, its answer)
+        ahead: deque[tuple[dict[str, bytes], Future[dict[str, bytes]]]] = deque()
         try:
             while not self._stop.is_set():
+                if ahead and (len(ahead) >= self.fetches or self._queue.empty()):
+                    wanted, answer = ahead.popleft()
+                    self._compare(wanted, answer.result(), first=True)
+                    if len(self._pending) > self.pending_limit:
+                        self._settle()  # wait for the destination rather than hold more ids
+                        if self._pending:
+                            self.gave_up = self.result.stopped_early = True
+                            return  # the fetches still in flight are not counted
+                    continue
                 try:
                     item = self._queue.get(timeout=_POLL)
                 except queue.Empty:
                     continue
                 if item is None:
+                    while ahead:
+                        wanted, answer = ahead.popleft()
+                        self._compare(wanted, answer.result(), first=True)
                     self._settle()
                     return
                 ids, digests = item
-                if ids:
-                    self._check(zip(ids, digests, strict=True), first=True)
-                if len(self._pending) > self.pending_limit:
-                    self._settle()  # wait for the destination rather than hold more ids
-                    if self._pending:
-                        self.gave_up = self.result.stopped_early = True
-                        return
+                expected = dict(zip(ids, digests, strict=True))
+                for page in self.dest.pages_of(expected, url_bytes_max=READBACK_URL_BYTES):
+                    wanted = {rid: expected[rid] for rid in page}
+                    ahead.append((wanted, self._pool.submit(self._digests, page)))
         except BaseException as exc:  # noqa: BLE001 - handed to the writer's thread
             self._error = exc
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _digests(self, page: list[str]) -> dict[str, bytes]:
+        """Fetch a page of ids; the digest of each record the destination returned."""
+        return {rec.id: digest_of(rec) for rec in self.dest.fetch(page)}
+
+    def _compare(self, wanted: dict[str, bytes], there: dict[str, bytes], *, first: bool) -> None:
+        """Count the records returned equal; keep the others pending (or still pending)."""
+        for rid, digest in wanted.items():
+            if there.get(rid) == digest:
+                self.result.found.add(digest)
+                if not first:
+                    del self._pending[rid]
+                    self.result.lagged += 1
+            elif first:
+                self._pending[rid] = digest
 
     def _check(self, expected: Iterable[tuple[str, bytes]], *, first: bool) -> None:
-        """Fetch these records; count the equal ones, keep the others pending."""
+        """Fetch these records one page at a time; count the equal ones, keep the others
+        pending (the settle loop's rounds, which wait between them anyway)."""
         wanted = dict(expected)
         for page in self.dest.pages_of(wanted, url_bytes_max=READBACK_URL_BYTES):
-            there = {rec.id: digest_of(rec) for rec in self.dest.fetch(page)}
-            for rid in page:
-                digest = wanted[rid]
-                if there.get(rid) == digest:
-                    self.result.found.add(digest)
-                    if not first:
-                        del self._pending[rid]
-                        self.result.lagged += 1
-                elif first:
-                    self._pending[rid] = digest
+            self._compare({rid: wanted[rid] for rid in page}, self._digests(page), first=first)
 
     def _settle(self) -> None:
         """Read pending records again with backoff until they all match or ``settle`` s pass."""
@@ -251,4 +295,13 @@ class _Failed:
     exc: BaseException
 
 
-__all__ = ["NAMED_IDS", "PENDING_LIMIT", "SETTLE_SECONDS", "ReadBack", "ReadBackResult", "prefetch"]
+__all__ = [
+    "FETCHES_IN_FLIGHT",
+    "NAMED_IDS",
+    "PENDING_LIMIT",
+    "ROW_GROUPS_QUEUED",
+    "SETTLE_SECONDS",
+    "ReadBack",
+    "ReadBackResult",
+    "prefetch",
+]

@@ -255,6 +255,7 @@ def create_app(
                 flt=b.get("filter"),
                 include_values=bool(b.get("includeValues")),
                 include_metadata=bool(b.get("includeMetadata")),
+                as_json=True,
             ),
         )
         return _json(result, headers=_lsn_header(MAX_INDEXED_LSN, lsn))
@@ -271,7 +272,7 @@ def create_app(
     async def fetch(name: str, request: Request) -> Response:
         ids = request.query_params.getlist("ids")
         ns = request.query_params.get("namespace")
-        result, _ = await read(name, ns, False, lambda ix: ix.fetch(ns, ids))
+        result, _ = await read(name, ns, False, lambda ix: ix.fetch(ns, ids, as_json=True))
         return _json(result)
 
     @app.post(DATA_PREFIX + "/{name}/vectors/fetch_by_metadata")
@@ -283,7 +284,11 @@ def create_app(
             b.get("namespace"),
             False,
             lambda ix: ix.fetch_by_metadata(
-                b.get("namespace"), b.get("filter"), b.get("limit"), b.get("paginationToken")
+                b.get("namespace"),
+                b.get("filter"),
+                b.get("limit"),
+                b.get("paginationToken"),
+                as_json=True,
             ),
         )
         return _json(result)

@@ -47,6 +47,7 @@ from tenant_rag.local.engine.limits import (
     MAX_UPSERT_RECORDS,
 )
 from tenant_rag.local.engine.matrix import NamespaceMatrix, Sparse, top_k
+from tenant_rag.local.engine.wire import json_values, load_metadata
 from tenant_rag.local.storage import IndexDef, IndexStore
 from tenant_rag.local.storage.index_store import Row
 from tenant_rag.local.storage.sqlite import DEFAULT_DURABILITY, Durability
@@ -509,7 +510,11 @@ class IndexEngine:
         flt: Any = None,
         include_values: bool = False,
         include_metadata: bool = False,
+        *,
+        as_json: bool = False,
     ) -> dict[str, Any]:
+        """The ``top_k_`` best matches. ``as_json``: values as ``orjson.Fragment`` (`wire`),
+        for an answer orjson writes (REST); otherwise lists of floats."""
         ns = v.namespace_name(namespace)
         if isinstance(top_k_, bool) or not isinstance(top_k_, int) or not 1 <= top_k_ <= MAX_TOP_K:
             raise bad_request(f"topK must be an integer between 1 and {MAX_TOP_K}, got {top_k_!r}")
@@ -575,10 +580,14 @@ class IndexEngine:
             matches = []
             for pos in best.tolist():
                 row = pos if rows is None else int(rows[pos])
+                values: Any = []
+                if include_values and self.dim:
+                    vec = mat.values(row)
+                    values = json_values(vec) if as_json else vec.tolist()
                 match: dict[str, Any] = {
                     "id": mat.ids[row],
                     "score": float(scores[pos]),
-                    "values": mat.values(row).tolist() if include_values and self.dim else [],
+                    "values": values,
                 }
                 sp = mat.sparse[row]
                 if include_values and sp is not None:
@@ -636,7 +645,9 @@ class IndexEngine:
         ann.counts["ann" if mask is None else "ann_filtered"] += 1
         return cand, scores
 
-    def fetch(self, namespace: Any, ids: Any) -> dict[str, Any]:
+    def fetch(self, namespace: Any, ids: Any, *, as_json: bool = False) -> dict[str, Any]:
+        """The records with these ids. ``as_json``: values as ``orjson.Fragment`` (`wire`),
+        for an answer orjson writes (REST); otherwise lists of floats."""
         ns = v.namespace_name(namespace)
         if isinstance(ids, list) and not ids:
             raise bad_request(
@@ -648,23 +659,33 @@ class IndexEngine:
             self._catch_up()
             rows = self.store.get(ns, id_list)
         return {
-            "vectors": {row[0]: self._record(row) for row in rows},
+            "vectors": {row[0]: self._record(row, as_json) for row in rows},
             "namespace": _echo(namespace),
             "usage": {"readUnits": _fetch_units(len(id_list))},
         }
 
-    def _record(self, row: Row) -> dict[str, Any]:
-        """A stored record as Pinecone's ``Vector``: no metadata key when it has none."""
+    def _record(self, row: Row, as_json: bool = False) -> dict[str, Any]:
+        """A stored record as Pinecone's ``Vector``: no metadata key when it has none.
+
+        ``as_json``: the values as an ``orjson.Fragment`` of the same bytes (`wire`).
+        """
         vec, sp, md = self._decode(row)
-        rec: dict[str, Any] = {"id": row[0], "values": vec.tolist()}
+        rec: dict[str, Any] = {
+            "id": row[0],
+            "values": json_values(vec) if as_json else vec.tolist(),
+        }
         if sp is not None:
             rec["sparseValues"] = {"indices": sp[0].tolist(), "values": sp[1].tolist()}
         if md:
-            rec["metadata"] = json.loads(md)
+            rec["metadata"] = load_metadata(md)
         return rec
 
-    def fetch_by_metadata(self, namespace: Any, flt: Any, limit: Any, token: Any) -> dict[str, Any]:
+    def fetch_by_metadata(
+        self, namespace: Any, flt: Any, limit: Any, token: Any, *, as_json: bool = False
+    ) -> dict[str, Any]:
         """One page of the records matching ``flt``, in id order (API 2025-10).
+
+        ``as_json``: values as ``orjson.Fragment`` (`wire`), as `fetch`.
 
         Pages follow ids in C order, so a page is stable under concurrent writes to
         other ids; the token is the last id returned, as for ``list``. No
@@ -697,7 +718,7 @@ class IndexEngine:
             page = ids[:limit]
             by_id = {row[0]: row for row in self.store.get(ns, page)}
         body: dict[str, Any] = {
-            "vectors": {i: self._record(by_id[i]) for i in page if i in by_id},
+            "vectors": {i: self._record(by_id[i], as_json) for i in page if i in by_id},
             "namespace": _echo(namespace),
             "usage": {"readUnits": _fetch_units(len(page))},
         }

@@ -15,7 +15,6 @@ selected rows.
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
@@ -25,6 +24,7 @@ import numpy as np
 from tenant_rag.local.engine.ann import AnnIndex
 from tenant_rag.local.engine.columns import Columns, Unsupported
 from tenant_rag.local.engine.filters import Node, Predicate, node_fields
+from tenant_rag.local.engine.wire import load_metadata
 
 Sparse = tuple[np.ndarray, np.ndarray]  # (uint32 indices, float32 values), indices sorted
 # From this many rows a filter is evaluated on numpy columns of the fields it names
@@ -317,4 +317,4 @@ def _dots(mat: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 
 def _parse(meta: str | None) -> dict[str, Any]:
-    return json.loads(meta) if meta else {}
+    return load_metadata(meta) if meta else {}
