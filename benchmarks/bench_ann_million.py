@@ -20,8 +20,11 @@ with more candidates, and faiss ``IndexRefine`` with 4-bit scalar or finer PQ co
 second stage. ``--third`` replaces the engine part's settings with the third pass's
 comparison: the server (shards shared between the query thread and a helper thread, codes
 on 2 MiB pages, fast-scan blocks of 64 rows) against the same with blocks of 32, with 4 KiB
-pages, and against the second pass (fixed halves, 4 KiB pages, blocks of 32).
-Usage: ``python benchmarks/bench_ann_million.py [--faiss] [--serial] [--third]``;
+pages, and against the second pass (fixed halves, 4 KiB pages, blocks of 32). ``--fourth``
+compares the fourth pass's server (160 codes a row, 2.4 dimensions each on average, 300
+candidates per shard) with 250 per shard, with every shard on the query's thread, and with
+the third pass's server (192 codes, 150 per shard) on two threads and on one.
+Usage: ``python benchmarks/bench_ann_million.py [--faiss] [--serial] [--third] [--fourth]``;
 writes ``benchmarks/results/ann_million.json``.
 """
 
@@ -59,13 +62,10 @@ def data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x, q, truth
 
 
-class Coarse(ann.AnnIndex):
-    dims_per_code = 3
-
-
-def variant(dims: int, share: float) -> type[ann.AnnIndex]:
-    base = Coarse if dims == 3 else ann.AnnIndex
-    return type(f"Ann{dims}_{share}", (base,), {"shard_share": share})
+def variant(dims: float, share: float, **extra: Any) -> type[ann.AnnIndex]:
+    """``AnnIndex`` with ``dims`` dimensions per code and each shard giving ``share`` x 300."""
+    attrs = {"code_dims": dims, "shard_share": share, **extra}
+    return type(f"Ann{dims}_{share}", (ann.AnnIndex,), attrs)
 
 
 def serial_candidates(
@@ -80,17 +80,30 @@ def serial_candidates(
     return rows, mat.scores(q, None, metric, rows)
 
 
-class SmallPages(ann.AnnIndex):
+class ThirdPass(ann.AnnIndex):
+    """The third pass's server: 2 dimensions per code, 150 candidates per shard."""
+
+    code_dims = 2.0
+    shard_share = 0.5
+
+
+class SmallPages(ThirdPass):
     huge_pages = False
 
 
-class Blocks32(ann.AnnIndex):
+class Blocks32(ThirdPass):
     block_rows = 32
 
 
-class SecondPass(ann.AnnIndex):
+class SecondPass(ThirdPass):
     huge_pages = False
     block_rows = 32
+
+
+class OneThread(ann.AnnIndex):
+    """The server's setting with every shard scanned on the query's own thread."""
+
+    share_scans = False
 
 
 _halves_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-halves")
@@ -119,7 +132,12 @@ def fixed_halves_search(
 
 
 def engine_part(
-    x: np.ndarray, q: np.ndarray, truth: np.ndarray, serial: bool, third: bool = False
+    x: np.ndarray,
+    q: np.ndarray,
+    truth: np.ndarray,
+    serial: bool,
+    third: bool = False,
+    fourth: bool = False,
 ) -> dict[str, Any]:
     from tenant_rag.local.engine import Engine
 
@@ -136,13 +154,21 @@ def engine_part(
         settings: dict[str, Any] = {}
         kinds: tuple[tuple[str, type[ann.AnnIndex]], ...] = (
             ("PQ192x4fs 300/shard", variant(2, 1.0)),
-            ("PQ192x4fs 150/shard (server)", variant(2, ann.SHARD_RERANK_SHARE)),
+            ("PQ192x4fs 150/shard (third pass)", variant(2, 0.5)),
             ("PQ128x4fs 400/shard", variant(3, 4 / 3)),
             ("PQ128x4fs 500/shard", variant(3, 5 / 3)),
         )
-        if third:  # the third pass: shared shards + huge pages against what it replaced
+        if fourth:  # the fourth pass: coarser codes, more candidates, one thread or two
             kinds = (
-                ("server: shards shared, huge pages, blocks of 64", ann.AnnIndex),
+                ("server: 2.4 dims per code, 300 per shard", ann.AnnIndex),
+                ("2.4 dims per code, 250 per shard", variant(2.4, 250 / 300)),
+                ("2.4 dims per code, 300 per shard, one thread", OneThread),
+                ("third pass: 2 dims per code, 150 per shard", ThirdPass),
+                ("third pass, one thread", type("ThirdOne", (ThirdPass,), {"share_scans": False})),
+            )
+        elif third:  # the third pass: shared shards + huge pages against what it replaced
+            kinds = (
+                ("server: shards shared, huge pages, blocks of 64", ThirdPass),
                 ("shards shared, huge pages, blocks of 32", Blocks32),
                 ("shards shared, 4 KiB pages, blocks of 64", SmallPages),
                 ("fixed halves, 4 KiB pages, blocks of 32 (second pass)", SecondPass),
@@ -155,7 +181,7 @@ def engine_part(
             settings[name] = (a, None)
         if serial:
             settings["PQ192x4fs 150/shard, serial re-scoring"] = (
-                settings["PQ192x4fs 150/shard (server)"][0],
+                settings["PQ192x4fs 150/shard (third pass)"][0],
                 serial_candidates,
             )
         parallel = ann.AnnIndex.candidates
@@ -264,11 +290,17 @@ def main() -> None:
         help="compare the third pass's settings instead (shards shared between the query "
         "thread and a helper, codes on 2 MiB pages) with the second pass's fixed halves",
     )
+    p.add_argument(
+        "--fourth",
+        action="store_true",
+        help="compare the fourth pass's settings instead (160 codes a row with 300 candidates "
+        "per shard, or 250; one scanning thread or two) with the third pass's",
+    )
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args()
     x, q, truth = data()
     result: dict[str, Any] = {"loadavg_start": os.getloadavg()}
-    result["engine"] = engine_part(x, q, truth, args.serial, args.third)
+    result["engine"] = engine_part(x, q, truth, args.serial, args.third, args.fourth)
     result["loadavg_after_engine"] = os.getloadavg()
     if args.faiss:
         result["faiss"] = faiss_part(x, q, truth)

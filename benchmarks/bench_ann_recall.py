@@ -14,8 +14,9 @@ filter (90% of rows) and a selective one (2%), whose matches must all pass the f
 
 Usage: ``python benchmarks/bench_ann_recall.py [--quick] [--shard-rows N] [--out PATH]``;
 writes ``benchmarks/results/ann_recall.json``. ``--shard-rows 10000`` splits the index as a
-namespace past 262,144 rows is split (each shard of more than two gives half the candidates,
-at least twice the count in all), to measure that path's recall on both data sets.
+namespace past 262,144 rows is split (every shard gives the full candidate count, and the
+index gets the coarser codes of a namespace built past one shard: 2.4 dimensions per code),
+to measure that path's recall on both data sets.
 """
 
 from __future__ import annotations

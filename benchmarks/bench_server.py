@@ -103,6 +103,18 @@ def memory_kb(pid: int) -> dict[str, int]:
     return out
 
 
+def huge_kb(pid: int) -> int:
+    """AnonHugePages of ``pid`` (kB on transparent 2 MiB pages), from smaps_rollup; 0 if absent."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith("AnonHugePages:"):
+            return int(line.split()[1])
+    return 0
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of ``pid`` (all its threads), from /proc: less sensitive to
     other people's load than wall time."""
@@ -263,6 +275,7 @@ def _million(
             for q, want in zip(q_lists[:50], truth, strict=True)
         )
         mem = memory_kb(srv.pid)
+        huge = huge_kb(srv.pid)
         out["million_loadavg_after_timed"] = os.getloadavg()
     out["million"] = {
         "grpc_p50_ms": percentile(lat, 50),
@@ -275,6 +288,9 @@ def _million(
         "server_peak_rss_mb": mem["VmHWM"] / 1024,
         "rss_over_raw": mem["VmRSS"] * 1024 / million.nbytes,
         "peak_rss_over_raw": mem["VmHWM"] * 1024 / million.nbytes,
+        # how much of the heap sits on 2 MiB pages (matrix and faiss codes): a run whose
+        # scans cost more CPU may be one whose pages were not collapsed
+        "server_anon_huge_mb": huge / 1024,
     }
     return out
 

@@ -114,6 +114,9 @@ def test_big_namespace_switches_to_approximate_with_exact_scores(
         assert scores == sorted(scores, reverse=metric != "euclidean")
     assert hits / (10 * len(queries)) >= 0.95
     assert _info(local_server, f"big-{metric[:3]}")["ann"] == len(queries)
+    # within one shard: the finer codes (2 dimensions each)
+    built = local_server.engine.index(f"big-{metric[:3]}")._ns["big"].ann
+    assert built is not None and built.codes == DIM // 2
 
 
 def test_upserts_updates_and_deletes_reach_the_approximate_index(
@@ -165,8 +168,10 @@ def test_a_sharded_index_answers_like_exact_search_through_writes(
     queries = _data(30, seed=5)
     index.query(vector=queries[0].tolist(), top_k=1, namespace="big")
     _wait_ready(local_server, "sharded")
-    shards = local_server.engine.index("sharded")._ns["big"].ann._shards
-    assert len(shards) == 5  # 3,000 rows in shards of 700
+    built = local_server.engine.index("sharded")._ns["big"].ann
+    assert len(built._shards) == 5  # 3,000 rows in shards of 700
+    # past one shard: the coarser codes (2.4 dimensions each on average, some padded)
+    assert built.codes == ann.code_layout(DIM, ann.CODE_DIMS)[0] < DIM // 2
 
     def recall(current: np.ndarray) -> float:
         hits = 0
@@ -375,3 +380,21 @@ def test_faiss_is_imported_only_when_a_namespace_crosses_the_threshold(
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == imported
+
+
+@pytest.mark.parametrize("dim", [3, 16, 384, 385, 1536])
+def test_the_code_layout_keeps_every_dimension_and_every_inner_product(dim: int) -> None:
+    """Codes of 2 and 3 dimensions share one width, the short ones padded with a zero
+    column: each dimension lands in exactly one column, and the padded vectors' inner
+    products and distances are the original ones (what the scan ranks by)."""
+    codes, width, cols = ann.code_layout(dim, ann.CODE_DIMS)
+    assert sorted(set(cols.tolist())) == sorted(cols.tolist()) and len(cols) == dim
+    assert width % codes == 0 and width // codes <= 3 and cols.min() >= 0 and cols.max() < width
+    if dim == 384:
+        assert (codes, width) == (160, 480)  # 80 bytes of codes a row, not 96
+    index = ann.AnnIndex(dim, "euclidean")
+    x = np.random.default_rng(dim).standard_normal((5, dim)).astype(np.float32)
+    px = index._prepare(x)
+    assert px.shape == (5, width)
+    np.testing.assert_allclose(px @ px.T, x @ x.T, rtol=1e-5, atol=1e-4)
+    assert np.count_nonzero(px, axis=1).max() <= dim

@@ -4,8 +4,11 @@ Why this shape (measurements in docs/design.md, "Approximate search"):
 
 * A namespace below ``ann_min_rows()`` is searched exactly, as before (it is fast there).
 * Above it, a faiss ``PQ{d/2}x4fs_64`` index (2 dimensions per 4-bit code: 1/16 of the
-  float32 bytes; blocks of 64 rows; codes on 2 MiB pages where Linux allows) is scanned with SIMD lookup tables for the best ``RERANK`` candidates,
-  and those are re-scored exactly against the namespace's float32 matrix. Returned scores
+  float32 bytes; blocks of 64 rows; codes on 2 MiB pages where Linux allows), or, for a
+  namespace built past one shard, ``PQ{d/2.4}x4fs_64`` (2.4 dimensions per code on average:
+  at 384 dimensions 96 codes of 2 dimensions and 64 of 3, 80 bytes a row instead of 96), is
+  scanned with SIMD lookup tables for the best ``RERANK`` candidates of each shard, and those
+  are re-scored exactly against the namespace's float32 matrix. Returned scores
   are therefore exact; only the choice of candidates is approximate. Graph indexes (HNSW)
   were measured too: they find little on data without structure, while the quantised scan's
   recall does not depend on the data (figures: benchmarks/FIGURES.md).
@@ -28,6 +31,7 @@ Locking: every method except the body of ``build`` runs under the owning index's
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 from collections.abc import Callable
@@ -63,10 +67,25 @@ BUILD_CHUNK = 16_384
 # half the time (``sharing.Helper``).
 SHARD_ROWS = 262_144
 # Each shard of a namespace with more than two gives this share of the candidates count
-# (at least RERANK * 2 / shards): the true neighbours spread over the shards, so 4 shards x 150
-# find what 4 x 300 did (recall@10 0.992 against 0.998 at 1,000,000 x 384) for less re-scoring
-# (figures: docs/scale.md, "1,000,000 x 384").
-SHARD_RERANK_SHARE = 0.5
+# (at least RERANK * 2 / shards). With codes of 2 dimensions, 4 shards x 150 found what
+# 4 x 300 did (recall@10 0.992 against 0.998 at 1,000,000 x 384); the coarser codes of
+# ``CODE_DIMS`` need every shard's 300 (0.988, against 0.982 at 250 and 0.978 at 200;
+# docs/scale.md, "1,000,000 x 384 after the fourth pass").
+SHARD_RERANK_SHARE = 1.0
+# Dimensions per 4-bit code, on average: a scan's cost is the bytes of codes it streams, and
+# on this machine two threads streaming at once share the memory bandwidth (docs/scale.md,
+# fourth pass), so 160 codes a row at 384 dimensions (80 bytes) instead of 192 (96 bytes)
+# made a 1,000,000-row query 12% faster in one process, with twice the candidates (recall@10
+# 0.988 against 0.992). faiss's product quantiser splits the vector into equal sub-spaces, so
+# ``code_layout`` pads the 2-dimension codes with a zero column. Only for namespaces
+# built past one shard: one shard's 300 candidates need the finer codes (below).
+CODE_DIMS = 2.4
+# Dimensions per code of a namespace built within one shard (at most SHARD_ROWS rows): its
+# single scan is short, and its 300 candidates out of one index find
+# the true neighbours with 2 dimensions per code (recall@10 0.995 at 100,000 x 384) but not
+# with 2.4 (0.966): a shard of a bigger namespace answers for a quarter of the rows, so 300
+# of its candidates reach further down its ranking.
+SINGLE_SHARD_CODE_DIMS = 2.0
 
 _builder: ThreadPoolExecutor | None = None
 _builder_lock = threading.Lock()
@@ -100,6 +119,18 @@ def _faiss() -> Any:
     return faiss
 
 
+_faiss_mod: Any = None
+
+
+def _faiss_module() -> Any:
+    """faiss, once the calling thread has set its OpenMP threads (``_faiss_thread``)."""
+    global _faiss_mod
+    if _faiss_mod is None:
+        _faiss_mod = _faiss()
+    _faiss_thread()
+    return _faiss_mod
+
+
 def ann_min_rows() -> int:
     """Rows from which a namespace gets an approximate index (env overrides; 0 disables)."""
     raw = os.environ.get(ANN_MIN_ROWS_ENV, "")
@@ -118,17 +149,38 @@ def _submit(fn: Callable[[], None]) -> None:
         _builder.submit(fn)
 
 
+def code_layout(dim: int, code_dims: float) -> tuple[int, int, np.ndarray]:
+    """How ``dim`` dimensions map onto about ``dim / code_dims`` 4-bit codes of equal width.
+
+    Returns (codes, padded width, the column of each dimension in the padded vector). Every
+    code spans ``ceil(dim / codes)`` columns; codes that hold one dimension fewer leave their
+    last column zero, which changes no inner product or distance. At 384 dimensions and 2.4:
+    160 codes of 3 columns, the first 96 holding 2 dimensions and the last 64 holding 3.
+    """
+    codes = max(1, min(dim, math.ceil(round(dim / code_dims, 6))))
+    width = -(-dim // codes)
+    base, extra = divmod(dim, codes)  # the last ``extra`` codes hold base + 1 dimensions
+    cols = [
+        j * width + c for j in range(codes) for c in range(base + (1 if j >= codes - extra else 0))
+    ]
+    return codes, codes * width, np.asarray(cols, dtype=np.int64)
+
+
 class AnnIndex:
     """The approximate index of one in-memory namespace. States: building -> ready | closed.
 
-    ``dims_per_code`` (dimensions per 4-bit code), ``shard_share`` (SHARD_RERANK_SHARE) and
+    ``code_dims`` and ``single_code_dims`` (dimensions per 4-bit code past one shard and
+    within one: CODE_DIMS, SINGLE_SHARD_CODE_DIMS), ``shard_share`` (SHARD_RERANK_SHARE) and
     ``huge_pages`` are class attributes so benchmarks/bench_ann_million.py can measure other
-    settings.
+    settings. The codes are chosen by the rows at the start of the build: a namespace that
+    grows past one shard afterwards keeps the finer codes until it is rebuilt (or reloaded).
     """
 
-    dims_per_code = 2
+    code_dims = CODE_DIMS
+    single_code_dims = SINGLE_SHARD_CODE_DIMS
     shard_share = SHARD_RERANK_SHARE
     huge_pages = True  # collapse the shards' codes into 2 MiB pages (``hugepages``)
+    share_scans = True  # several shards: share them with the helper thread (``_search``)
     # Rows per block of the fast scan's code layout (faiss's ``bbs``; its default is 32):
     # 64 scanned a 262,144-row shard 3-4% faster here (docs/scale.md, third pass).
     block_rows = 64
@@ -144,6 +196,7 @@ class AnnIndex:
         self.dead = 0
         self.cursor = 0  # rows below this were handed to the build
         self._template: Any = None  # trained, empty: cloned for each new shard
+        self.codes, self._width, self._cols = code_layout(dimension, self.code_dims)
         self._shards: list[Any] = []
         self.counts = {"ann": 0, "ann_filtered": 0, "exact_filtered": 0, "exact_fallback": 0}
 
@@ -212,12 +265,12 @@ class AnnIndex:
                 if self.state != "building":
                     return
                 n = mat.n
+                dims = self.code_dims if n > SHARD_ROWS else self.single_code_dims
+                self.codes, self._width, self._cols = code_layout(self.dimension, dims)
                 pick = np.linspace(0, n - 1, min(n, TRAIN_ROWS)).astype(np.int64)
                 sample = self._prepare(mat.rows(pick))
-            dim = sample.shape[1]
-            codes = dim // self.dims_per_code
             template = faiss.index_factory(
-                dim, f"PQ{codes}x4fs_{self.block_rows}", self._faiss_metric(faiss)
+                self._width, f"PQ{self.codes}x4fs_{self.block_rows}", self._faiss_metric(faiss)
             )
             template.train(sample)
             del sample
@@ -246,15 +299,16 @@ class AnnIndex:
         return int(faiss.METRIC_L2 if self.metric == "euclidean" else faiss.METRIC_INNER_PRODUCT)
 
     def _prepare(self, vecs: np.ndarray) -> np.ndarray:
-        """float32, C-contiguous, normalised for cosine, zero-padded to a multiple of
-        ``dims_per_code`` (padding changes no inner product or distance)."""
+        """float32, C-contiguous, normalised for cosine, laid out as ``code_layout`` says
+        (zero columns added; they change no inner product or distance)."""
         out = np.ascontiguousarray(vecs, dtype=np.float32)
         if self.metric == "cosine":
             norms = np.linalg.norm(out, axis=1, keepdims=True)
             out = (out / np.where(norms > 0, norms, 1.0)).astype(np.float32)
-        pad = -out.shape[1] % self.dims_per_code
-        if pad:
-            out = np.hstack([out, np.zeros((out.shape[0], pad), dtype=np.float32)])
+        if self._width != out.shape[1]:
+            padded = np.zeros((out.shape[0], self._width), dtype=np.float32)
+            padded[:, self._cols] = out
+            out = padded
         return np.ascontiguousarray(out, dtype=np.float32)
 
     def _add(self, vecs: np.ndarray) -> None:
@@ -318,12 +372,15 @@ class AnnIndex:
         live = max(self.ntotal - self.dead, 1)
         want = min(self.ntotal, int(count * self.ntotal / live) + 1)
 
+        qf = np.ascontiguousarray(q, dtype=np.float32)
+        table = mat.backing()
+
         def score(slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             rows = self.slot_row[slots]
             rows = rows[rows >= 0]
             if mask is not None:
                 rows = rows[mask[rows]]
-            return rows, mat.scores(q, None, metric, rows)
+            return rows, mat.scores(qf, None, metric, rows, dots=row_dots(table, qf, rows))
 
         parts = self._search(self._prepare(q.reshape(1, -1)), want, score)
         if self.pending:
@@ -365,14 +422,13 @@ class AnnIndex:
             return score(np.concatenate(slots))
 
         _faiss_thread()
-        if len(shards) == 1:
-            return [finish([scan(0)])]
+        if len(shards) == 1 or not self.share_scans:
+            return [finish([scan(i) for i in range(len(shards))])]
         return _helper.share(range(len(shards)), scan, finish)
 
     def resident_bytes(self) -> int:
-        """Codes (half a byte per ``dims_per_code`` dimensions per slot) plus the slot maps."""
-        codes = -(-self.dimension // self.dims_per_code)
-        return self.ntotal * ((codes + 1) // 2 + 8) + self.row_slot.nbytes
+        """Codes (half a byte per code per slot) plus the slot maps."""
+        return self.ntotal * ((self.codes + 1) // 2 + 8) + self.row_slot.nbytes
 
     def info(self) -> dict[str, Any]:
         """State and counters, for tests and diagnostics."""
@@ -383,6 +439,31 @@ class AnnIndex:
             "pending": len(self.pending),
             **self.counts,
         }
+
+
+def row_dots(table: np.ndarray, q: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``table[rows] @ q``, reading the rows in place (faiss's ``fvec_inner_products_by_idx``).
+
+    Why: the candidates are scattered over a matrix of 1.5 GB at 1,000,000 x 384, so
+    re-scoring them is a gather that waits on memory; numpy copies the rows out first and
+    then multiplies, the kernel does one pass over them (docs/scale.md, fourth pass). ``q``
+    float32 and C-contiguous, ``rows`` in range; OpenMP is one thread for the calling thread
+    (``_faiss``), and faiss releases the GIL.
+    """
+    out = np.empty(len(rows), dtype=np.float32)
+    if len(rows):
+        faiss = _faiss_module()
+        ids = np.ascontiguousarray(rows, dtype=np.int64)
+        faiss.fvec_inner_products_by_idx(
+            faiss.swig_ptr(out),
+            faiss.swig_ptr(q),
+            faiss.swig_ptr(table),
+            faiss.swig_ptr(ids),
+            table.shape[1],
+            1,
+            len(ids),
+        )
+    return out
 
 
 def score_rows(

@@ -1,9 +1,10 @@
 """Back a big, hot buffer with 2 MiB pages (Linux ``madvise(MADV_COLLAPSE)``).
 
-Why: a query of a 1,000,000-row namespace streams about 96 MB of faiss codes (4 shards of
-``PQ192x4fs``). faiss allocates them with ``posix_memalign``, so they sit on 4 KiB pages
-unless the kernel's transparent huge pages are "always" (here they are "madvise"): the scan
-then takes a TLB miss every 4 KiB and the hardware prefetcher stops at every page edge.
+Why: a query of a 1,000,000-row namespace streams about 80 MB of faiss codes (4 shards of
+``PQ160x4fs`` over 480 padded columns). faiss allocates them with ``posix_memalign``, so they
+sit on 4 KiB pages unless the kernel's transparent huge pages are "always" (here they are
+"madvise"): the scan then takes a TLB miss every 4 KiB and the hardware prefetcher stops at
+every page edge.
 Collapsing the buffer into 2 MiB pages made the same scan about 9% cheaper on this machine
 (docs/scale.md, "1,000,000 x 384, third pass"). numpy already asks for huge pages for its own
 big arrays (the float32 matrix), so only faiss's buffers need this.

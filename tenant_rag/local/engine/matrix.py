@@ -172,6 +172,11 @@ class NamespaceMatrix:
         """A copy of the float32 vectors of ``rows``."""
         return self._mat[rows]
 
+    def backing(self) -> np.ndarray:
+        """The float32 buffer the rows live in (C-contiguous; its first ``n`` rows are the
+        namespace's, the rest spare capacity), for kernels that read rows in place."""
+        return self._mat
+
     def drop_ann(self) -> None:
         """Forget the approximate index (the namespace is leaving memory or shrank)."""
         if self.ann is not None:
@@ -241,24 +246,31 @@ class NamespaceMatrix:
             self.columns.build(missing, metas, self._mat.shape[0])
 
     def scores(
-        self, q: np.ndarray | None, q_sparse: Sparse | None, metric: str, rows: np.ndarray | None
+        self,
+        q: np.ndarray | None,
+        q_sparse: Sparse | None,
+        metric: str,
+        rows: np.ndarray | None,
+        dots: np.ndarray | None = None,
     ) -> np.ndarray:
         """Pinecone-convention scores for ``rows`` (all rows when None).
 
         cosine: similarity in [-1, 1]; dotproduct: inner product (+ sparse inner
         product for hybrid); euclidean: squared L2 distance (lower is closer).
+        ``dots``: ``q``'s inner products with ``rows``, when the caller computed them
+        (engine/ann.py reads the rows in place instead of copying them out).
         """
         n = self.n
-        if rows is not None and len(rows) * 3 > n * 2:
+        if dots is None and rows is not None and len(rows) * 3 > n * 2:
             # most rows pass the filter: one product over the whole matrix, then pick,
             # costs less than copying the selected rows out first
             return self.scores(q, q_sparse, metric, None)[rows]
         count = n if rows is None else len(rows)
         out = np.zeros(count, dtype=np.float32)
         if q is not None and self.dimension and count:
-            mat = self._mat[:n] if rows is None else self._mat[rows]
             sq = self._sq[:n] if rows is None else self._sq[rows]
-            dots = _dots(mat, q)
+            if dots is None:
+                dots = _dots(self._mat[:n] if rows is None else self._mat[rows], q)
             if metric == "cosine":
                 qn = float(np.sqrt(np.dot(q, q)))
                 denom = np.sqrt(sq) * qn
