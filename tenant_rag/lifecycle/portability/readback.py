@@ -205,7 +205,7 @@ class ReadBack:
 
     def _digests(self, page: list[str]) -> dict[str, bytes]:
         """Fetch a page of ids; the digest of each record the destination returned."""
-        return {rec.id: digest_of(rec) for rec in self.dest.fetch(page)}
+        return {rec.id: digest_of(rec) for rec in self.dest.fetch(page, float32=True)}
 
     def _compare(self, wanted: dict[str, bytes], there: dict[str, bytes], *, first: bool) -> None:
         """Count the records returned equal; keep the others pending (or still pending)."""
@@ -218,12 +218,12 @@ class ReadBack:
             elif first:
                 self._pending[rid] = digest
 
-    def _check(self, expected: Iterable[tuple[str, bytes]], *, first: bool) -> None:
-        """Fetch these records one page at a time; count the equal ones, keep the others
-        pending (the settle loop's rounds, which wait between them anyway)."""
+    def _check(self, expected: Iterable[tuple[str, bytes]]) -> None:
+        """Read pending records again, one page at a time: count the ones now equal, keep the
+        others pending (the settle loop's rounds, which wait between them anyway)."""
         wanted = dict(expected)
         for page in self.dest.pages_of(wanted, url_bytes_max=READBACK_URL_BYTES):
-            self._compare({rid: wanted[rid] for rid in page}, self._digests(page), first=first)
+            self._compare({rid: wanted[rid] for rid in page}, self._digests(page), first=False)
 
     def _settle(self) -> None:
         """Read pending records again with backoff until they all match or ``settle`` s pass."""
@@ -236,7 +236,7 @@ class ReadBack:
             time.sleep(min(delay, left))
             delay = min(delay * 2, _MAX_DELAY)
             self.result.retries += 1
-            self._check(list(self._pending.items()), first=False)
+            self._check(list(self._pending.items()))
         self.result.missing_count = len(self._pending)
         self.result.missing_ids = sorted(self._pending)[:NAMED_IDS]
 
