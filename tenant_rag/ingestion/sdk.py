@@ -194,20 +194,26 @@ def _simd_fetch_result(raw: bytes) -> FetchResult:
     if not isinstance(reply, simdjson.Object):
         raise TypeError("not a JSON object")
     vectors: dict[str, dict[str, Any]] = {}
+    doubles: list[bytes] = []  # each record's values, in the order of ``vectors``
     found = reply.get("vectors")
     if isinstance(found, simdjson.Object):
         for rid in found:  # (``items()`` would convert every value to Python objects)
             vec = found[rid]
             if not isinstance(vec, simdjson.Object):
                 raise TypeError("a record is not an object")
-            vectors[rid] = {
-                "id": _plain(vec.get("id", rid)),
-                "values": _float32(vec.get("values")),
-                "metadata": _plain(vec.get("metadata")),
-                "sparse_values": _plain(vec.get("sparseValues")),
-            }
+            rec: dict[str, Any] = {"id": rid, "metadata": None, "sparse_values": None}
+            values = b""
+            for key in vec:  # the keys there are (``get`` raises and catches for absent ones)
+                if key == "values":
+                    values = _doubles(vec[key])
+                elif key in _FETCH_KEYS:
+                    rec[_FETCH_KEYS[key]] = _plain(vec[key])
+            vectors[rid] = rec
+            doubles.append(values)
     elif found is not None:
         raise TypeError("vectors is not an object")
+    for rec, row in zip(vectors.values(), _float32_rows(doubles), strict=True):
+        rec["values"] = row
     usage = _plain(reply.get("usage")) or {}
     return FetchResult(
         vectors=vectors,
@@ -216,17 +222,28 @@ def _simd_fetch_result(raw: bytes) -> FetchResult:
     )
 
 
-def _float32(values: Any) -> np.ndarray:
-    """A JSON array of numbers (a simdjson ``Array``) as float32, through one buffer of doubles."""
+#: the keys of a fetched record other than ``values``, and `FetchResult`'s names for them
+_FETCH_KEYS = {"id": "id", "metadata": "metadata", "sparseValues": "sparse_values"}
+
+
+def _doubles(values: Any) -> bytes:
+    """A JSON array of numbers (a simdjson ``Array``) as the bytes of its float64 values."""
     if values is None:
-        return np.zeros(0, dtype=np.float32)
+        return b""
     if not isinstance(values, simdjson.Array):
         raise TypeError("values is not an array")
     try:
-        doubles = np.frombuffer(values.as_buffer(of_type="d"), dtype=np.float64)
+        return bytes(values.as_buffer(of_type="d"))
     except (TypeError, ValueError):  # an element simdjson does not read as a double
-        return np.asarray(values.as_list(), dtype=np.float32)
-    return doubles.astype(np.float32)
+        return np.asarray(values.as_list(), dtype=np.float64).tobytes()
+
+
+def _float32_rows(doubles: list[bytes]) -> list[np.ndarray]:
+    """Each record's doubles as a float32 row: one conversion when all have one length."""
+    if doubles and doubles[0] and all(len(d) == len(doubles[0]) for d in doubles):
+        matrix = np.frombuffer(b"".join(doubles), dtype=np.float64).astype(np.float32)
+        return list(matrix.reshape(len(doubles), -1))  # C-contiguous float32 rows
+    return [np.frombuffer(d, dtype=np.float64).astype(np.float32) for d in doubles]
 
 
 def _plain(value: Any) -> Any:

@@ -18,7 +18,7 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tenant_rag.lifecycle.portability.checksum import canonical_metadata, record_digest
+from tenant_rag.lifecycle.portability.checksum import Checksum, canonical_metadata, record_digest
 
 _LEN = struct.Struct("<Q")
 
@@ -124,3 +124,15 @@ def test_digests_of_known_records_never_change() -> None:
         record_digest("x", [1, 2], sparse, None).hex()
         == "91379255d82357705ad1520a2f3d05b9194cc24146629ef05fb471983e160e60"
     )
+
+
+@given(st.lists(st.binary(min_size=32, max_size=32), max_size=20), st.integers(0, 5))
+def test_add_all_is_add_of_each(digests: list[bytes], start: int) -> None:
+    one, many = Checksum(), Checksum()
+    for d in digests[:start]:
+        one.add(d)
+        many.add(d)
+    for d in digests[start:]:
+        one.add(d)
+    many.add_all(digests[start:])
+    assert one == many and one.hexdigest == many.hexdigest and many.count == len(digests)

@@ -135,6 +135,11 @@ class Checksum:
         self.count += 1
         self._sum = (self._sum + int.from_bytes(digest, "big")) % _MOD
 
+    def add_all(self, digests: Sequence[bytes]) -> None:
+        """``add`` each of ``digests`` (one reduction modulo 2**256 for all of them)."""
+        self.count += len(digests)
+        self._sum = (self._sum + sum(int.from_bytes(d, "big") for d in digests)) % _MOD
+
     def add_record(
         self,
         record_id: str,
