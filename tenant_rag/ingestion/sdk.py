@@ -36,6 +36,7 @@ wrappers) is used as it is.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -189,8 +190,7 @@ def fetch_reply_float32(raw: bytes) -> FetchResult:
 
 
 def _simd_fetch_result(raw: bytes) -> FetchResult:
-    # a parser per answer: its document must not outlive it, and two threads may fetch
-    reply = simdjson.Parser().parse(raw)
+    reply = _parser().parse(raw)
     if not isinstance(reply, simdjson.Object):
         raise TypeError("not a JSON object")
     vectors: dict[str, dict[str, Any]] = {}
@@ -239,11 +239,26 @@ def _doubles(values: Any) -> bytes:
 
 
 def _float32_rows(doubles: list[bytes]) -> list[np.ndarray]:
-    """Each record's doubles as a float32 row: one conversion when all have one length."""
+    """Each record's doubles as a float32 row (rows of one matrix when all have one length)."""
     if doubles and doubles[0] and all(len(d) == len(doubles[0]) for d in doubles):
-        matrix = np.frombuffer(b"".join(doubles), dtype=np.float64).astype(np.float32)
-        return list(matrix.reshape(len(doubles), -1))  # C-contiguous float32 rows
+        matrix = np.empty((len(doubles), len(doubles[0]) // 8), dtype=np.float32)
+        for row, d in zip(matrix, doubles, strict=True):
+            row[:] = np.frombuffer(d, dtype=np.float64)  # narrowed as astype does
+        return list(matrix)  # C-contiguous float32 rows
     return [np.frombuffer(d, dtype=np.float64).astype(np.float32) for d in doubles]
+
+
+_local = threading.local()
+
+
+def _parser() -> simdjson.Parser:
+    """This thread's simdjson parser, kept: it reuses its buffers (a big answer's worth)
+    instead of allocating and freeing them for every answer. A parser's document must not
+    outlive the next parse, so `_simd_fetch_result` keeps nothing of it."""
+    parser: simdjson.Parser | None = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = simdjson.Parser()
+    return parser
 
 
 def _plain(value: Any) -> Any:
