@@ -61,7 +61,8 @@ PENDING_LIMIT = 20_000
 #: peaks at about 40 MiB a page). Parsed as float32 (`PinnedIndex.fetch(float32=True)`) an
 #: answer costs less; on 40,000 records, memory above idle was 1.48x to 1.60x one page with
 #: half pages two in flight, 1.75x to 1.85x with whole pages two in flight, and 1.56x to
-#: 1.61x with whole pages one in flight, which makes half as many requests (about 1.5 ms of
+#: 1.61x with whole pages one in flight (1.71x once simdjson's buffers were kept per thread;
+#: 1.68x to 1.81x for 100,000 records), which makes half as many requests (about 1.5 ms of
 #: CPU each on either side).
 READBACK_URL_BYTES = FETCH_URL_BYTES
 #: Written row groups (their ids and digests, never values) that may wait for the read-back:
