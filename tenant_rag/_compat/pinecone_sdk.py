@@ -86,6 +86,8 @@ class RestTransport:
         self._response = RESTResponse
         self._check = raise_exceptions_or_return
         self.request: Callable[..., dict[str, Any]] = validate_and_convert_errors(self._request)
+        #: as ``request``, but the answer's body as it came (for a caller that parses it itself)
+        self.request_raw: Callable[..., bytes] = validate_and_convert_errors(self._send)
         # touch everything now, so a different SDK layout falls back at construction time
         _ = (api.rest_client.pool_manager, api.configuration.host, api.default_headers)
 
@@ -97,6 +99,18 @@ class RestTransport:
         body: bytes | None = None,
         query: list[tuple[str, str]] | None = None,
     ) -> dict[str, Any]:
+        data = self._send(method, path, body=body, query=query)
+        parsed = orjson.loads(data) if data else {}
+        return parsed if isinstance(parsed, dict) else {}
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        query: list[tuple[str, str]] | None = None,
+    ) -> bytes:
         from pinecone.openapi_support.exceptions import PineconeApiException
 
         api = self._api
@@ -119,5 +133,4 @@ class RestTransport:
             if isinstance(exc.body, bytes):
                 exc.body = exc.body.decode("utf-8", "replace")
             raise
-        parsed = orjson.loads(r.data) if r.data else {}
-        return parsed if isinstance(parsed, dict) else {}
+        return bytes(r.data or b"")

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import orjson
 
 from tenant_rag._compat.pinecone_sdk import (
@@ -406,15 +407,20 @@ class PinnedIndex:
             out.append(self._record(m, include_metadata=include_metadata, scored=True, view=view))
         return out
 
-    def fetch(self, ids: Sequence[str]) -> dict[str, Record]:
-        """The tenant's records with these ids that the principal may read (others are absent)."""
+    def fetch(self, ids: Sequence[str], *, float32: bool = False) -> dict[str, Record]:
+        """The tenant's records with these ids that the principal may read (others are absent).
+
+        ``float32``: each record's dense ``values`` as a float32 array (what Pinecone
+        stores) rather than a list of floats; a handle that can (`fetch_float32`, the lean
+        REST transport) parses them without a Python float per value.
+        """
         view = self.acl_view()
-        found = self._fetch_all(ids)
+        found = self._fetch_all(ids, float32=float32)
         if view.is_admin:
             return found
         return {rid: rec for rid, rec in found.items() if view.allows(rec.metadata)}
 
-    def _fetch_all(self, ids: Sequence[str]) -> dict[str, Record]:
+    def _fetch_all(self, ids: Sequence[str], *, float32: bool = False) -> dict[str, Record]:
         """Fetch by id without the principal's view (writers' bookkeeping, and `fetch`).
 
         Metadata comes back in the public form (`public_acl_field`), which
@@ -422,9 +428,12 @@ class PinnedIndex:
         """
         usage.guard(self.tenant, self.index_name, "fetch", len(ids))
         out: dict[str, Record] = {}
+        fetch = self.index.fetch
+        if float32 and self._float32_rows and hasattr(self.index, "fetch_float32"):
+            fetch = self.index.fetch_float32
         for start in range(0, len(ids), MAX_IDS_PER_REQUEST):
             chunk = [self.scope.stored_id(i) for i in ids[start : start + MAX_IDS_PER_REQUEST]]
-            resp = self._call(self.index.fetch, ids=chunk, namespace=self.namespace)
+            resp = self._call(fetch, ids=chunk, namespace=self.namespace)
             usage.emit(
                 usage.UsageEvent(
                     self.tenant,
@@ -437,6 +446,8 @@ class PinnedIndex:
             )
             for vec in (resp.vectors or {}).values():
                 rec = self._record(vec, include_metadata=True)
+                if float32 and float32_row(rec.values) is None:
+                    rec.values = np.asarray(rec.values, dtype=np.float32)  # type: ignore[assignment]
                 out[rec.id] = rec
         return out
 
@@ -641,9 +652,12 @@ class PinnedIndex:
             metadata = self.scope.public_metadata(md)  # a copy
             if ACL_FIELD in metadata:
                 public_acl_field(metadata)
+        values: Any = fields.get("values")
+        if float32_row(values) is None:  # a float32 row (`fetch(float32=True)`) stays one
+            values = list(values) if values is not None else []
         return Record(
             id=self.scope.public_id(stored_id),
-            values=list(fields.get("values") or []),
+            values=values,
             metadata=metadata,
             sparse_values=_sparse_dict(sparse),
             score=fields.get("score") if scored else None,

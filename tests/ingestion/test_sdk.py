@@ -15,11 +15,21 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pinecone.exceptions import ForbiddenException, PineconeApiException
 
 from tenant_rag.connection import ensure_index
-from tenant_rag.ingestion.sdk import LeanRestIndex, UpsertResult, lean_handle
+from tenant_rag.ingestion.sdk import (
+    LeanRestIndex,
+    UpsertResult,
+    _fetch_result,
+    fetch_reply_float32,
+    lean_handle,
+)
 from tenant_rag.local import LocalServer, start
 from tenant_rag.local.faults import FaultConfig
 from tenant_rag.tenancy.pinned import PinnedIndex
@@ -223,3 +233,110 @@ def test_on_the_wire_the_fast_path_sends_what_the_sdk_sends() -> None:
         want = {k.lower(): v for k, v in sdk_headers.items() if k.title() in keys}
         got = {k.lower(): v for k, v in lean_headers.items() if k.title() in keys}
         assert got == want and want["api-key"] == "pc-secret-key"
+
+
+def test_fetch_float32_returns_what_fetch_returns_as_float32(
+    shared_local_server: LocalServer,
+) -> None:
+    """The read-back's fetch (simdjson, a buffer of doubles a record) against the orjson one."""
+    name = f"dot-{uuid.uuid4().hex[:10]}"
+    index = ensure_index(shared_local_server.client(), name, dimension=DIM, metric="dotproduct")
+    recs = _records(25)
+    recs[3]["values"] = [0.0] * DIM  # zeros: the server may spell them as integers
+    recs[4]["values"] = [1e-40, -3.4028234663852886e38] + [2.0**-149] * (DIM - 2)  # extremes
+    index.upsert(vectors=recs, namespace="f")
+    index.upsert(
+        vectors=[
+            {
+                "id": "sp#0",
+                "values": [0.2] * DIM,
+                "sparse_values": {"indices": [3], "values": [1.5]},
+            }
+        ],
+        namespace="f",
+    )
+    ids = [r["id"] for r in recs] + ["sp#0", "absent#0"]
+    lean = lean_handle(index)
+    plain = lean.fetch(ids=ids, namespace="f")
+    fast = lean.fetch_float32(ids=ids, namespace="f")
+    assert set(fast.vectors) == set(plain.vectors) == set(ids[:-1])
+    assert fast.namespace == plain.namespace and fast.usage == plain.usage
+    for rid, vec in plain.vectors.items():
+        got = fast.vectors[rid]
+        assert got["values"].dtype == np.float32
+        assert got["values"].tobytes() == np.asarray(vec["values"], dtype=np.float32).tobytes()
+        assert {k: v for k, v in got.items() if k != "values"} == {
+            k: v for k, v in vec.items() if k != "values"
+        }
+    pinned = PinnedIndex(lean, "acme")
+    PinnedIndex(index, "acme").upsert(recs[:3])
+    got32 = pinned.fetch([r["id"] for r in recs[:3]], float32=True)
+    got = pinned.fetch([r["id"] for r in recs[:3]])
+    assert {k: (r.metadata, list(r.values)) for k, r in got32.items()} == {
+        k: (r.metadata, r.values) for k, r in got.items()
+    }
+    assert PinnedIndex(lean, "other").fetch([recs[0]["id"]], float32=True) == {}
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.text(min_size=1, max_size=12),
+            st.lists(st.floats(width=32, allow_nan=False, allow_infinity=False), max_size=6),
+            st.dictionaries(
+                st.text(max_size=6),
+                st.one_of(
+                    st.text(max_size=8),
+                    st.booleans(),
+                    st.integers(-(2**53), 2**53),
+                    st.floats(allow_nan=False, allow_infinity=False),
+                    st.lists(st.text(max_size=4), max_size=3),
+                ),
+                max_size=4,
+            ),
+        ),
+        max_size=6,
+        unique_by=lambda t: t[0],
+    )
+)
+def test_fetch_reply_float32_parses_as_orjson_does(
+    recs: list[tuple[str, list[float], dict[str, Any]]],
+) -> None:
+    """Any answer, spelled as orjson or as the stdlib writes it: the same records as orjson reads."""
+    reply = {
+        "vectors": {
+            rid: {"id": rid, "values": [float(np.float32(v)) for v in values], "metadata": md}
+            for rid, values, md in recs
+        },
+        "namespace": "n",
+        "usage": {"readUnits": 1},
+    }
+    for raw in (orjson.dumps(reply), json.dumps(reply, ensure_ascii=True).encode()):
+        got = fetch_reply_float32(raw)
+        want = _fetch_result(orjson.loads(raw))
+        assert set(got.vectors) == set(want.vectors) and got.usage == want.usage
+        for rid, vec in want.vectors.items():
+            mine = got.vectors[rid]
+            assert mine["values"].tobytes() == np.asarray(vec["values"], np.float32).tobytes()
+            assert mine["metadata"] == vec["metadata"] and mine["id"] == vec["id"]
+
+
+def test_fetch_reply_float32_reads_odd_answers_as_the_orjson_path_does() -> None:
+    """Values simdjson cannot read as doubles, and answers that are not objects: as orjson."""
+    for raw in (
+        b'{"vectors":{"a":{"id":"a","values":[1,2.5,true]}},"namespace":"n"}',
+        b'{"vectors":{"a":{"id":"a","values":[1,2.5,-0.0,18446744073709551615]}}}',
+        b'{"vectors":{"a":{"id":"a"}},"usage":{"read_units":3}}',
+        b"[1, 2]",
+        b"",
+    ):
+        got = fetch_reply_float32(raw)
+        reply = orjson.loads(raw) if raw else {}
+        want = _fetch_result(reply if isinstance(reply, dict) else {})
+        assert set(got.vectors) == set(want.vectors) and got.usage == want.usage
+        for rid, vec in want.vectors.items():
+            mine = got.vectors[rid]["values"]
+            assert mine.dtype == np.float32
+            assert mine.tobytes() == np.asarray(vec["values"], np.float32).tobytes()
+    with pytest.raises(orjson.JSONDecodeError):
+        fetch_reply_float32(b'{"vectors":')

@@ -36,6 +36,7 @@ import orjson
 ALGORITHM = "tenant-rag-set-sha256/1"
 _MOD = 1 << 256
 _LEN = struct.Struct("<Q")
+_NO_SPARSE = _LEN.pack(0)
 
 
 def canonical_metadata(metadata: Mapping[str, Any] | None) -> bytes:
@@ -44,7 +45,21 @@ def canonical_metadata(metadata: Mapping[str, Any] | None) -> bytes:
     Pinecone keeps metadata numbers as 64-bit floats; strings, booleans and
     lists of strings pass as they are. An empty or missing metadata is ``{}``.
     """
-    return orjson.dumps(_floats(dict(metadata or {})), option=orjson.OPT_SORT_KEYS)
+    md = metadata or {}
+    if type(md) is not dict:
+        return orjson.dumps(_floats(dict(md)), option=orjson.OPT_SORT_KEYS)
+    # `_floats` of a dict, with its common values (exactly str, float, bool, None: kept;
+    # exactly int: made float) done inline: metadata is usually flat, and this runs for
+    # every record an import reads and reads back
+    flat = {}
+    for key, value in md.items():
+        kind = type(value)
+        if kind is int:
+            value = float(value)
+        elif not (kind is str or kind is float or kind is bool or value is None):
+            value = _floats(value)
+        flat[key if type(key) is str else str(key)] = value
+    return orjson.dumps(flat, option=orjson.OPT_SORT_KEYS)
 
 
 def _floats(value: Any) -> Any:
@@ -71,11 +86,20 @@ def record_digest(
     numbers; ``metadata`` may be given already canonical (bytes from
     `canonical_metadata`).
     """
-    h = hashlib.sha256()
     rid = record_id.encode("utf-8")
+    dense = _f32(values)
+    if not sparse:  # the common case, hashed as one buffer (the same bytes as below)
+        md = metadata if isinstance(metadata, bytes) else canonical_metadata(metadata)
+        pack = _LEN.pack
+        return hashlib.sha256(
+            b"".join(
+                (pack(len(rid)), rid, pack(dense.size), dense.tobytes(), _NO_SPARSE)
+                + (pack(len(md)), md)
+            )
+        ).digest()
+    h = hashlib.sha256()
     h.update(_LEN.pack(len(rid)))
     h.update(rid)
-    dense = _f32(values)
     h.update(_LEN.pack(dense.size))
     h.update(dense.tobytes())
     if sparse:
@@ -110,6 +134,11 @@ class Checksum:
     def add(self, digest: bytes) -> None:
         self.count += 1
         self._sum = (self._sum + int.from_bytes(digest, "big")) % _MOD
+
+    def add_all(self, digests: Sequence[bytes]) -> None:
+        """``add`` each of ``digests`` (one reduction modulo 2**256 for all of them)."""
+        self.count += len(digests)
+        self._sum = (self._sum + sum(int.from_bytes(d, "big") for d in digests)) % _MOD
 
     def add_record(
         self,

@@ -226,9 +226,13 @@ class TenantEndpoint:
         if group:
             yield group
 
-    def fetch(self, ids: Sequence[str]) -> list[Record]:
-        """The tenant's records with these ids, in the order given (missing ids skipped)."""
-        found = self.pinned.fetch(list(ids))
+    def fetch(self, ids: Sequence[str], *, float32: bool = False) -> list[Record]:
+        """The tenant's records with these ids, in the order given (missing ids skipped).
+
+        ``float32``: values as float32 arrays (`PinnedIndex.fetch`), for a caller that
+        digests them (the import's read-back) rather than one that writes them on.
+        """
+        found = self.pinned.fetch(list(ids), float32=float32)
         return [found[i] for i in ids if i in found]
 
     def pages(self) -> Iterator[Page]:

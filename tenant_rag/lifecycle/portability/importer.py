@@ -413,8 +413,7 @@ def _pipeline(
 
     try:
         for part in prefetch(_decoded(files)):
-            for digest in part.digests:
-                read.add(digest)
+            read.add_all(part.digests)
             wrote = write and (part.file, part.group) >= resume_at
             batches = dest.batches(part.rows.records) if wrote else []
             for (done, did), count in upserts.submit((part, wrote), batches):

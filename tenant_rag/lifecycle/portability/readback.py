@@ -19,12 +19,14 @@ still missing or different after that fails the verification, and the error
 names it. Nothing is weakened: a record counts as verified only when the
 destination returned it equal to the export's.
 
-**Two fetches in flight.** Each read-back fetch costs the destination its
+**Fetches in flight.** Each read-back fetch costs the destination its
 answer (reading and encoding the records) and the client its parsing (JSON
-floats) and digests, one after the other if sent one at a time. So
-``fetches`` requests (two) are kept in flight on a small thread pool, each
-parsed and digested on its thread: the destination answers the next while
-the client parses this one. Results are taken in order.
+floats, read as float32 without a Python float per value) and digests. Up to
+``fetches`` requests are kept in flight on a small thread pool, each parsed
+and digested on its thread, so the destination may answer the next while the
+client parses this one; results are taken in order. The default is one whole
+page at a time (`FETCHES_IN_FLIGHT`): the import's upserts in flight keep the
+destination busy meanwhile, and fewer, larger requests cost both sides less.
 
 **Memory** stays bounded: the queue holds at most ``depth`` row groups' ids
 and digests (never values), a fetch keeps only the digests of its records
@@ -54,17 +56,23 @@ T = TypeVar("T")
 SETTLE_SECONDS = 60.0
 #: Pending (not yet readable) records that make the worker settle before taking more work.
 PENDING_LIMIT = 20_000
-#: Ids per read-back fetch, in URL bytes: half a page, since its response is parsed while
-#: the writer holds a row group and two upsert bodies (memory stays under two pages above
-#: idle: 1.29x on 20,000 records, 1.37x with quarter pages the run before; quarter pages
-#: make twice as many requests, which costs the server more)
-READBACK_URL_BYTES = FETCH_URL_BYTES // 2
+#: Ids per read-back fetch, in URL bytes: a whole page, one fetch per row group written.
+#: Half pages, two in flight, were used while answers were parsed into Python floats (orjson
+#: peaks at about 40 MiB a page). Parsed as float32 (`PinnedIndex.fetch(float32=True)`) an
+#: answer costs less; on 40,000 records, memory above idle was 1.48x to 1.60x one page with
+#: half pages two in flight, 1.75x to 1.85x with whole pages two in flight, and 1.56x to
+#: 1.61x with whole pages one in flight (1.71x once simdjson's buffers were kept per thread;
+#: 1.68x to 1.81x for 100,000 records), which makes half as many requests (about 1.5 ms of
+#: CPU each on either side).
+READBACK_URL_BYTES = FETCH_URL_BYTES
 #: Written row groups (their ids and digests, never values) that may wait for the read-back:
 #: enough that the writer does not wait for a read-back answer that happens to be slow (about
 #: 40 KB of Python objects each)
 ROW_GROUPS_QUEUED = 8
-#: Read-back fetch requests in flight at once (each parsed and digested on its own thread).
-FETCHES_IN_FLIGHT = 2
+#: Read-back fetch requests in flight at once (each parsed and digested on its own thread):
+#: one, since answers became cheap to parse (see `READBACK_URL_BYTES`); the upserts in flight
+#: keep the destination busy while the client parses it.
+FETCHES_IN_FLIGHT = 1
 #: How many ids of the records still missing an error message names.
 NAMED_IDS = 20
 _FIRST_DELAY = 0.05
@@ -205,7 +213,7 @@ class ReadBack:
 
     def _digests(self, page: list[str]) -> dict[str, bytes]:
         """Fetch a page of ids; the digest of each record the destination returned."""
-        return {rec.id: digest_of(rec) for rec in self.dest.fetch(page)}
+        return {rec.id: digest_of(rec) for rec in self.dest.fetch(page, float32=True)}
 
     def _compare(self, wanted: dict[str, bytes], there: dict[str, bytes], *, first: bool) -> None:
         """Count the records returned equal; keep the others pending (or still pending)."""
@@ -218,12 +226,12 @@ class ReadBack:
             elif first:
                 self._pending[rid] = digest
 
-    def _check(self, expected: Iterable[tuple[str, bytes]], *, first: bool) -> None:
-        """Fetch these records one page at a time; count the equal ones, keep the others
-        pending (the settle loop's rounds, which wait between them anyway)."""
+    def _check(self, expected: Iterable[tuple[str, bytes]]) -> None:
+        """Read pending records again, one page at a time: count the ones now equal, keep the
+        others pending (the settle loop's rounds, which wait between them anyway)."""
         wanted = dict(expected)
         for page in self.dest.pages_of(wanted, url_bytes_max=READBACK_URL_BYTES):
-            self._compare({rid: wanted[rid] for rid in page}, self._digests(page), first=first)
+            self._compare({rid: wanted[rid] for rid in page}, self._digests(page), first=False)
 
     def _settle(self) -> None:
         """Read pending records again with backoff until they all match or ``settle`` s pass."""
@@ -236,7 +244,7 @@ class ReadBack:
             time.sleep(min(delay, left))
             delay = min(delay * 2, _MAX_DELAY)
             self.result.retries += 1
-            self._check(list(self._pending.items()), first=False)
+            self._check(list(self._pending.items()))
         self.result.missing_count = len(self._pending)
         self.result.missing_ids = sorted(self._pending)[:NAMED_IDS]
 
