@@ -90,45 +90,32 @@ SINGLE_SHARD_CODE_DIMS = 2.0
 _builder: ThreadPoolExecutor | None = None
 _builder_lock = threading.Lock()
 _thread_setup = threading.local()
-
-
-def _faiss_thread() -> None:
-    """``_faiss()`` once per thread (its OpenMP setting), not once per query."""
-    if not getattr(_thread_setup, "done", False):
-        _faiss()
-        _thread_setup.done = True
-
-
-# Shares a query's shard scans with the query's own thread (``sharing.Helper``).
-_helper = Helper("tenant-rag-ann-scan", on_start=_faiss_thread)
+_faiss_mod: Any = None
 
 
 def _faiss() -> Any:
     """faiss, with OpenMP at one thread *for the calling thread*.
 
     OpenMP's thread count is a per-thread setting (a new thread starts from the process
-    default, one per core), so every thread that calls faiss sets it. A single query
-    gains nothing from a team of threads, and on a shared 2-core machine waking and
-    synchronising one costs more than the work (benchmarks/FIGURES.md). Imported on first
-    use only: a server whose namespaces are
-    all below the threshold never loads faiss.
+    default, one per core), so every thread that calls faiss sets it, once (a thread-local
+    flag: not once per query). A single query gains nothing from a team of threads, and on
+    a shared 2-core machine waking and synchronising one costs more than the work
+    (benchmarks/FIGURES.md). Imported on first use only: a server whose namespaces are all
+    below the threshold never loads faiss.
     """
-    import faiss
-
-    faiss.omp_set_num_threads(1)
-    return faiss
-
-
-_faiss_mod: Any = None
-
-
-def _faiss_module() -> Any:
-    """faiss, once the calling thread has set its OpenMP threads (``_faiss_thread``)."""
     global _faiss_mod
-    if _faiss_mod is None:
-        _faiss_mod = _faiss()
-    _faiss_thread()
+    if not getattr(_thread_setup, "done", False):
+        if _faiss_mod is None:
+            import faiss
+
+            _faiss_mod = faiss
+        _faiss_mod.omp_set_num_threads(1)
+        _thread_setup.done = True
     return _faiss_mod
+
+
+# Shares a query's shard scans with the query's own thread (``sharing.Helper``).
+_helper = Helper("tenant-rag-ann-scan", on_start=_faiss)
 
 
 def ann_min_rows() -> int:
@@ -421,7 +408,7 @@ class AnnIndex:
         def finish(slots: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
             return score(np.concatenate(slots))
 
-        _faiss_thread()
+        _faiss()
         if len(shards) == 1 or not self.share_scans:
             return [finish([scan(i) for i in range(len(shards))])]
         return _helper.share(range(len(shards)), scan, finish)
@@ -452,7 +439,7 @@ def row_dots(table: np.ndarray, q: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """
     out = np.empty(len(rows), dtype=np.float32)
     if len(rows):
-        faiss = _faiss_module()
+        faiss = _faiss()
         ids = np.ascontiguousarray(rows, dtype=np.int64)
         faiss.fvec_inner_products_by_idx(
             faiss.swig_ptr(out),
