@@ -3,9 +3,9 @@
 Why this shape (measurements in docs/design.md, "Approximate search"):
 
 * A namespace below ``ann_min_rows()`` is searched exactly, as before (it is fast there).
-* Above it, a faiss ``PQ{d/2}x4fs_64`` index (2 dimensions per 4-bit code: 1/16 of the
-  float32 bytes; blocks of 64 rows; codes on 2 MiB pages where Linux allows), or, for a
-  namespace built past one shard, ``PQ{d/2.4}x4fs_64`` (2.4 dimensions per code on average:
+* Above it, a faiss ``PQ{d/2}x4fs_128`` index (2 dimensions per 4-bit code: 1/16 of the
+  float32 bytes; blocks of 128 rows; codes on 2 MiB pages where Linux allows), or, for a
+  namespace built past one shard, ``PQ{d/2.4}x4fs_128`` (2.4 dimensions per code on average:
   at 384 dimensions 96 codes of 2 dimensions and 64 of 3, 80 bytes a row instead of 96), is
   scanned with SIMD lookup tables for the best ``RERANK`` candidates of each shard, and those
   are re-scored exactly against the namespace's float32 matrix. Returned scores
@@ -169,8 +169,10 @@ class AnnIndex:
     huge_pages = True  # collapse the shards' codes into 2 MiB pages (``hugepages``)
     share_scans = True  # several shards: share them with the helper thread (``_search``)
     # Rows per block of the fast scan's code layout (faiss's ``bbs``; its default is 32):
-    # 64 scanned a 262,144-row shard 3-4% faster here (docs/scale.md, third pass).
-    block_rows = 64
+    # 64 scanned a 262,144-row shard 3-4% faster than 32 (docs/scale.md, third pass), and
+    # 128 another 2.4% faster than 64 with 160 codes a row (0.741 against 0.759 ms, 16
+    # interleaved rounds, twice; the same with 192 codes: docs/scale.md, fifth pass).
+    block_rows = 128
 
     def __init__(self, dimension: int, metric: str) -> None:
         self.dimension = dimension
