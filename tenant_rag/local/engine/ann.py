@@ -171,7 +171,7 @@ class AnnIndex:
     # Rows per block of the fast scan's code layout (faiss's ``bbs``; its default is 32):
     # 64 scanned a 262,144-row shard 3-4% faster than 32 (docs/scale.md, third pass), and
     # 128 another 2.4% faster than 64 with 160 codes a row (0.741 against 0.759 ms, 16
-    # interleaved rounds, twice; the same with 192 codes: docs/scale.md, fifth pass).
+    # interleaved rounds, twice) and no slower with 192 (docs/scale.md, fifth pass).
     block_rows = 128
 
     def __init__(self, dimension: int, metric: str) -> None:
