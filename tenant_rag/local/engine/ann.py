@@ -3,9 +3,9 @@
 Why this shape (measurements in docs/design.md, "Approximate search"):
 
 * A namespace below ``ann_min_rows()`` is searched exactly, as before (it is fast there).
-* Above it, a faiss ``PQ{d/2}x4fs_64`` index (2 dimensions per 4-bit code: 1/16 of the
-  float32 bytes; blocks of 64 rows; codes on 2 MiB pages where Linux allows), or, for a
-  namespace built past one shard, ``PQ{d/2.4}x4fs_64`` (2.4 dimensions per code on average:
+* Above it, a faiss ``PQ{d/2}x4fs_128`` index (2 dimensions per 4-bit code: 1/16 of the
+  float32 bytes; blocks of 128 rows; codes on 2 MiB pages where Linux allows), or, for a
+  namespace built past one shard, ``PQ{d/2.4}x4fs_128`` (2.4 dimensions per code on average:
   at 384 dimensions 96 codes of 2 dimensions and 64 of 3, 80 bytes a row instead of 96), is
   scanned with SIMD lookup tables for the best ``RERANK`` candidates of each shard, and those
   are re-scored exactly against the namespace's float32 matrix. Returned scores
@@ -90,45 +90,32 @@ SINGLE_SHARD_CODE_DIMS = 2.0
 _builder: ThreadPoolExecutor | None = None
 _builder_lock = threading.Lock()
 _thread_setup = threading.local()
-
-
-def _faiss_thread() -> None:
-    """``_faiss()`` once per thread (its OpenMP setting), not once per query."""
-    if not getattr(_thread_setup, "done", False):
-        _faiss()
-        _thread_setup.done = True
-
-
-# Shares a query's shard scans with the query's own thread (``sharing.Helper``).
-_helper = Helper("tenant-rag-ann-scan", on_start=_faiss_thread)
+_faiss_mod: Any = None
 
 
 def _faiss() -> Any:
     """faiss, with OpenMP at one thread *for the calling thread*.
 
     OpenMP's thread count is a per-thread setting (a new thread starts from the process
-    default, one per core), so every thread that calls faiss sets it. A single query
-    gains nothing from a team of threads, and on a shared 2-core machine waking and
-    synchronising one costs more than the work (benchmarks/FIGURES.md). Imported on first
-    use only: a server whose namespaces are
-    all below the threshold never loads faiss.
+    default, one per core), so every thread that calls faiss sets it, once (a thread-local
+    flag: not once per query). A single query gains nothing from a team of threads, and on
+    a shared 2-core machine waking and synchronising one costs more than the work
+    (benchmarks/FIGURES.md). Imported on first use only: a server whose namespaces are all
+    below the threshold never loads faiss.
     """
-    import faiss
-
-    faiss.omp_set_num_threads(1)
-    return faiss
-
-
-_faiss_mod: Any = None
-
-
-def _faiss_module() -> Any:
-    """faiss, once the calling thread has set its OpenMP threads (``_faiss_thread``)."""
     global _faiss_mod
-    if _faiss_mod is None:
-        _faiss_mod = _faiss()
-    _faiss_thread()
+    if not getattr(_thread_setup, "done", False):
+        if _faiss_mod is None:
+            import faiss
+
+            _faiss_mod = faiss
+        _faiss_mod.omp_set_num_threads(1)
+        _thread_setup.done = True
     return _faiss_mod
+
+
+# Shares a query's shard scans with the query's own thread (``sharing.Helper``).
+_helper = Helper("tenant-rag-ann-scan", on_start=_faiss)
 
 
 def ann_min_rows() -> int:
@@ -182,8 +169,10 @@ class AnnIndex:
     huge_pages = True  # collapse the shards' codes into 2 MiB pages (``hugepages``)
     share_scans = True  # several shards: share them with the helper thread (``_search``)
     # Rows per block of the fast scan's code layout (faiss's ``bbs``; its default is 32):
-    # 64 scanned a 262,144-row shard 3-4% faster here (docs/scale.md, third pass).
-    block_rows = 64
+    # 64 scanned a 262,144-row shard 3-4% faster than 32 (docs/scale.md, third pass), and
+    # 128 another 2.4% faster than 64 with 160 codes a row (0.741 against 0.759 ms, 16
+    # interleaved rounds, twice) and no slower with 192 (docs/scale.md, fifth pass).
+    block_rows = 128
 
     def __init__(self, dimension: int, metric: str) -> None:
         self.dimension = dimension
@@ -421,7 +410,7 @@ class AnnIndex:
         def finish(slots: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
             return score(np.concatenate(slots))
 
-        _faiss_thread()
+        _faiss()
         if len(shards) == 1 or not self.share_scans:
             return [finish([scan(i) for i in range(len(shards))])]
         return _helper.share(range(len(shards)), scan, finish)
@@ -452,7 +441,7 @@ def row_dots(table: np.ndarray, q: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """
     out = np.empty(len(rows), dtype=np.float32)
     if len(rows):
-        faiss = _faiss_module()
+        faiss = _faiss()
         ids = np.ascontiguousarray(rows, dtype=np.int64)
         faiss.fvec_inner_products_by_idx(
             faiss.swig_ptr(out),
