@@ -48,6 +48,19 @@ def _records(n: int, *, tag: str = "a") -> list[dict[str, Any]]:
     ]
 
 
+def _dotproduct_index_with(server: LocalServer, recs: list[dict[str, Any]]) -> Any:
+    """A fresh dotproduct index (sparse values need it) holding ``recs`` and one sparse record
+    ``sp#0``, all in namespace ``f``."""
+    name = f"dot-{uuid.uuid4().hex[:10]}"
+    index = ensure_index(server.client(), name, dimension=DIM, metric="dotproduct")
+    index.upsert(vectors=recs, namespace="f")
+    sparse = {"indices": [3], "values": [1.5]}
+    index.upsert(
+        vectors=[{"id": "sp#0", "values": [0.2] * DIM, "sparse_values": sparse}], namespace="f"
+    )
+    return index
+
+
 def test_fast_path_stores_exactly_what_the_sdk_path_stores(index: Any) -> None:
     lean = lean_handle(index)
     assert isinstance(lean, LeanRestIndex) and lean._transport is not None
@@ -126,20 +139,8 @@ def test_values_orjson_cannot_encode_fall_back_to_the_sdk(index: Any) -> None:
 
 
 def test_fast_fetch_returns_what_the_sdk_fetch_returns(shared_local_server: LocalServer) -> None:
-    name = f"dot-{uuid.uuid4().hex[:10]}"  # sparse values need the dotproduct metric
-    index = ensure_index(shared_local_server.client(), name, dimension=DIM, metric="dotproduct")
     recs = _records(30)
-    index.upsert(vectors=recs, namespace="f")
-    index.upsert(
-        vectors=[
-            {
-                "id": "sp#0",
-                "values": [0.2] * DIM,
-                "sparse_values": {"indices": [3], "values": [1.5]},
-            }
-        ],
-        namespace="f",
-    )
+    index = _dotproduct_index_with(shared_local_server, recs)
     odd = "a b/c&d=e?f+g%20#1"  # every character a query string must escape
     index.upsert(vectors=[{"id": odd, "values": [0.3] * DIM}], namespace="f")
     ids = [r["id"] for r in recs[:12]] + ["sp#0", odd, "absent#0"]
@@ -239,22 +240,10 @@ def test_fetch_float32_returns_what_fetch_returns_as_float32(
     shared_local_server: LocalServer,
 ) -> None:
     """The read-back's fetch (simdjson, a buffer of doubles a record) against the orjson one."""
-    name = f"dot-{uuid.uuid4().hex[:10]}"
-    index = ensure_index(shared_local_server.client(), name, dimension=DIM, metric="dotproduct")
     recs = _records(25)
     recs[3]["values"] = [0.0] * DIM  # zeros: the server may spell them as integers
     recs[4]["values"] = [1e-40, -3.4028234663852886e38] + [2.0**-149] * (DIM - 2)  # extremes
-    index.upsert(vectors=recs, namespace="f")
-    index.upsert(
-        vectors=[
-            {
-                "id": "sp#0",
-                "values": [0.2] * DIM,
-                "sparse_values": {"indices": [3], "values": [1.5]},
-            }
-        ],
-        namespace="f",
-    )
+    index = _dotproduct_index_with(shared_local_server, recs)
     ids = [r["id"] for r in recs] + ["sp#0", "absent#0"]
     lean = lean_handle(index)
     plain = lean.fetch(ids=ids, namespace="f")
