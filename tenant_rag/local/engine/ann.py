@@ -528,6 +528,7 @@ class AnnIndex:
             "indexed": self.ntotal - self.dead,
             "dead": self.dead,
             "pending": len(self.pending),
+            "margin": self.margin,  # of the re-scoring cut; infinity: no cut
             **self.counts,
         }
 
