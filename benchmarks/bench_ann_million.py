@@ -69,12 +69,19 @@ def variant(dims: float, share: float, **extra: Any) -> type[ann.AnnIndex]:
 
 
 def serial_candidates(
-    self: ann.AnnIndex, mat: Any, q: np.ndarray, metric: str, count: int, mask: Any = None
+    self: ann.AnnIndex,
+    mat: Any,
+    q: np.ndarray,
+    metric: str,
+    count: int,
+    mask: Any = None,
+    *,
+    k: int = 10,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The previous design: both halves scan, then the calling thread re-scores them all."""
     live = max(self.ntotal - self.dead, 1)
     want = min(self.ntotal, int(count * self.ntotal / live) + 1)
-    parts = self._search(self._prepare(q.reshape(1, -1)), want, lambda s: (s, s))
+    parts = self._search(self._prepare(q.reshape(1, -1)), want, lambda f: (f[0], f[0]))
     rows = self.slot_row[np.concatenate([p[0] for p in parts])]
     rows = rows[rows >= 0]
     return rows, mat.scores(q, None, metric, rows)
@@ -119,11 +126,10 @@ def fixed_halves_search(
 
     def scan(first: int, stop: int) -> list[tuple[np.ndarray, np.ndarray]]:
         ann._faiss()
-        slots = []
-        for i in range(first, stop):
-            local = shards[i].search(qv, min(per, shards[i].ntotal))[1][0]
-            slots.append(local[local >= 0] + i * ann.SHARD_ROWS)
-        return [score(np.concatenate(slots))]
+        found = [self._scan(shards[i], i, qv, per) for i in range(first, stop)]
+        return [
+            score((np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found])))
+        ]
 
     half = (len(shards) + 1) // 2
     other = _halves_pool.submit(scan, half, len(shards))

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pinecone import Pinecone
 
 from tenant_rag.local import LocalServer, start
@@ -398,3 +400,87 @@ def test_the_code_layout_keeps_every_dimension_and_every_inner_product(dim: int)
     assert px.shape == (5, width)
     np.testing.assert_allclose(px @ px.T, x @ x.T, rtol=1e-5, atol=1e-4)
     assert np.count_nonzero(px, axis=1).max() <= dim
+
+
+def _clustered(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` rows around 30 centres (as text embeddings cluster by topic), and the centres."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((30, DIM)).astype(np.float32)
+    rows = centres[np.arange(n) % 30] + 0.35 * rng.standard_normal((n, DIM)).astype(np.float32)
+    return rows.astype(np.float32), centres
+
+
+def test_the_error_bounded_cut_rescores_fewer_candidates_and_finds_the_same(
+    local_server: LocalServer,
+) -> None:
+    """Cosine: the build measures how far faiss's estimates fall below exact scores, and a
+    query re-scores only candidates within that margin of its k-th best exact score. On
+    clustered rows (structure like text embeddings') most of the 300 candidates are far
+    below; the answers stay those of exact search."""
+    index = make_index(local_server.client(), "cut", dimension=DIM)
+    data, centres = _clustered(N, seed=1)
+    _fill(index, data)
+    rng = np.random.default_rng(2)
+    queries = centres[np.arange(30) % 30] + 0.35 * rng.standard_normal((30, DIM))
+    index.query(vector=queries[0].tolist(), top_k=1, namespace="big")
+    _wait_ready(local_server, "cut")
+    built = local_server.engine.index("cut")._ns["big"].ann
+    assert built is not None and 0 < built.margin < 1
+    before = _info(local_server, "cut")
+    hits = 0
+    for q in queries:
+        res = index.query(vector=q.tolist(), top_k=10, namespace="big")
+        want = {f"r{i}" for i in _exact(data, q, "cosine", 10)}
+        hits += len(want & {m.id for m in res.matches})
+    after = _info(local_server, "cut")
+    assert hits / (10 * len(queries)) >= 0.98
+    assert after["ann"] - before["ann"] == len(queries)
+    rescored = (after["rescored"] - before["rescored"]) / len(queries)
+    assert ann.CUT_FIRST <= rescored < 0.5 * ann.RERANK
+
+
+@pytest.mark.parametrize("metric", ["dotproduct", "euclidean"])
+def test_other_metrics_rescore_every_candidate(local_server: LocalServer, metric: str) -> None:
+    """Their estimates' error scales with the vectors' norms: no margin, no cut."""
+    name = f"nocut-{metric[:3]}"
+    index = make_index(local_server.client(), name, dimension=DIM, metric=metric)
+    data, centres = _clustered(N, seed=1)
+    _fill(index, data)
+    index.query(vector=centres[0].tolist(), top_k=1, namespace="big")
+    _wait_ready(local_server, name)
+    assert local_server.engine.index(name)._ns["big"].ann.margin == float("inf")
+    before = _info(local_server, name)["rescored"]
+    index.query(vector=centres[1].tolist(), top_k=10, namespace="big")
+    assert _info(local_server, name)["rescored"] - before == ann.RERANK + 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n=st.integers(0, 400),
+    k=st.integers(1, 60),
+    margin=st.floats(0.0, 0.5),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_the_cut_keeps_the_top_k_whenever_estimates_err_within_the_margin(
+    n: int, k: int, margin: float, seed: int
+) -> None:
+    """If no estimate falls more than ``margin`` below its exact score, the rows the cut
+    keeps hold the top k of all rows, with their exact scores."""
+    rng = np.random.default_rng(seed)
+    exact = rng.standard_normal(n).astype(np.float32)
+    est = (exact - rng.uniform(-0.5, 1.0, n) * margin).astype(np.float32)
+    rows = rng.permutation(10 * n + 1)[:n].astype(np.int64)
+    score_of = dict(zip(rows.tolist(), exact.tolist(), strict=True))
+    scored: list[int] = []
+
+    def score(rs: np.ndarray) -> np.ndarray:
+        scored.extend(rs.tolist())
+        return np.asarray([score_of[r] for r in rs.tolist()], dtype=np.float32)
+
+    kept, scores = ann._rescore(rows, est, score, k, margin)
+    assert sorted(scored) == sorted(kept.tolist())  # each kept row scored once, no other
+    assert scores.tolist() == [score_of[r] for r in kept.tolist()]
+    best = sorted(exact.tolist(), reverse=True)[:k]
+    assert sorted(scores.tolist(), reverse=True)[:k] == best
+    everything, _ = ann._rescore(rows, est, score, k, float("inf"))
+    assert sorted(everything.tolist()) == sorted(rows.tolist())

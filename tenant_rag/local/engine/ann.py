@@ -86,6 +86,22 @@ CODE_DIMS = 2.4
 # with 2.4 (0.966): a shard of a bigger namespace answers for a quarter of the rows, so 300
 # of its candidates reach further down its ranking.
 SINGLE_SHARD_CODE_DIMS = 2.0
+# The error-bounded cut of the re-scoring (``AnnIndex._rescore``; cosine only): stored rows
+# used as queries once the build has added every row, to measure how far faiss's estimate of
+# a candidate's score falls below its exact score; the largest such error, times
+# CUT_SAFETY, is the margin. Each thread then re-scores its best CUT_FIRST candidates by
+# estimate (at least k), and of the rest only those whose estimate is within the margin of
+# the k-th best exact score so far: a candidate further below cannot reach the top k unless
+# its estimate erred by more than anything measured. On 40,000 MiniLM text embeddings this
+# re-scores about 165 of 300 candidates at recall@10 1.0; on standard-normal vectors the
+# estimate is too loose for it to skip any (docs/scale.md, sixth pass;
+# benchmarks/bench_ann_rescore_cut.py).
+CUT_CALIBRATION_ROWS = 64
+CUT_SAFETY = 1.25
+CUT_FIRST = 32
+# ... and only where it would have skipped at least a quarter of the calibration queries'
+# candidates: elsewhere (standard-normal vectors) sorting by estimate is pure cost.
+CUT_WORTH = 0.75
 
 _builder: ThreadPoolExecutor | None = None
 _builder_lock = threading.Lock()
@@ -168,6 +184,7 @@ class AnnIndex:
     shard_share = SHARD_RERANK_SHARE
     huge_pages = True  # collapse the shards' codes into 2 MiB pages (``hugepages``)
     share_scans = True  # several shards: share them with the helper thread (``_search``)
+    error_cut = True  # calibrate a margin and re-score only what can reach the top k
     # Rows per block of the fast scan's code layout (faiss's ``bbs``; its default is 32):
     # 64 scanned a 262,144-row shard 3-4% faster than 32 (docs/scale.md, third pass), and
     # 128 another 2.4% faster than 64 with 160 codes a row (0.741 against 0.759 ms, 16
@@ -187,7 +204,16 @@ class AnnIndex:
         self._template: Any = None  # trained, empty: cloned for each new shard
         self.codes, self._width, self._cols = code_layout(dimension, self.code_dims)
         self._shards: list[Any] = []
-        self.counts = {"ann": 0, "ann_filtered": 0, "exact_filtered": 0, "exact_fallback": 0}
+        # how far below its exact score faiss may estimate a candidate's (``_calibrate``);
+        # infinite: re-score every candidate
+        self.margin = math.inf
+        self.counts = {
+            "ann": 0,
+            "ann_filtered": 0,
+            "exact_filtered": 0,
+            "exact_fallback": 0,
+            "rescored": 0,  # candidates the index gave that were scored exactly (``_rescore``)
+        }
 
     # -- the matrix's write hooks (index lock held) ---------------------------------
     def on_set(self, row: int) -> None:
@@ -272,17 +298,76 @@ class AnnIndex:
                     if start >= end:
                         if self._shards and self._shards[-1].ntotal < SHARD_ROWS:
                             self._huge(self._shards[-1])
-                        self.state = "ready"
-                        log.info("approximate index ready: %d rows", self.ntotal)
-                        return
+                        break
                     rows = np.arange(start, end, dtype=np.int64)
                     chunk = self._prepare(mat.rows(rows))
                     self._assign(rows)
                     self.cursor = end
                 self._add(chunk)  # outside the lock: faiss releases the GIL
+            margin = math.inf
+            if self.error_cut:
+                try:
+                    margin = self._calibrate(mat, lock)
+                except Exception:  # the cut is an optimisation: without it, re-score all
+                    log.exception(
+                        "calibrating the re-scoring cut failed; re-scoring every candidate"
+                    )
+            with lock:
+                if self.state != "building":
+                    return
+                self.margin = margin
+                self.state = "ready"
+                log.info("approximate index ready: %d rows", self.ntotal)
         except Exception:  # never take the server down; queries stay exact
             log.exception("building the approximate index failed; queries stay exact")
             self.state = "failed"
+
+    def _calibrate(self, mat: NamespaceMatrix, lock: AbstractContextManager[Any]) -> float:
+        """The margin of the re-scoring cut: the largest amount by which faiss's estimate fell
+        below the exact score, over the candidates of ``CUT_CALIBRATION_ROWS`` stored rows used
+        as queries (each row's own match left out), times ``CUT_SAFETY``; infinity (no cut)
+        when, with that margin, those queries would have kept more than ``CUT_WORTH`` of their
+        candidates.
+
+        Cosine only: the index scores normalised vectors, so estimates and exact scores share
+        one scale whatever the query's norm; for dot product and euclidean the error scales
+        with the norms, so every candidate is re-scored (infinity). The scans run outside the
+        lock (no row is added to the index meanwhile: only the build adds before it is
+        ready); mapping slots to rows and the exact scores take it, one query at a time.
+        """
+        if self.metric != "cosine" or not self._shards:
+            return math.inf
+        with lock:
+            if self.state != "building":
+                return math.inf
+            pick = np.unique(np.linspace(0, mat.n - 1, CUT_CALIBRATION_ROWS).astype(np.int64))
+            raw = mat.rows(pick)
+        queries = self._prepare(raw)
+        shards = list(self._shards)
+        per = self._per_shard(RERANK, len(shards))
+        seen: list[tuple[np.ndarray, np.ndarray]] = []  # (estimates, exact scores) per query
+        for j, row in enumerate(pick.tolist()):
+            found = [
+                self._scan(shard, i, queries[j : j + 1], per) for i, shard in enumerate(shards)
+            ]
+            slots = np.concatenate([f[0] for f in found])
+            est = np.concatenate([f[1] for f in found])
+            with lock:
+                if self.state != "building":
+                    return math.inf
+                rows = self.slot_row[slots]
+                keep = (rows >= 0) & (rows != row)
+                if keep.any():
+                    seen.append((est[keep], mat.scores(raw[j], None, "cosine", rows[keep])))
+        if not seen:
+            return math.inf
+        margin = max(0.0, max(float((exact - est).max()) for est, exact in seen)) * CUT_SAFETY
+        # would the cut skip enough of these queries' candidates to pay for itself?
+        total = kept = 0
+        for est, exact in seen:
+            total += len(est)
+            kept += len(_rescore(np.arange(len(est)), est, exact.__getitem__, 10, margin)[0])
+        return margin if kept <= CUT_WORTH * total else math.inf
 
     def _faiss_metric(self, faiss: Any) -> int:
         return int(faiss.METRIC_L2 if self.metric == "euclidean" else faiss.METRIC_INNER_PRODUCT)
@@ -352,10 +437,13 @@ class AnnIndex:
         metric: str,
         count: int,
         mask: np.ndarray | None = None,
+        *,
+        k: int,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Rows worth scoring for query ``q`` and their exact scores (``mat.scores``):
-        ~``count`` from the index (only rows with ``mask`` True when given) plus every
-        pending row (those the index lacks)."""
+        of ~``count`` from the index (only rows with ``mask`` True when given), those that can
+        still reach the top ``k`` (``_rescore``), plus every pending row (those the index
+        lacks)."""
         if len(self.pending) > FLUSH_PENDING:
             self.flush(mat)
         live = max(self.ntotal - self.dead, 1)
@@ -363,15 +451,21 @@ class AnnIndex:
 
         qf = np.ascontiguousarray(q, dtype=np.float32)
         table = mat.backing()
+        margin = self.margin if metric == "cosine" else math.inf
 
-        def score(slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        def exact(rows: np.ndarray) -> np.ndarray:
+            return mat.scores(qf, None, metric, rows, dots=row_dots(table, qf, rows))
+
+        def score(found: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+            slots, est = found
             rows = self.slot_row[slots]
-            rows = rows[rows >= 0]
+            keep = rows >= 0
             if mask is not None:
-                rows = rows[mask[rows]]
-            return rows, mat.scores(qf, None, metric, rows, dots=row_dots(table, qf, rows))
+                keep[keep] = mask[rows[keep]]
+            return _rescore(rows[keep], est[keep], exact, k, margin)
 
         parts = self._search(self._prepare(q.reshape(1, -1)), want, score)
+        self.counts["rescored"] += sum(len(p[0]) for p in parts)
         if self.pending:
             parts.append(score_rows(mat, q, metric, self.pending, mask))
         if not parts:
@@ -383,32 +477,47 @@ class AnnIndex:
         order = np.argsort(rows, kind="stable")
         return rows[order], scores[order]
 
+    def _per_shard(self, want: int, shards: int) -> int:
+        """Candidates each shard gives: ``want`` from a single index; from several, each its
+        share (``shard_share``), and together at least twice ``want``."""
+        if shards <= 1:
+            return want
+        return max(int(want * self.shard_share), -(-2 * want // shards))
+
+    @staticmethod
+    def _scan(shard: Any, i: int, qv: np.ndarray, per: int) -> tuple[np.ndarray, np.ndarray]:
+        """Shard ``i``'s best ``per`` (slots, faiss's estimated scores) for ``qv``."""
+        est, local = shard.search(qv, min(per, shard.ntotal))
+        ok = local[0] >= 0
+        return local[0][ok] + i * SHARD_ROWS, est[0][ok]
+
     def _search(
         self,
         qv: np.ndarray,
         want: int,
-        score: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+        score: Callable[[tuple[np.ndarray, np.ndarray]], tuple[np.ndarray, np.ndarray]],
     ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Each shard's best slots as ``score`` turns them into (rows, exact scores): ``want``
-        from a single index; from several, each gives its share (``SHARD_RERANK_SHARE``),
-        and together at least twice ``want``. Several shards are shared between this thread
-        and the helper thread (``sharing.Helper``: whichever is free takes the next shard;
-        faiss releases the GIL), and each thread re-scores its own candidates in one call
-        (numpy's gather and product release it too). The caller holds the index lock, so
-        nothing changes underneath either thread."""
+        """Each shard's best (slots, estimates) as ``score`` turns them into (rows, exact
+        scores): ``want`` from a single index; from several, each gives its share
+        (``SHARD_RERANK_SHARE``), and together at least twice ``want``. Several shards are
+        shared between this thread and the helper thread (``sharing.Helper``: whichever is
+        free takes the next shard; faiss releases the GIL), and each thread re-scores its own
+        candidates in one call (numpy's gather and product release it too). The caller holds
+        the index lock, so nothing changes underneath either thread."""
         shards = list(self._shards)
         if want <= 0 or not shards:
             return []
-        per = want
-        if len(shards) > 1:  # the union of the shards' answers holds at least 2 x want rows
-            per = max(int(want * self.shard_share), -(-2 * want // len(shards)))
+        per = self._per_shard(want, len(shards))
 
-        def scan(i: int) -> np.ndarray:
-            local = shards[i].search(qv, min(per, shards[i].ntotal))[1][0]
-            return local[local >= 0] + i * SHARD_ROWS
+        def scan(i: int) -> tuple[np.ndarray, np.ndarray]:
+            return self._scan(shards[i], i, qv, per)
 
-        def finish(slots: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-            return score(np.concatenate(slots))
+        def finish(found: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+            if len(found) == 1:
+                return score(found[0])
+            return score(
+                (np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found]))
+            )
 
         _faiss()
         if len(shards) == 1 or not self.share_scans:
@@ -426,6 +535,7 @@ class AnnIndex:
             "indexed": self.ntotal - self.dead,
             "dead": self.dead,
             "pending": len(self.pending),
+            "margin": self.margin,  # of the re-scoring cut; infinity: no cut
             **self.counts,
         }
 
@@ -453,6 +563,36 @@ def row_dots(table: np.ndarray, q: np.ndarray, rows: np.ndarray) -> np.ndarray:
             len(ids),
         )
     return out
+
+
+def _rescore(
+    rows: np.ndarray,
+    est: np.ndarray,
+    exact: Callable[[np.ndarray], np.ndarray],
+    k: int,
+    margin: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``rows`` (one thread's candidates, with faiss's estimates ``est``) that can reach the
+    top ``k``, and their ``exact`` scores (cosine: higher is better).
+
+    With an infinite ``margin`` every row. Else the best ``max(CUT_FIRST, k)`` by estimate
+    first; then, of the rest, those whose estimate is at least the k-th best exact score so
+    far minus ``margin``: a row below that would need its estimate to have erred by more
+    than the calibration ever saw (``AnnIndex._calibrate``) to beat the k rows already
+    scored. Returned in no particular order (the caller sorts by row).
+    """
+    first = max(CUT_FIRST, k)
+    if not math.isfinite(margin) or len(rows) <= first:
+        return rows, exact(rows)
+    order = np.argsort(-est, kind="stable")
+    rows, est = rows[order], est[order]
+    head = exact(rows[:first])
+    kth = float(np.partition(head, first - k)[first - k])
+    more = int(np.searchsorted(-est[first:], -(kth - margin), side="right"))
+    if not more:
+        return rows[:first], head
+    tail = rows[first : first + more]
+    return rows[: first + more], np.concatenate([head, exact(tail)])
 
 
 def score_rows(

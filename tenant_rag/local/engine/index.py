@@ -637,7 +637,7 @@ class IndexEngine:
             mask = np.zeros(mat.n, dtype=bool)
             mask[allowed] = True
             want = min(mat.n, int(want * mat.n / len(allowed)) + 1)
-        cand, scores = ann.candidates(mat, q, self.metric, want, mask)
+        cand, scores = ann.candidates(mat, q, self.metric, want, mask, k=k)
         available = mat.n if allowed is None else len(allowed)
         if len(cand) < min(k, available):
             ann.counts["exact_fallback"] += 1
