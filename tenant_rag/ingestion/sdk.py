@@ -36,10 +36,12 @@ wrappers) is used as it is.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import grpc
 import numpy as np
 import orjson
 import simdjson
@@ -50,24 +52,20 @@ from tenant_rag._compat.pinecone_sdk import (
     RestTransport,
     rest_index_class,
 )
+from tenant_rag.ingestion.fetch_result import FetchResult
+
+if TYPE_CHECKING:
+    from tenant_rag.ingestion.grpc_fetch import GrpcFetcher
+else:
+    GrpcFetcher = object  # isinstance() below: nothing is an instance until it is loaded
+
+log = logging.getLogger(__name__)
+#: `LeanRestIndex._grpc` before the gRPC read path was looked up
+_UNKNOWN = object()
 
 #: the keys of a record the fast path sends as they are (their wire names are the same;
 #: ``sparse_values``, ``sparseValues`` on the wire, is left to the SDK)
 _RECORD_KEYS = frozenset({"id", "values", "metadata"})
-
-
-@dataclass(frozen=True)
-class FetchResult:
-    """What `LeanRestIndex.fetch` returns on its fast path: the SDK's field names.
-
-    ``vectors`` maps each id to a plain dict with ``id``, ``values``,
-    ``metadata`` and ``sparse_values`` (which `PinnedIndex` reads as it reads
-    the SDK's models); ``usage`` holds ``read_units``.
-    """
-
-    vectors: dict[str, dict[str, Any]]
-    namespace: str
-    usage: dict[str, Any]
 
 
 def _fetch_result(reply: dict[str, Any]) -> FetchResult:
@@ -109,6 +107,34 @@ class LeanRestIndex:
             self._transport: RestTransport | None = RestTransport(index)
         except (AttributeError, ImportError):  # another SDK layout: the SDK path only
             self._transport = None
+        #: the float32 fetches' gRPC path: `_UNKNOWN` until looked up, None for REST
+        self._grpc: object = _UNKNOWN
+        self._grpc_lock = threading.Lock()
+
+    def _grpc_fetcher(self) -> GrpcFetcher | None:
+        """The gRPC read path of this index (looked up once; None: REST)."""
+        if self._grpc is _UNKNOWN:
+            with self._grpc_lock:
+                if self._grpc is _UNKNOWN:
+                    from tenant_rag.ingestion.grpc_fetch import local_grpc_fetcher
+
+                    assert self._transport is not None
+                    self._grpc = local_grpc_fetcher(self._transport)
+        return self._grpc  # type: ignore[return-value]
+
+    def fetches_float32_over_grpc(self) -> bool:
+        """Whether `fetch_float32` goes over gRPC (the embedded server says where)."""
+        return self._transport is not None and self._grpc_fetcher() is not None
+
+    def _grpc_failed(self, exc: grpc.RpcError) -> None:
+        with self._grpc_lock:
+            fetcher, self._grpc = self._grpc, None
+        if isinstance(fetcher, GrpcFetcher):
+            log.warning(
+                "gRPC fetch from %s failed (%s); fetching over REST from now on",
+                fetcher.target,
+                exc,
+            )
 
     @property
     def wrapped(self) -> Any:
@@ -148,10 +174,19 @@ class LeanRestIndex:
     def fetch_float32(self, *, ids: list[str], namespace: str | None = None) -> Any:
         """As ``fetch(ids=..., namespace=...)``, each record's ``values`` a float32 array.
 
-        On the fast path the answer is parsed by `fetch_reply_float32` (no Python float
-        per value); otherwise this is ``fetch`` with the values converted afterwards.
+        On the embedded server, when it serves gRPC, over gRPC (`grpc_fetch`: the values
+        travel as float32 bytes and are read without a Python float each; the first call
+        asks the server where, and a gRPC failure switches this handle to REST for good).
+        Otherwise on the REST fast path, the answer parsed by `fetch_reply_float32` (no
+        Python float per value); else ``fetch`` with the values converted afterwards.
         """
         if self._transport is not None and ids and all(type(i) is str for i in ids):
+            fetcher = self._grpc_fetcher()
+            if fetcher is not None:
+                try:
+                    return fetcher.fetch_float32(ids=ids, namespace=namespace)
+                except grpc.RpcError as exc:  # REST from now on; it reports real errors
+                    self._grpc_failed(exc)
             query = [("namespace", namespace)] if namespace is not None else []
             query += [("ids", i) for i in ids]
             raw = self._transport.request_raw("GET", "/vectors/fetch", query=query)

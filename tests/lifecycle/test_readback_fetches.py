@@ -97,3 +97,39 @@ def test_a_failed_fetch_is_raised_to_the_writer(new_index: Any) -> None:
         for start in range(0, len(ids), 5):
             readback.submit(ids[start : start + 5], digests[start : start + 5])
         readback.finish()
+
+
+def test_over_grpc_queued_row_groups_share_a_fetch_up_to_a_page(
+    new_index: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gRPC fetch carries no URL, so row groups already queued join one fetch of at most
+    ``page_size`` ids; a row group that would not fit waits for the next (never split)."""
+    from tenant_rag.ingestion.grpc_fetch import GrpcFetcher
+
+    index = new_index("rbf")
+    ids, digests, expected = _written(index, 40)
+    asked: list[list[str]] = []
+    first = threading.Event()
+    release = threading.Event()
+    real = GrpcFetcher.fetch_float32
+
+    def fetch(self: GrpcFetcher, **kw: Any) -> Any:
+        asked.append(list(kw["ids"]))
+        first.set()
+        assert release.wait(10)
+        return real(self, **kw)
+
+    monkeypatch.setattr(GrpcFetcher, "fetch_float32", fetch)
+    endpoint = TenantEndpoint(index, "acme", page_size=25)
+    assert endpoint.float32_fetch_url_bytes() is None  # the embedded server serves gRPC
+    readback = ReadBack(endpoint, settle=1)
+    readback.submit(ids[:10], digests[:10])
+    assert first.wait(10)  # the worker is inside the first fetch; the rest queue up
+    for start in range(10, 40, 10):
+        readback.submit(ids[start : start + 10], digests[start : start + 10])
+    release.set()
+    result = readback.finish()
+
+    assert result.complete and result.found == expected
+    assert [len(a) for a in asked] == [10, 20, 10]  # 10+10 joined; a third 10 would be 30
+    assert [i for a in asked for i in a] == ids  # each once, in the order written
