@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,7 @@ from tenant_rag._compat.pinecone_sdk import (
     rest_index_class,
 )
 from tenant_rag.ingestion.fetch_result import FetchResult
+from tenant_rag.tenancy.limits import MAX_METADATA_BYTES, MAX_REQUEST_BYTES
 
 if TYPE_CHECKING:
     from tenant_rag.ingestion.grpc_fetch import GrpcFetcher
@@ -101,6 +103,15 @@ class LeanRestIndex:
     #: upsert values may be 1-d float32 arrays (sent from their buffer, see the module docs)
     accepts_float32_rows = True
 
+    def splits_by_body_size(self, records: Sequence[Mapping[str, Any]]) -> bool:
+        """Whether an upsert of ``records`` (up to 1,000) goes out in requests checked against
+        Pinecone's 2 MB by their encoded size (the fast path: an over-size body is sent as
+        two halves, each checked again), so a caller need not batch them by an estimate.
+        Records the fast path leaves to the SDK (sparse values) need the estimate's batches."""
+        return self._transport is not None and all(
+            type(r) is dict and r.keys() <= _RECORD_KEYS for r in records
+        )
+
     def __init__(self, index: Any) -> None:
         self._sdk_index = index
         try:
@@ -148,6 +159,22 @@ class LeanRestIndex:
         if self._transport is not None and not args:
             body = _fast_body(**kwargs)
             if body is not None:
+                vectors = kwargs["vectors"]
+                if len(body) > MAX_REQUEST_BYTES:  # too big as encoded: halves, each checked
+                    if len(vectors) == 1:
+                        raise ValueError(
+                            f"record {vectors[0].get('id')!r} takes {len(body):,} bytes in an "
+                            "upsert request, more than Pinecone's 2 MB per request. Shorten its "
+                            f"text or metadata (Pinecone allows {MAX_METADATA_BYTES // 1024} KB "
+                            "of metadata per record)."
+                        )
+                    half = len(vectors) // 2
+                    first = self.upsert(**{**kwargs, "vectors": vectors[:half]})
+                    second = self.upsert(**{**kwargs, "vectors": vectors[half:]})
+                    return UpsertResult(
+                        first.upserted_count + second.upserted_count,
+                        (first.request_bytes or 0) + (second.request_bytes or 0),
+                    )
                 reply = self._transport.request("POST", "/vectors/upsert", body=body)
                 return UpsertResult(int(reply.get("upsertedCount", 0)), len(body))
         if isinstance(kwargs.get("vectors"), list):
