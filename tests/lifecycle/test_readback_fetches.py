@@ -99,37 +99,32 @@ def test_a_failed_fetch_is_raised_to_the_writer(new_index: Any) -> None:
         readback.finish()
 
 
-def test_over_grpc_queued_row_groups_share_a_fetch_up_to_a_page(
+def test_over_grpc_a_row_group_is_one_fetch_whatever_its_url_would_take(
     new_index: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A gRPC fetch carries no URL, so row groups already queued join one fetch of at most
-    ``page_size`` ids; a row group that would not fit waits for the next (never split)."""
+    """A gRPC fetch carries no URL: a row group of long ids is one fetch (up to
+    ``page_size``), where over REST its ~8 KB of URL would make it several."""
     from tenant_rag.ingestion.grpc_fetch import GrpcFetcher
 
     index = new_index("rbf")
-    ids, digests, expected = _written(index, 40)
-    asked: list[list[str]] = []
-    first = threading.Event()
-    release = threading.Event()
+    long_ids = [f"{'x' * 300}-{i}" for i in range(40)]  # 12 KB of ids: two GETs over REST
+    endpoint = TenantEndpoint(index, "acme", page_size=30)
+    endpoint.upsert([{"id": i, "values": [0.5] * 8, "metadata": {"n": 1}} for i in long_ids])
+    digests = [digest_of(r) for r in endpoint.fetch(long_ids)]
+    assert len(list(endpoint.pages_of(long_ids))) == 2  # what REST would need
+    asked: list[int] = []
     real = GrpcFetcher.fetch_float32
 
     def fetch(self: GrpcFetcher, **kw: Any) -> Any:
-        asked.append(list(kw["ids"]))
-        first.set()
-        assert release.wait(10)
+        asked.append(len(kw["ids"]))
         return real(self, **kw)
 
     monkeypatch.setattr(GrpcFetcher, "fetch_float32", fetch)
-    endpoint = TenantEndpoint(index, "acme", page_size=25)
     assert endpoint.float32_fetch_url_bytes() is None  # the embedded server serves gRPC
     readback = ReadBack(endpoint, settle=1)
-    readback.submit(ids[:10], digests[:10])
-    assert first.wait(10)  # the worker is inside the first fetch; the rest queue up
-    for start in range(10, 40, 10):
-        readback.submit(ids[start : start + 10], digests[start : start + 10])
-    release.set()
+    readback.submit(long_ids[:20], digests[:20])
+    readback.submit(long_ids[20:], digests[20:])
     result = readback.finish()
 
-    assert result.complete and result.found == expected
-    assert [len(a) for a in asked] == [10, 20, 10]  # 10+10 joined; a third 10 would be 30
-    assert [i for a in asked for i in a] == ids  # each once, in the order written
+    assert result.complete and result.found.count == 40
+    assert asked == [20, 20]  # one fetch a row group (each would be two GETs over REST)
