@@ -46,6 +46,7 @@ import grpc
 import numpy as np
 import orjson
 import simdjson
+from google.protobuf.message import DecodeError
 
 from tenant_rag._compat.pinecone_sdk import (
     SKIP_REQUEST_CHECKS,
@@ -137,7 +138,7 @@ class LeanRestIndex:
         """Whether `fetch_float32` goes over gRPC (the embedded server says where)."""
         return self._transport is not None and self._grpc_fetcher() is not None
 
-    def _grpc_failed(self, exc: grpc.RpcError) -> None:
+    def _grpc_failed(self, exc: Exception) -> None:
         with self._grpc_lock:
             fetcher, self._grpc = self._grpc, None
         if isinstance(fetcher, GrpcFetcher):
@@ -212,8 +213,8 @@ class LeanRestIndex:
             if fetcher is not None:
                 try:
                     return fetcher.fetch_float32(ids=ids, namespace=namespace)
-                except grpc.RpcError as exc:  # REST from now on; it reports real errors
-                    self._grpc_failed(exc)
+                except (grpc.RpcError, DecodeError) as exc:  # REST from now on (it reports
+                    self._grpc_failed(exc)  # a real error as the SDK would)
             query = [("namespace", namespace)] if namespace is not None else []
             query += [("ids", i) for i in ids]
             raw = self._transport.request_raw("GET", "/vectors/fetch", query=query)

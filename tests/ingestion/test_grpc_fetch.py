@@ -322,3 +322,22 @@ def test_the_committed_view_is_what_make_grpc_gen_makes(tmp_path: Any) -> None:
     committed = root / "tenant_rag" / "ingestion" / "_grpc_gen"
     for name in ("fetch_view_pb2.py", "fetch_view_pb2.pyi"):
         assert (tmp_path / name).read_text() == (committed / name).read_text(), name
+
+
+def test_an_answer_that_does_not_parse_switches_the_handle_to_rest(
+    shared_local_server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from google.protobuf.message import DecodeError
+
+    index = ensure_index(shared_local_server.client(), "grpc-fetch-undecodable", dimension=4)
+    _seed(index)
+    lean = lean_handle(index)
+    assert lean.fetches_float32_over_grpc()
+
+    def undecodable(data: bytes, dimension: int | None) -> Any:
+        raise DecodeError("truncated message")
+
+    monkeypatch.setattr(grpc_fetch, "decode_fetch", undecodable)
+    got = lean.fetch_float32(ids=["r7"], namespace="acme")
+    assert got.vectors["r7"]["values"][0] == np.float32(7.1)
+    assert not lean.fetches_float32_over_grpc()
