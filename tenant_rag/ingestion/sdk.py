@@ -47,11 +47,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import grpc
 import numpy as np
 import orjson
 import simdjson
-from google.protobuf.message import DecodeError
 
 from tenant_rag._compat.pinecone_sdk import (
     SKIP_REQUEST_CHECKS,
@@ -216,6 +214,9 @@ class LeanRestIndex:
         if self._transport is not None and ids and all(type(i) is str for i in ids):
             fetcher = self._grpc_fetcher()
             if fetcher is not None:
+                import grpc  # loaded by `grpc_fetch` already; not for REST-only callers
+                from google.protobuf.message import DecodeError
+
                 try:
                     return fetcher.fetch_float32(ids=ids, namespace=namespace)
                 except (grpc.RpcError, DecodeError) as exc:  # REST from now on (it reports
