@@ -1,6 +1,7 @@
 """Throughput and memory of exporting and importing a 100,000-record tenant on the embedded server.
 
-Against ``tenant-rag serve`` in a separate process, a tenant of 100,000
+Against ``tenant-rag serve --grpc-port 0`` in a separate process (REST and gRPC, as
+the embedded server of `tenant_rag.connection.connect` serves), a tenant of 100,000
 records × 384 dimensions with ~300 bytes of metadata each (a chunk's text,
 doc id, chunk number), in the same run:
 
@@ -14,8 +15,9 @@ doc id, chunk number), in the same run:
   ``PinnedIndex(lean_handle(index)).upsert``, ingestion's path;
 * **import**: `import_tenant` of the export into an empty index (file checks,
   Parquet reading, the upserts, the journal, and the read-back verification:
-  every record fetched back and compared, on worker threads beside the
-  writes, two fetches in flight, then the count). Unlike the baseline, the import keeps two upsert
+  every record fetched back and compared, on a worker thread beside the
+  writes, then the count; the read-back fetches over the server's gRPC port,
+  which its REST handle finds through ``GET /_local/grpc/<index>``). Unlike the baseline, the import keeps two upsert
   requests in flight (``inflight.py``), and sends each record's values as the
   Parquet file's float32 row (`tenant_rag.tenancy.float32`) rather than as a
   list of Python floats. The baseline stays the lean path as ingestion uses it,
@@ -192,7 +194,9 @@ def main() -> int:
         "command": "python benchmarks/bench_portability.py" + (" --quick" if args.quick else ""),
     }
     try:
-        with serve_process(work / "data") as server:
+        # gRPC on, as the embedded server of `connect()` always serves it: the import's
+        # read-back fetches over it (docs/portability.md); the baselines use REST only
+        with serve_process(work / "data", grpc=True) as server:
             pc = Pinecone(api_key="local", host=server.url)
             records = make_records(n)
             src = ensure_index(pc, "bench-src", dimension=DIM)

@@ -22,6 +22,10 @@ error. Packages keep them apart. The package never reaches the wire: message
 bytes carry field numbers only, and the server registers its handlers under
 Pinecone's method paths (``/VectorService/Upsert``, ...) itself.
 
+The same run also regenerates the read-back client's own view of the Fetch messages,
+``tenant_rag/ingestion/_grpc_gen/fetch_view_pb2`` from ``fetch_view.proto`` beside it
+(written here, not Pinecone's: see that file; ``--view-out`` puts it elsewhere).
+
 Only messages are generated (``--python_out``, ``--pyi_out``), no gRPC stubs: stubs
 would name the packaged service path. grpcio-tools must bundle protoc 29.x or older
 (grpcio-tools 1.71), so the code loads with the pinned protobuf 5.29 runtime.
@@ -116,13 +120,38 @@ def generate(sources: dict[str, Path], out_dir: Path) -> None:
                 print(f"wrote {OUT_PACKAGE}/{name}")
 
 
+VIEW_PACKAGE = "tenant_rag/ingestion/_grpc_gen"
+VIEW_STEM = "fetch_view"
+
+
+def generate_view(out_dir: Path) -> None:
+    """``fetch_view_pb2`` from ``<VIEW_PACKAGE>/fetch_view.proto`` (its package is its own)."""
+    from grpc_tools import protoc  # dev dependency
+
+    include = Path(protoc.__file__).parent / "_proto"  # google/protobuf/struct.proto
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp)
+        pkg_dir = tree / VIEW_PACKAGE
+        pkg_dir.mkdir(parents=True)
+        shutil.copyfile(ROOT / VIEW_PACKAGE / f"{VIEW_STEM}.proto", pkg_dir / f"{VIEW_STEM}.proto")
+        args = ["protoc", f"-I{tree}", f"-I{include}", f"--python_out={tree}", f"--pyi_out={tree}"]
+        if protoc.main([*args, f"{VIEW_PACKAGE}/{VIEW_STEM}.proto"]) != 0:
+            raise SystemExit("protoc failed")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for suffix in ("_pb2.py", "_pb2.pyi"):
+            shutil.copyfile(pkg_dir / f"{VIEW_STEM}{suffix}", out_dir / f"{VIEW_STEM}{suffix}")
+            print(f"wrote {VIEW_PACKAGE}/{VIEW_STEM}{suffix}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--api-dir", type=Path, default=default_api_dir())
     parser.add_argument("--proto-2026-07", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / OUT_PACKAGE)
+    parser.add_argument("--view-out", type=Path, default=ROOT / VIEW_PACKAGE)
     opts = parser.parse_args()
     generate(find_sources(opts.api_dir, opts.proto_2026_07), opts.out)
+    generate_view(opts.view_out)
 
 
 if __name__ == "__main__":

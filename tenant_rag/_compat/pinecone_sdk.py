@@ -88,8 +88,31 @@ class RestTransport:
         self.request: Callable[..., dict[str, Any]] = validate_and_convert_errors(self._request)
         #: as ``request``, but the answer's body as it came (for a caller that parses it itself)
         self.request_raw: Callable[..., bytes] = validate_and_convert_errors(self._send)
+        #: GET of an absolute URL (not under the index's host) with the same pool and auth
+        self.get_raw: Callable[[str], bytes] = validate_and_convert_errors(
+            lambda url: self._send("GET", "", url=url)
+        )
         # touch everything now, so a different SDK layout falls back at construction time
         _ = (api.rest_client.pool_manager, api.configuration.host, api.default_headers)
+
+    @property
+    def host(self) -> str:
+        """The data-plane host the handle sends to (``http://HOST:PORT/_index/<name>`` on the
+        embedded server)."""
+        return str(self._api.configuration.host)
+
+    @property
+    def ca_file(self) -> str | None:
+        """The CA bundle the handle verifies TLS hosts with (the SDK's ``ssl_ca_certs``)."""
+        ca = getattr(self._api.configuration, "ssl_ca_cert", None)
+        return str(ca) if ca else None
+
+    @property
+    def api_key(self) -> str | None:
+        """The API key the handle sends (for a transport beside it, e.g. gRPC)."""
+        keys = getattr(self._api.configuration, "api_key", None) or {}
+        key = keys.get("ApiKeyAuth") if isinstance(keys, dict) else None
+        return str(key) if key is not None else None
 
     def _request(
         self,
@@ -110,6 +133,7 @@ class RestTransport:
         *,
         body: bytes | None = None,
         query: list[tuple[str, str]] | None = None,
+        url: str | None = None,
     ) -> bytes:
         from pinecone.openapi_support.exceptions import PineconeApiException
 
@@ -123,7 +147,8 @@ class RestTransport:
             headers=headers,
             querys=[],
         )
-        url = api.configuration.host.rstrip("/") + path
+        if url is None:
+            url = api.configuration.host.rstrip("/") + path
         if query:
             url += "?" + urlencode(query, quote_via=quote)  # as the SDK encodes its queries
         r = api.rest_client.pool_manager.request(method, url, body=body, headers=headers)

@@ -21,6 +21,11 @@ values, ``batch_size``, ``async_req``, a payload orjson cannot encode, an
 SDK without these internals) goes through the SDK's own ``upsert``
 (``_check_type=False``) or ``fetch`` (``_check_return_type=False``).
 
+Every body the fast path encodes is checked against Pinecone's 2 MB by its actual size;
+one over it goes as two requests of half the records each (checked again) rather than
+being refused (callers batch by an upper estimate, `tenancy.batching`, so this is a
+safety net; a single record over 2 MB is refused naming it).
+
 Values may also be given as 1-d float32 numpy arrays (``accepts_float32_rows``;
 `tenant_rag.tenancy.pinned.float32_row`): the fast path writes them with
 orjson straight from the array's buffer, each in the shortest decimal form
@@ -36,9 +41,10 @@ wrappers) is used as it is.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
@@ -50,24 +56,21 @@ from tenant_rag._compat.pinecone_sdk import (
     RestTransport,
     rest_index_class,
 )
+from tenant_rag.ingestion.fetch_result import FetchResult
+from tenant_rag.tenancy.limits import MAX_METADATA_BYTES, MAX_REQUEST_BYTES
+
+if TYPE_CHECKING:
+    from tenant_rag.ingestion.grpc_fetch import GrpcFetcher
+else:
+    GrpcFetcher = object  # isinstance() below: nothing is an instance until it is loaded
+
+log = logging.getLogger(__name__)
+#: `LeanRestIndex._grpc` before the gRPC read path was looked up
+_UNKNOWN = object()
 
 #: the keys of a record the fast path sends as they are (their wire names are the same;
 #: ``sparse_values``, ``sparseValues`` on the wire, is left to the SDK)
 _RECORD_KEYS = frozenset({"id", "values", "metadata"})
-
-
-@dataclass(frozen=True)
-class FetchResult:
-    """What `LeanRestIndex.fetch` returns on its fast path: the SDK's field names.
-
-    ``vectors`` maps each id to a plain dict with ``id``, ``values``,
-    ``metadata`` and ``sparse_values`` (which `PinnedIndex` reads as it reads
-    the SDK's models); ``usage`` holds ``read_units``.
-    """
-
-    vectors: dict[str, dict[str, Any]]
-    namespace: str
-    usage: dict[str, Any]
 
 
 def _fetch_result(reply: dict[str, Any]) -> FetchResult:
@@ -109,6 +112,34 @@ class LeanRestIndex:
             self._transport: RestTransport | None = RestTransport(index)
         except (AttributeError, ImportError):  # another SDK layout: the SDK path only
             self._transport = None
+        #: the float32 fetches' gRPC path: `_UNKNOWN` until looked up, None for REST
+        self._grpc: object = _UNKNOWN
+        self._grpc_lock = threading.Lock()
+
+    def _grpc_fetcher(self) -> GrpcFetcher | None:
+        """The gRPC read path of this index (looked up once; None: REST)."""
+        if self._grpc is _UNKNOWN:
+            with self._grpc_lock:
+                if self._grpc is _UNKNOWN:
+                    from tenant_rag.ingestion.grpc_fetch import local_grpc_fetcher
+
+                    assert self._transport is not None
+                    self._grpc = local_grpc_fetcher(self._transport)
+        return self._grpc  # type: ignore[return-value]
+
+    def fetches_float32_over_grpc(self) -> bool:
+        """Whether `fetch_float32` goes over gRPC (the embedded server says where)."""
+        return self._transport is not None and self._grpc_fetcher() is not None
+
+    def _grpc_failed(self, exc: Exception) -> None:
+        with self._grpc_lock:
+            fetcher, self._grpc = self._grpc, None
+        if isinstance(fetcher, GrpcFetcher):
+            log.warning(
+                "gRPC fetch from %s failed (%s); fetching over REST from now on",
+                fetcher.target,
+                exc,
+            )
 
     @property
     def wrapped(self) -> Any:
@@ -122,6 +153,22 @@ class LeanRestIndex:
         if self._transport is not None and not args:
             body = _fast_body(**kwargs)
             if body is not None:
+                vectors = kwargs["vectors"]
+                if len(body) > MAX_REQUEST_BYTES:  # too big as encoded: halves, each checked
+                    if len(vectors) == 1:
+                        raise ValueError(
+                            f"record {vectors[0].get('id')!r} takes {len(body):,} bytes in an "
+                            "upsert request, more than Pinecone's 2 MB per request. Shorten its "
+                            f"text or metadata (Pinecone allows {MAX_METADATA_BYTES // 1024} KB "
+                            "of metadata per record)."
+                        )
+                    half = len(vectors) // 2
+                    first = self.upsert(**{**kwargs, "vectors": vectors[:half]})
+                    second = self.upsert(**{**kwargs, "vectors": vectors[half:]})
+                    return UpsertResult(
+                        first.upserted_count + second.upserted_count,
+                        (first.request_bytes or 0) + (second.request_bytes or 0),
+                    )
                 reply = self._transport.request("POST", "/vectors/upsert", body=body)
                 return UpsertResult(int(reply.get("upsertedCount", 0)), len(body))
         if isinstance(kwargs.get("vectors"), list):
@@ -148,10 +195,22 @@ class LeanRestIndex:
     def fetch_float32(self, *, ids: list[str], namespace: str | None = None) -> Any:
         """As ``fetch(ids=..., namespace=...)``, each record's ``values`` a float32 array.
 
-        On the fast path the answer is parsed by `fetch_reply_float32` (no Python float
-        per value); otherwise this is ``fetch`` with the values converted afterwards.
+        On the embedded server, when it serves gRPC, over gRPC (`grpc_fetch`: the values
+        travel as float32 bytes and are read without a Python float each; the first call
+        asks the server where, and a gRPC failure switches this handle to REST for good).
+        Otherwise on the REST fast path, the answer parsed by `fetch_reply_float32` (no
+        Python float per value); else ``fetch`` with the values converted afterwards.
         """
         if self._transport is not None and ids and all(type(i) is str for i in ids):
+            fetcher = self._grpc_fetcher()
+            if fetcher is not None:
+                import grpc  # loaded by `grpc_fetch` already; not for REST-only callers
+                from google.protobuf.message import DecodeError
+
+                try:
+                    return fetcher.fetch_float32(ids=ids, namespace=namespace)
+                except (grpc.RpcError, DecodeError) as exc:  # REST from now on (it reports
+                    self._grpc_failed(exc)  # a real error as the SDK would)
             query = [("namespace", namespace)] if namespace is not None else []
             query += [("ids", i) for i in ids]
             raw = self._transport.request_raw("GET", "/vectors/fetch", query=query)

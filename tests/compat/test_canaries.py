@@ -92,6 +92,24 @@ def test_the_rest_index_class_and_the_lean_transport(index: Any) -> None:
     assert lean_handle(index)._transport is not None, "ingestion's fast path is active"
 
 
+def test_the_transport_knows_the_handles_host_key_and_ca(
+    shared_local_server: LocalServer, index: Any
+) -> None:
+    """What the gRPC read path needs from the REST handle (`ingestion.grpc_fetch`): its host,
+    its API key and its CA file, and a GET of a URL outside the index's host."""
+    transport = pinecone_sdk.RestTransport(index)
+    assert transport.host.endswith("/_index/" + index._tenant_rag_index_name)
+    assert transport.api_key and transport.api_key.startswith("local")  # what client() sends
+    assert transport.ca_file  # the SDK always names a bundle (certifi's by default)
+    name = index._tenant_rag_index_name
+    answer = transport.get_raw(f"{shared_local_server.url}/_local/grpc/{name}")
+    assert b"grpc_host" in answer
+    lean = lean_handle(index)
+    assert lean.fetches_float32_over_grpc(), "the read-back's gRPC path is on"
+    lean.fetch_float32(ids=["nothing"], namespace="canary")
+    assert lean.fetches_float32_over_grpc(), "a gRPC fetch with that key worked"
+
+
 def test_the_asyncio_index_is_recognised(shared_local_server: LocalServer, index: Any) -> None:
     async def check() -> bool:
         client = shared_local_server.async_client()

@@ -97,3 +97,34 @@ def test_a_failed_fetch_is_raised_to_the_writer(new_index: Any) -> None:
         for start in range(0, len(ids), 5):
             readback.submit(ids[start : start + 5], digests[start : start + 5])
         readback.finish()
+
+
+def test_over_grpc_a_row_group_is_one_fetch_whatever_its_url_would_take(
+    new_index: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gRPC fetch carries no URL: a row group of long ids is one fetch (up to
+    ``page_size``), where over REST its ~8 KB of URL would make it several."""
+    from tenant_rag.ingestion.grpc_fetch import GrpcFetcher
+
+    index = new_index("rbf")
+    long_ids = [f"{'x' * 300}-{i}" for i in range(40)]  # 12 KB of ids: two GETs over REST
+    endpoint = TenantEndpoint(index, "acme", page_size=30)
+    endpoint.upsert([{"id": i, "values": [0.5] * 8, "metadata": {"n": 1}} for i in long_ids])
+    digests = [digest_of(r) for r in endpoint.fetch(long_ids)]
+    assert len(list(endpoint.pages_of(long_ids))) == 2  # what REST would need
+    asked: list[int] = []
+    real = GrpcFetcher.fetch_float32
+
+    def fetch(self: GrpcFetcher, **kw: Any) -> Any:
+        asked.append(len(kw["ids"]))
+        return real(self, **kw)
+
+    monkeypatch.setattr(GrpcFetcher, "fetch_float32", fetch)
+    assert endpoint.float32_fetch_url_bytes() is None  # the embedded server serves gRPC
+    readback = ReadBack(endpoint, settle=1)
+    readback.submit(long_ids[:20], digests[:20])
+    readback.submit(long_ids[20:], digests[20:])
+    result = readback.finish()
+
+    assert result.complete and result.found.count == 40
+    assert asked == [20, 20]  # one fetch a row group (each would be two GETs over REST)

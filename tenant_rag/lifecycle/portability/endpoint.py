@@ -207,24 +207,38 @@ class TenantEndpoint:
         return self.pages_of(rid for page in listed for rid in page)
 
     def pages_of(
-        self, ids: Iterable[str], *, url_bytes_max: int = FETCH_URL_BYTES
+        self, ids: Iterable[str], *, url_bytes_max: int | None = FETCH_URL_BYTES
     ) -> Iterator[list[str]]:
-        """``ids`` cut into pages that one fetch request can carry (``url_bytes_max`` of ids)."""
+        """``ids`` cut into pages that one fetch request can carry (``url_bytes_max`` of ids;
+        None: ``page_size`` ids, for fetches that carry no URL)."""
         group: list[str] = []
         url_bytes = 0
         for rid in ids:
             stored = self.scope.stored_id(rid)
             # "&ids=" and the id, percent-encoded unless it has only unreserved characters
             cost = (
-                len(stored) if _UNRESERVED.fullmatch(stored) else len(quote(stored, safe=""))
-            ) + 5
-            if group and (len(group) >= self.page_size or url_bytes + cost > url_bytes_max):
+                0
+                if url_bytes_max is None
+                else (len(stored) if _UNRESERVED.fullmatch(stored) else len(quote(stored, safe="")))
+                + 5
+            )
+            if group and (
+                len(group) >= self.page_size
+                or (url_bytes_max is not None and url_bytes + cost > url_bytes_max)
+            ):
                 yield group
                 group, url_bytes = [], 0
             group.append(rid)
             url_bytes += cost
         if group:
             yield group
+
+    def float32_fetch_url_bytes(self) -> int | None:
+        """The id bytes a ``fetch(float32=True)`` may carry: None (only ``page_size`` ids)
+        when those fetches go over gRPC (`LeanRestIndex.fetches_float32_over_grpc`), which
+        has no URL to fill; else the GET's `FETCH_URL_BYTES`."""
+        over_grpc = getattr(self.pinned.index, "fetches_float32_over_grpc", None)
+        return None if callable(over_grpc) and over_grpc() else FETCH_URL_BYTES
 
     def fetch(self, ids: Sequence[str], *, float32: bool = False) -> list[Record]:
         """The tenant's records with these ids, in the order given (missing ids skipped).

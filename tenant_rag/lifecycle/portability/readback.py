@@ -20,8 +20,10 @@ names it. Nothing is weakened: a record counts as verified only when the
 destination returned it equal to the export's.
 
 **Fetches in flight.** Each read-back fetch costs the destination its
-answer (reading and encoding the records) and the client its parsing (JSON
-floats, read as float32 without a Python float per value) and digests. Up to
+answer (reading and encoding the records) and the client its parsing (values
+read as float32 without a Python float per value: packed floats over the
+embedded server's gRPC port, JSON over REST elsewhere; see
+`tenant_rag.ingestion.grpc_fetch` and docs/portability.md) and digests. Up to
 ``fetches`` requests are kept in flight on a small thread pool, each parsed
 and digested on its thread, so the destination may answer the next while the
 client parses this one; results are taken in order. The default is one whole
@@ -56,7 +58,12 @@ T = TypeVar("T")
 SETTLE_SECONDS = 60.0
 #: Pending (not yet readable) records that make the worker settle before taking more work.
 PENDING_LIMIT = 20_000
-#: Ids per read-back fetch, in URL bytes: a whole page, one fetch per row group written.
+#: Ids per read-back fetch over REST, in URL bytes: a whole page, one fetch per row group
+#: written. Over gRPC (`TenantEndpoint.float32_fetch_url_bytes` is None) a fetch is not
+#: limited by a URL: a row group (up to `PAGE_SIZE` ids) is one fetch, 0.7 MB of answer for
+#: 363 records of 384-d values and ~300 bytes of metadata, against 2.9 MB of JSON over REST.
+#: (Row groups already queued joined into fetches of up to 1,000 ids: 0.1 s less CPU per
+#: 40,000 records, but 0.1x one page more memory above idle: not kept.)
 #: Half pages, two in flight, were used while answers were parsed into Python floats (orjson
 #: peaks at about 40 MiB a page). Parsed as float32 (`PinnedIndex.fetch(float32=True)`) an
 #: answer costs less; on 40,000 records, memory above idle was 1.48x to 1.60x one page with
@@ -76,6 +83,8 @@ FETCHES_IN_FLIGHT = 1
 #: How many ids of the records still missing an error message names.
 NAMED_IDS = 20
 _FIRST_DELAY = 0.05
+#: a written row group queued for reading back: its ids and the export's digests
+_Item = tuple[list[str], list[bytes]]
 _MAX_DELAY = 2.0
 _POLL = 0.1
 
@@ -127,9 +136,11 @@ class ReadBack:
         self._pool = ThreadPoolExecutor(
             max_workers=fetches, thread_name_prefix="tenant-rag-readback-fetch"
         )
+        #: id bytes per fetch: a whole GET's worth, or (over gRPC) a whole page of ids
+        self._url_bytes = READBACK_URL_BYTES if dest.float32_fetch_url_bytes() is not None else None
         self.result = ReadBackResult(Checksum())
         self._pending: dict[str, bytes] = {}
-        self._queue: queue.Queue[tuple[list[str], list[bytes]] | None] = queue.Queue(depth)
+        self._queue: queue.Queue[_Item | None] = queue.Queue(depth)
         self._error: BaseException | None = None
         #: set when records stayed missing past the settle time mid-stream: no more reads
         self.gave_up = False
@@ -203,7 +214,7 @@ class ReadBack:
                     return
                 ids, digests = item
                 expected = dict(zip(ids, digests, strict=True))
-                for page in self.dest.pages_of(expected, url_bytes_max=READBACK_URL_BYTES):
+                for page in self.dest.pages_of(expected, url_bytes_max=self._url_bytes):
                     wanted = {rid: expected[rid] for rid in page}
                     ahead.append((wanted, self._pool.submit(self._digests, page)))
         except BaseException as exc:  # noqa: BLE001 - handed to the writer's thread
@@ -230,7 +241,7 @@ class ReadBack:
         """Read pending records again, one page at a time: count the ones now equal, keep the
         others pending (the settle loop's rounds, which wait between them anyway)."""
         wanted = dict(expected)
-        for page in self.dest.pages_of(wanted, url_bytes_max=READBACK_URL_BYTES):
+        for page in self.dest.pages_of(wanted, url_bytes_max=self._url_bytes):
             self._compare({rid: wanted[rid] for rid in page}, self._digests(page), first=False)
 
     def _settle(self) -> None:

@@ -32,7 +32,7 @@ import grpc
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
-from tenant_rag.local.api import grpc_versions
+from tenant_rag.local.api import grpc_encode, grpc_versions
 from tenant_rag.local.api.auth import WRONG_KEY_MESSAGE, key_ok
 from tenant_rag.local.api.grpc_versions import GrpcVersion
 from tenant_rag.local.engine import ApiError, Engine, IndexEngine
@@ -110,6 +110,27 @@ def _fill_fetched(out: Any, res: dict[str, Any]) -> None:
         vec.id = rid
         vec.values.extend(rec["values"])
         _set_record(vec, rec)
+
+
+def _fetched_bytes(v: GrpcVersion, namespace: str, res: dict[str, Any]) -> bytes:
+    """A fetch answer (``as_arrays``) as the bytes of its Fetch(ByMetadata)Response."""
+    records = {
+        rid: (rec["values"], rec.get("sparseValues"), rec.get("metadata"))
+        for rid, rec in res["vectors"].items()
+    }
+    pagination = res.get("pagination")
+    return grpc_encode.fetch_response(
+        records,
+        namespace,
+        res["usage"]["readUnits"],
+        v.message("SparseValues"),
+        next_token=pagination["next"] if pagination else None,
+    )
+
+
+def _serialize(answer: Any) -> bytes:
+    """An RPC's answer as bytes: a message serialized, bytes (`grpc_encode`) as they are."""
+    return answer if type(answer) is bytes else answer.SerializeToString()
 
 
 def _optional(msg: Any, field: str) -> Any:
@@ -229,10 +250,9 @@ class VectorService:
         return out
 
     def fetch(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
-        res = ix.fetch(req.namespace, list(req.ids))
-        out = v.message("FetchResponse")(namespace=req.namespace)
-        _fill_fetched(out, res)
-        return out
+        # encoded from the stored rows (`grpc_encode`): the message `_fill_fetched` would build
+        res = ix.fetch(req.namespace, list(req.ids), as_arrays=True)
+        return _fetched_bytes(v, req.namespace, res)
 
     def fetch_by_metadata(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
         res = ix.fetch_by_metadata(
@@ -240,12 +260,9 @@ class VectorService:
             _struct_to_dict(req.filter) if req.HasField("filter") else None,
             _optional(req, "limit"),
             _optional(req, "pagination_token"),
+            as_arrays=True,
         )
-        out = v.message("FetchByMetadataResponse")(namespace=req.namespace)
-        _fill_fetched(out, res)
-        if "pagination" in res:
-            out.pagination.next = res["pagination"]["next"]
-        return out
+        return _fetched_bytes(v, req.namespace, res)
 
     def update(self, v: GrpcVersion, req: Any, ix: IndexEngine) -> Any:
         md = (
@@ -429,7 +446,7 @@ class _Router(grpc.GenericRpcHandler):
         return grpc.unary_unary_rpc_method_handler(
             call,
             request_deserializer=deserialize,
-            response_serializer=lambda msg: msg.SerializeToString(),
+            response_serializer=_serialize,
         )
 
     def _refusal(self, code: grpc.StatusCode, message: str) -> grpc.RpcMethodHandler:

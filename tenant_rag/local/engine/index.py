@@ -645,9 +645,13 @@ class IndexEngine:
         ann.counts["ann" if mask is None else "ann_filtered"] += 1
         return cand, scores
 
-    def fetch(self, namespace: Any, ids: Any, *, as_json: bool = False) -> dict[str, Any]:
+    def fetch(
+        self, namespace: Any, ids: Any, *, as_json: bool = False, as_arrays: bool = False
+    ) -> dict[str, Any]:
         """The records with these ids. ``as_json``: values as ``orjson.Fragment`` (`wire`),
-        for an answer orjson writes (REST); otherwise lists of floats."""
+        for an answer orjson writes (REST); ``as_arrays``: values as the stored float32 row
+        and sparse values as (indices, values) arrays, for an answer encoded from them
+        (gRPC, `api.grpc_encode`); otherwise lists of floats."""
         ns = v.namespace_name(namespace)
         if isinstance(ids, list) and not ids:
             raise bad_request(
@@ -659,17 +663,25 @@ class IndexEngine:
             self._catch_up()
             rows = self.store.get(ns, id_list)
         return {
-            "vectors": {row[0]: self._record(row, as_json) for row in rows},
+            "vectors": {row[0]: self._record(row, as_json, as_arrays) for row in rows},
             "namespace": _echo(namespace),
             "usage": {"readUnits": _fetch_units(len(id_list))},
         }
 
-    def _record(self, row: Row, as_json: bool = False) -> dict[str, Any]:
+    def _record(self, row: Row, as_json: bool = False, as_arrays: bool = False) -> dict[str, Any]:
         """A stored record as Pinecone's ``Vector``: no metadata key when it has none.
 
         ``as_json``: the values as an ``orjson.Fragment`` of the same bytes (`wire`).
+        ``as_arrays``: the values as the float32 row, sparse values as (indices, values).
         """
         vec, sp, md = self._decode(row)
+        if as_arrays:
+            out: dict[str, Any] = {"id": row[0], "values": vec}
+            if sp is not None:
+                out["sparseValues"] = sp
+            if md:
+                out["metadata"] = load_metadata(md)
+            return out
         rec: dict[str, Any] = {
             "id": row[0],
             "values": json_values(vec) if as_json else vec.tolist(),
@@ -681,11 +693,18 @@ class IndexEngine:
         return rec
 
     def fetch_by_metadata(
-        self, namespace: Any, flt: Any, limit: Any, token: Any, *, as_json: bool = False
+        self,
+        namespace: Any,
+        flt: Any,
+        limit: Any,
+        token: Any,
+        *,
+        as_json: bool = False,
+        as_arrays: bool = False,
     ) -> dict[str, Any]:
         """One page of the records matching ``flt``, in id order (API 2025-10).
 
-        ``as_json``: values as ``orjson.Fragment`` (`wire`), as `fetch`.
+        ``as_json``, ``as_arrays``: how values are given, as for `fetch`.
 
         Pages follow ids in C order, so a page is stable under concurrent writes to
         other ids; the token is the last id returned, as for ``list``. No
@@ -718,7 +737,7 @@ class IndexEngine:
             page = ids[:limit]
             by_id = {row[0]: row for row in self.store.get(ns, page)}
         body: dict[str, Any] = {
-            "vectors": {i: self._record(by_id[i], as_json) for i in page if i in by_id},
+            "vectors": {i: self._record(by_id[i], as_json, as_arrays) for i in page if i in by_id},
             "namespace": _echo(namespace),
             "usage": {"readUnits": _fetch_units(len(page))},
         }
