@@ -1,10 +1,10 @@
 """What a gRPC query costs outside the engine, as SDK 7.3.0's client sees it: ours against a
 server that does nothing.
 
-Why: ``bench_server.py``'s small-tenant gRPC p50 (about 2.2 ms in its interleaved run) sits
-well above ``bench_grpc_server_modes.py``'s fixed answer through the same client (about
-0.95 ms), which suggested a millisecond of our own between grpcio and the engine. This puts
-the two side by side, in one client process, taking turns in blocks of 50 queries:
+Why: ``bench_server.py``'s small-tenant gRPC p50 sits well above ``bench_grpc_server_modes.py``'s
+fixed answer through the same client, which suggested a millisecond of our own between grpcio
+and the engine that every query pays (figures: docs/scale.md, seventh pass). This puts the two
+side by side, in one client process, taking turns in blocks of 50 queries:
 
 * **ours**: ``tenant-rag serve`` over a data dir holding one 1,000 x 384 cosine namespace
   (exact search), and with ``--million`` also the 1,000,000 x 384 namespace of
