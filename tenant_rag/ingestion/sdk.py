@@ -192,7 +192,9 @@ class LeanRestIndex:
             return _fetch_result(reply)
         return self._sdk_index.fetch(*args, **{**SKIP_RESPONSE_CHECKS, **kwargs})
 
-    def fetch_float32(self, *, ids: list[str], namespace: str | None = None) -> Any:
+    def fetch_float32(
+        self, *, ids: list[str], namespace: str | None = None, grpc: bool = True
+    ) -> Any:
         """As ``fetch(ids=..., namespace=...)``, each record's ``values`` a float32 array.
 
         On the embedded server, when it serves gRPC, over gRPC (`grpc_fetch`: the values
@@ -200,9 +202,13 @@ class LeanRestIndex:
         asks the server where, and a gRPC failure switches this handle to REST for good).
         Otherwise on the REST fast path, the answer parsed by `fetch_reply_float32` (no
         Python float per value); else ``fetch`` with the values converted afterwards.
+
+        ``grpc=False``: REST in any case, so the metadata is exactly what ``fetch`` returns
+        (over gRPC a metadata number arrives as a `Struct`'s double: ``3`` reads ``3.0``),
+        for a caller that writes the metadata on (an export) rather than digests it.
         """
         if self._transport is not None and ids and all(type(i) is str for i in ids):
-            fetcher = self._grpc_fetcher()
+            fetcher = self._grpc_fetcher() if grpc else None
             if fetcher is not None:
                 import grpc  # loaded by `grpc_fetch` already; not for REST-only callers
                 from google.protobuf.message import DecodeError

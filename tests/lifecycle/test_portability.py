@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,35 @@ def test_export_layout_is_what_pinecone_bulk_import_reads(new_index: Any, tmp_pa
         md = json.loads(row["metadata"]) if row["metadata"] else None
         assert md == rec.get("metadata")
         assert row["sparse_values"]["indices"] == rec["sparse_values"]["indices"]
+
+
+def test_export_writes_the_metadata_as_rest_returns_it(
+    new_index: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The export fetches over REST even from a server that serves gRPC (the session's
+    does): a metadata number keeps its spelling in the file (``3``; a gRPC `Struct` would
+    give ``3.0`` back), and the values are the float32 the index stores."""
+    from tenant_rag.ingestion.grpc_fetch import GrpcFetcher
+
+    def refuse(self: GrpcFetcher, **kw: Any) -> Any:
+        raise AssertionError("the export fetched over gRPC")
+
+    monkeypatch.setattr(GrpcFetcher, "fetch_float32", refuse)
+    ix = new_index("rest")
+    recs = seed(ix, "acme", 40)
+    export_tenant(ix, "acme", tmp_path / "out")
+
+    rows = {r["id"]: r for r in pq.read_table(tmp_path / "out" / "acme").to_pylist()}
+    assert len(rows) == 40
+    for rec in recs:
+        row = rows[rec["id"]]
+        stored = np.asarray(rec["values"], dtype=np.float32)
+        assert np.array_equal(np.asarray(row["values"], dtype=np.float32), stored)
+        if "metadata" in rec:
+            assert re.search(rf'"chunk":{rec["metadata"]["chunk"]}[,}}]', row["metadata"])
+            assert json.loads(row["metadata"]) == rec["metadata"]
+        else:
+            assert row["metadata"] is None
 
 
 def test_checksum_does_not_depend_on_order_or_number_spelling() -> None:

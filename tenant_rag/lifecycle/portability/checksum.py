@@ -116,6 +116,44 @@ def record_digest(
     return h.digest()
 
 
+def dense_digests(
+    ids: Sequence[str],
+    matrix: np.ndarray,
+    metadata: Sequence[Mapping[str, Any] | None],
+) -> list[bytes]:
+    """`record_digest` of each record of a page without sparse values, ``ids[i]`` with row
+    ``i`` of ``matrix`` and ``metadata[i]``: the same bytes, for a page at a time.
+
+    The export digests every record of a tenant; here the matrix is turned into bytes
+    once and each record's row is a slice of them, instead of a row view, a type check
+    and a copy per record.
+    """
+    dense = np.ascontiguousarray(matrix, dtype="<f4")
+    if dense.ndim != 2:
+        raise ValueError(f"values must be a matrix (one row a record), got {dense.ndim} dimensions")
+    n, dimension = dense.shape
+    if n != len(ids) or len(metadata) != n:
+        raise ValueError(f"{len(ids)} ids, {len(metadata)} metadata and {n} rows of values")
+    rows = memoryview(dense.tobytes())
+    width = dimension * 4
+    size = _LEN.pack(dimension)
+    pack = _LEN.pack
+    sha256 = hashlib.sha256
+    out = []
+    for i, (record_id, md) in enumerate(zip(ids, metadata, strict=True)):
+        rid = record_id.encode("utf-8")
+        canonical = canonical_metadata(md)
+        out.append(
+            sha256(
+                b"".join(
+                    (pack(len(rid)), rid, size, rows[i * width : (i + 1) * width], _NO_SPARSE)
+                    + (pack(len(canonical)), canonical)
+                )
+            ).digest()
+        )
+    return out
+
+
 def _f32(values: Any) -> np.ndarray:
     if values is None:
         return np.zeros(0, dtype="<f4")
@@ -169,4 +207,4 @@ class Checksum:
         return {"algorithm": ALGORITHM, "records": self.count, "value": self.hexdigest}
 
 
-__all__ = ["ALGORITHM", "Checksum", "canonical_metadata", "record_digest"]
+__all__ = ["ALGORITHM", "Checksum", "canonical_metadata", "dense_digests", "record_digest"]

@@ -27,7 +27,12 @@ import numpy as np
 
 from tenant_rag.connection import index_shape
 from tenant_rag.errors import IndexMismatchError
-from tenant_rag.lifecycle.portability.checksum import Checksum, canonical_metadata, record_digest
+from tenant_rag.lifecycle.portability.checksum import (
+    Checksum,
+    canonical_metadata,
+    dense_digests,
+    record_digest,
+)
 from tenant_rag.tenancy.acl import AclPolicy, acl_policy_of
 from tenant_rag.tenancy.batching import record_batches
 from tenant_rag.tenancy.pinned import PinnedIndex, Record, index_name_of
@@ -240,19 +245,28 @@ class TenantEndpoint:
         over_grpc = getattr(self.pinned.index, "fetches_float32_over_grpc", None)
         return None if callable(over_grpc) and over_grpc() else FETCH_URL_BYTES
 
-    def fetch(self, ids: Sequence[str], *, float32: bool = False) -> list[Record]:
+    def fetch(
+        self, ids: Sequence[str], *, float32: bool = False, grpc: bool = True
+    ) -> list[Record]:
         """The tenant's records with these ids, in the order given (missing ids skipped).
 
-        ``float32``: values as float32 arrays (`PinnedIndex.fetch`), for a caller that
-        digests them (the import's read-back) rather than one that writes them on.
+        ``float32``: values as float32 arrays (`PinnedIndex.fetch`), parsed without a
+        Python float per value: for a caller that digests them (the import's read-back)
+        or writes them as float32 (the export). ``grpc=False`` keeps such a fetch on REST
+        (metadata numbers as REST spells them; the export writes the metadata on).
         """
-        found = self.pinned.fetch(list(ids), float32=float32)
+        found = self.pinned.fetch(list(ids), float32=float32, grpc=grpc)
         return [found[i] for i in ids if i in found]
 
-    def pages(self) -> Iterator[Page]:
-        """Every record of the tenant, one listing page (and one fetch) at a time."""
+    def pages(self, *, float32: bool = False) -> Iterator[Page]:
+        """Every record of the tenant, one listing page (and one fetch) at a time.
+
+        ``float32``: each record's values as a float32 row, the fetch answer parsed so
+        (`fetch_reply_float32`) instead of into Python floats, over REST as without it
+        (the same requests; the metadata as REST returns it).
+        """
         for ids in self.id_pages():
-            yield Page(ids, self.fetch(ids))
+            yield Page(ids, self.fetch(ids, float32=float32, grpc=False))
 
     def checksum(self) -> Checksum:
         """Count and checksum of everything the tenant has here (a full read)."""
@@ -288,6 +302,22 @@ def digest_of(rec: Record) -> bytes:
     return record_digest(rec.id, rec.values, rec.sparse_values, canonical_metadata(rec.metadata))
 
 
+def digests_of(records: Sequence[Record]) -> list[bytes]:
+    """`digest_of` each record: a page of float32 rows of one length and no sparse values
+    at once (`dense_digests`), anything else record by record."""
+    rows = [rec.values for rec in records]
+    if (
+        rows
+        and all(type(v) is np.ndarray and v.dtype == np.float32 and v.ndim == 1 for v in rows)
+        and len({v.shape[0] for v in rows}) == 1
+        and not any(rec.sparse_values for rec in records)
+    ):
+        return dense_digests(
+            [rec.id for rec in records], np.stack(rows), [rec.metadata for rec in records]
+        )
+    return [digest_of(rec) for rec in records]
+
+
 def as_upsert(rec: Record) -> dict[str, Any]:
     """A record in upsert form (public id), keeping float32 values as plain floats."""
     out: dict[str, Any] = {"id": rec.id, "values": rec.values}
@@ -318,5 +348,6 @@ __all__ = [
     "TenantEndpoint",
     "as_upsert",
     "digest_of",
+    "digests_of",
     "values_matrix",
 ]

@@ -58,7 +58,7 @@ from tenant_rag.errors import (
     PortabilityError,
     TransferVerificationError,
 )
-from tenant_rag.lifecycle.portability.checksum import Checksum, record_digest
+from tenant_rag.lifecycle.portability.checksum import Checksum, dense_digests, record_digest
 from tenant_rag.lifecycle.portability.endpoint import TenantEndpoint
 from tenant_rag.lifecycle.portability.inflight import UPSERTS_IN_FLIGHT, InFlight
 from tenant_rag.lifecycle.portability.journal import Journal, state_dir
@@ -359,10 +359,16 @@ def _decoded(files: list[Path]) -> Iterator[_Decoded]:
 
 
 def row_digests(rows: RowGroup) -> list[bytes]:
-    """The checksum digest of each record of a row group (its values from the float32 matrix)."""
-    out = []
+    """The checksum digest of each record of a row group (its values from the float32 matrix;
+    a row group without sparse values digested at once, `dense_digests`)."""
     matrix = rows.matrix
-    for row, rec in enumerate(rows.records):
+    records = rows.records
+    if matrix is not None and not any("sparse_values" in rec for rec in records):
+        return dense_digests(
+            [rec["id"] for rec in records], matrix, [rec.get("metadata") for rec in records]
+        )
+    out = []
+    for row, rec in enumerate(records):
         values = matrix[row] if matrix is not None else rec["values"]
         out.append(record_digest(rec["id"], values, rec.get("sparse_values"), rec.get("metadata")))
     return out

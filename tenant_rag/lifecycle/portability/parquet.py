@@ -48,10 +48,17 @@ _HASH_CHUNK = 1 << 20
 
 
 def dense_matrix(records: list[Record], dimension: int | None) -> np.ndarray | None:
-    """The page's values as one float32 matrix, or None when rows differ in length."""
+    """The page's values as one float32 matrix, or None when rows differ in length.
+
+    Rows fetched as float32 (`TenantEndpoint.pages(float32=True)`) are stacked as they
+    are; lists of Python floats are converted.
+    """
     if not dimension or not records or any(len(r.values) != dimension for r in records):
         return None
-    return np.asarray([r.values for r in records], dtype=np.float32).reshape(len(records), -1)
+    rows = [r.values for r in records]
+    if all(type(v) is np.ndarray and v.dtype == np.float32 for v in rows):
+        return np.stack(rows)
+    return np.asarray(rows, dtype=np.float32).reshape(len(records), -1)
 
 
 def page_table(records: list[Record], matrix: np.ndarray | None) -> pa.Table:
@@ -194,7 +201,9 @@ def table_records(table: pa.Table, names: set[str]) -> RowGroup:
     matrix = None
     if "values" in names:
         col = table.column("values").combine_chunks()
-        lengths = col.value_lengths().to_numpy(zero_copy_only=False)
+        # each row's length from the offsets (``value_lengths()`` is a compute kernel: it
+        # pages in Arrow's compute library, ~4 MiB of the import's resident memory)
+        lengths = np.diff(col.offsets.to_numpy(zero_copy_only=False))
         if n and col.null_count == 0 and (lengths == lengths[0]).all() and lengths[0] > 0:
             flat = col.flatten().to_numpy(zero_copy_only=False)
             matrix = flat.reshape(n, int(lengths[0]))
