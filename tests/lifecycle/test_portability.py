@@ -170,6 +170,26 @@ def test_export_writes_the_metadata_as_rest_returns_it(
             assert row["metadata"] is None
 
 
+def test_pages_of_float32_rows_become_the_same_row_groups_as_float_lists() -> None:
+    """A page fetched as float32 rows (the export's) is written as the same Parquet table as
+    the same records with their values as Python floats, rows of one length or not, and is
+    read back as the same values (the row lengths taken from the offsets)."""
+    from tenant_rag.lifecycle.portability.parquet import dense_matrix, page_table, table_records
+    from tenant_rag.tenancy.pinned import Record
+
+    rng = np.random.default_rng(3)
+    for lengths in ([4, 4, 4], [4, 2, 0, 3]):
+        rows = [rng.standard_normal(n).astype(np.float32) for n in lengths]
+        md: dict[str, Any] = {"n": 3}
+        as_rows = [Record(f"r{i}", row, md) for i, row in enumerate(rows)]  # type: ignore[arg-type]
+        as_lists = [Record(f"r{i}", row.tolist(), md) for i, row in enumerate(rows)]
+        table = page_table(as_rows, dense_matrix(as_rows, 4))
+        assert table.equals(page_table(as_lists, dense_matrix(as_lists, 4)))
+        back = table_records(table.slice(1), set(table.schema.names))  # a slice: offsets != 0
+        assert [list(r["values"]) for r in back.records] == [row.tolist() for row in rows[1:]]
+        assert (back.matrix is not None) == (len(set(lengths)) == 1)
+
+
 def test_checksum_does_not_depend_on_order_or_number_spelling() -> None:
     a, b = Checksum(), Checksum()
     a.add_record("x", [0.1, 0.2], None, {"n": 3, "t": "s"})

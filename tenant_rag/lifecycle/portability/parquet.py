@@ -73,8 +73,11 @@ def page_table(records: list[Record], matrix: np.ndarray | None) -> pa.Table:
         dimension = matrix.shape[1]
         offsets = pa.array(np.arange(0, n * dimension + 1, dimension, dtype=np.int32))
         values = pa.ListArray.from_arrays(offsets, pa.array(matrix.reshape(-1), type=pa.float32()))
-    else:
-        values = pa.array([r.values or [] for r in records], type=pa.list_(pa.float32()))
+    else:  # rows of several lengths (or none): lists of floats, or float32 rows as fetched
+        values = pa.array(
+            [r.values if isinstance(r.values, np.ndarray) else r.values or [] for r in records],
+            type=pa.list_(pa.float32()),
+        )
     sparse = pa.array(
         [
             {"indices": r.sparse_values["indices"], "values": r.sparse_values["values"]}

@@ -29,6 +29,9 @@ and digested on its thread, so the destination may answer the next while the
 client parses this one; results are taken in order. The default is one whole
 page at a time (`FETCHES_IN_FLIGHT`): the import's upserts in flight keep the
 destination busy meanwhile, and fewer, larger requests cost both sides less.
+That one fetch is made on the worker itself, with no pool thread: a thread that
+only ran it while the worker waited would add nothing but a malloc arena of
+its own, holding freed answers (docs/portability.md, "Fifth round").
 
 **Memory** stays bounded: the queue holds at most ``depth`` row groups' ids
 and digests (never values), a fetch keeps only the digests of its records
