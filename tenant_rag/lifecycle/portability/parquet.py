@@ -204,11 +204,13 @@ def table_records(table: pa.Table, names: set[str]) -> RowGroup:
     matrix = None
     if "values" in names:
         col = table.column("values").combine_chunks()
-        # each row's length from the offsets (``value_lengths()`` is a compute kernel: it
-        # pages in Arrow's compute library, ~4 MiB of the import's resident memory)
-        lengths = np.diff(col.offsets.to_numpy(zero_copy_only=False))
+        # lengths and values from the offsets and the child array: ``value_lengths()`` and
+        # ``flatten()`` run compute kernels, which page in Arrow's compute library (4 MiB
+        # of the import's resident memory, for two one-line operations)
+        offsets = col.offsets.to_numpy(zero_copy_only=False)
+        lengths = np.diff(offsets)
         if n and col.null_count == 0 and (lengths == lengths[0]).all() and lengths[0] > 0:
-            flat = col.flatten().to_numpy(zero_copy_only=False)
+            flat = col.values.to_numpy(zero_copy_only=False)[offsets[0] : offsets[-1]]
             matrix = flat.reshape(n, int(lengths[0]))
             values = list(matrix)  # row views; no Python float per value
         else:
