@@ -37,6 +37,7 @@ ALGORITHM = "tenant-rag-set-sha256/1"
 _MOD = 1 << 256
 _LEN = struct.Struct("<Q")
 _NO_SPARSE = _LEN.pack(0)
+_F4 = np.dtype("<f4")
 
 
 def canonical_metadata(metadata: Mapping[str, Any] | None) -> bytes:
@@ -118,36 +119,32 @@ def record_digest(
 
 def dense_digests(
     ids: Sequence[str],
-    matrix: np.ndarray,
+    rows: np.ndarray | Sequence[np.ndarray],
     metadata: Sequence[Mapping[str, Any] | None],
 ) -> list[bytes]:
-    """`record_digest` of each record of a page without sparse values, ``ids[i]`` with row
-    ``i`` of ``matrix`` and ``metadata[i]``: the same bytes, for a page at a time.
+    """`record_digest` of each record of a page without sparse values, ``ids[i]`` with
+    ``rows[i]`` (a row of a float32 matrix, or a 1-d float32 array) and ``metadata[i]``:
+    the same bytes, for a page at a time.
 
-    The export digests every record of a tenant; here the matrix is turned into bytes
-    once and each record's row is a slice of them, instead of a row view, a type check
-    and a copy per record.
+    The export and the import digest every record of a tenant; here each row is hashed
+    from its own buffer (no copy, no type checks per record).
     """
-    dense = np.ascontiguousarray(matrix, dtype="<f4")
-    if dense.ndim != 2:
-        raise ValueError(f"values must be a matrix (one row a record), got {dense.ndim} dimensions")
-    n, dimension = dense.shape
-    if n != len(ids) or len(metadata) != n:
-        raise ValueError(f"{len(ids)} ids, {len(metadata)} metadata and {n} rows of values")
-    rows = memoryview(dense.tobytes())
-    width = dimension * 4
-    size = _LEN.pack(dimension)
+    if isinstance(rows, np.ndarray) and rows.ndim != 2:
+        raise ValueError(f"values must be a matrix (a row a record), got {rows.ndim} dimensions")
+    if not len(ids) == len(rows) == len(metadata):
+        raise ValueError(f"{len(ids)} ids, {len(metadata)} metadata and {len(rows)} rows of values")
     pack = _LEN.pack
     sha256 = hashlib.sha256
     out = []
-    for i, (record_id, md) in enumerate(zip(ids, metadata, strict=True)):
+    for record_id, row, md in zip(ids, rows, metadata, strict=True):
         rid = record_id.encode("utf-8")
+        dense = row if row.dtype == _F4 and row.flags.c_contiguous else _f32(row).copy()
         canonical = canonical_metadata(md)
         out.append(
             sha256(
                 b"".join(
-                    (pack(len(rid)), rid, size, rows[i * width : (i + 1) * width], _NO_SPARSE)
-                    + (pack(len(canonical)), canonical)
+                    (pack(len(rid)), rid, pack(dense.size), memoryview(dense).cast("B"))
+                    + (_NO_SPARSE, pack(len(canonical)), canonical)
                 )
             ).digest()
         )

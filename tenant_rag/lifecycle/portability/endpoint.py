@@ -303,18 +303,13 @@ def digest_of(rec: Record) -> bytes:
 
 
 def digests_of(records: Sequence[Record]) -> list[bytes]:
-    """`digest_of` each record: a page of float32 rows of one length and no sparse values
-    at once (`dense_digests`), anything else record by record."""
+    """`digest_of` each record: a page of float32 rows without sparse values at once
+    (`dense_digests`), anything else record by record."""
     rows = [rec.values for rec in records]
-    if (
-        rows
-        and all(type(v) is np.ndarray and v.dtype == np.float32 and v.ndim == 1 for v in rows)
-        and len({v.shape[0] for v in rows}) == 1
-        and not any(rec.sparse_values for rec in records)
+    if all(type(v) is np.ndarray and v.ndim == 1 for v in rows) and not any(
+        rec.sparse_values for rec in records
     ):
-        return dense_digests(
-            [rec.id for rec in records], np.stack(rows), [rec.metadata for rec in records]
-        )
+        return dense_digests([rec.id for rec in records], rows, [rec.metadata for rec in records])
     return [digest_of(rec) for rec in records]
 
 
