@@ -193,7 +193,7 @@ class LeanRestIndex:
         return self._sdk_index.fetch(*args, **{**SKIP_RESPONSE_CHECKS, **kwargs})
 
     def fetch_float32(
-        self, *, ids: list[str], namespace: str | None = None, grpc: bool = True
+        self, *, ids: list[str], namespace: str | None = None, over_grpc: bool = True
     ) -> Any:
         """As ``fetch(ids=..., namespace=...)``, each record's ``values`` a float32 array.
 
@@ -203,12 +203,12 @@ class LeanRestIndex:
         Otherwise on the REST fast path, the answer parsed by `fetch_reply_float32` (no
         Python float per value); else ``fetch`` with the values converted afterwards.
 
-        ``grpc=False``: REST in any case, so the metadata is exactly what ``fetch`` returns
+        ``over_grpc=False``: REST in any case, so the metadata is exactly what ``fetch`` returns
         (over gRPC a metadata number arrives as a `Struct`'s double: ``3`` reads ``3.0``),
         for a caller that writes the metadata on (an export) rather than digests it.
         """
         if self._transport is not None and ids and all(type(i) is str for i in ids):
-            fetcher = self._grpc_fetcher() if grpc else None
+            fetcher = self._grpc_fetcher() if over_grpc else None
             if fetcher is not None:
                 import grpc  # loaded by `grpc_fetch` already; not for REST-only callers
                 from google.protobuf.message import DecodeError

@@ -143,7 +143,7 @@ def dense_digests(
         out.append(
             sha256(
                 b"".join(
-                    (pack(len(rid)), rid, pack(dense.size), memoryview(dense).cast("B"))
+                    (pack(len(rid)), rid, pack(dense.size), dense.data.cast("B"))
                     + (_NO_SPARSE, pack(len(canonical)), canonical)
                 )
             ).digest()

@@ -246,16 +246,16 @@ class TenantEndpoint:
         return None if callable(over_grpc) and over_grpc() else FETCH_URL_BYTES
 
     def fetch(
-        self, ids: Sequence[str], *, float32: bool = False, grpc: bool = True
+        self, ids: Sequence[str], *, float32: bool = False, over_grpc: bool = True
     ) -> list[Record]:
         """The tenant's records with these ids, in the order given (missing ids skipped).
 
         ``float32``: values as float32 arrays (`PinnedIndex.fetch`), parsed without a
         Python float per value: for a caller that digests them (the import's read-back)
-        or writes them as float32 (the export). ``grpc=False`` keeps such a fetch on REST
+        or writes them as float32 (the export). ``over_grpc=False`` keeps such a fetch on REST
         (metadata numbers as REST spells them; the export writes the metadata on).
         """
-        found = self.pinned.fetch(list(ids), float32=float32, grpc=grpc)
+        found = self.pinned.fetch(list(ids), float32=float32, over_grpc=over_grpc)
         return [found[i] for i in ids if i in found]
 
     def pages(self, *, float32: bool = False) -> Iterator[Page]:
@@ -266,7 +266,7 @@ class TenantEndpoint:
         (the same requests; the metadata as REST returns it).
         """
         for ids in self.id_pages():
-            yield Page(ids, self.fetch(ids, float32=float32, grpc=False))
+            yield Page(ids, self.fetch(ids, float32=float32, over_grpc=False))
 
     def checksum(self) -> Checksum:
         """Count and checksum of everything the tenant has here (a full read)."""
@@ -305,7 +305,7 @@ def digest_of(rec: Record) -> bytes:
 def digests_of(records: Sequence[Record]) -> list[bytes]:
     """`digest_of` each record: a page of float32 rows without sparse values at once
     (`dense_digests`), anything else record by record."""
-    rows = [rec.values for rec in records]
+    rows: list[Any] = [rec.values for rec in records]
     if all(type(v) is np.ndarray and v.ndim == 1 for v in rows) and not any(
         rec.sparse_values for rec in records
     ):
