@@ -22,9 +22,9 @@ SDK without these internals) goes through the SDK's own ``upsert``
 (``_check_type=False``) or ``fetch`` (``_check_return_type=False``).
 
 Every body the fast path encodes is checked against Pinecone's 2 MB by its actual size;
-one over it goes as two requests of half the records each (checked again) rather than
-being refused (callers batch by an upper estimate, `tenancy.batching`, so this is a
-safety net; a single record over 2 MB is refused naming it).
+one over it goes as two requests of half the records each (checked again), so a caller
+whose records all take the fast path (`LeanRestIndex.splits_by_body_size`) may send up to
+1,000 records at once without estimating their size.
 
 Values may also be given as 1-d float32 numpy arrays (``accepts_float32_rows``;
 `tenant_rag.tenancy.pinned.float32_row`): the fast path writes them with
@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -115,6 +116,15 @@ class LeanRestIndex:
         #: the float32 fetches' gRPC path: `_UNKNOWN` until looked up, None for REST
         self._grpc: object = _UNKNOWN
         self._grpc_lock = threading.Lock()
+
+    def splits_by_body_size(self, records: Sequence[Mapping[str, Any]]) -> bool:
+        """Whether an upsert of ``records`` (up to 1,000) goes out in requests checked against
+        Pinecone's 2 MB by their encoded size (the fast path: an over-size body is sent as
+        two halves, each checked again), so a caller need not batch them by an estimate.
+        Records the fast path leaves to the SDK (sparse values) need the estimate's batches."""
+        return self._transport is not None and all(
+            type(r) is dict and r.keys() <= _RECORD_KEYS for r in records
+        )
 
     def _grpc_fetcher(self) -> GrpcFetcher | None:
         """The gRPC read path of this index (looked up once; None: REST)."""
@@ -192,7 +202,9 @@ class LeanRestIndex:
             return _fetch_result(reply)
         return self._sdk_index.fetch(*args, **{**SKIP_RESPONSE_CHECKS, **kwargs})
 
-    def fetch_float32(self, *, ids: list[str], namespace: str | None = None) -> Any:
+    def fetch_float32(
+        self, *, ids: list[str], namespace: str | None = None, over_grpc: bool = True
+    ) -> Any:
         """As ``fetch(ids=..., namespace=...)``, each record's ``values`` a float32 array.
 
         On the embedded server, when it serves gRPC, over gRPC (`grpc_fetch`: the values
@@ -200,9 +212,13 @@ class LeanRestIndex:
         asks the server where, and a gRPC failure switches this handle to REST for good).
         Otherwise on the REST fast path, the answer parsed by `fetch_reply_float32` (no
         Python float per value); else ``fetch`` with the values converted afterwards.
+
+        ``over_grpc=False``: REST in any case, so the metadata is exactly what ``fetch`` returns
+        (over gRPC a metadata number arrives as a `Struct`'s double: ``3`` reads ``3.0``),
+        for a caller that writes the metadata on (an export) rather than digests it.
         """
         if self._transport is not None and ids and all(type(i) is str for i in ids):
-            fetcher = self._grpc_fetcher()
+            fetcher = self._grpc_fetcher() if over_grpc else None
             if fetcher is not None:
                 import grpc  # loaded by `grpc_fetch` already; not for REST-only callers
                 from google.protobuf.message import DecodeError

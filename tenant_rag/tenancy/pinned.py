@@ -407,20 +407,26 @@ class PinnedIndex:
             out.append(self._record(m, include_metadata=include_metadata, scored=True, view=view))
         return out
 
-    def fetch(self, ids: Sequence[str], *, float32: bool = False) -> dict[str, Record]:
+    def fetch(
+        self, ids: Sequence[str], *, float32: bool = False, over_grpc: bool = True
+    ) -> dict[str, Record]:
         """The tenant's records with these ids that the principal may read (others are absent).
 
         ``float32``: each record's dense ``values`` as a float32 array (what Pinecone
         stores) rather than a list of floats; a handle that can (`fetch_float32`, the lean
-        REST transport) parses them without a Python float per value.
+        REST transport) parses them without a Python float per value. ``over_grpc=False`` keeps
+        such a fetch on REST (`LeanRestIndex.fetch_float32`: metadata numbers as REST
+        spells them, where gRPC would make ``3`` a ``3.0``).
         """
         view = self.acl_view()
-        found = self._fetch_all(ids, float32=float32)
+        found = self._fetch_all(ids, float32=float32, over_grpc=over_grpc)
         if view.is_admin:
             return found
         return {rid: rec for rid, rec in found.items() if view.allows(rec.metadata)}
 
-    def _fetch_all(self, ids: Sequence[str], *, float32: bool = False) -> dict[str, Record]:
+    def _fetch_all(
+        self, ids: Sequence[str], *, float32: bool = False, over_grpc: bool = True
+    ) -> dict[str, Record]:
         """Fetch by id without the principal's view (writers' bookkeeping, and `fetch`).
 
         Metadata comes back in the public form (`public_acl_field`), which
@@ -429,11 +435,14 @@ class PinnedIndex:
         usage.guard(self.tenant, self.index_name, "fetch", len(ids))
         out: dict[str, Record] = {}
         fetch = self.index.fetch
+        extra: dict[str, Any] = {}
         if float32 and self._float32_rows and hasattr(self.index, "fetch_float32"):
             fetch = self.index.fetch_float32
+            if not over_grpc:
+                extra["over_grpc"] = False
         for start in range(0, len(ids), MAX_IDS_PER_REQUEST):
             chunk = [self.scope.stored_id(i) for i in ids[start : start + MAX_IDS_PER_REQUEST]]
-            resp = self._call(fetch, ids=chunk, namespace=self.namespace)
+            resp = self._call(fetch, ids=chunk, namespace=self.namespace, **extra)
             usage.emit(
                 usage.UsageEvent(
                     self.tenant,

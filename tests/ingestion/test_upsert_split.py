@@ -1,5 +1,5 @@
-"""Upserts checked against Pinecone's 2 MB by their encoded size (`LeanRestIndex`): an
-over-size body goes as halves, one record over the limit is refused naming it."""
+"""Upserts checked against Pinecone's 2 MB by their encoded size (`LeanRestIndex`), and the
+import's one request per row group that this allows (`TenantEndpoint.batches`)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from tenant_rag.ingestion.sdk import lean_handle
+from tenant_rag.lifecycle.portability.endpoint import TenantEndpoint
+from tenant_rag.tenancy.batching import record_batches
 from tenant_rag.tenancy.limits import MAX_REQUEST_BYTES
 
 DIM = 64  # the ingestion fixture's index
@@ -58,3 +60,17 @@ def test_one_record_over_the_limit_is_refused_naming_it(index: Any) -> None:
     big = {"id": "huge", "values": [0.0] * DIM, "metadata": {"t": "x" * (MAX_REQUEST_BYTES + 1)}}
     with pytest.raises(ValueError, match="'huge'.*2 MB"):
         lean.upsert(vectors=[big], namespace="acme")
+
+
+def test_the_import_sends_a_row_group_that_fits_as_one_request(index: Any) -> None:
+    endpoint = TenantEndpoint(index, "acme")
+    records = _records(363, 4_000)  # ~1.75 MB as encoded
+    assert len(record_batches([dict(r) for r in records])) == 2  # the estimate's batches
+    batches = endpoint.batches(records)
+    assert [len(b) for b in batches] == [363]
+    sizes = Sizes(endpoint.pinned.index)
+    assert endpoint.upsert_batch(batches[0]) == 363
+    assert len(sizes.sizes) == 1 and sizes.sizes[0] <= MAX_REQUEST_BYTES
+    # sparse values go through the SDK's own path: batched by the estimate, as before
+    sparse = [{**r, "sparse_values": {"indices": [1], "values": [0.5]}} for r in records[:10]]
+    assert endpoint.batches(sparse) == record_batches([dict(r) for r in sparse])

@@ -15,10 +15,16 @@ from typing import Any
 
 import numpy as np
 import orjson
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tenant_rag.lifecycle.portability.checksum import Checksum, canonical_metadata, record_digest
+from tenant_rag.lifecycle.portability.checksum import (
+    Checksum,
+    canonical_metadata,
+    dense_digests,
+    record_digest,
+)
 
 _LEN = struct.Struct("<Q")
 
@@ -109,6 +115,36 @@ def test_record_digest_is_the_definition(
     want = _reference_digest(rid, values, sparse, metadata)
     assert record_digest(rid, given_values, sparse, metadata) == want
     assert record_digest(rid, given_values, sparse, canonical_metadata(metadata)) == want
+
+
+@given(
+    st.integers(0, 6).flatmap(
+        lambda dim: st.lists(
+            st.tuples(
+                st.text(max_size=12),
+                st.lists(st.floats(width=32, allow_nan=False), min_size=dim, max_size=dim),
+                st.one_of(st.none(), _metadata),
+            ),
+            max_size=6,
+        ).map(lambda rows: (dim, rows))
+    ),
+    st.booleans(),
+)
+def test_dense_digests_are_the_definition(page: tuple[int, list[Any]], strided: bool) -> None:
+    """A page's digests at once (the export's) are each record's, row by row."""
+    dim, rows = page
+    matrix = np.asarray([r[1] for r in rows], dtype=np.float32).reshape(len(rows), dim)
+    if strided:  # a view with gaps between rows: digested as its values all the same
+        wide = np.zeros((len(rows), 2 * dim), dtype=np.float32)
+        wide[:, ::2] = matrix
+        matrix = wide[:, ::2]
+    got = dense_digests([r[0] for r in rows], matrix, [r[2] for r in rows])
+    assert got == [_reference_digest(rid, values, None, md) for rid, values, md in rows]
+
+
+def test_dense_digests_refuse_a_page_that_does_not_line_up() -> None:
+    with pytest.raises(ValueError, match="2 ids, 2 metadata and 3 rows"):
+        dense_digests(["a", "b"], np.zeros((3, 4), dtype=np.float32), [None, None])
 
 
 def test_digests_of_known_records_never_change() -> None:

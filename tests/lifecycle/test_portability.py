@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,55 @@ def test_export_layout_is_what_pinecone_bulk_import_reads(new_index: Any, tmp_pa
         md = json.loads(row["metadata"]) if row["metadata"] else None
         assert md == rec.get("metadata")
         assert row["sparse_values"]["indices"] == rec["sparse_values"]["indices"]
+
+
+def test_export_writes_the_metadata_as_rest_returns_it(
+    new_index: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The export fetches over REST even from a server that serves gRPC (the session's
+    does): a metadata number keeps its spelling in the file (``3``; a gRPC `Struct` would
+    give ``3.0`` back), and the values are the float32 the index stores."""
+    from tenant_rag.ingestion.grpc_fetch import GrpcFetcher
+
+    def refuse(self: GrpcFetcher, **kw: Any) -> Any:
+        raise AssertionError("the export fetched over gRPC")
+
+    monkeypatch.setattr(GrpcFetcher, "fetch_float32", refuse)
+    ix = new_index("rest")
+    recs = seed(ix, "acme", 40)
+    export_tenant(ix, "acme", tmp_path / "out")
+
+    rows = {r["id"]: r for r in pq.read_table(tmp_path / "out" / "acme").to_pylist()}
+    assert len(rows) == 40
+    for rec in recs:
+        row = rows[rec["id"]]
+        stored = np.asarray(rec["values"], dtype=np.float32)
+        assert np.array_equal(np.asarray(row["values"], dtype=np.float32), stored)
+        if "metadata" in rec:
+            assert re.search(rf'"chunk":{rec["metadata"]["chunk"]}[,}}]', row["metadata"])
+            assert json.loads(row["metadata"]) == rec["metadata"]
+        else:
+            assert row["metadata"] is None
+
+
+def test_pages_of_float32_rows_become_the_same_row_groups_as_float_lists() -> None:
+    """A page fetched as float32 rows (the export's) is written as the same Parquet table as
+    the same records with their values as Python floats, rows of one length or not, and is
+    read back as the same values (the row lengths taken from the offsets)."""
+    from tenant_rag.lifecycle.portability.parquet import dense_matrix, page_table, table_records
+    from tenant_rag.tenancy.pinned import Record
+
+    rng = np.random.default_rng(3)
+    for lengths in ([4, 4, 4], [4, 2, 0, 3]):
+        rows = [rng.standard_normal(n).astype(np.float32) for n in lengths]
+        md: dict[str, Any] = {"n": 3}
+        as_rows = [Record(f"r{i}", row, md) for i, row in enumerate(rows)]  # type: ignore[arg-type]
+        as_lists = [Record(f"r{i}", row.tolist(), md) for i, row in enumerate(rows)]
+        table = page_table(as_rows, dense_matrix(as_rows, 4))
+        assert table.equals(page_table(as_lists, dense_matrix(as_lists, 4)))
+        back = table_records(table.slice(1), set(table.schema.names))  # a slice: offsets != 0
+        assert [list(r["values"]) for r in back.records] == [row.tolist() for row in rows[1:]]
+        assert (back.matrix is not None) == (len(set(lengths)) == 1)
 
 
 def test_checksum_does_not_depend_on_order_or_number_spelling() -> None:

@@ -89,14 +89,38 @@ def test_a_record_that_differs_stays_pending_and_is_named(new_index: Any) -> Non
     assert result.missing_ids == [ids[17]] and result.found.count == 23
 
 
-def test_a_failed_fetch_is_raised_to_the_writer(new_index: Any) -> None:
+@pytest.mark.parametrize("fetches", [1, 2])
+def test_a_failed_fetch_is_raised_to_the_writer(new_index: Any, fetches: int) -> None:
     index = new_index("rbf")
     ids, digests, _ = _written(index, 30)
-    readback = ReadBack(TenantEndpoint(Counting(index, fail_at=3), "acme"), settle=1, fetches=2)
+    readback = ReadBack(
+        TenantEndpoint(Counting(index, fail_at=3), "acme"), settle=1, fetches=fetches
+    )
     with pytest.raises(RuntimeError, match="fetch number 3"):
         for start in range(0, len(ids), 5):
             readback.submit(ids[start : start + 5], digests[start : start + 5])
         readback.finish()
+
+
+def test_one_fetch_in_flight_is_made_on_the_worker_itself(new_index: Any) -> None:
+    """With one fetch in flight no pool thread runs it (a pool thread would only run it while
+    the worker waits, and keep a malloc arena of its own holding freed answers)."""
+    index = new_index("rbf")
+    ids, digests, expected = _written(index, 12)
+    threads: list[str] = []
+
+    class Named(Counting):
+        def fetch(self, **kw: Any) -> Any:
+            threads.append(threading.current_thread().name)
+            return super().fetch(**kw)
+
+    readback = ReadBack(TenantEndpoint(Named(index), "acme", page_size=3), settle=1, fetches=1)
+    for start in range(0, len(ids), 6):
+        readback.submit(ids[start : start + 6], digests[start : start + 6])
+    result = readback.finish()
+
+    assert result.complete and result.found == expected
+    assert len(threads) == 4 and set(threads) == {"tenant-rag-readback"}
 
 
 def test_over_grpc_a_row_group_is_one_fetch_whatever_its_url_would_take(

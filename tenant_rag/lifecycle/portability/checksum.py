@@ -37,6 +37,7 @@ ALGORITHM = "tenant-rag-set-sha256/1"
 _MOD = 1 << 256
 _LEN = struct.Struct("<Q")
 _NO_SPARSE = _LEN.pack(0)
+_F4 = np.dtype("<f4")
 
 
 def canonical_metadata(metadata: Mapping[str, Any] | None) -> bytes:
@@ -116,6 +117,40 @@ def record_digest(
     return h.digest()
 
 
+def dense_digests(
+    ids: Sequence[str],
+    rows: np.ndarray | Sequence[np.ndarray],
+    metadata: Sequence[Mapping[str, Any] | None],
+) -> list[bytes]:
+    """`record_digest` of each record of a page without sparse values, ``ids[i]`` with
+    ``rows[i]`` (a row of a float32 matrix, or a 1-d float32 array) and ``metadata[i]``:
+    the same bytes, for a page at a time.
+
+    The export and the import digest every record of a tenant; here each row is hashed
+    from its own buffer (no copy, no type checks per record).
+    """
+    if isinstance(rows, np.ndarray) and rows.ndim != 2:
+        raise ValueError(f"values must be a matrix (a row a record), got {rows.ndim} dimensions")
+    if not len(ids) == len(rows) == len(metadata):
+        raise ValueError(f"{len(ids)} ids, {len(metadata)} metadata and {len(rows)} rows of values")
+    pack = _LEN.pack
+    sha256 = hashlib.sha256
+    out = []
+    for record_id, row, md in zip(ids, rows, metadata, strict=True):
+        rid = record_id.encode("utf-8")
+        dense = row if row.dtype == _F4 and row.flags.c_contiguous else _f32(row).copy()
+        canonical = canonical_metadata(md)
+        out.append(
+            sha256(
+                b"".join(
+                    (pack(len(rid)), rid, pack(dense.size), dense.data.cast("B"))
+                    + (_NO_SPARSE, pack(len(canonical)), canonical)
+                )
+            ).digest()
+        )
+    return out
+
+
 def _f32(values: Any) -> np.ndarray:
     if values is None:
         return np.zeros(0, dtype="<f4")
@@ -169,4 +204,4 @@ class Checksum:
         return {"algorithm": ALGORITHM, "records": self.count, "value": self.hexdigest}
 
 
-__all__ = ["ALGORITHM", "Checksum", "canonical_metadata", "record_digest"]
+__all__ = ["ALGORITHM", "Checksum", "canonical_metadata", "dense_digests", "record_digest"]

@@ -27,9 +27,15 @@ import numpy as np
 
 from tenant_rag.connection import index_shape
 from tenant_rag.errors import IndexMismatchError
-from tenant_rag.lifecycle.portability.checksum import Checksum, canonical_metadata, record_digest
+from tenant_rag.lifecycle.portability.checksum import (
+    Checksum,
+    canonical_metadata,
+    dense_digests,
+    record_digest,
+)
 from tenant_rag.tenancy.acl import AclPolicy, acl_policy_of
 from tenant_rag.tenancy.batching import record_batches
+from tenant_rag.tenancy.limits import MAX_UPSERT_RECORDS
 from tenant_rag.tenancy.pinned import PinnedIndex, Record, index_name_of
 from tenant_rag.tenancy.retry import RetryPolicy
 from tenant_rag.tenancy.scope import DEFAULT_SHARED_NAMESPACE, Isolation, TenantScope
@@ -240,19 +246,28 @@ class TenantEndpoint:
         over_grpc = getattr(self.pinned.index, "fetches_float32_over_grpc", None)
         return None if callable(over_grpc) and over_grpc() else FETCH_URL_BYTES
 
-    def fetch(self, ids: Sequence[str], *, float32: bool = False) -> list[Record]:
+    def fetch(
+        self, ids: Sequence[str], *, float32: bool = False, over_grpc: bool = True
+    ) -> list[Record]:
         """The tenant's records with these ids, in the order given (missing ids skipped).
 
-        ``float32``: values as float32 arrays (`PinnedIndex.fetch`), for a caller that
-        digests them (the import's read-back) rather than one that writes them on.
+        ``float32``: values as float32 arrays (`PinnedIndex.fetch`), parsed without a
+        Python float per value: for a caller that digests them (the import's read-back)
+        or writes them as float32 (the export). ``over_grpc=False`` keeps such a fetch on REST
+        (metadata numbers as REST spells them; the export writes the metadata on).
         """
-        found = self.pinned.fetch(list(ids), float32=float32)
+        found = self.pinned.fetch(list(ids), float32=float32, over_grpc=over_grpc)
         return [found[i] for i in ids if i in found]
 
-    def pages(self) -> Iterator[Page]:
-        """Every record of the tenant, one listing page (and one fetch) at a time."""
+    def pages(self, *, float32: bool = False) -> Iterator[Page]:
+        """Every record of the tenant, one listing page (and one fetch) at a time.
+
+        ``float32``: each record's values as a float32 row, the fetch answer parsed so
+        (`fetch_reply_float32`) instead of into Python floats, over REST as without it
+        (the same requests; the metadata as REST returns it).
+        """
         for ids in self.id_pages():
-            yield Page(ids, self.fetch(ids))
+            yield Page(ids, self.fetch(ids, float32=float32, over_grpc=False))
 
     def checksum(self) -> Checksum:
         """Count and checksum of everything the tenant has here (a full read)."""
@@ -272,8 +287,21 @@ class TenantEndpoint:
         return written
 
     def batches(self, records: Sequence[Mapping[str, Any]]) -> list[list[dict[str, Any]]]:
-        """``records`` (public ids) cut into upsert requests within Pinecone's limits."""
-        return record_batches([dict(r) for r in records])
+        """``records`` (public ids) cut into upsert requests within Pinecone's limits.
+
+        By an upper estimate of each record's size (`record_batches`), unless the handle
+        checks every request by its encoded size (`LeanRestIndex.splits_by_body_size`):
+        then by count only, so a row group that fits in 2 MB (363 records of 384-d values
+        and ~300 bytes of metadata take 1.7 MB) is one request, not the two the estimate
+        (18 bytes a float32 value) makes of it.
+        """
+        plain = [dict(r) for r in records]
+        splits = getattr(self.pinned.index, "splits_by_body_size", None)
+        if callable(splits) and splits(plain):
+            return [
+                plain[i : i + MAX_UPSERT_RECORDS] for i in range(0, len(plain), MAX_UPSERT_RECORDS)
+            ]
+        return record_batches(plain)
 
     def upsert_batch(self, batch: list[dict[str, Any]]) -> int:
         """One upsert request of a batch from `batches` (safe to call from several threads)."""
@@ -286,6 +314,17 @@ class TenantEndpoint:
 def digest_of(rec: Record) -> bytes:
     """The checksum digest of a record as `PinnedIndex` returns it."""
     return record_digest(rec.id, rec.values, rec.sparse_values, canonical_metadata(rec.metadata))
+
+
+def digests_of(records: Sequence[Record]) -> list[bytes]:
+    """`digest_of` each record: a page of float32 rows without sparse values at once
+    (`dense_digests`), anything else record by record."""
+    rows: list[Any] = [rec.values for rec in records]
+    if all(type(v) is np.ndarray and v.ndim == 1 for v in rows) and not any(
+        rec.sparse_values for rec in records
+    ):
+        return dense_digests([rec.id for rec in records], rows, [rec.metadata for rec in records])
+    return [digest_of(rec) for rec in records]
 
 
 def as_upsert(rec: Record) -> dict[str, Any]:
@@ -318,5 +357,6 @@ __all__ = [
     "TenantEndpoint",
     "as_upsert",
     "digest_of",
+    "digests_of",
     "values_matrix",
 ]

@@ -27,7 +27,12 @@ from typing import Any
 from urllib.parse import quote
 
 from tenant_rag.errors import PortabilityError
-from tenant_rag.lifecycle.portability.checksum import Checksum, canonical_metadata, record_digest
+from tenant_rag.lifecycle.portability.checksum import (
+    Checksum,
+    canonical_metadata,
+    dense_digests,
+    record_digest,
+)
 from tenant_rag.lifecycle.portability.endpoint import PAGE_SIZE, TenantEndpoint
 from tenant_rag.lifecycle.portability.manifest import MANIFEST, Manifest
 from tenant_rag.lifecycle.portability.parquet import (
@@ -125,20 +130,32 @@ def export_tenant(
     last: str | None = None
     try:
         # the next page is listed and fetched on a worker thread while this one is digested
-        # and written: the server works on one while the client works on the other
-        for page in prefetch(source.pages()):
+        # and written: the server works on one while the client works on the other. Pages
+        # are fetched over REST with the values parsed as float32 (what the files hold),
+        # never into a Python float per value; the metadata is what REST returns.
+        for page in prefetch(source.pages(float32=True)):
             records = page.records
             matrix = dense_matrix(records, info.dimension)
-            for row, rec in enumerate(records):
-                if last is not None and rec.id <= last:
-                    in_order = False
-                last = rec.id
-                values = matrix[row] if matrix is not None else rec.values
-                total.add(
-                    record_digest(
-                        rec.id, values, rec.sparse_values, canonical_metadata(rec.metadata)
-                    )
+            ids = [rec.id for rec in records]
+            if in_order and ids:
+                in_order = (last is None or last < ids[0]) and all(
+                    a < b for a, b in zip(ids, ids[1:], strict=False)
                 )
+            if ids:
+                last = ids[-1]
+            if matrix is not None and not any(rec.sparse_values for rec in records):
+                digests = dense_digests(ids, matrix, [rec.metadata for rec in records])
+            else:
+                digests = [
+                    record_digest(
+                        rec.id,
+                        matrix[row] if matrix is not None else rec.values,
+                        rec.sparse_values,
+                        canonical_metadata(rec.metadata),
+                    )
+                    for row, rec in enumerate(records)
+                ]
+            total.add_all(digests)
             sink.write(page_table(records, matrix))
             if progress is not None:
                 progress(total.count, expected)

@@ -48,10 +48,17 @@ _HASH_CHUNK = 1 << 20
 
 
 def dense_matrix(records: list[Record], dimension: int | None) -> np.ndarray | None:
-    """The page's values as one float32 matrix, or None when rows differ in length."""
+    """The page's values as one float32 matrix, or None when rows differ in length.
+
+    Rows fetched as float32 (`TenantEndpoint.pages(float32=True)`) are stacked as they
+    are; lists of Python floats are converted.
+    """
     if not dimension or not records or any(len(r.values) != dimension for r in records):
         return None
-    return np.asarray([r.values for r in records], dtype=np.float32).reshape(len(records), -1)
+    rows = [r.values for r in records]
+    if all(type(v) is np.ndarray and v.dtype == np.float32 for v in rows):
+        return np.stack(rows)
+    return np.asarray(rows, dtype=np.float32).reshape(len(records), -1)
 
 
 def page_table(records: list[Record], matrix: np.ndarray | None) -> pa.Table:
@@ -66,8 +73,11 @@ def page_table(records: list[Record], matrix: np.ndarray | None) -> pa.Table:
         dimension = matrix.shape[1]
         offsets = pa.array(np.arange(0, n * dimension + 1, dimension, dtype=np.int32))
         values = pa.ListArray.from_arrays(offsets, pa.array(matrix.reshape(-1), type=pa.float32()))
-    else:
-        values = pa.array([r.values or [] for r in records], type=pa.list_(pa.float32()))
+    else:  # rows of several lengths (or none): lists of floats, or float32 rows as fetched
+        values = pa.array(
+            [r.values if isinstance(r.values, np.ndarray) else r.values or [] for r in records],
+            type=pa.list_(pa.float32()),
+        )
     sparse = pa.array(
         [
             {"indices": r.sparse_values["indices"], "values": r.sparse_values["values"]}
@@ -194,9 +204,13 @@ def table_records(table: pa.Table, names: set[str]) -> RowGroup:
     matrix = None
     if "values" in names:
         col = table.column("values").combine_chunks()
-        lengths = col.value_lengths().to_numpy(zero_copy_only=False)
+        # lengths and values from the offsets and the child array: ``value_lengths()`` and
+        # ``flatten()`` run compute kernels, which page in Arrow's compute library (4 MiB
+        # of the import's resident memory, for two one-line operations)
+        offsets = col.offsets.to_numpy(zero_copy_only=False)
+        lengths = np.diff(offsets)
         if n and col.null_count == 0 and (lengths == lengths[0]).all() and lengths[0] > 0:
-            flat = col.flatten().to_numpy(zero_copy_only=False)
+            flat = col.values.to_numpy(zero_copy_only=False)[offsets[0] : offsets[-1]]
             matrix = flat.reshape(n, int(lengths[0]))
             values = list(matrix)  # row views; no Python float per value
         else:

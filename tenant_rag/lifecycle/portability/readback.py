@@ -29,6 +29,9 @@ and digested on its thread, so the destination may answer the next while the
 client parses this one; results are taken in order. The default is one whole
 page at a time (`FETCHES_IN_FLIGHT`): the import's upserts in flight keep the
 destination busy meanwhile, and fewer, larger requests cost both sides less.
+That one fetch is made on the worker itself, with no pool thread: a thread that
+only ran it while the worker waited would add nothing but a malloc arena of
+its own, holding freed answers (docs/portability.md, "Fifth round").
 
 **Memory** stays bounded: the queue holds at most ``depth`` row groups' ids
 and digests (never values), a fetch keeps only the digests of its records
@@ -50,7 +53,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from tenant_rag.lifecycle.portability.checksum import Checksum
-from tenant_rag.lifecycle.portability.endpoint import FETCH_URL_BYTES, TenantEndpoint, digest_of
+from tenant_rag.lifecycle.portability.endpoint import FETCH_URL_BYTES, TenantEndpoint, digests_of
 
 T = TypeVar("T")
 
@@ -133,8 +136,13 @@ class ReadBack:
         self.settle = settle
         self.pending_limit = pending_limit
         self.fetches = fetches
-        self._pool = ThreadPoolExecutor(
-            max_workers=fetches, thread_name_prefix="tenant-rag-readback-fetch"
+        # one fetch in flight is made on the worker itself: a pool thread would only run
+        # it while the worker waits, and each thread that allocates answers keeps a malloc
+        # arena of its own (freed answers held there), which the import's memory counts
+        self._pool = (
+            ThreadPoolExecutor(max_workers=fetches, thread_name_prefix="tenant-rag-readback-fetch")
+            if fetches > 1
+            else None
         )
         #: id bytes per fetch: a whole GET's worth, or (over gRPC) a whole page of ids
         self._url_bytes = READBACK_URL_BYTES if dest.float32_fetch_url_bytes() is not None else None
@@ -216,15 +224,29 @@ class ReadBack:
                 expected = dict(zip(ids, digests, strict=True))
                 for page in self.dest.pages_of(expected, url_bytes_max=self._url_bytes):
                     wanted = {rid: expected[rid] for rid in page}
-                    ahead.append((wanted, self._pool.submit(self._digests, page)))
+                    ahead.append((wanted, self._fetch(page)))
         except BaseException as exc:  # noqa: BLE001 - handed to the writer's thread
             self._error = exc
         finally:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _fetch(self, page: list[str]) -> Future[dict[str, bytes]]:
+        """The digests of a page's records as the destination returns them: fetched on the
+        pool when several fetches are in flight, else here and now."""
+        if self._pool is not None:
+            return self._pool.submit(self._digests, page)
+        answer: Future[dict[str, bytes]] = Future()
+        try:
+            answer.set_result(self._digests(page))
+        except BaseException as exc:  # noqa: BLE001 - raised by ``result()``, in its turn
+            answer.set_exception(exc)
+        return answer
 
     def _digests(self, page: list[str]) -> dict[str, bytes]:
         """Fetch a page of ids; the digest of each record the destination returned."""
-        return {rec.id: digest_of(rec) for rec in self.dest.fetch(page, float32=True)}
+        records = self.dest.fetch(page, float32=True)
+        return dict(zip([rec.id for rec in records], digests_of(records), strict=True))
 
     def _compare(self, wanted: dict[str, bytes], there: dict[str, bytes], *, first: bool) -> None:
         """Count the records returned equal; keep the others pending (or still pending)."""
