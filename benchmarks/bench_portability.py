@@ -7,7 +7,8 @@ doc id, chunk number), in the same run:
 
 * **raw list+fetch** (the limit for export): every id listed and every record
   fetched, page by page, through the same pinned, lean transport the export
-  uses, and nothing else done with them;
+  uses, parsed the same way (values straight into float32, ``pages(float32=True)``),
+  and nothing else done with them;
 * **export**: `export_tenant` (the same listing and fetching, plus float32
   conversion, the content checksum and Parquet writing);
 * **lean upsert path** (the limit for import): the same records, prebuilt
@@ -167,7 +168,8 @@ def raw_list_fetch(index: Any) -> tuple[float, int]:
 
     endpoint = TenantEndpoint(index, TENANT)
     start = time.perf_counter()
-    n = sum(len(page.records) for page in endpoint.pages())
+    # the pages exactly as the export reads them (values parsed as float32): the limit
+    n = sum(len(page.records) for page in endpoint.pages(float32=True))
     return time.perf_counter() - start, n
 
 
