@@ -87,17 +87,11 @@ def record_digest(
     numbers; ``metadata`` may be given already canonical (bytes from
     `canonical_metadata`).
     """
-    rid = record_id.encode("utf-8")
     dense = _f32(values)
     if not sparse:  # the common case, hashed as one buffer (the same bytes as below)
         md = metadata if isinstance(metadata, bytes) else canonical_metadata(metadata)
-        pack = _LEN.pack
-        return hashlib.sha256(
-            b"".join(
-                (pack(len(rid)), rid, pack(dense.size), dense.tobytes(), _NO_SPARSE)
-                + (pack(len(md)), md)
-            )
-        ).digest()
+        return _no_sparse_digest(record_id, dense, md)
+    rid = record_id.encode("utf-8")
     h = hashlib.sha256()
     h.update(_LEN.pack(len(rid)))
     h.update(rid)
@@ -133,22 +127,26 @@ def dense_digests(
         raise ValueError(f"values must be a matrix (a row a record), got {rows.ndim} dimensions")
     if not len(ids) == len(rows) == len(metadata):
         raise ValueError(f"{len(ids)} ids, {len(metadata)} metadata and {len(rows)} rows of values")
+    return [
+        _no_sparse_digest(record_id, row, canonical_metadata(md))
+        for record_id, row, md in zip(ids, rows, metadata, strict=True)
+    ]
+
+
+def _no_sparse_digest(record_id: str, dense: np.ndarray, md: bytes) -> bytes:
+    """The digest of a record without sparse values: the one place its byte layout is written
+    (id, values, an empty sparse part, canonical metadata, each length-prefixed), hashed as one
+    buffer; a float32 C-contiguous row is read in place, anything else is converted first."""
+    if not (dense.dtype == _F4 and dense.flags.c_contiguous):
+        dense = np.ascontiguousarray(dense, dtype=_F4)
+    rid = record_id.encode("utf-8")
     pack = _LEN.pack
-    sha256 = hashlib.sha256
-    out = []
-    for record_id, row, md in zip(ids, rows, metadata, strict=True):
-        rid = record_id.encode("utf-8")
-        dense = row if row.dtype == _F4 and row.flags.c_contiguous else _f32(row).copy()
-        canonical = canonical_metadata(md)
-        out.append(
-            sha256(
-                b"".join(
-                    (pack(len(rid)), rid, pack(dense.size), dense.data.cast("B"))
-                    + (_NO_SPARSE, pack(len(canonical)), canonical)
-                )
-            ).digest()
+    return hashlib.sha256(
+        b"".join(
+            (pack(len(rid)), rid, pack(dense.size), dense.data.cast("B"), _NO_SPARSE)
+            + (pack(len(md)), md)
         )
-    return out
+    ).digest()
 
 
 def _f32(values: Any) -> np.ndarray:
