@@ -27,7 +27,8 @@ approximate-against-exact part (5. below: the 100k and small-tenant rows, then 1
    and one approximate, taking turns per query on the 100k namespace and a small tenant,
    REST and gRPC; then one 1,000,000 x 384 namespace over gRPC: time until the index
    serves, p50/p99, the server's CPU per query, recall@10 against exact, RSS against the
-   raw float32 bytes, and the load average around the timed queries.
+   raw float32 bytes, and the load average and the host's memory read bandwidth
+   (``_host.memory_read_gbs``) around the timed queries.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _host import memory_read_gbs
 from _results import write_results
 from bench_peers import wait_until_fast  # same folder: scripts run with it on sys.path
 
@@ -267,6 +269,9 @@ def _million(
         for q in q_lists[:10]:
             grpc.query(vector=q, top_k=TOP_K, namespace="m")
         out["million_loadavg_before_timed"] = os.getloadavg()
+        # the scans stream 80 MB of codes a query: their time follows the host's memory
+        # bandwidth, which moves from minute to minute on a shared machine (``_host``)
+        out["million_host_read_gbs_before_timed"] = memory_read_gbs()
         cpu0 = cpu_seconds(srv.pid)
         lat = _p50_series(lambda q: grpc.query(vector=q, top_k=TOP_K, namespace="m"), q_lists)
         cpu_ms = (cpu_seconds(srv.pid) - cpu0) * 1000 / len(q_lists)
@@ -277,6 +282,7 @@ def _million(
         mem = memory_kb(srv.pid)
         huge = huge_kb(srv.pid)
         out["million_loadavg_after_timed"] = os.getloadavg()
+        out["million_host_read_gbs_after_timed"] = memory_read_gbs()
     out["million"] = {
         "grpc_p50_ms": percentile(lat, 50),
         "grpc_p99_ms": percentile(lat, 99),
@@ -566,6 +572,15 @@ def _ann_table(a: dict[str, Any]) -> list[tuple[str, str, str]]:
                 "",
             ),
         ]
+        if "million_host_read_gbs_before_timed" in a:  # results written before it was measured
+            rows.append(
+                (
+                    "host memory read GB/s (2 threads) before / after",
+                    f"{a['million_host_read_gbs_before_timed']:.1f} / "
+                    f"{a['million_host_read_gbs_after_timed']:.1f}",
+                    "",
+                )
+            )
     return rows
 
 
