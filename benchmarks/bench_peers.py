@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _ann_state import wait_until_approximate
 from _results import write_results
 
 from tenant_rag.local.process import serve_process
@@ -118,21 +119,6 @@ def populate(data_dir: Path, tenants: np.ndarray, big: np.ndarray) -> None:
         engine.close()
 
 
-def wait_until_fast(query: Any, slow_ms: float, timeout: float = 900.0) -> float:
-    """Seconds until 5 queries in a row take under 40% of the exact search's time: the
-    approximate index, built in the background after the first query, is then serving."""
-    t0 = time.monotonic()
-    streak = 0
-    while time.monotonic() - t0 < timeout:
-        t = time.perf_counter()
-        query()
-        streak = streak + 1 if (time.perf_counter() - t) * 1000 < 0.4 * slow_ms else 0
-        if streak >= 5:
-            return time.monotonic() - t0
-        time.sleep(0.2 if streak == 0 else 0)
-    raise RuntimeError("the approximate index never started serving")
-
-
 class ChromaPeer:
     """One ``_chroma_peer.py`` child (``http`` or ``persistent``), driven line by line."""
 
@@ -211,10 +197,7 @@ def run(
                 for q in q_lists[1:6]
             ]
             ours["big_exact_while_building_p50_ms"] = pct(exact_ms, 50)
-            ours["ann_ready_after_s"] = wait_until_fast(
-                lambda: rest.query(vector=q_lists[7], top_k=TOP_K, namespace="big"),
-                pct(exact_ms, 50),
-            )
+            ours["ann_ready_after_s"] = wait_until_approximate(srv.url, "peers", "big")
             cold = [  # first touch of each tenant: loaded from SQLite
                 timed_ms(lambda t=t: rest.query(vector=q_lists[0], top_k=TOP_K, namespace=f"t{t}"))
                 for t in range(n_t)

@@ -47,9 +47,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _ann_state import wait_until_approximate
 from _host import memory_read_gbs
 from _results import write_results
-from bench_peers import wait_until_fast  # same folder: scripts run with it on sys.path
 
 from tenant_rag.local.engine.ann import ANN_MIN_ROWS_ENV
 from tenant_rag.local.process import serve_process
@@ -197,13 +197,7 @@ def _interleaved(work: Path, q_lists: list[list[float]]) -> dict[str, Any]:
                     cells[f"{label}_{transport}_{kind}"] = (ix, ns)
         ann_big, _ = cells["ann_rest_100k"]
         ann_big.query(vector=q_lists[0], top_k=TOP_K, namespace="big")  # loads; starts the build
-        slow = _p50_series(
-            lambda q: ann_big.query(vector=q, top_k=TOP_K, namespace="big"), q_lists[:5]
-        )
-        out["ann_ready_after_s"] = wait_until_fast(
-            lambda: ann_big.query(vector=q_lists[0], top_k=TOP_K, namespace="big"),
-            percentile(slow, 50),
-        )
+        out["ann_ready_after_s"] = wait_until_approximate(srv.url, "big", "big")
         for ix, ns in cells.values():  # warm every cell
             for q in q_lists[:10]:
                 ix.query(vector=q, top_k=TOP_K, namespace=ns)
@@ -261,10 +255,8 @@ def _million(
         out["million_load_s"] = time.perf_counter() - t
         slow = _p50_series(lambda q: grpc.query(vector=q, top_k=TOP_K, namespace="m"), q_lists[:3])
         out["million_exact_p50_ms"] = percentile(slow, 50)
-        out["million_ann_ready_after_s"] = out["million_load_s"] + wait_until_fast(
-            lambda: grpc.query(vector=q_lists[0], top_k=TOP_K, namespace="m"),
-            percentile(slow, 50),
-            timeout=1800,
+        out["million_ann_ready_after_s"] = (
+            time.perf_counter() - t + wait_until_approximate(srv.url, "million", "m")
         )
         for q in q_lists[:10]:
             grpc.query(vector=q, top_k=TOP_K, namespace="m")
@@ -367,16 +359,8 @@ def main() -> None:
                 pc = Pinecone(api_key="bench", host=url)
                 index = pc.Index(name="big")
                 index.query(vector=q_lists[0], top_k=TOP_K, namespace="big")  # loads the namespace
-                slow = []
-                for q in q_lists[:5]:
-                    t = time.perf_counter()
-                    index.query(vector=q, top_k=TOP_K, namespace="big")
-                    slow.append((time.perf_counter() - t) * 1000)
                 # the approximate index builds in the background; measure once it serves
-                result["ann_ready_after_s"] = wait_until_fast(
-                    lambda: index.query(vector=q_lists[0], top_k=TOP_K, namespace="big"),
-                    percentile(slow, 50),
-                )
+                result["ann_ready_after_s"] = wait_until_approximate(url, "big", "big")
                 for q in q_lists[:10]:
                     index.query(vector=q, top_k=TOP_K, namespace="big")
                 search = numpy_search(big)

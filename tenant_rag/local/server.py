@@ -26,6 +26,7 @@ import uvicorn
 from tenant_rag.local.api.grpc_lookup import grpc_lookup_router
 from tenant_rag.local.api.maintenance import maintenance_router
 from tenant_rag.local.api.rest import create_app
+from tenant_rag.local.api.search_state import search_state_router
 from tenant_rag.local.discovery import DATA_DIR_NAME, default_data_dir
 from tenant_rag.local.engine import Engine
 from tenant_rag.local.faults import FaultConfig, FaultMiddleware, GrpcFaults
@@ -95,6 +96,7 @@ class LocalServer:
             routers=[
                 grpc_lookup_router(lambda: self._grpc, self._client_host),
                 maintenance_router(self.engine),
+                search_state_router(self.engine),
             ],
         )
         #: test-only fault injection (tenant_rag/local/faults.py); None unless asked for

@@ -172,6 +172,52 @@ class IndexEngine:
             mat = self._ns.get(v.namespace_name(namespace))
             return mat.ann.info() if mat is not None and mat.ann is not None else None
 
+    def search_state(self, namespace: Any) -> dict[str, Any]:
+        """How a query of ``namespace`` is answered right now, without loading it.
+
+        Why: a namespace past the approximate-index threshold is searched exactly while its
+        index builds in the background (seconds at 100,000 rows, half a minute at 1,000,000),
+        so its first queries are slow by design. An operator, a test or a benchmark needs to
+        tell that apart from a slow host without guessing from latencies (a guess from
+        latencies once timed a benchmark's queries against a half-built index).
+
+        ``search`` is one of ``"not loaded"`` (no query or write has loaded it since the
+        server started; the next one loads it), ``"exact"`` (below the threshold, or
+        approximate search is switched off), ``"building"`` (exact until the index is
+        ready), ``"approximate"`` (for dense queries up to ``approximate_up_to_top_k``; sparse,
+        hybrid and very selective filtered queries stay exact), or ``"exact (index failed)"``.
+        A namespace under ``4 * RERANK`` records stays exact with its index ready: the index
+        would be asked for every row.
+        """
+        name = v.namespace_name(namespace)
+        min_rows = ann_min_rows()
+        with self._locked():
+            self._catch_up()
+            mat = self._ns.get(name)
+            records = self.store.count(name) if mat is None else mat.n
+            info = mat.ann.info() if mat is not None and mat.ann is not None else None
+        if mat is None:
+            search = "not loaded"
+        elif info is None:
+            search = "exact"
+        else:
+            search = {
+                "ready": "approximate" if records >= 4 * RERANK else "exact",
+                "building": "building",
+                "failed": "exact (index failed)",
+            }.get(info["state"], "exact")
+            if not math.isfinite(info["margin"]):  # JSON has no infinity
+                info["margin"] = None  # every candidate is re-scored
+        return {
+            "search": search,
+            "namespace": name,
+            "records": records,
+            "approximate_from_records": min_rows if min_rows > 0 else None,
+            # ``_candidate_rows``: the index is asked for 4 x max(RERANK, 4 x top_k) rows
+            "approximate_up_to_top_k": records // 16 if search == "approximate" else None,
+            "ann": info,
+        }
+
     # -- keeping in step with other processes -------------------------------
     def _catch_up(self) -> None:
         """Apply commits made by other connections since we last looked (lock held)."""
