@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from _results import write_results
 
-from tenant_rag.local.engine.ann import ANN_MIN_ROWS_ENV
+from tenant_rag.local.engine.settings import ANN_MIN_ROWS_ENV
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ann_recall.json"
 K = 10

@@ -51,7 +51,7 @@ from _ann_state import wait_until_approximate
 from _host import memory_read_gbs
 from _results import write_results
 
-from tenant_rag.local.engine.ann import ANN_MIN_ROWS_ENV
+from tenant_rag.local.engine.settings import ANN_MIN_ROWS_ENV
 from tenant_rag.local.process import serve_process
 
 DIM = 384

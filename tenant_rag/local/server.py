@@ -29,6 +29,7 @@ from tenant_rag.local.api.rest import create_app
 from tenant_rag.local.api.search_state import search_state_router
 from tenant_rag.local.discovery import DATA_DIR_NAME, default_data_dir
 from tenant_rag.local.engine import Engine
+from tenant_rag.local.engine.settings import check_settings
 from tenant_rag.local.faults import FaultConfig, FaultMiddleware, GrpcFaults
 from tenant_rag.local.storage.sqlite import DEFAULT_DURABILITY, Durability
 
@@ -70,6 +71,7 @@ class LocalServer:
         tls: bool = False,
         durability: Durability = DEFAULT_DURABILITY,
     ) -> None:
+        check_settings()  # a setting that cannot be read stops the server before it opens anything
         self.data_dir = data_dir
         self.host = host
         self._configured_key = api_key

@@ -75,7 +75,7 @@ from tenant_rag._compat.langchain_pinecone import (
 )
 from tenant_rag._compat.pinecone_sdk import is_asyncio_index
 from tenant_rag.context import SCORE_KEY
-from tenant_rag.errors import AccessControlError, TenantIsolationError
+from tenant_rag.errors import AccessControlError, ConfigurationError, TenantIsolationError
 from tenant_rag.tenancy.acl import (
     AclPolicy,
     Reader,
@@ -103,6 +103,7 @@ def _is_set(value: Any) -> bool:
     return value is not _UNSET
 
 
+ASYNC_THREADS_ENV = "TENANT_RAG_ASYNC_THREADS"
 _IO_POOL: ThreadPoolExecutor | None = None
 _IO_POOL_PID = 0
 _IO_POOL_LOCK = threading.Lock()
@@ -123,12 +124,29 @@ def io_pool() -> ThreadPoolExecutor:
         # a pool inherited through fork() has no threads in the child: make a new one
         if _IO_POOL is None or os.getpid() != _IO_POOL_PID:
             _IO_POOL_PID = os.getpid()
-            default = min(32, 5 * (os.cpu_count() or 1))
-            workers = int(os.environ.get("TENANT_RAG_ASYNC_THREADS") or default)
             _IO_POOL = ThreadPoolExecutor(
-                max_workers=max(1, workers), thread_name_prefix="tenant-rag-io"
+                max_workers=_io_workers(), thread_name_prefix="tenant-rag-io"
             )
         return _IO_POOL
+
+
+def _io_workers() -> int:
+    """``TENANT_RAG_ASYNC_THREADS``, else ``5 x cpu_count`` (at most 32). A value that is not
+    a whole number of at least 1 is refused, naming it: it used to surface as int()'s bare
+    error, and 0 or less was quietly made 1."""
+    raw = os.environ.get(ASYNC_THREADS_ENV, "").strip()
+    if not raw:
+        return min(32, 5 * (os.cpu_count() or 1))
+    try:
+        workers = int(raw)
+    except ValueError:
+        workers = 0
+    if workers < 1:
+        raise ConfigurationError(
+            f"{ASYNC_THREADS_ENV}={raw!r} cannot be read: it takes a whole number of threads, "
+            "1 or more (unset: 5 x the CPUs, at most 32)"
+        )
+    return workers
 
 
 async def run_in_io_thread(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:

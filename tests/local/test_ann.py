@@ -21,7 +21,7 @@ from pinecone import Pinecone
 
 from tenant_rag.local import LocalServer, start
 from tenant_rag.local.engine import ann
-from tenant_rag.local.engine.ann import ANN_MIN_ROWS_ENV
+from tenant_rag.local.engine.settings import ANN_MIN_ROWS_ENV
 
 from .helpers import make_index, serve_subprocess
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import pytest
 from langchain_core.callbacks import AsyncCallbackHandler
 
 from tenant_rag import tenant_retriever, tenant_vector_store
+from tenant_rag.errors import ConfigurationError
 from tenant_rag.stores import langchain as lc
 
 
@@ -74,6 +76,22 @@ def test_the_io_pool_is_shared_and_named() -> None:
     assert pool is lc.io_pool()
     assert pool._thread_name_prefix == "tenant-rag-io"
     assert pool._max_workers >= 1
+
+
+@pytest.mark.parametrize("value", ["four", "0", "-2", "1.5"])
+def test_an_unreadable_thread_count_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setattr(lc, "_IO_POOL", None)  # the next call builds a pool
+    monkeypatch.setenv(lc.ASYNC_THREADS_ENV, value)
+    with pytest.raises(ConfigurationError, match=re.escape(f"TENANT_RAG_ASYNC_THREADS={value!r}")):
+        lc.io_pool()
+
+
+def test_the_thread_count_setting_sizes_the_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lc, "_IO_POOL", None)
+    monkeypatch.setenv(lc.ASYNC_THREADS_ENV, " 3 ")
+    assert lc.io_pool()._max_workers == 3
 
 
 def test_the_io_pool_is_rebuilt_after_fork(loaded) -> None:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -49,10 +48,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tenant_rag.local")
 
-ANN_MIN_ROWS_ENV = "TENANT_RAG_LOCAL_ANN_MIN_ROWS"
-# Below this, exact search is about as fast as the quantised scan plus re-scoring
-# (benchmarks/FIGURES.md).
-DEFAULT_ANN_MIN_ROWS = 20_000
 # Candidates re-scored exactly per query (per shard); recall in benchmarks/FIGURES.md.
 RERANK = 300
 # Rows kept in ``pending`` (scored exactly) before they are added to the index in one batch.
@@ -132,15 +127,6 @@ def _faiss() -> Any:
 
 # Shares a query's shard scans with the query's own thread (``sharing.Helper``).
 _helper = Helper("tenant-rag-ann-scan", on_start=_faiss)
-
-
-def ann_min_rows() -> int:
-    """Rows from which a namespace gets an approximate index (env overrides; 0 disables)."""
-    raw = os.environ.get(ANN_MIN_ROWS_ENV, "")
-    try:
-        return int(raw) if raw else DEFAULT_ANN_MIN_ROWS
-    except ValueError:
-        return DEFAULT_ANN_MIN_ROWS
 
 
 def _submit(fn: Callable[[], None]) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -32,7 +31,6 @@ from tenant_rag.local.engine.ann import (
     RERANK,
     SHARD_ROWS,
     AnnIndex,
-    ann_min_rows,
     start_build,
 )
 from tenant_rag.local.engine.errors import ApiError, bad_request, not_found, short
@@ -47,12 +45,14 @@ from tenant_rag.local.engine.limits import (
     MAX_UPSERT_RECORDS,
 )
 from tenant_rag.local.engine.matrix import NamespaceMatrix, Sparse, top_k
+from tenant_rag.local.engine.settings import ann_min_rows, resident_budget
 from tenant_rag.local.engine.wire import json_values, load_metadata
 from tenant_rag.local.storage import IndexDef, IndexStore
 from tenant_rag.local.storage.index_store import Row
 from tenant_rag.local.storage.sqlite import DEFAULT_DURABILITY, Durability
 
 _GB = 1024**3
+# past this many replayed ids, reload the namespace instead
 _RELOAD_WHOLE_NAMESPACE_AT = 1000
 # A filtered query on a namespace with an approximate index is searched exactly over the
 # matching rows when they are fewer than this fraction of the namespace (or than the index
@@ -61,16 +61,6 @@ FILTER_EXACT_FRACTION = 0.05
 # A search over at most this many stored floats (e.g. 4,000 x 384) takes well under a
 # millisecond, less than handing the request to a worker thread costs; see cheap_read().
 INLINE_MAX_FLOATS = 1_500_000
-RESIDENT_BUDGET_ENV = "TENANT_RAG_LOCAL_MAX_RESIDENT_MB"
-
-
-def resident_budget() -> int:
-    """Bytes of namespaces one index may hold in memory; 0 (the default) means no limit."""
-    raw = os.environ.get(RESIDENT_BUDGET_ENV, "")
-    try:
-        return int(float(raw) * 2**20) if raw else 0
-    except ValueError:
-        return 0  # past this many replayed ids, reload the namespace instead
 
 
 class IndexEngine:
