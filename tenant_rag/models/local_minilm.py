@@ -92,9 +92,15 @@ def default_threads() -> int:
     raw = os.environ.get(THREADS_ENV, "").strip()
     if raw:
         try:
-            return max(1, int(raw))
-        except ValueError as exc:
-            raise ConfigurationError(f"{THREADS_ENV} must be an integer, got {raw!r}") from exc
+            threads = int(raw)
+        except ValueError:
+            threads = 0
+        if threads < 1:  # 0 or less used to be made 1 without a word
+            raise ConfigurationError(
+                f"{THREADS_ENV}={raw!r} cannot be read: it takes a whole number of threads, "
+                "1 or more (unset: the usable cores, at most 4)"
+            )
+        return threads
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux

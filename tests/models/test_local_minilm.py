@@ -89,3 +89,18 @@ async def test_async_and_threads_share_one_model(model: LocalMiniLMEmbeddings) -
         results = list(pool.map(lambda _: LocalMiniLMEmbeddings().embed_query("shared"), range(8)))
     for r in results:
         assert r == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize("value", ["four", "0", "-1", "2.5"])
+def test_an_unreadable_thread_count_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    from tenant_rag.errors import ConfigurationError
+    from tenant_rag.models.local_minilm import THREADS_ENV, default_threads
+
+    monkeypatch.setenv(THREADS_ENV, value)
+    with pytest.raises(ConfigurationError) as refused:
+        default_threads()
+    assert f"{THREADS_ENV}={value!r}" in str(refused.value)
+    monkeypatch.setenv(THREADS_ENV, "3")
+    assert default_threads() == 3
