@@ -140,3 +140,33 @@ def test_behind_the_api_key(tmp_path: Path) -> None:
         make_index(srv.client(), "keyed", dimension=DIM)
         assert _state(srv, "keyed", "t", key="wrong").status_code == 401
         assert _state(srv, "keyed", "t").json()["search"] == "not loaded"
+
+
+def test_the_reported_limits_are_the_query_paths(local_server: LocalServer) -> None:
+    """What the route reports is what a query does: a ready index under 4 x RERANK rows is
+    not asked (exact), and past ``approximate_up_to_top_k`` a query is answered exactly."""
+    index = make_index(local_server.client(), "limits", dimension=DIM)
+    _fill(index, "mid", 1000)  # past the threshold (600), under 4 x 300
+    _fill(index, "big", BIG)
+    for ns in ("mid", "big"):
+        _query(index, ns)
+    deadline = time.monotonic() + 60
+    while any(
+        (_state(local_server, "limits", ns).json()["ann"] or {}).get("state") != "ready"
+        for ns in ("mid", "big")
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+    def answered_approximately(ns: str, top_k: int) -> bool:
+        before = _state(local_server, "limits", ns).json()["ann"]["ann"]
+        index.query(vector=[0.5] * DIM, top_k=top_k, namespace=ns)
+        return bool(_state(local_server, "limits", ns).json()["ann"]["ann"] == before + 1)
+
+    mid = _state(local_server, "limits", "mid").json()
+    assert (mid["search"], mid["approximate_up_to_top_k"]) == ("exact", None)
+    assert not answered_approximately("mid", 3)
+    big = _state(local_server, "limits", "big").json()
+    assert (big["search"], big["approximate_up_to_top_k"]) == ("approximate", BIG // 16)
+    assert answered_approximately("big", BIG // 16)
+    assert not answered_approximately("big", BIG // 16 + 1)

@@ -129,6 +129,15 @@ def _faiss() -> Any:
 _helper = Helper("tenant-rag-ann-scan", on_start=_faiss)
 
 
+def ann_top_k_limit(rows: int) -> int | None:
+    """The largest top_k for which a dense query of a ``rows``-row namespace asks its ready
+    index (None: it never does). The index is asked for ``4 x max(RERANK, 4 x top_k)``
+    candidates, and a namespace holding fewer rows than that is searched exactly: the index
+    would be asked for every row. One rule for the query path and for what the server
+    reports (``IndexEngine.search_state``)."""
+    return rows // 16 if rows >= 4 * RERANK else None
+
+
 def _submit(fn: Callable[[], None]) -> None:
     """Run ``fn`` on the one background build thread (builds queue; 2 cores, one at a time)."""
     global _builder

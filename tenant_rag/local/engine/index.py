@@ -31,6 +31,7 @@ from tenant_rag.local.engine.ann import (
     RERANK,
     SHARD_ROWS,
     AnnIndex,
+    ann_top_k_limit,
     start_build,
 )
 from tenant_rag.local.engine.errors import ApiError, bad_request, not_found, short
@@ -176,8 +177,8 @@ class IndexEngine:
         approximate search is switched off), ``"building"`` (exact until the index is
         ready), ``"approximate"`` (for dense queries up to ``approximate_up_to_top_k``; sparse,
         hybrid and very selective filtered queries stay exact), or ``"exact (index failed)"``.
-        A namespace under ``4 * RERANK`` records stays exact with its index ready: the index
-        would be asked for every row.
+        A namespace too small for its index to be asked (``ann.ann_top_k_limit``) stays exact
+        with its index ready.
         """
         name = v.namespace_name(namespace)
         min_rows = ann_min_rows()
@@ -192,7 +193,7 @@ class IndexEngine:
             search = "exact"
         else:
             search = {
-                "ready": "approximate" if records >= 4 * RERANK else "exact",
+                "ready": "approximate" if ann_top_k_limit(records) is not None else "exact",
                 "building": "building",
                 "failed": "exact (index failed)",
             }.get(info["state"], "exact")
@@ -203,8 +204,9 @@ class IndexEngine:
             "namespace": name,
             "records": records,
             "approximate_from_records": min_rows if min_rows > 0 else None,
-            # ``_candidate_rows``: the index is asked for 4 x max(RERANK, 4 x top_k) rows
-            "approximate_up_to_top_k": records // 16 if search == "approximate" else None,
+            "approximate_up_to_top_k": ann_top_k_limit(records)
+            if search == "approximate"
+            else None,
             "ann": info,
         }
 
@@ -662,9 +664,10 @@ class IndexEngine:
         ann = mat.ann
         if ann is None or not ann.ready or q is None or q_sparse is not None or not self.dim:
             return allowed, None
-        want = max(RERANK, 4 * k)
-        if want * 4 > mat.n:
+        limit = ann_top_k_limit(mat.n)
+        if limit is None or k > limit:
             return allowed, None
+        want = max(RERANK, 4 * k)
         mask = None
         if allowed is not None:
             if len(allowed) < max(ann_min_rows(), FILTER_EXACT_FRACTION * mat.n):
